@@ -1,0 +1,165 @@
+// CUDA runtime glue: device queries, streams with their library handles, the per-device caching
+// allocator (CachingPool over cudaMalloc) and host/device copies. Exercised by tests/gpu/*.
+#include <mutex>
+#include <vector>
+
+#include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda_api.h"
+
+namespace sp {
+
+bool cuda_available(std::string* why) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    if (why) *why = std::string("no usable CUDA device: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    cudaGetLastError();
+    return false;
+  }
+  if (n == 0) {
+    if (why) *why = "no CUDA device present";
+    return false;
+  }
+  return true;
+}
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+namespace {
+
+CachingPool& pool(int device) {
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<CachingPool>> pools;
+  std::lock_guard<std::mutex> lock(mu);
+  if (int(pools.size()) <= device) pools.resize(device + 1);
+  if (!pools[device]) {
+    pools[device] = std::make_unique<CachingPool>(
+        [device](size_t n) -> void* {
+          SP_CUDA_CHECK(cudaSetDevice(device));
+          void* p = nullptr;
+          cudaError_t e = cudaMalloc(&p, n);
+          if (e == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            return nullptr;
+          }
+          SP_CUDA_CHECK(e);
+          return p;
+        },
+        [device](void* p) {
+          cudaSetDevice(device);
+          cudaFree(p);  // called from destructors too: errors at teardown are not actionable
+        });
+  }
+  return *pools[device];
+}
+
+}  // namespace
+
+std::unique_ptr<Stream> Stream::create_cuda(int index) {
+  std::string why;
+  SP_CHECK(cuda_available(&why), "Stream::create_cuda(", index, "): ", why);
+  SP_CHECK(index >= 0 && index < cuda_device_count(), "Stream::create_cuda: no GPU ", index, " (",
+           cuda_device_count(), " present)");
+  auto* st = new CudaStreamState;
+  st->device = index;
+  SP_CUDA_CHECK(cudaSetDevice(index));
+  SP_CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
+  return std::unique_ptr<Stream>(new Stream(Device::cuda(index), st));
+}
+
+Stream& Stream::cuda_default(int index) {
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<Stream>> streams;
+  std::lock_guard<std::mutex> lock(mu);
+  if (int(streams.size()) <= index) streams.resize(index + 1);
+  if (!streams[index]) streams[index] = create_cuda(index);
+  return *streams[index];
+}
+
+Stream::~Stream() {
+  if (!cuda_) return;
+  cudaSetDevice(cuda_->device);
+  cudaStreamSynchronize(cuda_->stream);
+  if (cuda_->workspace) pool(cuda_->device).deallocate(cuda_->workspace);
+  if (cuda_->cublas) cublasDestroy(cuda_->cublas);
+  if (cuda_->cublaslt) cublasLtDestroy(cuda_->cublaslt);
+  if (cuda_->cudnn) cudnnDestroy(cuda_->cudnn);
+  if (cuda_->owns_stream) cudaStreamDestroy(cuda_->stream);
+  delete cuda_;
+}
+
+void Stream::synchronize() {
+  if (cuda_) SP_CUDA_CHECK(cudaStreamSynchronize(cuda_->stream));
+}
+
+static CudaStreamState& state(Stream& s) {
+  SP_CHECK(s.cuda(), "a CUDA kernel was given the CPU stream");
+  return *s.cuda();
+}
+
+cudaStream_t cuda_stream(Stream& s) { return state(s).stream; }
+
+cublasHandle_t cublas_handle(Stream& s) {
+  auto& st = state(s);
+  if (!st.cublas) {
+    SP_CUDA_CHECK(cudaSetDevice(st.device));
+    SP_CUBLAS_CHECK(cublasCreate(&st.cublas));
+    SP_CUBLAS_CHECK(cublasSetStream(st.cublas, st.stream));
+  }
+  return st.cublas;
+}
+
+cublasLtHandle_t cublaslt_handle(Stream& s) {
+  auto& st = state(s);
+  if (!st.cublaslt) SP_CUBLAS_CHECK(cublasLtCreate(&st.cublaslt));
+  return st.cublaslt;
+}
+
+cudnnHandle_t cudnn_handle(Stream& s) {
+  auto& st = state(s);
+  if (!st.cudnn) {
+    SP_CUDA_CHECK(cudaSetDevice(st.device));
+    SP_CUDNN_CHECK(cudnnCreate(&st.cudnn));
+    SP_CUDNN_CHECK(cudnnSetStream(st.cudnn, st.stream));
+  }
+  return st.cudnn;
+}
+
+void* cuda_workspace(Stream& s, size_t bytes) {
+  auto& st = state(s);
+  if (bytes > st.workspace_bytes) {
+    // Freed blocks are only reused on this same stream, so work already queued keeps its memory valid.
+    if (st.workspace) pool(st.device).deallocate(st.workspace);
+    st.workspace = pool(st.device).allocate(bytes, st.stream);
+    st.workspace_bytes = bytes;
+  }
+  return st.workspace;
+}
+
+namespace cuda_api {
+
+void* alloc(size_t nbytes, Stream& s) { return pool(state(s).device).allocate(nbytes, state(s).stream); }
+
+void free(void* p, Device d) { pool(d.index).deallocate(p); }
+
+void memcpy(void* dst, Device dd, const void* src, Device sd, size_t nbytes, Stream& s) {
+  SP_CHECK(s.is_cuda(), "device copy ", sd, " -> ", dd, " needs a CUDA stream");
+  SP_CUDA_CHECK(cudaSetDevice(state(s).device));
+  cudaMemcpyKind kind = dd.is_cpu() ? cudaMemcpyDeviceToHost
+                                    : (sd.is_cpu() ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToDevice);
+  SP_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, kind, state(s).stream));
+  if (dd.is_cpu() || sd.is_cpu()) SP_CUDA_CHECK(cudaStreamSynchronize(state(s).stream));
+}
+
+PoolStats pool_stats(int device) { return pool(device).stats(); }
+void empty_cache(int device) { pool(device).release_cached(); }
+
+}  // namespace cuda_api
+}  // namespace sp

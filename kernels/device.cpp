@@ -1,0 +1,35 @@
+// CPU stream and the CPU-only-build answers of the device queries (see device.h). CUDA builds get the
+// real ones from kernels/cuda/cuda_runtime.cpp.
+#include "kernels/device.h"
+
+#include "kernels/cuda_api.h"
+#include "kernels/error.h"
+
+namespace sp {
+
+Stream& Stream::cpu() {
+  static Stream s(Device::cpu(), nullptr);
+  return s;
+}
+
+#ifndef SP_HAVE_CUDA
+bool cuda_available(std::string* why) {
+  if (why) *why = "this build has no CUDA backend (configured without nvcc/cuDNN or with SP_CUDA=OFF)";
+  return false;
+}
+int cuda_device_count() { return 0; }
+std::unique_ptr<Stream> Stream::create_cuda(int) { SP_FAIL("Stream::create_cuda: built without CUDA"); }
+Stream& Stream::cuda_default(int) { SP_FAIL("Stream::cuda_default: built without CUDA"); }
+Stream::~Stream() = default;
+void Stream::synchronize() {}
+
+namespace cuda_api {
+void* alloc(size_t, Stream&) { SP_FAIL("CUDA allocation requested in a build without CUDA"); }
+void free(void*, Device) {}
+void memcpy(void*, Device, const void*, Device, size_t, Stream&) { SP_FAIL("device copy in a build without CUDA"); }
+PoolStats pool_stats(int) { return {}; }
+void empty_cache(int) {}
+}  // namespace cuda_api
+#endif
+
+}  // namespace sp

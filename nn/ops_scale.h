@@ -1,0 +1,8 @@
+// scale(x, alpha) = alpha * x. The smallest complete op: kernel (kernels/axpby.h), forward, backward,
+// registration; the pattern every op in nn/ops_*.h follows. Tested in tests/test_ops_scale.cpp.
+#pragma once
+#include "nn/tape.h"
+
+namespace sp {
+Var scale(Tape& t, Var x, double alpha);
+}  // namespace sp

@@ -1,0 +1,148 @@
+// Shared test helpers: seeded random tensors, closeness checks, the central-difference gradient checker
+// (f64, CPU), and the coverage registries that tests/test_op_coverage.cpp and
+// tests/gpu/test_op_coverage_gpu.cpp read.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/tensor.h"
+#include "nn/tape.h"
+
+namespace sp::test {
+
+// Ops whose gradient a test checks against finite differences (SP_GRAD_TESTED) and ops whose CPU and
+// CUDA results a GPU test compares (SP_BACKEND_TESTED).
+inline std::set<std::string>& grad_tested_ops() {
+  static std::set<std::string> s;
+  return s;
+}
+inline std::set<std::string>& backend_tested_ops() {
+  static std::set<std::string> s;
+  return s;
+}
+struct CoverageMark {
+  CoverageMark(std::set<std::string>& s, const char* name) { s.insert(name); }
+};
+
+inline Tensor randn(const Shape& shape, DType dt, uint64_t seed, double scale = 1.0, double shift = 0.0) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<double> d(0.0, 1.0);
+  std::vector<double> v(size_t(shape.numel()));
+  for (auto& x : v) x = shift + scale * d(g);
+  return Tensor::from_vector(v, shape).to(dt);
+}
+inline Tensor rand_uniform(const Shape& shape, DType dt, uint64_t seed, double lo, double hi) {
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<double> v(size_t(shape.numel()));
+  for (auto& x : v) x = d(g);
+  return Tensor::from_vector(v, shape).to(dt);
+}
+
+inline std::vector<double> as_doubles(const Tensor& t, Stream& s = Stream::cpu()) {
+  return t.to(Device::cpu(), s).to(DType::f64).contiguous().to_vector<double>();
+}
+
+// |a - b| <= atol + rtol |b| elementwise (b is the reference); reports the first few failures.
+inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double rtol, double atol,
+                                           Stream& s = Stream::cpu()) {
+  if (a.shape() != b.shape())
+    return ::testing::AssertionFailure() << "shapes differ: " << a.str() << " vs " << b.str();
+  auto x = as_doubles(a, s), y = as_doubles(b, s);
+  int bad = 0;
+  std::ostringstream os;
+  for (size_t i = 0; i < x.size(); ++i) {
+    bool ok = std::abs(x[i] - y[i]) <= atol + rtol * std::abs(y[i]) && !std::isnan(x[i]) == !std::isnan(y[i]);
+    if (!ok && bad++ < 5) os << "\n  [" << i << "] got " << x[i] << " want " << y[i];
+  }
+  if (bad) return ::testing::AssertionFailure() << bad << " of " << x.size() << " elements differ:" << os.str();
+  return ::testing::AssertionSuccess();
+}
+
+struct GradCheckOptions {
+  double eps = 1e-6;
+  double rtol = 1e-6;  // relative to max(1, |numeric|), as Caffe's checker
+  int max_checks_per_input = 64;  // elements probed per input (all when the input is smaller)
+  uint64_t seed = 1234;
+};
+
+// Builds f from leaf inputs, then compares the tape gradient of sum(R * f) (R random) with central
+// differences for each input marked in `wrt`. Elements where the one-sided differences disagree are
+// treated as kinks (ReLU at 0, max-pool ties) and skipped; at most half may be skipped.
+inline void check_gradients(const std::vector<Tensor>& inputs, const std::vector<bool>& wrt,
+                            const std::function<Var(Tape&, const std::vector<Var>&)>& f,
+                            GradCheckOptions opt = {}) {
+  Stream& s = Stream::cpu();
+  auto eval = [&](const std::vector<Tensor>& xs, Tape& t, std::vector<Var>& vars) {
+    vars.clear();
+    for (size_t i = 0; i < xs.size(); ++i) vars.push_back(t.leaf(xs[i], wrt[i]));
+    return f(t, vars);
+  };
+  Tape tape(s);
+  std::vector<Var> vars;
+  Var out = eval(inputs, tape, vars);
+  Tensor o = tape.value(out);
+  ASSERT_EQ(o.dtype(), DType::f64) << "gradient checks run in f64";
+  Tensor R = randn(o.shape(), DType::f64, opt.seed);
+  auto Rv = R.to_vector<double>();
+  std::vector<Var> wv;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (wrt[i]) wv.push_back(vars[i]);
+  std::vector<Tensor> grads = tape.grad(out, wv, &R);
+
+  auto objective = [&](const std::vector<Tensor>& xs) {
+    Tape t(s);
+    std::vector<Var> vs;
+    auto y = t.value(eval(xs, t, vs)).contiguous().to_vector<double>();
+    double acc = 0;
+    for (size_t k = 0; k < y.size(); ++k) acc += Rv[k] * y[k];
+    return acc;
+  };
+  std::mt19937_64 rng(opt.seed + 1);
+  size_t gi = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!wrt[i]) continue;
+    auto g = grads[gi++].contiguous().to_vector<double>();
+    int64_t n = inputs[i].numel();
+    ASSERT_EQ(int64_t(g.size()), n);
+    std::vector<int64_t> probe;
+    if (n <= opt.max_checks_per_input) {
+      for (int64_t k = 0; k < n; ++k) probe.push_back(k);
+    } else {
+      for (int k = 0; k < opt.max_checks_per_input; ++k) probe.push_back(int64_t(rng() % uint64_t(n)));
+    }
+    int skipped = 0;
+    for (int64_t k : probe) {
+      std::vector<Tensor> xs = inputs;
+      xs[i] = inputs[i].contiguous().clone();
+      double* p = xs[i].data<double>();
+      double x0 = p[k];
+      double f0 = objective(xs);
+      p[k] = x0 + opt.eps;
+      double fp = objective(xs);
+      p[k] = x0 - opt.eps;
+      double fm = objective(xs);
+      double right = (fp - f0) / opt.eps, left = (f0 - fm) / opt.eps, num = (fp - fm) / (2 * opt.eps);
+      double scale = std::max(1.0, std::abs(num));
+      if (std::abs(right - left) > 1e-3 * scale) {  // a kink: derivative undefined here
+        ++skipped;
+        continue;
+      }
+      EXPECT_NEAR(g[k], num, opt.rtol * scale) << "input " << i << " element " << k;
+    }
+    EXPECT_LE(skipped * 2, int(probe.size())) << "too many kinks skipped for input " << i;
+  }
+}
+
+}  // namespace sp::test
+
+#define SP_GRAD_TESTED(name) \
+  static ::sp::test::CoverageMark SP_GRAD_MARK_##name(::sp::test::grad_tested_ops(), #name)
+#define SP_BACKEND_TESTED(name) \
+  static ::sp::test::CoverageMark SP_BACKEND_MARK_##name(::sp::test::backend_tested_ops(), #name)
