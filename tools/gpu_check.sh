@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One-call check on a machine with a GPU: builds Release with the CUDA backend, runs every test (the GPU
+# tests compare each CUDA kernel with the CPU reference), then prints the benchmark table (GEMM TFLOP/s,
+# ResNet-18 conv layers forward+backward, device copy GB/s). Meant to finish in under 5 minutes.
+# Logs go to $OUT (the device tool's result folder) when set, else build-gpu/.
+# Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb and CLI11 come from it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-build-gpu}
+mkdir -p "$out"
+log() { echo "== $*"; }
+t0=$(date +%s)
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
+extra=()
+if [ -d .deps/root/usr ]; then
+  d=$PWD/.deps/root/usr
+  lib=$d/lib/x86_64-linux-gnu
+  ln -sf libopenblasp-r0.3.21.so "$lib/openblas-pthread/libopenblas.so.0"
+  ln -sf libopenblasp-r0.3.21.so "$lib/openblas-pthread/libopenblas.so"
+  ln -sf libgfortran.so.5.0.0 "$lib/libgfortran.so.5"
+  ln -sf libquadmath.so.0.0.0 "$lib/libquadmath.so.0"
+  ln -sf libstb.so.0.0 "$lib/libstb.so.0"
+  ln -sf libstb.so.0 "$lib/libstb.so"
+  extra+=(-DCBLAS_INCLUDE_DIR="$d/include/x86_64-linux-gnu/openblas-pthread"
+          -DBLAS_LIBRARY="$lib/openblas-pthread/libopenblas.so" -DSP_DEPS_DIR="$d"
+          -DCMAKE_CXX_FLAGS="-I$d/include")
+  export LD_LIBRARY_PATH="$lib/openblas-pthread:$lib:${LD_LIBRARY_PATH:-}"
+fi
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+
+log "configure + build (Release, CUDA)"
+cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DSP_CUDA=ON "${extra[@]}" >"$out/configure.log" 2>&1 \
+  || { tail -30 "$out/configure.log"; exit 1; }
+cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { grep -E "error" "$out/build.log" | head -40; tail -20 "$out/build.log"; exit 1; }
+log "built in $(( $(date +%s) - t0 )) s"
+
+log "tests (all; GPU tests labelled gpu)"
+ctest --test-dir build-gpu -j 8 --output-on-failure --timeout 300 >"$out/tests.log" 2>&1
+rc=$?
+grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)|\(SEGFAULT\)|\(Subprocess" "$out/tests.log" | head -60
+grep -c "Skipped" "$out/tests.log" | sed 's/^/skipped tests: /'
+
+log "benchmarks"
+for b in build-gpu/bin/sp_bench_kernels; do
+  [ -x "$b" ] && timeout 240 "$b" --device cuda 2>&1 | tee "$out/bench_$(basename "$b").txt"
+done
+log "total $(( $(date +%s) - t0 )) s"
+exit $rc
