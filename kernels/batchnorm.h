@@ -12,25 +12,23 @@
 namespace sp {
 
 using BatchNormFwdFn = void(Stream&, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
-                            const Tensor& x, const Tensor& weight, const Tensor& bias,
-                            const Tensor& running_mean, const Tensor& running_var, bool training,
-                            double momentum, double eps);
+                            const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                            const Tensor& running_var, bool training, double momentum, double eps);
 // Gradients for input, weight and bias; each output may be undefined (not wanted). training selects the
 // full batch-statistics backward; otherwise the statistics are constants (eval mode).
-using BatchNormBwdFn = void(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
-                            const Tensor& dy, const Tensor& x, const Tensor& save_mean,
-                            const Tensor& save_invstd, const Tensor& weight, bool training, double beta_x,
-                            double beta_w, double beta_b);
+using BatchNormBwdFn = void(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
+                            const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
+                            bool training, double beta_x, double beta_w, double beta_b);
 extern Kernel<BatchNormFwdFn> k_batch_norm_fwd;
 extern Kernel<BatchNormBwdFn> k_batch_norm_bwd;
 
 // Validating wrappers: shapes ([C] for every per-channel tensor), dtypes, devices, contiguity; training
 // needs more than one value per channel, eval needs running statistics.
-void batch_norm_forward(Stream& s, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
-                        const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                        const Tensor& running_var, bool training, double momentum, double eps);
-void batch_norm_backward(Stream& s, const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
-                         const Tensor& dy, const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd,
-                         const Tensor& weight, bool training, double beta_x, double beta_w, double beta_b);
+void batch_norm_forward(Stream& s, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
+                        const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
+                        bool training, double momentum, double eps);
+void batch_norm_backward(Stream& s, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
+                         const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
+                         bool training, double beta_x, double beta_w, double beta_b);
 
 }  // namespace sp

@@ -12,14 +12,14 @@ constinit Kernel<GroupNormBwdFn> k_group_norm_bwd("group_norm_bwd");
 namespace {
 NormDims check_groups(const char* op, const Tensor& x, int64_t groups) {
   NormDims d = norm_dims(op, x);
-  SP_CHECK(groups >= 1 && d.C % groups == 0, op, ": ", d.C, " channels of input ", x.str(),
-           " are not divisible into ", groups, " groups");
+  SP_CHECK(groups >= 1 && d.C % groups == 0, op, ": ", d.C, " channels of input ", x.str(), " are not divisible into ",
+           groups, " groups");
   return d;
 }
 }  // namespace
 
-void group_norm_forward(Stream& s, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
-                        const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t groups, double eps) {
+void group_norm_forward(Stream& s, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
+                        const Tensor& weight, const Tensor& bias, int64_t groups, double eps) {
   const char* op = "group_norm";
   check_float_input(op, x, s);
   NormDims d = check_groups(op, x, groups);

@@ -46,8 +46,8 @@ void check_labels(const char* op, const Tensor& labels, const Tensor& logits) {
 
 }  // namespace
 
-void cross_entropy_forward(Stream& s, const Tensor& loss, const Tensor& lse, const Tensor& logits,
-                           const Tensor& labels, double smoothing) {
+void cross_entropy_forward(Stream& s, const Tensor& loss, const Tensor& lse, const Tensor& logits, const Tensor& labels,
+                           double smoothing) {
   const char* op = "cross_entropy";
   check_logits(op, logits, s);
   check_labels(op, labels, logits);
@@ -127,8 +127,8 @@ void kl_div_backward(Stream& s, const Tensor& dstudent, const Tensor& dteacher, 
   check_arg_like(op, "lse_t", lse_t, student, rows, true);
   check_arg_like(op, "row_kl", row_kl, student, rows, true);
   if (!dstudent.defined() && !dteacher.defined()) return;
-  k_kl_div_bwd(student.device(), s, dstudent, dteacher, grad_loss, student, teacher, lse_s, lse_t, row_kl,
-               temperature, beta_s, beta_t);
+  k_kl_div_bwd(student.device(), s, dstudent, dteacher, grad_loss, student, teacher, lse_s, lse_t, row_kl, temperature,
+               beta_s, beta_t);
 }
 
 void mse_forward(Stream& s, const Tensor& loss, const Tensor& a, const Tensor& b) {

@@ -26,8 +26,7 @@ using SoftCrossEntropyFwdFn = void(Stream&, const Tensor& loss, const Tensor& ls
 // dlogits or dtargets may be undefined (not wanted).
 using SoftCrossEntropyBwdFn = void(Stream&, const Tensor& dlogits, const Tensor& dtargets, const Tensor& grad_loss,
                                    const Tensor& logits, const Tensor& targets, const Tensor& lse,
-                                   const Tensor& target_sum, double smoothing, double beta_logits,
-                                   double beta_targets);
+                                   const Tensor& target_sum, double smoothing, double beta_logits, double beta_targets);
 // lse_s / lse_t: log-sum-exp of student / T and teacher / T per row; row_kl: the per-row KL.
 using KlDivFwdFn = void(Stream&, const Tensor& loss, const Tensor& lse_s, const Tensor& lse_t, const Tensor& row_kl,
                         const Tensor& student, const Tensor& teacher, double temperature);
@@ -49,8 +48,8 @@ extern Kernel<MseBwdFn> k_mse_bwd;
 
 // Validating wrappers (shapes, dtypes, devices, contiguity, smoothing in [0, 1], temperature > 0; labels
 // int64 and, on the CPU, in range).
-void cross_entropy_forward(Stream& s, const Tensor& loss, const Tensor& lse, const Tensor& logits,
-                           const Tensor& labels, double smoothing);
+void cross_entropy_forward(Stream& s, const Tensor& loss, const Tensor& lse, const Tensor& logits, const Tensor& labels,
+                           double smoothing);
 void cross_entropy_backward(Stream& s, const Tensor& dlogits, const Tensor& grad_loss, const Tensor& logits,
                             const Tensor& labels, const Tensor& lse, double smoothing, double beta);
 void soft_cross_entropy_forward(Stream& s, const Tensor& loss, const Tensor& lse, const Tensor& target_sum,

@@ -10,10 +10,9 @@ namespace {
 void check_pair(const char* op, const Tensor& a, const Tensor& b, Stream& s) {
   check_same_shape(op, a, b);
   check_same_device(op, a, b);
-  SP_CHECK(a.dtype() == b.dtype() && (a.dtype() == DType::f32 || a.dtype() == DType::f64), op, ": dtypes ",
-           a.str(), " and ", b.str(), " must both be f32 or both f64");
-  SP_CHECK(a.is_contiguous() && b.is_contiguous(), op, ": needs contiguous tensors, got ", a.str(), " and ",
-           b.str());
+  SP_CHECK(a.dtype() == b.dtype() && (a.dtype() == DType::f32 || a.dtype() == DType::f64), op, ": dtypes ", a.str(),
+           " and ", b.str(), " must both be f32 or both f64");
+  SP_CHECK(a.is_contiguous() && b.is_contiguous(), op, ": needs contiguous tensors, got ", a.str(), " and ", b.str());
   SP_CHECK(a.device() == s.device(), op, ": tensors on ", a.device(), ", stream on ", s.device());
   SP_CHECK(a.dim() >= 1, op, ": needs at least one dimension, got ", a.str());
 }

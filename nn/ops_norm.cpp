@@ -67,8 +67,8 @@ Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double e
   NormInputs in(x, weight, bias);
   return t.record(y, in.vars, [xv, wv, mean, invstd, groups, iw = in.weight, ib = in.bias](BackwardCtx& c) {
     NormGrads g(c, iw, ib);
-    group_norm_backward(c.stream(), g.dx, g.dw, g.db, c.grad_out().contiguous(c.stream()), xv, mean, invstd, wv,
-                        groups, g.bx, g.bw, g.bb);
+    group_norm_backward(c.stream(), g.dx, g.dw, g.db, c.grad_out().contiguous(c.stream()), xv, mean, invstd, wv, groups,
+                        g.bx, g.bw, g.bb);
   });
 }
 

@@ -17,8 +17,8 @@ TEST(FastDiv, ExhaustiveSmall) {
 
 TEST(FastDiv, EdgesAndRandomLarge) {
   const uint32_t max = (1u << 31) - 1;
-  std::vector<uint32_t> ds = {1, 2, 3, 7, 1000, 1024, 1025, 65535, 65536, 65537, (1u << 30) - 1, 1u << 30,
-                              (1u << 30) + 1, max};
+  std::vector<uint32_t> ds = {
+      1, 2, 3, 7, 1000, 1024, 1025, 65535, 65536, 65537, (1u << 30) - 1, 1u << 30, (1u << 30) + 1, max};
   std::vector<uint32_t> ns = {0, 1, max, max - 1, 1u << 30, (1u << 30) - 1, 123456789};
   std::mt19937_64 g(5);
   for (int k = 0; k < 200; ++k) ds.push_back(1 + uint32_t(g() % max));

@@ -168,18 +168,17 @@ TEST(OpsLoss, CrossEntropyGradient) {
   // Same tensor as logits and (unnormalised, learned) targets: both gradients land on one input.
   check_gradients({x}, {true}, [](Tape& t, const std::vector<Var>& v) { return cross_entropy(t, v[0], v[0], 0.2); });
   // Through log_softmax: hard CE of log-probabilities equals CE of the logits.
-  check_gradients({x}, {true}, [&](Tape& t, const std::vector<Var>& v) {
-    return cross_entropy(t, log_softmax(t, v[0]), y, 0.05);
-  });
+  check_gradients({x}, {true},
+                  [&](Tape& t, const std::vector<Var>& v) { return cross_entropy(t, log_softmax(t, v[0]), y, 0.05); });
 }
 
 TEST(OpsLoss, KlDivAndMseGradient) {
   Tensor s = randn({4, 6}, DType::f64, 14, 2.0), te = randn({4, 6}, DType::f64, 15, 3.0);
   for (double T : {1.0, 4.0}) {
-    check_gradients({s, te}, {true, true}, [T](Tape& t, const std::vector<Var>& v) { return kl_div(t, v[0], v[1], T); });
-    check_gradients({s}, {true}, [T](Tape& t, const std::vector<Var>& v) {
-      return kl_div(t, v[0], log_softmax(t, v[0]), T);
-    });
+    check_gradients({s, te}, {true, true},
+                    [T](Tape& t, const std::vector<Var>& v) { return kl_div(t, v[0], v[1], T); });
+    check_gradients({s}, {true},
+                    [T](Tape& t, const std::vector<Var>& v) { return kl_div(t, v[0], log_softmax(t, v[0]), T); });
   }
   check_gradients({s, te}, {true, true}, [](Tape& t, const std::vector<Var>& v) { return mse_loss(t, v[0], v[1]); });
   check_gradients({s, te}, {false, true}, [](Tape& t, const std::vector<Var>& v) { return mse_loss(t, v[0], v[1]); });
@@ -191,7 +190,9 @@ TEST(OpsLoss, GradientsAccumulateThroughOverlappingViews) {
   // orders, since which write lands first depends on it.
   Tensor theta = randn({30}, DType::f64, 16, 1.5);
   for (int64_t first : {0, 6}) {
-    auto pair = [first](Tape& t, Var th) { return std::pair{t.view(th, first, {4, 6}), t.view(th, 6 - first, {4, 6})}; };
+    auto pair = [first](Tape& t, Var th) {
+      return std::pair{t.view(th, first, {4, 6}), t.view(th, 6 - first, {4, 6})};
+    };
     check_gradients({theta}, {true}, [&](Tape& t, const std::vector<Var>& v) {
       auto [a, b] = pair(t, v[0]);
       return mse_loss(t, a, b);
@@ -251,16 +252,17 @@ TEST(OpsLoss, BadInput) {
   expect_error_mentioning([&] { cross_entropy(t, x, Tensor()); }, "undefined");
   expect_error_mentioning([&] { cross_entropy(t, x, t.leaf(Tensor::zeros({3, 5}, DType::f64))); }, "targets");
   expect_error_mentioning([&] { cross_entropy(t, x, t.leaf(Tensor::zeros({3, 4}, DType::f32))); }, "dtype");
-  expect_error_mentioning([&] { cross_entropy(t, t.leaf(Tensor::zeros({12}, DType::f64)), labels_of({0})); },
-                          "[N, C]");
+  expect_error_mentioning([&] { cross_entropy(t, t.leaf(Tensor::zeros({12}, DType::f64)), labels_of({0})); }, "[N, C]");
   expect_error_mentioning([&] { kl_div(t, x, t.leaf(Tensor::zeros({4, 3}, DType::f64))); }, "teacher");
   expect_error_mentioning([&] { kl_div(t, x, x, 0.0); }, "temperature");
   expect_error_mentioning([&] { mse_loss(t, x, t.leaf(Tensor::zeros({3, 5}, DType::f64))); }, "target");
   expect_error_mentioning([&] { log_softmax(t, t.leaf(Tensor::zeros({2, 2}, DType::i32))); }, "f32");
   // Kernel-level: a gradient buffer of the wrong shape.
   Tensor lse = Tensor::zeros({3}, DType::f64), g = Tensor::full({}, 1.0, DType::f64);
-  expect_error_mentioning([&] {
-    cross_entropy_backward(Stream::cpu(), Tensor::zeros({3, 5}, DType::f64), g, t.value(x), labels_of({0, 1, 2}), lse,
-                           0.0, 0.0);
-  }, "grad_logits");
+  expect_error_mentioning(
+      [&] {
+        cross_entropy_backward(Stream::cpu(), Tensor::zeros({3, 5}, DType::f64), g, t.value(x), labels_of({0, 1, 2}),
+                               lse, 0.0, 0.0);
+      },
+      "grad_logits");
 }

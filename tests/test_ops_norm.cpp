@@ -140,7 +140,8 @@ TEST(OpsNorm, BatchNormEvalUsesRunningStatsAndLeavesThem) {
 
 TEST(OpsNorm, GroupNormMatchesNaive) {
   const int64_t N = 3, C = 6, HW = 10;
-  Tensor x = randn({N, C, 2, 5}, DType::f64, 12, 2.0, 1.0), w = randn({C}, DType::f64, 13), b = randn({C}, DType::f64, 14);
+  Tensor x = randn({N, C, 2, 5}, DType::f64, 12, 2.0, 1.0), w = randn({C}, DType::f64, 13),
+         b = randn({C}, DType::f64, 14);
   for (int64_t G : {1, 2, 3, 6}) {
     Tape t(Stream::cpu());
     Var y = group_norm(t, t.leaf(x), G, t.leaf(w), t.leaf(b));
@@ -187,9 +188,8 @@ TEST(OpsNorm, BatchNormGradientTrain) {
 TEST(OpsNorm, BatchNormGradientEval) {
   Tensor x = randn({3, 2, 2, 2}, DType::f64, 25), w = randn({2}, DType::f64, 26), b = randn({2}, DType::f64, 27);
   Tensor rm = randn({2}, DType::f64, 28), rv = rand_uniform({2}, DType::f64, 29, 0.5, 2.0);
-  check_gradients({x, w, b}, {true, true, true}, [&](Tape& t, const std::vector<Var>& v) {
-    return batch_norm(t, v[0], v[1], v[2], rm, rv, false);
-  });
+  check_gradients({x, w, b}, {true, true, true},
+                  [&](Tape& t, const std::vector<Var>& v) { return batch_norm(t, v[0], v[1], v[2], rm, rv, false); });
   check_gradients({x, w}, {false, true}, [&](Tape& t, const std::vector<Var>& v) {  // weight only
     return batch_norm(t, v[0], v[1], {}, rm, rv, false);
   });
@@ -200,14 +200,13 @@ TEST(OpsNorm, BatchNormGradientEval) {
 }
 
 TEST(OpsNorm, GroupNormGradient) {
-  Tensor x = randn({2, 4, 3, 2}, DType::f64, 30, 1.2, 0.3), w = randn({4}, DType::f64, 31), b = randn({4}, DType::f64, 32);
+  Tensor x = randn({2, 4, 3, 2}, DType::f64, 30, 1.2, 0.3), w = randn({4}, DType::f64, 31),
+         b = randn({4}, DType::f64, 32);
   for (int64_t G : {1, 2, 4}) {
-    check_gradients({x, w, b}, {true, true, true}, [G](Tape& t, const std::vector<Var>& v) {
-      return group_norm(t, v[0], G, v[1], v[2]);
-    });
-    check_gradients({x}, {true}, [G](Tape& t, const std::vector<Var>& v) {
-      return mse_loss(t, group_norm(t, v[0], G), v[0]);
-    });
+    check_gradients({x, w, b}, {true, true, true},
+                    [G](Tape& t, const std::vector<Var>& v) { return group_norm(t, v[0], G, v[1], v[2]); });
+    check_gradients({x}, {true},
+                    [G](Tape& t, const std::vector<Var>& v) { return mse_loss(t, group_norm(t, v[0], G), v[0]); });
   }
   check_gradients({x, w, b}, {true, true, true}, [](Tape& t, const std::vector<Var>& v) {
     return group_norm(t, group_norm(t, v[0], 2, v[1], v[2]), 4, v[1], v[2]);
@@ -220,9 +219,8 @@ TEST(OpsNorm, GroupNormGradient) {
 
 TEST(OpsNorm, InstanceNormGradient) {
   Tensor x = randn({3, 3, 2, 3}, DType::f64, 34, 0.8), w = randn({3}, DType::f64, 35), b = randn({3}, DType::f64, 36);
-  check_gradients({x, w, b}, {true, true, true}, [](Tape& t, const std::vector<Var>& v) {
-    return instance_norm(t, v[0], v[1], v[2]);
-  });
+  check_gradients({x, w, b}, {true, true, true},
+                  [](Tape& t, const std::vector<Var>& v) { return instance_norm(t, v[0], v[1], v[2]); });
 }
 
 TEST(OpsNorm, BadInput) {
@@ -232,17 +230,22 @@ TEST(OpsNorm, BadInput) {
   Tensor r3 = Tensor::zeros({3}, DType::f64);
   expect_error_mentioning([&] { batch_norm(t, x, w2, {}, Tensor(), Tensor(), true); }, "weight");
   expect_error_mentioning([&] { batch_norm(t, x, w3, w2, Tensor(), Tensor(), true); }, "bias");
-  expect_error_mentioning([&] { batch_norm(t, x, {}, {}, Tensor::zeros({4}, DType::f64), r3, true); },
-                          "running_mean");
+  expect_error_mentioning([&] { batch_norm(t, x, {}, {}, Tensor::zeros({4}, DType::f64), r3, true); }, "running_mean");
   expect_error_mentioning([&] { batch_norm(t, x, {}, {}, Tensor(), Tensor(), false); }, "running_mean");
   expect_error_mentioning([&] { batch_norm(t, x, {}, {}, r3, Tensor(), true); }, "running_var");
   expect_error_mentioning([&] { batch_norm(t, x, {}, {}, r3.to(DType::f32), r3, true); }, "dtype");
-  expect_error_mentioning([&] { batch_norm(t, t.leaf(Tensor::zeros({1, 3}, DType::f64)), {}, {}, Tensor(), Tensor(), true); },
-                          "more than one value");
-  expect_error_mentioning([&] { batch_norm(t, t.leaf(Tensor::zeros({5}, DType::f64)), {}, {}, Tensor(), Tensor(), true); },
-                          "[N, C, *]");
-  expect_error_mentioning([&] { batch_norm(t, t.leaf(Tensor::zeros({2, 3}, DType::i64)), {}, {}, Tensor(), Tensor(), true); },
-                          "f32 or f64");
+  expect_error_mentioning(
+      [&] {
+        batch_norm(t, t.leaf(Tensor::zeros({1, 3}, DType::f64)), {}, {}, Tensor(), Tensor(), true);
+      },
+      "more than one value");
+  expect_error_mentioning(
+      [&] { batch_norm(t, t.leaf(Tensor::zeros({5}, DType::f64)), {}, {}, Tensor(), Tensor(), true); }, "[N, C, *]");
+  expect_error_mentioning(
+      [&] {
+        batch_norm(t, t.leaf(Tensor::zeros({2, 3}, DType::i64)), {}, {}, Tensor(), Tensor(), true);
+      },
+      "f32 or f64");
   expect_error_mentioning([&] { group_norm(t, x, 2); }, "not divisible into 2 groups");
   expect_error_mentioning([&] { group_norm(t, x, 0); }, "groups");
   expect_error_mentioning([&] { group_norm(t, x, 3, w2); }, "weight");

@@ -1,6 +1,7 @@
 // CPU reference for batch normalisation (see kernels/batchnorm.h): one channel at a time, statistics by
 // Welford in double, per-element math from kernels/norm_math.h.
 #include "kernels/batchnorm.h"
+
 #include "kernels/dispatch.h"
 #include "kernels/norm_math.h"
 
@@ -38,21 +39,23 @@ void fwd_typed(const Tensor& y, const Tensor& save_mean, const Tensor& save_invs
     }
     T wc = w ? w[c] : T(1), bc = b ? b[c] : T(0);
     for (int64_t n = 0; n < d.N; ++n)
-      for (int64_t i = 0; i < d.HW; ++i) yp[at(n, c) + i] = norm_affine<T>(xp[at(n, c) + i], mean[c], invstd[c], wc, bc);
+      for (int64_t i = 0; i < d.HW; ++i)
+        yp[at(n, c) + i] = norm_affine<T>(xp[at(n, c) + i], mean[c], invstd[c], wc, bc);
   }
 }
 
 void fwd_cpu(Stream&, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
              const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
              bool training, double momentum, double eps) {
-  SP_DISPATCH_FLOAT(x.dtype(), "batch_norm", fwd_typed<scalar_t>(y, save_mean, save_invstd, x, weight, bias,
-                                                                 running_mean, running_var, training, momentum, eps));
+  SP_DISPATCH_FLOAT(x.dtype(), "batch_norm",
+                    fwd_typed<scalar_t>(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var, training,
+                                        momentum, eps));
 }
 
 template <class T>
 void bwd_typed(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy, const Tensor& x,
-               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, bool training,
-               double beta_x, double beta_w, double beta_b) {
+               const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, bool training, double beta_x,
+               double beta_w, double beta_b) {
   NormDims d = norm_dims("batch_norm backward", x);
   const T* xp = x.data<T>();
   const T* gy = dy.data<T>();
@@ -89,12 +92,12 @@ void bwd_typed(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, con
   }
 }
 
-void bwd_cpu(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-             const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
-             bool training, double beta_x, double beta_w, double beta_b) {
-  SP_DISPATCH_FLOAT(x.dtype(), "batch_norm backward",
-                    bwd_typed<scalar_t>(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x,
-                                        beta_w, beta_b));
+void bwd_cpu(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy, const Tensor& x,
+             const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, bool training, double beta_x,
+             double beta_w, double beta_b) {
+  SP_DISPATCH_FLOAT(
+      x.dtype(), "batch_norm backward",
+      bwd_typed<scalar_t>(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x, beta_w, beta_b));
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 // CPU reference for group normalisation (see kernels/groupnorm.h). The backward works from per-(n, c)
 // sums of dy and dy * xhat: the weight/bias gradients sum them over n, and each group's input gradient
 // needs their weighted sums over the group's channels (kernels/norm_math.h, norm_backward_dx).
+#include "kernels/groupnorm.h"
+
 #include <vector>
 
 #include "kernels/dispatch.h"
-#include "kernels/groupnorm.h"
 #include "kernels/norm_math.h"
 
 namespace sp {
@@ -89,19 +90,18 @@ void bwd_typed(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, con
     for (int64_t i = 0; i < L; ++i) {
       const int64_t k = s * L + i, c = c0 + i / d.HW;
       const T xhat = (xp[k] - mean[s]) * invstd[s];
-      stat::store_grad(gx[k],
-                       norm_backward_dx<T>(gy[k], xhat, w ? w[c] : T(1), invstd[s], mean_dxhat, mean_dxhat_xhat),
+      stat::store_grad(gx[k], norm_backward_dx<T>(gy[k], xhat, w ? w[c] : T(1), invstd[s], mean_dxhat, mean_dxhat_xhat),
                        T(beta_x));
     }
   }
 }
 
-void bwd_cpu(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-             const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
-             int64_t groups, double beta_x, double beta_w, double beta_b) {
-  SP_DISPATCH_FLOAT(x.dtype(), "group_norm backward",
-                    bwd_typed<scalar_t>(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, groups, beta_x,
-                                        beta_w, beta_b));
+void bwd_cpu(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy, const Tensor& x,
+             const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, int64_t groups, double beta_x,
+             double beta_w, double beta_b) {
+  SP_DISPATCH_FLOAT(
+      x.dtype(), "group_norm backward",
+      bwd_typed<scalar_t>(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, groups, beta_x, beta_w, beta_b));
 }
 
 }  // namespace

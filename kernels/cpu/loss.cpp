@@ -1,7 +1,8 @@
 // CPU reference for the losses (see kernels/loss.h): row statistics and batch sums in double, per-element
 // formulas from kernels/softmax_math.h.
-#include "kernels/dispatch.h"
 #include "kernels/loss.h"
+
+#include "kernels/dispatch.h"
 #include "kernels/norm_math.h"
 #include "kernels/softmax_math.h"
 
@@ -94,7 +95,8 @@ void soft_ce_bwd_cpu(Stream&, const Tensor& dlogits, const Tensor& dtargets, con
       for (int64_t j = 0; j < C; ++j) {
         const int64_t k = i * C + j;
         if (gl)
-          stat::store_grad(gl[k], smx::ce_soft_grad_logit(x[k], l[i], smx::smooth_target(t[k], eps, T(C)), ts[i], scale),
+          stat::store_grad(gl[k],
+                           smx::ce_soft_grad_logit(x[k], l[i], smx::smooth_target(t[k], eps, T(C)), ts[i], scale),
                            T(beta_logits));
         if (gt) stat::store_grad(gt[k], smx::ce_soft_grad_target(x[k], l[i], eps, scale), T(beta_targets));
       }
@@ -123,9 +125,9 @@ void kl_fwd_cpu(Stream&, const Tensor& loss, const Tensor& lse_s, const Tensor& 
   });
 }
 
-void kl_bwd_cpu(Stream&, const Tensor& dstudent, const Tensor& dteacher, const Tensor& grad_loss,
-                const Tensor& student, const Tensor& teacher, const Tensor& lse_s, const Tensor& lse_t,
-                const Tensor& row_kl, double temperature, double beta_s, double beta_t) {
+void kl_bwd_cpu(Stream&, const Tensor& dstudent, const Tensor& dteacher, const Tensor& grad_loss, const Tensor& student,
+                const Tensor& teacher, const Tensor& lse_s, const Tensor& lse_t, const Tensor& row_kl,
+                double temperature, double beta_s, double beta_t) {
   const int64_t N = student.size(0), C = student.size(1);
   SP_DISPATCH_FLOAT(student.dtype(), "kl_div backward", {
     using T = scalar_t;
@@ -158,8 +160,8 @@ void mse_fwd_cpu(Stream&, const Tensor& loss, const Tensor& a, const Tensor& b) 
   });
 }
 
-void mse_bwd_cpu(Stream&, const Tensor& da, const Tensor& db, const Tensor& grad_loss, const Tensor& a,
-                 const Tensor& b, double beta_a, double beta_b) {
+void mse_bwd_cpu(Stream&, const Tensor& da, const Tensor& db, const Tensor& grad_loss, const Tensor& a, const Tensor& b,
+                 double beta_a, double beta_b) {
   const int64_t n = a.numel();
   SP_DISPATCH_FLOAT(a.dtype(), "mse_loss backward", {
     using T = scalar_t;

@@ -1,6 +1,7 @@
 // CPU reference for log-softmax along the last axis (see kernels/softmax.h); row statistics in double.
-#include "kernels/dispatch.h"
 #include "kernels/softmax.h"
+
+#include "kernels/dispatch.h"
 #include "kernels/softmax_math.h"
 
 namespace sp {

@@ -103,9 +103,9 @@ void fwd_cuda(Stream& st, const Tensor& y, const Tensor& save_mean, const Tensor
       Tensor part = Tensor::empty({3, d.C * g.splits}, x.dtype(), st);
       partial_stats_kernel<T><<<g.grid(), kBlock, 0, cs>>>(x.data<T>(), g, part.data<T>());
       SP_CUDA_LAUNCH_CHECK();
-      finalize_stats_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(
-          part.data<T>(), d.C, g.splits, save_mean.data<T>(), save_invstd.data<T>(),
-          data_or_null<T>(running_mean), data_or_null<T>(running_var), T(momentum), T(eps));
+      finalize_stats_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(part.data<T>(), d.C, g.splits, save_mean.data<T>(),
+                                                                save_invstd.data<T>(), data_or_null<T>(running_mean),
+                                                                data_or_null<T>(running_var), T(momentum), T(eps));
       SP_CUDA_LAUNCH_CHECK();
     } else {
       eval_stats_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(running_mean.data<T>(), running_var.data<T>(), d.C,
@@ -121,9 +121,8 @@ void fwd_cuda(Stream& st, const Tensor& y, const Tensor& save_mean, const Tensor
 
 // Per-slice sums of dy and dy * xhat.
 template <class T>
-__global__ void partial_grad_sums_kernel(const T* __restrict__ dy, const T* __restrict__ x,
-                                         const T* __restrict__ mean, const T* __restrict__ invstd, ChannelSlices g,
-                                         T* __restrict__ part) {
+__global__ void partial_grad_sums_kernel(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ mean,
+                                         const T* __restrict__ invstd, ChannelSlices g, T* __restrict__ part) {
   const int64_t c = blockIdx.x, s = blockIdx.y, j0 = s * g.chunk;
   const int64_t j1 = j0 + g.chunk < g.M ? j0 + g.chunk : g.M;
   const T m = mean[c], inv = invstd[c];
@@ -177,8 +176,8 @@ __global__ void dx_kernel(T* __restrict__ dx, const T* __restrict__ dy, const T*
 }
 
 void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-              const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
-              bool training, double beta_x, double beta_w, double beta_b) {
+              const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, bool training,
+              double beta_x, double beta_w, double beta_b) {
   const NormDims d = norm_dims("batch_norm backward", x);
   cudaStream_t cs = cuda_stream(st);
   SP_DISPATCH_FLOAT(x.dtype(), "batch_norm backward", {
@@ -191,16 +190,15 @@ void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dweight, const Tensor&
       partial_grad_sums_kernel<T><<<g.grid(), kBlock, 0, cs>>>(dy.data<T>(), x.data<T>(), save_mean.data<T>(),
                                                                save_invstd.data<T>(), g, part.data<T>());
       SP_CUDA_LAUNCH_CHECK();
-      finalize_grad_sums_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(
-          part.data<T>(), d.C, g.splits, sums.data<T>(), data_or_null<T>(dweight), data_or_null<T>(dbias),
-          T(beta_w), T(beta_b));
+      finalize_grad_sums_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(part.data<T>(), d.C, g.splits, sums.data<T>(),
+                                                                    data_or_null<T>(dweight), data_or_null<T>(dbias),
+                                                                    T(beta_w), T(beta_b));
       SP_CUDA_LAUNCH_CHECK();
     }
     if (dx.defined()) {
       dx_kernel<T><<<grid_1d(d.numel()), kBlock, 0, cs>>>(
-          dx.data<T>(), dy.data<T>(), x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
-          data_or_null<T>(weight), training ? sums.data<T>() : nullptr, T(1.0 / double(d.N * d.HW)), ChannelOf(d),
-          d.numel(), T(beta_x));
+          dx.data<T>(), dy.data<T>(), x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), data_or_null<T>(weight),
+          training ? sums.data<T>() : nullptr, T(1.0 / double(d.N * d.HW)), ChannelOf(d), d.numel(), T(beta_x));
       SP_CUDA_LAUNCH_CHECK();
     }
   });

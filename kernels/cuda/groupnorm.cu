@@ -57,7 +57,7 @@ void fwd_cuda(Stream& st, const Tensor& y, const Tensor& save_mean, const Tensor
     using T = scalar_t;
     if (len <= kWarpSegmentMax)
       stats_kernel<T, 32><<<segment_blocks<32>(segs), kBlock, 0, cs>>>(x.data<T>(), segs, len, save_mean.data<T>(),
-                                                                      save_invstd.data<T>(), T(eps));
+                                                                       save_invstd.data<T>(), T(eps));
     else
       stats_kernel<T, kBlock><<<segment_blocks<kBlock>(segs), kBlock, 0, cs>>>(
           x.data<T>(), segs, len, save_mean.data<T>(), save_invstd.data<T>(), T(eps));
@@ -139,8 +139,8 @@ __global__ void dx_kernel(T* __restrict__ dx, const T* __restrict__ dy, const T*
 }
 
 void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-              const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
-              int64_t groups, double beta_x, double beta_w, double beta_b) {
+              const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, int64_t groups,
+              double beta_x, double beta_w, double beta_b) {
   const NormDims d = norm_dims("group_norm backward", x);
   const int64_t planes = d.N * d.C, segs = d.N * groups, cg = d.C / groups, len = cg * d.HW;
   cudaStream_t cs = cuda_stream(st);
@@ -165,9 +165,8 @@ void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dweight, const Tensor&
                                                                groups, T(1.0 / double(len)), coef.data<T>());
       SP_CUDA_LAUNCH_CHECK();
       dx_kernel<T><<<grid_1d(d.numel()), kBlock, 0, cs>>>(
-          dx.data<T>(), dy.data<T>(), x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(),
-          data_or_null<T>(weight), coef.data<T>(), segs, IndexDiv(len, d.numel()), ChannelOf(d), d.numel(),
-          T(beta_x));
+          dx.data<T>(), dy.data<T>(), x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), data_or_null<T>(weight),
+          coef.data<T>(), segs, IndexDiv(len, d.numel()), ChannelOf(d), d.numel(), T(beta_x));
       SP_CUDA_LAUNCH_CHECK();
     }
   });

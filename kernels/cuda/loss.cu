@@ -38,8 +38,8 @@ void launch_sum_to_scalar(Stream& st, const Tensor& out, const Tensor& v, double
 // ---- cross entropy, hard labels ----
 
 template <class T>
-__global__ void ce_rows_kernel(const T* __restrict__ x, const int64_t* __restrict__ labels, int64_t N, int64_t C,
-                               T eps, T* __restrict__ lse_out, T* __restrict__ row_loss) {
+__global__ void ce_rows_kernel(const T* __restrict__ x, const int64_t* __restrict__ labels, int64_t N, int64_t C, T eps,
+                               T* __restrict__ lse_out, T* __restrict__ row_loss) {
   const int64_t i = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (i >= N) return;  // whole warps leave together
@@ -66,8 +66,8 @@ void ce_fwd_cuda(Stream& st, const Tensor& loss, const Tensor& lse, const Tensor
   SP_DISPATCH_FLOAT(logits.dtype(), "cross_entropy", {
     using T = scalar_t;
     Tensor rows = Tensor::empty({N}, logits.dtype(), st);
-    ce_rows_kernel<T><<<row_blocks(N), kBlock, 0, cuda_stream(st)>>>(
-        logits.data<T>(), labels.data<int64_t>(), N, C, T(smoothing), lse.data<T>(), rows.data<T>());
+    ce_rows_kernel<T><<<row_blocks(N), kBlock, 0, cuda_stream(st)>>>(logits.data<T>(), labels.data<int64_t>(), N, C,
+                                                                     T(smoothing), lse.data<T>(), rows.data<T>());
     SP_CUDA_LAUNCH_CHECK();
     launch_sum_to_scalar<T, T>(st, loss, rows, 1.0 / double(N));
   });
@@ -85,8 +85,8 @@ __global__ void ce_bwd_kernel(T* __restrict__ dx, const T* __restrict__ grad_los
   }
 }
 
-void ce_bwd_cuda(Stream& st, const Tensor& dlogits, const Tensor& grad_loss, const Tensor& logits,
-                 const Tensor& labels, const Tensor& lse, double smoothing, double beta) {
+void ce_bwd_cuda(Stream& st, const Tensor& dlogits, const Tensor& grad_loss, const Tensor& logits, const Tensor& labels,
+                 const Tensor& lse, double smoothing, double beta) {
   const int64_t N = logits.size(0), C = logits.size(1), total = logits.numel();
   SP_DISPATCH_FLOAT(logits.dtype(), "cross_entropy backward", {
     using T = scalar_t;
@@ -125,15 +125,14 @@ __global__ void soft_ce_rows_kernel(const T* __restrict__ x, const T* __restrict
   }
 }
 
-void soft_ce_fwd_cuda(Stream& st, const Tensor& loss, const Tensor& lse, const Tensor& target_sum,
-                      const Tensor& logits, const Tensor& targets, double smoothing) {
+void soft_ce_fwd_cuda(Stream& st, const Tensor& loss, const Tensor& lse, const Tensor& target_sum, const Tensor& logits,
+                      const Tensor& targets, double smoothing) {
   const int64_t N = logits.size(0), C = logits.size(1);
   SP_DISPATCH_FLOAT(logits.dtype(), "cross_entropy (soft targets)", {
     using T = scalar_t;
     Tensor rows = Tensor::empty({N}, logits.dtype(), st);
     soft_ce_rows_kernel<T><<<row_blocks(N), kBlock, 0, cuda_stream(st)>>>(
-        logits.data<T>(), targets.data<T>(), N, C, T(smoothing), lse.data<T>(), target_sum.data<T>(),
-        rows.data<T>());
+        logits.data<T>(), targets.data<T>(), N, C, T(smoothing), lse.data<T>(), target_sum.data<T>(), rows.data<T>());
     SP_CUDA_LAUNCH_CHECK();
     launch_sum_to_scalar<T, T>(st, loss, rows, 1.0 / double(N));
   });
@@ -147,7 +146,8 @@ __global__ void soft_ce_bwd_kernel(T* dlogits, T* dtargets, const T* __restrict_
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = by_c.div(k);
     if (dlogits)
-      stat::store_grad(dlogits[k], smx::ce_soft_grad_logit(x[k], lse[i], smx::smooth_target(t[k], eps, T(C)), tsum[i], scale),
+      stat::store_grad(dlogits[k],
+                       smx::ce_soft_grad_logit(x[k], lse[i], smx::smooth_target(t[k], eps, T(C)), tsum[i], scale),
                        beta_l);
     if (dtargets) stat::store_grad(dtargets[k], smx::ce_soft_grad_target(x[k], lse[i], eps, scale), beta_t);
   }
@@ -160,9 +160,9 @@ void soft_ce_bwd_cuda(Stream& st, const Tensor& dlogits, const Tensor& dtargets,
   SP_DISPATCH_FLOAT(logits.dtype(), "cross_entropy (soft targets) backward", {
     using T = scalar_t;
     soft_ce_bwd_kernel<T><<<grid_1d(total), kBlock, 0, cuda_stream(st)>>>(
-        data_or_null<T>(dlogits), data_or_null<T>(dtargets), grad_loss.data<T>(), logits.data<T>(),
-        targets.data<T>(), lse.data<T>(), target_sum.data<T>(), IndexDiv(C, total), C, total, T(smoothing),
-        T(1.0 / double(N)), T(beta_logits), T(beta_targets));
+        data_or_null<T>(dlogits), data_or_null<T>(dtargets), grad_loss.data<T>(), logits.data<T>(), targets.data<T>(),
+        lse.data<T>(), target_sum.data<T>(), IndexDiv(C, total), C, total, T(smoothing), T(1.0 / double(N)),
+        T(beta_logits), T(beta_targets));
   });
   SP_CUDA_LAUNCH_CHECK();
 }
@@ -199,9 +199,8 @@ void kl_fwd_cuda(Stream& st, const Tensor& loss, const Tensor& lse_s, const Tens
   const int64_t N = student.size(0), C = student.size(1);
   SP_DISPATCH_FLOAT(student.dtype(), "kl_div", {
     using T = scalar_t;
-    kl_rows_kernel<T><<<row_blocks(N), kBlock, 0, cuda_stream(st)>>>(student.data<T>(), teacher.data<T>(), N, C,
-                                                                      T(temperature), lse_s.data<T>(), lse_t.data<T>(),
-                                                                      row_kl.data<T>());
+    kl_rows_kernel<T><<<row_blocks(N), kBlock, 0, cuda_stream(st)>>>(
+        student.data<T>(), teacher.data<T>(), N, C, T(temperature), lse_s.data<T>(), lse_t.data<T>(), row_kl.data<T>());
     SP_CUDA_LAUNCH_CHECK();
     launch_sum_to_scalar<T, T>(st, loss, row_kl, temperature * temperature / double(N));
   });
@@ -228,9 +227,9 @@ void kl_bwd_cuda(Stream& st, const Tensor& dstudent, const Tensor& dteacher, con
   SP_DISPATCH_FLOAT(student.dtype(), "kl_div backward", {
     using T = scalar_t;
     kl_bwd_kernel<T><<<grid_1d(total), kBlock, 0, cuda_stream(st)>>>(
-        data_or_null<T>(dstudent), data_or_null<T>(dteacher), grad_loss.data<T>(), student.data<T>(),
-        teacher.data<T>(), lse_s.data<T>(), lse_t.data<T>(), row_kl.data<T>(), IndexDiv(C, total), total,
-        T(temperature), T(temperature / double(N)), T(beta_s), T(beta_t));
+        data_or_null<T>(dstudent), data_or_null<T>(dteacher), grad_loss.data<T>(), student.data<T>(), teacher.data<T>(),
+        lse_s.data<T>(), lse_t.data<T>(), row_kl.data<T>(), IndexDiv(C, total), total, T(temperature),
+        T(temperature / double(N)), T(beta_s), T(beta_t));
   });
   SP_CUDA_LAUNCH_CHECK();
 }
@@ -257,8 +256,8 @@ void mse_fwd_cuda(Stream& st, const Tensor& loss, const Tensor& a, const Tensor&
   Tensor partial = Tensor::empty({blocks}, DType::f64, st);
   SP_DISPATCH_FLOAT(a.dtype(), "mse_loss", {
     using T = scalar_t;
-    mse_partial_kernel<T><<<unsigned(blocks), kBlock, 0, cuda_stream(st)>>>(a.data<T>(), b.data<T>(), n,
-                                                                            partial.data<double>());
+    mse_partial_kernel<T>
+        <<<unsigned(blocks), kBlock, 0, cuda_stream(st)>>>(a.data<T>(), b.data<T>(), n, partial.data<double>());
     SP_CUDA_LAUNCH_CHECK();
     launch_sum_to_scalar<T, double>(st, loss, partial, 1.0 / double(n));
   });

@@ -46,8 +46,8 @@ __global__ void bwd_kernel(T* __restrict__ dx, const T* __restrict__ dy, const T
 void fwd_cuda(Stream& st, const Tensor& y, const Tensor& x) {
   const int64_t C = x.size(-1), rows = x.numel() / C;
   SP_DISPATCH_FLOAT(x.dtype(), "log_softmax", {
-    fwd_kernel<scalar_t><<<row_blocks(rows), kBlock, 0, cuda_stream(st)>>>(y.data<scalar_t>(), x.data<scalar_t>(),
-                                                                           rows, C);
+    fwd_kernel<scalar_t>
+        <<<row_blocks(rows), kBlock, 0, cuda_stream(st)>>>(y.data<scalar_t>(), x.data<scalar_t>(), rows, C);
   });
   SP_CUDA_LAUNCH_CHECK();
 }
@@ -55,8 +55,8 @@ void fwd_cuda(Stream& st, const Tensor& y, const Tensor& x) {
 void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dy, const Tensor& y, double beta) {
   const int64_t C = y.size(-1), rows = y.numel() / C;
   SP_DISPATCH_FLOAT(y.dtype(), "log_softmax backward", {
-    bwd_kernel<scalar_t><<<row_blocks(rows), kBlock, 0, cuda_stream(st)>>>(
-        dx.data<scalar_t>(), dy.data<scalar_t>(), y.data<scalar_t>(), rows, C, scalar_t(beta));
+    bwd_kernel<scalar_t><<<row_blocks(rows), kBlock, 0, cuda_stream(st)>>>(dx.data<scalar_t>(), dy.data<scalar_t>(),
+                                                                           y.data<scalar_t>(), rows, C, scalar_t(beta));
   });
   SP_CUDA_LAUNCH_CHECK();
 }
