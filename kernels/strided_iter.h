@@ -1,0 +1,57 @@
+// StridedIter<K>: walks a contiguous output in linear order and yields the element offset of each of K
+// (possibly strided or broadcast) inputs. make_strided_iter drops size-1 dims and merges adjacent dims that
+// every input steps through contiguously, so a same-shape contiguous op becomes one dim (offset = i * 1)
+// and a per-channel bias over NCHW becomes [N, C, H*W]; the device code then does few or no divisions.
+// Shared by the elementwise kernels of both backends; tested in tests/test_ops_elementwise.cpp
+// (StridedIter.*), on the GPU through every binary/activation comparison.
+#pragma once
+#include <array>
+
+#include "kernels/hd.h"
+#include "kernels/shape.h"
+
+namespace sp {
+
+template <int K>
+struct StridedIter {
+  int n = 0;
+  int64_t size[Shape::kMaxDims] = {};
+  int64_t stride[K][Shape::kMaxDims] = {};
+
+  SP_HD void offsets(int64_t i, int64_t (&off)[K]) const {
+    if (n == 1) {  // the common case after merging: no division
+      for (int k = 0; k < K; ++k) off[k] = i * stride[k][0];
+      return;
+    }
+    for (int k = 0; k < K; ++k) off[k] = 0;
+    for (int d = n - 1; d >= 0; --d) {
+      int64_t q = i / size[d], r = i - q * size[d];
+      i = q;
+      for (int k = 0; k < K; ++k) off[k] += r * stride[k][d];
+    }
+  }
+};
+
+// shape: the output's shape; strides[k]: input k's strides over that shape (0 along broadcast dims, as
+// Tensor::expand makes them).
+template <int K>
+StridedIter<K> make_strided_iter(const Shape& shape, const std::array<Shape, K>& strides) {
+  StridedIter<K> it;
+  for (int d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    int m = it.n - 1;
+    bool merge = m >= 0;
+    for (int k = 0; k < K && merge; ++k) merge = it.stride[k][m] == strides[k][d] * shape[d];
+    if (merge) {
+      it.size[m] *= shape[d];
+      for (int k = 0; k < K; ++k) it.stride[k][m] = strides[k][d];
+    } else {
+      it.size[it.n] = shape[d];
+      for (int k = 0; k < K; ++k) it.stride[k][it.n] = strides[k][d];
+      ++it.n;
+    }
+  }
+  return it;
+}
+
+}  // namespace sp
