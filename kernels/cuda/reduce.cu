@@ -5,6 +5,8 @@
 // over blockIdx.y into partial states that a second kernel merges, one warp per output. The split depends
 // only on the shape, and every merge follows a fixed tree, so results are deterministic.
 // Compared with the CPU reference in tests/gpu/test_ops_reduce_gpu.cpp (up to 1e7-element reductions).
+#include <algorithm>
+
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/dispatch.h"
 #include "kernels/reduce.h"
@@ -135,7 +137,7 @@ void launch_reduce(Stream& s, const typename R::Out& out, const T* x, const Redu
     partial_buf = Tensor::empty({int64_t(sizeof(typename R::State)) * O * splits}, DType::u8, s);
     partial = static_cast<typename R::State*>(partial_buf.raw_data());
   }
-  dim3 grid(unsigned(bx), unsigned(splits));
+  dim3 grid(static_cast<unsigned>(bx), static_cast<unsigned>(splits));
   if (rows && warps > 1)
     reduce_rows_kernel<R, kBlock / kWarp><<<grid, kBlock, 0, cs>>>(out, partial, x, g, chunk, int(splits));
   else if (rows)
