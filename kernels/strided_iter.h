@@ -12,23 +12,52 @@
 
 namespace sp {
 
-template <int K>
+// I: index type. The CUDA kernels switch to int32_t arithmetic (much cheaper division) via narrow() when
+// every index and offset fits.
+template <int K, class I = int64_t>
 struct StridedIter {
+  using index_type = I;
   int n = 0;
-  int64_t size[Shape::kMaxDims] = {};
-  int64_t stride[K][Shape::kMaxDims] = {};
+  I size[Shape::kMaxDims] = {};
+  I stride[K][Shape::kMaxDims] = {};
 
-  SP_HD void offsets(int64_t i, int64_t (&off)[K]) const {
+  SP_HD void offsets(I i, I (&off)[K]) const {
     if (n == 1) {  // the common case after merging: no division
       for (int k = 0; k < K; ++k) off[k] = i * stride[k][0];
       return;
     }
     for (int k = 0; k < K; ++k) off[k] = 0;
     for (int d = n - 1; d >= 0; --d) {
-      int64_t q = i / size[d], r = i - q * size[d];
+      I q = i / size[d], r = i - q * size[d];
       i = q;
       for (int k = 0; k < K; ++k) off[k] += r * stride[k][d];
     }
+  }
+
+  // True when linear indices below `numel` and every offset they map to fit in int32_t (strides may be
+  // negative in views made with as_strided).
+  bool fits_int32(int64_t numel) const {
+    constexpr int64_t kMax = 0x7fffffff;
+    if (numel > kMax) return false;
+    for (int k = 0; k < K; ++k) {
+      int64_t lo = 0, hi = 0;
+      for (int d = 0; d < n; ++d) {
+        int64_t span = (int64_t(size[d]) - 1) * int64_t(stride[k][d]);
+        (span < 0 ? lo : hi) += span;
+      }
+      if (lo < -kMax || hi > kMax) return false;
+    }
+    return true;
+  }
+  template <class J>
+  StridedIter<K, J> narrow() const {
+    StridedIter<K, J> r;
+    r.n = n;
+    for (int d = 0; d < n; ++d) {
+      r.size[d] = J(size[d]);
+      for (int k = 0; k < K; ++k) r.stride[k][d] = J(stride[k][d]);
+    }
+    return r;
   }
 };
 

@@ -97,6 +97,26 @@ TEST(StridedIter, MergesContiguousAndDropsUnitDims) {
   EXPECT_EQ(make_strided_iter<1>({1, 1}, {Shape{5, 7}}).n, 0);  // one element: offset 0
 }
 
+TEST(StridedIter, Int32NarrowingMatchesAndKnowsItsLimits) {
+  Tensor bias = Tensor::zeros({1, 3, 1, 1}, DType::f32);
+  Tensor x = Tensor::zeros({2, 5, 4, 3}, DType::f32).permute({0, 3, 2, 1});  // [2, 3, 4, 5], strided
+  auto it = make_strided_iter<2>({2, 3, 4, 5}, {x.strides(), bias.expand({2, 3, 4, 5}).strides()});
+  ASSERT_TRUE(it.fits_int32(120));
+  auto narrow = it.narrow<int32_t>();
+  for (int64_t i = 0; i < 120; ++i) {
+    int64_t wide[2];
+    int32_t small[2];
+    it.offsets(i, wide);
+    narrow.offsets(int32_t(i), small);
+    EXPECT_EQ(wide[0], small[0]);
+    EXPECT_EQ(wide[1], small[1]);
+  }
+  int64_t big = int64_t(1) << 31;
+  EXPECT_FALSE(make_strided_iter<1>({3, big / 2}, {Shape{big / 2, 1}}).fits_int32(3 * big / 2));  // too many
+  EXPECT_FALSE(make_strided_iter<1>({2, 2}, {Shape{big, 1}}).fits_int32(4));  // offsets overflow
+  EXPECT_TRUE(make_strided_iter<1>({3}, {Shape{-1}}).fits_int32(3));
+}
+
 TEST(OpsElementwise, ActivationValues) {
   Tensor x = Tensor::from_vector<double>({-2.0, -0.5, 0.0, 0.5, 3.0}, {5});
   expect_values(eval(kActivations[0].second, x), {0, 0, 0, 0.5, 3});

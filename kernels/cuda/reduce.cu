@@ -151,13 +151,13 @@ void launch_reduce(Stream& s, const typename R::Out& out, const T* x, const Redu
   }
 }
 
-template <class T>
-__global__ void reduce_backward_kernel(T* gx, const T* gy, const int64_t* argmax, StridedIter<1> it, int64_t n,
+template <class T, class I>
+__global__ void reduce_backward_kernel(T* gx, const T* gy, const int64_t* argmax, StridedIter<1, I> it, int64_t n,
                                        T alpha, T beta) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t off[1];
-    it.offsets(i, off);
-    gx[i] = blend(spread_grad(gy, argmax, off[0], i), alpha, beta, gx + i);
+    I off[1];
+    it.offsets(I(i), off);
+    gx[i] = blend(spread_grad(gy, argmax, int64_t(off[0]), i), alpha, beta, gx + i);
   }
 }
 
@@ -183,9 +183,17 @@ void reduce_backward_cuda(Stream& s, const Tensor& gx, const Tensor& gy, const T
   int64_t n = gx.numel();
   StridedIter<1> it = reduce_backward_iter(gx, gy);
   const int64_t* am = argmax.defined() ? argmax.data<int64_t>() : nullptr;
+  cudaStream_t cs = cuda_stream(s);
   SP_DISPATCH_FLOAT(gx.dtype(), "reduce_backward", {
-    reduce_backward_kernel<scalar_t><<<grid_1d(n), kBlock, 0, cuda_stream(s)>>>(
-        gx.data<scalar_t>(), gy.data<scalar_t>(), am, it, n, scalar_t(alpha), scalar_t(beta));
+    auto launch = [&](auto iter) {
+      using I = typename decltype(iter)::index_type;
+      reduce_backward_kernel<scalar_t, I><<<grid_1d(n), kBlock, 0, cs>>>(
+          gx.data<scalar_t>(), gy.data<scalar_t>(), am, iter, n, scalar_t(alpha), scalar_t(beta));
+    };
+    if (it.fits_int32(n))  // 32-bit index arithmetic: much cheaper division
+      launch(it.narrow<int32_t>());
+    else
+      launch(it);
   });
   SP_CUDA_LAUNCH_CHECK();
 }
