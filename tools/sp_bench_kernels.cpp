@@ -26,6 +26,9 @@
 
 using namespace sp;
 
+// OpenBLAS reports which kernel set it loaded; weak, so a build on another BLAS still links.
+extern "C" char* openblas_get_corename(void) __attribute__((weak));
+
 namespace {
 
 struct Options {
@@ -148,8 +151,15 @@ void bench_conv(Stream& s, const Options& o, double gemm_ref, const char* ref_na
 
 void bench_cpu(const Options& o) {
   Stream& s = Stream::cpu();
-  std::printf("device: cpu, %d hardware threads (OpenBLAS GEMMs; im2col/col2im one image per thread)\n",
-              cpu::hardware_threads());
+  const char* core = openblas_get_corename ? openblas_get_corename() : "unknown (not OpenBLAS)";
+  std::printf("device: cpu, %d hardware threads (OpenBLAS GEMMs; im2col/col2im one image per thread), "
+              "OpenBLAS kernels: %s\n",
+              cpu::hardware_threads(), core);
+  // OpenBLAS builds with DYNAMIC_ARCH older than the CPU fall back to SSE3 "Prescott" kernels, ~4x slower
+  // than AVX-512; the choice is made when the library loads, so only the environment can change it.
+  if (std::string(core) == "Prescott")
+    std::printf("note: OpenBLAS did not recognise this CPU; if it has AVX2/AVX-512, rerun with "
+                "OPENBLAS_CORETYPE=Haswell or OPENBLAS_CORETYPE=SkylakeX\n");
   std::printf("\n(a) GEMM, square, f32 (CBLAS)\n%8s %10s\n", "n", "GFLOP/s");
   double best = 0;
   for (int64_t n : {1024, 2048}) {
@@ -192,6 +202,7 @@ void bench_cuda(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured, also when piped
   try {
     if (!o.cuda) {
       bench_cpu(o);

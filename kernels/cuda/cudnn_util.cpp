@@ -126,7 +126,6 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dGeom& g, DType dt, bool tf32) {
 }  // namespace
 
 ConvPlan::~ConvPlan() {
-  // Process teardown: failures here cannot be acted on.
   for (auto cd : conv)
     if (cd) cudnnDestroyConvolutionDescriptor(cd);
   if (w) cudnnDestroyFilterDescriptor(w);
@@ -150,9 +149,11 @@ const ConvPlan& conv_plan(Stream& s, const Conv2dGeom& g, DType dt, ConvPass pas
   Key key{g.n,  g.c,  g.h,  g.w,      g.o,         g.kh,         g.kw,           g.sh, g.sw, g.ph,
           g.pw, g.dh, g.dw, g.groups, int64_t(dt), int64_t(tf32), s.device().index, g.oh, g.ow, 0};
   static std::mutex mu;
-  static std::map<Key, std::unique_ptr<ConvPlan>> plans;
+  // Never destroyed: at process exit cuDNN may already be torn down, and destroying descriptors then
+  // crashes. The plans are a few hundred bytes per layer shape.
+  static auto* plans = new std::map<Key, std::unique_ptr<ConvPlan>>;
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = plans[key];
+  auto& slot = (*plans)[key];
   if (!slot) slot = make_plan(g, dt, tf32);
   ConvPlan& p = *slot;
   int k = int(pass);

@@ -1,5 +1,5 @@
 // conv2d on CUDA (cuDNN) against the CPU im2col reference: every distinct ResNet-18 CIFAR layer shape at
-// batch 2 in fp32 (TF32 off, tight tolerance), a few with TF32 on (~1e-2), the general geometries
+// batch 2 in fp32 (TF32 off, 5e-4 of the largest magnitude), a few with TF32 on (~1e-2), the general geometries
 // (groups, depthwise, dilation, 5x5, non-square) with bias, f64, beta accumulation of both backward
 // kernels, repeated calls through the plan cache, and device mismatch.
 #include "kernels/conv.h"
@@ -32,6 +32,10 @@ std::vector<Tensor> layer_inputs(const Layer& l, int64_t n, DType dt, uint64_t s
   return {randn({n, l.c, l.hw, l.hw}, dt, seed), randn({l.o, l.c, l.k, l.k}, dt, seed + 1, 1.0 / std::sqrt(fan_in))};
 }
 
+// fp32 without TF32: cuDNN's FFT and Winograd algorithms (which the timed search may pick) differ from
+// direct summation by up to ~1e-4 of a tensor's largest magnitude, so tolerances scale with it.
+constexpr double kFp32Tol = 5e-4;
+
 OpFn conv_fn(Conv2dParams p) {
   return [p](Tape& t, const std::vector<Var>& v) { return conv2d(t, v[0], v[1], v.size() > 2 ? v[2] : Var{}, p); };
 }
@@ -43,8 +47,8 @@ TEST(OpsConvGpu, ResNetShapesFp32) {
   Tf32Scope fp32(false);
   for (const Layer& l : kResNet) {
     SCOPED_TRACE(l.name);
-    compare_backends(layer_inputs(l, 2, DType::f32, 1), {true, true}, conv_fn({.stride = l.stride, .padding = l.pad}),
-                     1e-4, 1e-4);
+    compare_backends_scaled(layer_inputs(l, 2, DType::f32, 1), {true, true},
+                            conv_fn({.stride = l.stride, .padding = l.pad}), kFp32Tol);
   }
 }
 
@@ -74,8 +78,8 @@ TEST(OpsConvGpu, GeneralGeometriesWithBias) {
       {{2, 3, 7, 10}, {4, 3, 3, 2}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}}},
   };
   for (const G& c : cases)
-    compare_backends({randn(c.x, DType::f32, 3), randn(c.w, DType::f32, 4, 0.3), randn({c.w[0]}, DType::f32, 5)},
-                     {true, true, true}, conv_fn(c.p), 1e-4, 1e-4);
+    compare_backends_scaled({randn(c.x, DType::f32, 3), randn(c.w, DType::f32, 4, 0.3), randn({c.w[0]}, DType::f32, 5)},
+                            {true, true, true}, conv_fn(c.p), kFp32Tol);
 }
 
 TEST(OpsConvGpu, F64) {
@@ -99,8 +103,8 @@ TEST(OpsConvGpu, BackwardKernelsAccumulateWithBeta) {
     conv2d_backward_filter(Stream::cpu(), dw, gy, in[0], g, beta);
     conv2d_backward_data(gs, dxg, gy.to(gs.device(), gs), in[1].to(gs.device(), gs), g, beta);
     conv2d_backward_filter(gs, dwg, gy.to(gs.device(), gs), in[0].to(gs.device(), gs), g, beta);
-    EXPECT_TRUE(all_close(dxg, dx, 1e-4, 1e-4, gs)) << "dx, beta " << beta;
-    EXPECT_TRUE(all_close(dwg, dw, 1e-4, 1e-3, gs)) << "dw, beta " << beta;
+    EXPECT_TRUE(all_close(dxg, dx, kFp32Tol, kFp32Tol * max_abs(dx), gs)) << "dx, beta " << beta;
+    EXPECT_TRUE(all_close(dwg, dw, kFp32Tol, kFp32Tol * max_abs(dw), gs)) << "dw, beta " << beta;
   }
 }
 
