@@ -30,9 +30,11 @@ const Case kCases[] = {
     {"depthwise", 2, 4, 5, 5, 4, 3, 3, {.stride = 2, .padding = 1, .groups = 4}},
     {"dilation 2", 1, 2, 9, 9, 3, 3, 3, {.padding = 2, .dilation = 2}},
     {"non-square", 2, 3, 5, 8, 2, 3, 2, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}}},
-    // Large planes: one image per chunk (GEMM straight into the output), then chunks of 2 + 1 images.
-    {"one image per chunk", 2, 1, 64, 64, 2, 3, 3, {.padding = 1}},
-    {"uneven chunks", 3, 2, 32, 64, 2, 3, 3, {.padding = 1}},
+    // Chunking of kernels/cpu/conv.cpp (about 1024 output columns per chunk): 4096-pixel planes go one
+    // image per chunk (GEMM straight into the output, im2col split over threads); 576-pixel planes go
+    // in chunks of 2 + 1 images.
+    {"one image per chunk", 2, 2, 64, 64, 2, 3, 3, {.padding = 1}},
+    {"uneven chunks", 3, 4, 24, 24, 3, 3, 3, {.padding = 1}},
 };
 
 Conv2dGeom geom(const Case& k, DType dt = DType::f64) {

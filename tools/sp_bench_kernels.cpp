@@ -6,7 +6,8 @@
 //       off the last columns;
 //   (c) GPU device-to-device copy bandwidth.
 // Usage: sp_bench_kernels [--device cpu|cuda] [--batch N] [--tf32 on|off] (tf32: GPU conv math, default on).
-// GPU work is timed with cudaEvents after warm-up; CPU work with a steady clock over >= 0.2 s.
+// GPU work is timed with cudaEvents after warm-up (mean of 10 calls); CPU work as the median call over
+// >= 0.2 s, and the CPU run reports how many cores it actually got (CPU time / wall time).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,6 +16,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "kernels/conv.h"
 #include "kernels/cpu/parallel.h"
@@ -72,8 +75,8 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// Milliseconds per call of f: one warm-up call, then GPU: 10 calls between two events; CPU: repeated
-// calls for at least 0.2 s.
+// Milliseconds per call of f: one warm-up call, then GPU: the mean of 10 calls between two events; CPU:
+// the median of calls repeated for at least 0.2 s.
 double time_ms(Stream& s, const std::function<void()>& f) {
   f();
 #ifdef SP_HAVE_CUDA
@@ -86,16 +89,25 @@ double time_ms(Stream& s, const std::function<void()>& f) {
     return t.stop_ms(s) / reps;
   }
 #endif
+  // The median call: robust to other processes taking the CPU for a while (the machine may be shared).
   using clock = std::chrono::steady_clock;
-  auto t0 = clock::now();
-  int reps = 0;
-  double ms = 0;
-  do {
+  std::vector<double> calls;
+  double total = 0;
+  while (total < 200.0 || calls.size() < 3) {
+    auto t0 = clock::now();
     f();
-    ++reps;
-    ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-  } while (ms < 200.0 || reps < 2);
-  return ms / reps;
+    calls.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+    total += calls.back();
+  }
+  std::nth_element(calls.begin(), calls.begin() + calls.size() / 2, calls.end());
+  return calls[calls.size() / 2];
+}
+
+// Process CPU seconds (all threads) since start, to show how much of the machine the run actually got.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 double gemm_gflops(Stream& s, int64_t n, DType dt, bool tf32) {
@@ -167,7 +179,12 @@ void bench_cpu(const Options& o) {
     best = std::max(best, r);
     std::printf("%8lld %10.1f\n", (long long)n, r);
   }
+  auto wall0 = std::chrono::steady_clock::now();
+  double cpu0 = process_cpu_seconds();
   bench_conv(s, o, best, "best CPU sgemm");
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  std::printf("cores used during (b): %.2f of %d (CPU time / wall time; fewer means the machine was shared)\n",
+              (process_cpu_seconds() - cpu0) / wall, cpu::hardware_threads());
 }
 
 #ifdef SP_HAVE_CUDA
