@@ -164,7 +164,7 @@ void bench_conv(Stream& s, const Options& o, double gemm_ref, const char* ref_na
 void bench_cpu(const Options& o) {
   Stream& s = Stream::cpu();
   const char* core = openblas_get_corename ? openblas_get_corename() : "unknown (not OpenBLAS)";
-  std::printf("device: cpu, %d hardware threads (OpenBLAS GEMMs; im2col/col2im one image per thread), "
+  std::printf("device: cpu, %d hardware threads (OpenBLAS GEMMs; im2col/col2im on a helper pool), "
               "OpenBLAS kernels: %s\n",
               cpu::hardware_threads(), core);
   // OpenBLAS builds with DYNAMIC_ARCH older than the CPU fall back to SSE3 "Prescott" kernels, ~4x slower

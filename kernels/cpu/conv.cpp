@@ -87,10 +87,10 @@ void col2im_channel(const T* col, int64_t ld, const Conv2dGeom& g, T* dx) {
     }
 }
 
-// parallel_for when the loop moves enough elements to pay for starting a thread.
+// parallel_for when the loop moves enough elements to pay for waking the helper threads.
 template <class F>
 void maybe_parallel(int64_t n, int64_t elements, F&& f) {
-  if (elements >= (int64_t(1) << 16)) {
+  if (elements >= (int64_t(1) << 15)) {
     cpu::parallel_for(n, f);
   } else {
     for (int64_t i = 0; i < n; ++i) f(i);

@@ -1,43 +1,19 @@
-// parallel_for for CPU kernels: splits [0, n) into contiguous ranges, one per hardware thread (the caller
-// runs the first), and rethrows the first exception after joining. Only for loops whose iterations
-// write disjoint memory and are big enough to pay for a thread start (~tens of microseconds). Used by
-// kernels/cpu/conv.cpp (im2col/col2im per image), covered by tests/test_ops_conv.cpp.
+// parallel_for for CPU kernels: runs f(i) for i in [0, n) on the calling thread plus a persistent pool of
+// helper threads (one per extra hardware thread). Tasks are claimed one by one from a shared counter and
+// the caller only waits for tasks that were actually claimed, so a helper that the OS does not schedule
+// (the cores busy with OpenBLAS's spinning workers, or other processes) cannot stall the loop: at worst the
+// caller runs everything itself. Helpers block on a condition variable between loops, never spin.
+// Iterations must write disjoint memory. One loop runs on the pool at a time; a loop started while
+// another thread holds the pool (or from inside a task) runs serially. Used by kernels/cpu/conv.cpp;
+// tested in tests/test_parallel.cpp and through tests/test_ops_conv.cpp.
 #pragma once
-#include <algorithm>
 #include <cstdint>
-#include <exception>
-#include <thread>
-#include <vector>
+#include <functional>
 
 namespace sp::cpu {
 
-inline int hardware_threads() {
-  static const int n = std::max(1, int(std::thread::hardware_concurrency()));
-  return n;
-}
+int hardware_threads();
 
-template <class F>
-void parallel_for(int64_t n, F&& f) {
-  int64_t workers = std::min<int64_t>(n, hardware_threads());
-  if (workers <= 1) {
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
-  auto run = [&](int64_t w) {
-    try {
-      for (int64_t i = n * w / workers, e = n * (w + 1) / workers; i < e; ++i) f(i);
-    } catch (...) {
-      errors[size_t(w)] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> threads;
-  threads.reserve(size_t(workers - 1));
-  for (int64_t w = 1; w < workers; ++w) threads.emplace_back(run, w);
-  run(0);
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
+void parallel_for(int64_t n, const std::function<void(int64_t)>& f);
 
 }  // namespace sp::cpu
