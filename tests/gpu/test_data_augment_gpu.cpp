@@ -16,7 +16,7 @@ Tensor random_images(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed) 
 }
 Tensor random_ids(int64_t n, int64_t bound, uint64_t seed) {
   crng::Stream32 r(seed, 2);
-  std::vector<int64_t> v(size_t(n));
+  std::vector<int64_t> v(static_cast<size_t>(n));
   for (auto& x : v) x = int64_t(r.below(uint32_t(bound)));
   return Tensor::from_vector(v, {n});
 }
