@@ -22,15 +22,8 @@ CanaryType parse_canary(const std::string& s) {
   SP_FAIL("unknown canary type '", s, "' (clean, mislabel)");
 }
 
-AuditSet choose_audit_set(const std::vector<int64_t>& train_labels, int num_classes, int64_t num_audit,
-                          CanaryType canary, uint64_t seed) {
-  int64_t n = int64_t(train_labels.size());
+std::vector<int64_t> choose_audit_indices(int64_t n, int64_t num_audit, uint64_t seed) {
   SP_CHECK(num_audit >= 1 && num_audit <= n, "audit set: ", num_audit, " audit samples from a training set of ", n);
-  SP_CHECK(num_classes >= 2 || canary == CanaryType::clean, "audit set: mislabel canaries need at least 2 classes, got ",
-           num_classes);
-  for (int64_t i = 0; i < n; ++i)
-    SP_CHECK(train_labels[size_t(i)] >= 0 && train_labels[size_t(i)] < num_classes, "audit set: training label ",
-             train_labels[size_t(i)], " of sample ", i, " out of range [0, ", num_classes, ")");
   // Partial Fisher-Yates: the first M entries of a uniformly random permutation.
   std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), 0);
@@ -39,21 +32,34 @@ AuditSet choose_audit_set(const std::vector<int64_t>& train_labels, int num_clas
     int64_t j = i + int64_t(pick.below64(uint64_t(n - i)));
     std::swap(perm[size_t(i)], perm[size_t(j)]);
   }
+  perm.resize(size_t(num_audit));
+  std::sort(perm.begin(), perm.end());
+  return perm;
+}
+
+int64_t canary_label(uint64_t seed, int64_t index, int64_t y, int num_classes) {
+  SP_CHECK(num_classes >= 2 && y >= 0 && y < num_classes, "canary_label: label ", y, " with ", num_classes,
+           " classes (mislabel canaries need at least 2)");
+  crng::Stream32 r(crng::derive_key(seed, kPurposeCanary), uint64_t(index));
+  int64_t c = int64_t(r.below(uint32_t(num_classes - 1)));
+  return c < y ? c : c + 1;
+}
+
+AuditSet choose_audit_set(const std::vector<int64_t>& train_labels, int num_classes, int64_t num_audit,
+                          CanaryType canary, uint64_t seed) {
+  int64_t n = int64_t(train_labels.size());
+  SP_CHECK(num_classes >= 2 || canary == CanaryType::clean, "audit set: mislabel canaries need at least 2 classes, got ",
+           num_classes);
+  for (int64_t i = 0; i < n; ++i)
+    SP_CHECK(train_labels[size_t(i)] >= 0 && train_labels[size_t(i)] < num_classes, "audit set: training label ",
+             train_labels[size_t(i)], " of sample ", i, " out of range [0, ", num_classes, ")");
   AuditSet a;
   a.canary = canary;
-  a.indices.assign(perm.begin(), perm.begin() + num_audit);
-  std::sort(a.indices.begin(), a.indices.end());
-  uint64_t ckey = crng::derive_key(seed, kPurposeCanary);
+  a.indices = choose_audit_indices(n, num_audit, seed);
   for (int64_t idx : a.indices) {
     int64_t y = train_labels[size_t(idx)];
     a.true_labels.push_back(y);
-    if (canary == CanaryType::clean) {
-      a.labels.push_back(y);
-    } else {
-      crng::Stream32 r(ckey, uint64_t(idx));
-      int64_t c = int64_t(r.below(uint32_t(num_classes - 1)));
-      a.labels.push_back(c < y ? c : c + 1);
-    }
+    a.labels.push_back(canary == CanaryType::clean ? y : canary_label(seed, idx, y, num_classes));
   }
   return a;
 }

@@ -31,6 +31,11 @@ struct AuditSet {
   int64_t size() const { return int64_t(indices.size()); }
 };
 
+// The M audit indices for a training set of n samples (ascending); a function of (seed, n, M) only.
+std::vector<int64_t> choose_audit_indices(int64_t n, int64_t num_audit, uint64_t seed);
+// The mislabel canary label of training sample `index` whose true label is y (never y).
+int64_t canary_label(uint64_t seed, int64_t index, int64_t y, int num_classes);
+
 // train_labels: the dataset's labels, each in [0, num_classes).
 AuditSet choose_audit_set(const std::vector<int64_t>& train_labels, int num_classes, int64_t num_audit,
                           CanaryType canary, uint64_t seed);

@@ -70,7 +70,10 @@ std::string make_sibling_temp_dir(const std::string& final_path) {
   std::error_code ec;
   fs::create_directories(parent, ec);
   SP_CHECK(!ec, "cannot create directory '", parent.string(), "': ", ec.message());
-  std::string tmpl = (parent / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
+  std::string name = ".";  // built piecewise: GCC 12 warns falsely (-Wrestrict) on "." + str + "..."
+  name += p.filename().string();
+  name += ".tmp-XXXXXX";
+  std::string tmpl = (parent / name).string();
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   SP_CHECK(mkdtemp(buf.data()), "cannot create a temporary directory beside '", final_path, "': ", strerror(errno));

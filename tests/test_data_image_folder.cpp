@@ -3,7 +3,7 @@
 // wrongly sized image, empty class folder, missing split, train/test class mismatch).
 #include "data/file_util.h"
 #include "data/image_folder.h"
-#include "data/png.h"
+#include "data/sample_grid.h"
 #include "tests/data_test_util.h"
 
 using namespace sp;

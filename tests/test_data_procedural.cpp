@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "data/png.h"
+#include "data/sample_grid.h"
 #include "data/procedural.h"
 #include "tests/data_test_util.h"
 

@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "data/cifar_binary.h"
-#include "data/png.h"
+#include "data/sample_grid.h"
 #include "data/sources.h"
 
 using namespace sp;

@@ -1,5 +1,5 @@
-// PNG writing and sample grids (see png.h).
-#include "data/png.h"
+// PNG writing and sample grids (see sample_grid.h).
+#include "data/sample_grid.h"
 
 #include <stb/stb_image_write.h>
 
