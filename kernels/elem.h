@@ -2,6 +2,8 @@
 // (16-bit types via dtype.h), and Indexer, which maps a linear element index to a strided offset.
 // Covered by the cast/copy tests in tests/test_tensor.cpp and their GPU twins.
 #pragma once
+#include <type_traits>
+
 #include "kernels/dtype.h"
 #include "kernels/hd.h"
 #include "kernels/shape.h"
@@ -15,8 +17,21 @@ SP_HD double to_double<bf16>(bf16 v) { return bf16_to_float(v.bits); }
 template <>
 SP_HD double to_double<f16>(f16 v) { return f16_to_float(v.bits); }
 
+// Floating targets convert directly. Integer targets truncate toward zero through int64 and then wrap to
+// the target width (NumPy/PyTorch behaviour for out-of-range casts); NaN becomes 0. Spelled out because a
+// plain float-to-narrow-int conversion is undefined for out-of-range values and the CPU and the GPU would
+// disagree.
 template <class T>
-SP_HD T from_double(double v) { return T(v); }
+SP_HD T from_double(double v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return T(v);
+  } else {
+    if (!(v == v)) return T(0);
+    if (v >= 9.2233720368547758e18) v = 9.2233720368547748e18;
+    if (v <= -9.2233720368547758e18) v = -9.2233720368547758e18;
+    return T(int64_t(v));
+  }
+}
 template <>
 SP_HD bool from_double<bool>(double v) { return v != 0.0; }
 template <>

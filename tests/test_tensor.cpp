@@ -84,6 +84,16 @@ TEST(Tensor, CastsAllDtypes) {
   EXPECT_EQ(b.to(DType::u8).to_vector<uint8_t>(), (std::vector<uint8_t>{0, 1}));
 }
 
+TEST(Tensor, OutOfRangeIntegerCastsWrapLikeNumpy) {
+  Tensor t = Tensor::from_vector<double>({-59.7, 300.0, NAN, 1e30, -1e30}, {5});
+  EXPECT_EQ(t.slice(0, 0, 3).to(DType::u8).to_vector<uint8_t>(), (std::vector<uint8_t>{197, 44, 0}));
+  auto i = t.to(DType::i64).to_vector<int64_t>();
+  EXPECT_EQ(i[0], -59);
+  EXPECT_EQ(i[2], 0);
+  EXPECT_GT(i[3], int64_t(9e18));
+  EXPECT_LT(i[4], int64_t(-9e18));
+}
+
 TEST(Tensor, HalfConversionsRoundToNearestEven) {
   EXPECT_EQ(float_to_bf16(1.0f), 0x3f80);
   EXPECT_EQ(bf16_to_float(float_to_bf16(1.00390625f)), 1.0f);  // exactly halfway -> even

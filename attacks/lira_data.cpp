@@ -1,0 +1,299 @@
+// Experiment discovery, validation and streamed phi computation (see lira_data.h).
+#include "attacks/lira_data.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "attacks/parallel.h"
+#include "data/npy.h"
+
+namespace sp::lira {
+namespace fs = std::filesystem;
+
+std::string_view layout_name(Layout l) { return l == Layout::synpriv ? "synpriv" : "tf-privacy"; }
+Layout layout_from_name(std::string_view n) {
+  if (n == "synpriv") return Layout::synpriv;
+  if (n == "tf-privacy") return Layout::tf_privacy;
+  SP_FAIL("unknown layout '", n, "' (expected synpriv or tf-privacy)");
+}
+std::string_view nan_policy_name(NanPolicy p) { return p == NanPolicy::error ? "error" : "drop"; }
+NanPolicy nan_policy_from_name(std::string_view n) {
+  if (n == "error") return NanPolicy::error;
+  if (n == "drop") return NanPolicy::drop;
+  SP_FAIL("unknown NaN policy '", n, "' (expected error or drop)");
+}
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+namespace {
+
+void require_file(const fs::path& p) {
+  std::error_code ec;
+  SP_CHECK(fs::is_regular_file(p, ec), p.string(), ": missing file");
+}
+
+void require_dir(const fs::path& p) {
+  std::error_code ec;
+  SP_CHECK(fs::is_directory(p, ec), p.string(), ": missing directory");
+}
+
+// "0", "17": canonical decimal (no sign, no leading zeros) so "1" and "01" cannot both name model 1.
+bool parse_index(const std::string& s, int64_t& v) {
+  if (s.empty() || s.size() > 12 || (s.size() > 1 && s[0] == '0')) return false;
+  v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  return true;
+}
+
+std::vector<fs::directory_entry> list_dir(const fs::path& p) {
+  std::vector<fs::directory_entry> v;
+  std::error_code ec;
+  fs::directory_iterator it(p, ec);
+  SP_CHECK(!ec, p.string(), ": cannot list directory: ", ec.message());
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    SP_CHECK(!ec, p.string(), ": cannot list directory: ", ec.message());
+    v.push_back(*it);
+  }
+  return v;
+}
+
+ExperimentFiles find_synpriv(const fs::path& dir) {
+  ExperimentFiles f;
+  f.layout = Layout::synpriv;
+  f.labels = (dir / "audit" / "labels.npy").string();
+  require_file(f.labels);
+  fs::path shadow = dir / "shadow";
+  require_dir(shadow);
+  std::vector<int64_t> ids;
+  for (const auto& e : list_dir(shadow)) {
+    std::string name = e.path().filename().string();
+    if (name[0] == '.') continue;
+    int64_t k;
+    std::error_code ec;
+    SP_CHECK(parse_index(name, k) && e.is_directory(ec), e.path().string(),
+             ": unexpected entry (expected only model directories named 0, 1, ..., S-1)");
+    ids.push_back(k);
+  }
+  SP_CHECK(!ids.empty(), shadow.string(), ": no model directories (expected 0, 1, ..., S-1)");
+  std::sort(ids.begin(), ids.end());
+  for (size_t k = 0; k < ids.size(); ++k)
+    SP_CHECK(ids[k] == int64_t(k), (shadow / std::to_string(k)).string(), ": missing model directory (found ",
+             ids.size(), " model directories numbered up to ", ids.back(), "; they must be 0..S-1 without gaps)");
+  for (size_t k = 0; k < ids.size(); ++k) {
+    fs::path m = shadow / std::to_string(k);
+    ModelFiles mf{m.string(), (m / "keep.npy").string(), (m / "logits.npy").string()};
+    require_file(mf.keep);
+    require_file(mf.logits);
+    f.models.push_back(mf);
+  }
+  return f;
+}
+
+ExperimentFiles find_tf_privacy(const fs::path& dir) {
+  ExperimentFiles f;
+  f.layout = Layout::tf_privacy;
+  f.labels = (dir / "y_train.npy").string();
+  require_file(f.labels);
+  struct Exp {
+    int64_t id;
+    std::string name;
+  };
+  std::vector<Exp> exps;
+  for (const auto& e : list_dir(dir)) {
+    std::string name = e.path().filename().string();
+    std::error_code ec;
+    if (name.rfind("experiment-", 0) != 0 || !e.is_directory(ec)) continue;
+    std::string rest = name.substr(11);
+    size_t digits = 0;
+    while (digits < rest.size() && digits < 12 && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    int64_t id = digits ? std::stoll(rest.substr(0, digits)) : -1;
+    exps.push_back({id, name});
+  }
+  SP_CHECK(!exps.empty(), dir.string(), ": no experiment-* directories (tf-privacy mi_lira_2021 layout)");
+  std::sort(exps.begin(), exps.end(), [](const Exp& a, const Exp& b) { return a.id != b.id ? a.id < b.id : a.name < b.name; });
+  for (const Exp& x : exps) {
+    fs::path m = dir / x.name;
+    fs::path ldir = m / "logits";
+    require_dir(ldir);
+    std::string newest;
+    for (const auto& e : list_dir(ldir)) {
+      std::string n = e.path().filename().string();
+      std::error_code ec;
+      if (n.size() > 4 && n.compare(n.size() - 4, 4, ".npy") == 0 && e.is_regular_file(ec) && n > newest) newest = n;
+    }
+    SP_CHECK(!newest.empty(), ldir.string(), ": no .npy logits file");
+    ModelFiles mf{m.string(), (m / "keep.npy").string(), (ldir / newest).string()};
+    require_file(mf.keep);
+    f.models.push_back(mf);
+  }
+  return f;
+}
+
+std::string shape_of(const npy::Reader& r) { return npy::shape_str(r.shape()); }
+
+}  // namespace
+
+ExperimentFiles find_experiment(const std::string& dir, Layout layout) {
+  require_dir(dir);
+  return layout == Layout::synpriv ? find_synpriv(dir) : find_tf_privacy(dir);
+}
+
+LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {
+  LiraData d;
+  const int64_t S = int64_t(files.models.size());
+  SP_CHECK(S >= 1, "load_experiment: no models");
+  d.S = S;
+
+  npy::Reader lab(files.labels);
+  SP_CHECK(lab.shape().size() == 1, files.labels, ": labels must be 1-D [M], got shape ", shape_of(lab));
+  std::vector<int64_t> labels = lab.read_integers();
+  const int64_t M = lab.numel();
+  SP_CHECK(M >= 1, files.labels, ": no audit samples");
+  d.M = M;
+
+  // Every header first, so a bad file fails in milliseconds rather than after the heavy read.
+  std::vector<std::unique_ptr<npy::Reader>> logits;
+  const bool tf = files.layout == Layout::tf_privacy;
+  for (int64_t s = 0; s < S; ++s) {
+    const ModelFiles& mf = files.models[size_t(s)];
+    auto r = std::make_unique<npy::Reader>(mf.logits);
+    const auto& sh = r->shape();
+    SP_CHECK(r->dtype() == DType::f32 || r->dtype() == DType::f64, mf.logits, ": logits must be float32 (or float64), got ",
+             npy::descr_of(r->dtype()));
+    if (tf) {
+      SP_CHECK(sh.size() == 4 && sh[1] == 1, mf.logits, ": tf-privacy logits must have shape [N, 1, A, C], got ", shape_of(*r));
+    } else {
+      SP_CHECK(sh.size() == 3, mf.logits, ": logits must have shape [M, A, C], got ", shape_of(*r));
+    }
+    int64_t m = sh[0], a = sh[sh.size() - 2], c = sh[sh.size() - 1];
+    SP_CHECK(m == M, mf.logits, ": ", m, " samples, but ", files.labels, " has ", M);
+    SP_CHECK(a >= 1, mf.logits, ": no queries (A = 0)");
+    SP_CHECK(c >= 2, mf.logits, ": ", c, " classes; the statistic needs C >= 2");
+    if (s == 0) {
+      d.A = a;
+      d.C = c;
+    } else {
+      SP_CHECK(a == d.A && c == d.C, mf.logits, ": shape ", shape_of(*r), " has A = ", a, ", C = ", c, " but ",
+               files.models[0].logits, " has A = ", d.A, ", C = ", d.C);
+    }
+    logits.push_back(std::move(r));
+  }
+  const int64_t A = d.A, C = d.C;
+  for (int64_t i = 0; i < M; ++i)
+    SP_CHECK(labels[size_t(i)] >= 0 && labels[size_t(i)] < C, files.labels, ": label ", labels[size_t(i)],
+             " at index ", i, " is outside [0, ", C, ") (C from ", files.models[0].logits, ")");
+
+  d.member.assign(size_t(M * S), 0);
+  d.valid.assign(size_t(M * S), 1);
+  for (int64_t s = 0; s < S; ++s) {
+    const ModelFiles& mf = files.models[size_t(s)];
+    npy::Reader kr(mf.keep);
+    SP_CHECK(kr.shape().size() == 1, mf.keep, ": keep must be 1-D [M], got shape ", shape_of(kr));
+    SP_CHECK(kr.numel() == M, mf.keep, ": ", kr.numel(), " entries, but ", files.labels, " has ", M, " samples and ",
+             mf.logits, " has ", logits[size_t(s)]->shape()[0]);
+    std::vector<int64_t> k = kr.read_integers();
+    for (int64_t i = 0; i < M; ++i) {
+      SP_CHECK(k[size_t(i)] == 0 || k[size_t(i)] == 1, mf.keep, ": entry ", i, " is ", k[size_t(i)], " (not 0/1)");
+      d.member[size_t(i * S + s)] = uint8_t(k[size_t(i)]);
+    }
+    d.model_names.push_back(mf.dir);
+  }
+
+  d.phi.assign(size_t(M * A * S), 0.0);
+  const int64_t block = std::max<int64_t>(1, opt.block);
+  const int64_t nblocks = (M + block - 1) / block;
+  const int threads = resolve_threads(opt.threads);
+  std::vector<int64_t> dropped(size_t(threads), 0), bad_rows(size_t(threads), 0);
+  std::vector<std::vector<char>> bufs(static_cast<size_t>(threads));
+  parallel_tasks(nblocks, threads, [&](int64_t b, int tid) {
+    const int64_t i0 = b * block, n = std::min(block, M - i0);
+    for (int64_t s = 0; s < S; ++s) {
+      const npy::Reader& r = *logits[size_t(s)];
+      const size_t item = dtype_size(r.dtype());
+      std::vector<char>& buf = bufs[size_t(tid)];
+      buf.resize(size_t(block * A * C) * item);
+      r.read(buf.data(), i0 * A * C, n * A * C);
+      for (int64_t ii = 0; ii < n; ++ii) {
+        const int64_t i = i0 + ii, y = labels[size_t(i)];
+        double* out = &d.phi[size_t(i * A * S + s)];
+        bool ok = true;
+        for (int64_t a = 0; a < A; ++a) {
+          const size_t row = size_t((ii * A + a) * C);
+          double v = r.dtype() == DType::f32
+                         ? lira_statistic(reinterpret_cast<const float*>(buf.data()) + row, C, y, opt.statistic)
+                         : lira_statistic(reinterpret_cast<const double*>(buf.data()) + row, C, y, opt.statistic);
+          if (std::isnan(v)) {
+            if (opt.nan_policy == NanPolicy::error) {
+              int64_t c = 0;
+              double bad = 0;
+              for (; c < C; ++c) {
+                bad = r.dtype() == DType::f32 ? double(reinterpret_cast<const float*>(buf.data())[row + size_t(c)])
+                                              : reinterpret_cast<const double*>(buf.data())[row + size_t(c)];
+                if (!std::isfinite(bad)) break;
+              }
+              SP_FAIL(r.path(), ": non-finite logit ", bad, " at sample ", i, ", query ", a, ", class ", c,
+                      " (use --nan-policy drop to exclude such (model, sample) pairs and count them)");
+            }
+            ++bad_rows[size_t(tid)];
+            ok = false;
+          }
+          out[a * S] = v;
+        }
+        if (!ok) {
+          d.valid[size_t(i * S + s)] = 0;
+          ++dropped[size_t(tid)];
+          for (int64_t a = 0; a < A; ++a) out[a * S] = std::numeric_limits<double>::quiet_NaN();
+        }
+      }
+    }
+  });
+  for (int t = 0; t < threads; ++t) {
+    d.dropped_pairs += dropped[size_t(t)];
+    d.nonfinite_logits += bad_rows[size_t(t)];
+  }
+  return d;
+}
+
+LiraData make_lira_data(int64_t S, int64_t M, int64_t A, const std::vector<double>& phi_sma,
+                        const std::vector<uint8_t>& keep_sm) {
+  SP_CHECK(S >= 1 && M >= 1 && A >= 1, "make_lira_data: S, M, A must be positive, got ", S, ", ", M, ", ", A);
+  SP_CHECK(int64_t(phi_sma.size()) == S * M * A && int64_t(keep_sm.size()) == S * M,
+           "make_lira_data: phi has ", phi_sma.size(), " values and keep ", keep_sm.size(), " for S=", S, " M=", M,
+           " A=", A);
+  LiraData d;
+  d.S = S;
+  d.M = M;
+  d.A = A;
+  d.C = 0;
+  d.phi.resize(size_t(S * M * A));
+  d.member.resize(size_t(S * M));
+  d.valid.assign(size_t(S * M), 1);
+  for (int64_t s = 0; s < S; ++s) {
+    d.model_names.push_back("model " + std::to_string(s));
+    for (int64_t i = 0; i < M; ++i) {
+      SP_CHECK(keep_sm[size_t(s * M + i)] <= 1, "make_lira_data: keep[", s, ", ", i, "] is not 0/1");
+      d.member[size_t(i * S + s)] = keep_sm[size_t(s * M + i)];
+      bool ok = true;
+      for (int64_t a = 0; a < A; ++a) ok = ok && std::isfinite(phi_sma[size_t((s * M + i) * A + a)]);
+      for (int64_t a = 0; a < A; ++a)
+        d.phi[size_t((i * A + a) * S + s)] = ok ? phi_sma[size_t((s * M + i) * A + a)] : std::nan("");
+      if (!ok) {
+        d.valid[size_t(i * S + s)] = 0;
+        ++d.dropped_pairs;
+      }
+    }
+  }
+  return d;
+}
+
+}  // namespace sp::lira

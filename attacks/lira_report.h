@@ -1,0 +1,19 @@
+// sp_lira's outputs: results.json (the schema of issue 5 plus the epsilon bound, bootstrap interval,
+// member counts and the settings used), the ROC CSV files and the console table. Tested in
+// tests/test_lira_cli.cpp.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "attacks/lira_run.h"
+
+namespace sp::lira {
+
+nlohmann::ordered_json metrics_json(const Metrics& m);
+nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg);
+// threshold,fpr,tpr,fp,tp per thinned ROC point.
+std::string roc_csv(const Metrics& m);
+std::string format_table(const LiraResult& r, const LiraConfig& cfg);
+
+}  // namespace sp::lira

@@ -1,0 +1,162 @@
+// The sp_lira pipeline (see lira_run.h).
+#include "attacks/lira_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+#include "attacks/lira_report.h"
+#include "attacks/roc_plot.h"
+#include "data/atomic_file.h"
+#include "data/npy.h"
+
+namespace sp::lira {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kMaxGroups = 1000;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Group value of every (model, sample) pair, p = t * M + i, from an int [M] or [S, M] file.
+std::vector<int64_t> read_groups(const std::string& path, int64_t S, int64_t M) {
+  npy::Reader r(path);
+  const auto& sh = r.shape();
+  SP_CHECK((sh.size() == 1 && sh[0] == M) || (sh.size() == 2 && sh[0] == S && sh[1] == M), path,
+           ": groups must have shape (", M, ",) or (", S, ", ", M, ") for ", S, " models and ", M, " samples, got ",
+           npy::shape_str(sh));
+  std::vector<int64_t> v = r.read_integers();
+  std::vector<int64_t> g(size_t(S * M));
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t i = 0; i < M; ++i) g[size_t(t * M + i)] = sh.size() == 1 ? v[size_t(i)] : v[size_t(t * M + i)];
+  return g;
+}
+
+void check_config(const LiraConfig& c) {
+  SP_CHECK(!c.attacks.empty(), "sp_lira: no attacks selected");
+  for (Attack a : c.attacks)
+    SP_CHECK(std::count(c.attacks.begin(), c.attacks.end(), a) == 1, "sp_lira: attack ", attack_name(a), " listed twice");
+  SP_CHECK(c.delta >= 0 && c.delta < 1, "sp_lira: --delta must be in [0, 1), got ", c.delta);
+  SP_CHECK(c.bootstrap >= 0, "sp_lira: --bootstrap must be >= 0, got ", c.bootstrap);
+  SP_CHECK(c.attack.ddof == 0 || c.attack.ddof == 1, "sp_lira: ddof must be 0 or 1");
+}
+
+}  // namespace
+
+LiraResult run_lira(const LiraConfig& cfg) {
+  check_config(cfg);
+  const int threads = resolve_threads(cfg.threads);
+  const std::string out_dir = cfg.out_dir.empty() ? (fs::path(cfg.dir) / "lira").string() : cfg.out_dir;
+  LiraResult res;
+
+  auto t0 = std::chrono::steady_clock::now();
+  ExperimentFiles files = find_experiment(cfg.dir, cfg.layout);
+  std::vector<int64_t> groups;
+  if (!cfg.groups.empty()) {
+    // Checked before the heavy read, so a wrong groups file fails fast.
+    npy::Reader lab(files.labels);
+    groups = read_groups(cfg.groups, int64_t(files.models.size()), lab.numel());
+  }
+  LoadOptions lo;
+  lo.statistic = cfg.statistic;
+  lo.nan_policy = cfg.nan_policy;
+  lo.threads = threads;
+  LiraData d = load_experiment(files, lo);
+  res.S = d.S;
+  res.M = d.M;
+  res.A = d.A;
+  res.C = d.C;
+  res.dropped_pairs = d.dropped_pairs;
+  res.nonfinite_logits = d.nonfinite_logits;
+  res.model_names = d.model_names;
+  res.seconds_load = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  AttackOptions ao = cfg.attack;
+  ao.threads = threads;
+  std::vector<AttackScores> scores = run_attacks(d, cfg.attacks, ao, &res.unscored_pairs);
+  const int64_t S = d.S, M = d.M;
+  std::vector<uint8_t> labels(size_t(S * M));
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t i = 0; i < M; ++i) labels[size_t(t * M + i)] = d.member[size_t(i * S + t)];
+  // phi is no longer needed; release it before sorting so peak memory stays at the load phase's.
+  std::vector<double>().swap(d.phi);
+  res.seconds_attacks = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  std::map<int64_t, size_t> group_slot;
+  if (!groups.empty()) {
+    for (size_t p = 0; p < groups.size(); ++p)
+      if (d.valid[size_t((int64_t(p) % M) * S + int64_t(p) / M)]) group_slot.emplace(groups[p], 0);
+    SP_CHECK(group_slot.size() <= kMaxGroups, cfg.groups, ": ", group_slot.size(), " distinct group values (at most ",
+             kMaxGroups, " supported; groups are categories such as 0/1, not per-sample ids)");
+    size_t k = 0;
+    for (auto& [v, slot] : group_slot) slot = k++;
+    res.has_groups = true;
+  }
+  MetricsOptions mo;
+  mo.delta = cfg.delta;
+  mo.bootstrap = cfg.bootstrap;
+  mo.seed = cfg.seed;
+  mo.threads = threads;
+  for (const AttackScores& as : scores) {
+    AttackResult ar;
+    ar.attack = as.attack;
+    std::vector<int64_t> order = order_desc(as.scores, threads);
+    ar.overall = evaluate(as.scores, labels, order, M, mo, true);
+    if (!groups.empty()) {
+      std::vector<std::vector<int64_t>> by_group(group_slot.size());
+      for (int64_t p : order) by_group[group_slot.at(groups[size_t(p)])].push_back(p);
+      for (const auto& [v, slot] : group_slot) ar.groups.push_back({v, evaluate(as.scores, labels, by_group[slot], M, mo, false)});
+    }
+    res.attacks.push_back(std::move(ar));
+  }
+  res.seconds_metrics = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  SP_CHECK(!ec, out_dir, ": cannot create output directory: ", ec.message());
+  const std::vector<int64_t> sm{S, M};
+  for (size_t k = 0; k < scores.size(); ++k) {
+    std::string name(attack_name(scores[k].attack));
+    std::string sp = (fs::path(out_dir) / ("scores_" + name + ".npy")).string();
+    npy::write(sp, sm, scores[k].scores);
+    std::string cp = (fs::path(out_dir) / ("roc_" + name + ".csv")).string();
+    write_file_atomic(cp, roc_csv(res.attacks[k].overall));
+    res.written.push_back(sp);
+    res.written.push_back(cp);
+  }
+  if (cfg.plot) {
+    std::vector<PlotCurve> curves;
+    for (const AttackResult& ar : res.attacks) {
+      PlotCurve pc;
+      const Metrics& m = ar.overall;
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%-22s AUC %.3f  TPR@0.1%%FPR %.2f%%", std::string(attack_name(ar.attack)).c_str(), m.auc,
+                    100 * m.tpr_at_fpr[2].second);
+      pc.label = buf;
+      for (const RocPoint& p : m.curve) {
+        pc.fpr.push_back(m.N ? double(p.fp) / double(m.N) : 0.0);
+        pc.tpr.push_back(m.P ? double(p.tp) / double(m.P) : 0.0);
+      }
+      curves.push_back(std::move(pc));
+    }
+    std::string title = "LiRA ROC: " + std::to_string(S) + " models, " + std::to_string(M) + " samples, " +
+                        std::to_string(d.A) + (d.A == 1 ? " query" : " queries");
+    std::string pp = (fs::path(out_dir) / "roc.png").string();
+    write_roc_plot(pp, curves, title);
+    res.written.push_back(pp);
+  }
+  std::string jp = (fs::path(out_dir) / "results.json").string();
+  write_file_atomic(jp, results_json(res, cfg).dump(2) + "\n");
+  res.written.push_back(jp);
+  res.seconds_write = seconds_since(t0);
+  return res;
+}
+
+}  // namespace sp::lira

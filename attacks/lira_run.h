@@ -1,0 +1,52 @@
+// The whole sp_lira pipeline: load an experiment directory, run the requested attacks with
+// leave-one-model-out fits, evaluate the pooled ROC (overall and per group), and write results.json,
+// scores_<attack>.npy, roc_<attack>.csv and roc.png. tools/sp_lira.cpp is a thin CLI over run_lira.
+// Tested end to end in tests/test_lira_cli.cpp.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attacks/lira_attacks.h"
+#include "attacks/lira_data.h"
+#include "attacks/lira_metrics.h"
+
+namespace sp::lira {
+
+struct LiraConfig {
+  std::string dir;
+  std::string out_dir;  // default: dir/lira
+  Layout layout = Layout::synpriv;
+  std::vector<Attack> attacks{std::begin(kAllAttacks), std::end(kAllAttacks)};
+  Statistic statistic = Statistic::logit;
+  AttackOptions attack;  // fit, ddof, offline score
+  NanPolicy nan_policy = NanPolicy::error;
+  std::string groups;    // optional int [M] or [S, M] .npy
+  double delta = 1e-5;
+  int bootstrap = 1000;  // replicates for the TPR@0.1%FPR interval; 0 disables
+  uint64_t seed = 0;
+  int threads = 0;       // 0: all cores
+  bool plot = true;
+};
+
+struct AttackResult {
+  Attack attack;
+  Metrics overall;
+  std::vector<std::pair<int64_t, Metrics>> groups;  // by group value, ascending
+};
+
+struct LiraResult {
+  int64_t S = 0, M = 0, A = 0, C = 0;
+  int64_t dropped_pairs = 0, nonfinite_logits = 0;
+  int64_t unscored_pairs = 0;  // folds left without enough shadow models by dropped pairs
+  std::vector<std::string> model_names;
+  std::vector<AttackResult> attacks;
+  bool has_groups = false;
+  std::vector<std::string> written;  // output files
+  double seconds_load = 0, seconds_attacks = 0, seconds_metrics = 0, seconds_write = 0;
+};
+
+LiraResult run_lira(const LiraConfig& cfg);
+
+}  // namespace sp::lira

@@ -1,0 +1,75 @@
+// CPU activation and binary kernels (see kernels/elementwise.h); the per-element math is
+// kernels/elementwise_math.h, shared with kernels/cuda/elementwise.cu.
+#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
+
+namespace sp {
+namespace {
+
+template <Act A, class T>
+void activation_loop(T* y, const T* x, const StridedIter<1>& it, int64_t n, T slope) {
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t off[1];
+    it.offsets(i, off);
+    y[i] = act_forward<A>(x[off[0]], slope);
+  }
+}
+
+template <Act A, class T>
+void activation_backward_loop(T* gx, const T* gy, const T* saved, const StridedIter<1>& it, int64_t n, T slope,
+                              T beta) {
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t off[1];
+    it.offsets(i, off);
+    gx[i] = blend(act_backward<A>(saved[off[0]], gy[i], slope), T(1), beta, gx + i);
+  }
+}
+
+template <BinaryOp OP, class T>
+void binary_loop(T* out, const T* a, const T* b, const StridedIter<2>& it, int64_t n, T alpha, T beta) {
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t off[2];
+    it.offsets(i, off);
+    out[i] = blend(binary_apply<OP>(a[off[0]], b[off[1]]), alpha, beta, out + i);
+  }
+}
+
+void activation_cpu(Stream&, const Tensor& y, const Tensor& x, Act act, double slope) {
+  auto it = make_strided_iter<1>(x.shape(), {x.strides()});
+  SP_DISPATCH_FLOAT(x.dtype(), act_name(act), {
+    dispatch_act(act, [&](auto A) {
+      activation_loop<decltype(A)::value>(y.data<scalar_t>(), x.data<scalar_t>(), it, y.numel(), scalar_t(slope));
+    });
+  });
+}
+
+void activation_backward_cpu(Stream&, const Tensor& gx, const Tensor& gy, const Tensor& saved, Act act,
+                             double slope, double beta) {
+  auto it = make_strided_iter<1>(saved.shape(), {saved.strides()});
+  SP_DISPATCH_FLOAT(gx.dtype(), act_name(act), {
+    dispatch_act(act, [&](auto A) {
+      activation_backward_loop<decltype(A)::value>(gx.data<scalar_t>(), gy.data<scalar_t>(),
+                                                   saved.data<scalar_t>(), it, gx.numel(), scalar_t(slope),
+                                                   scalar_t(beta));
+    });
+  });
+}
+
+void binary_cpu(Stream&, const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, double alpha,
+                double beta) {
+  auto it = binary_iter(out, a, b);
+  SP_DISPATCH_FLOAT(out.dtype(), binary_name(op), {
+    dispatch_binary(op, [&](auto OP) {
+      binary_loop<decltype(OP)::value>(out.data<scalar_t>(), a.data<scalar_t>(), b.data<scalar_t>(), it,
+                                       out.numel(), scalar_t(alpha), scalar_t(beta));
+    });
+  });
+}
+
+}  // namespace
+
+SP_REGISTER_KERNEL(k_activation, CPU, activation_cpu);
+SP_REGISTER_KERNEL(k_activation_backward, CPU, activation_backward_cpu);
+SP_REGISTER_KERNEL(k_binary, CPU, binary_cpu);
+
+}  // namespace sp

@@ -1,0 +1,55 @@
+// Kernel objects and validating wrappers for group normalisation (see groupnorm.h).
+#include "kernels/groupnorm.h"
+
+#include "kernels/arg_check.h"
+#include "kernels/norm_math.h"
+
+namespace sp {
+
+constinit Kernel<GroupNormFwdFn> k_group_norm_fwd("group_norm_fwd");
+constinit Kernel<GroupNormBwdFn> k_group_norm_bwd("group_norm_bwd");
+
+namespace {
+NormDims check_groups(const char* op, const Tensor& x, int64_t groups) {
+  NormDims d = norm_dims(op, x);
+  SP_CHECK(groups >= 1 && d.C % groups == 0, op, ": ", d.C, " channels of input ", x.str(), " are not divisible into ",
+           groups, " groups");
+  return d;
+}
+}  // namespace
+
+void group_norm_forward(Stream& s, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
+                        const Tensor& weight, const Tensor& bias, int64_t groups, double eps) {
+  const char* op = "group_norm";
+  check_float_input(op, x, s);
+  NormDims d = check_groups(op, x, groups);
+  Shape ch{d.C}, stats{d.N, groups};
+  check_arg_like(op, "output", y, x, x.shape(), true);
+  check_arg_like(op, "save_mean", save_mean, x, stats, true);
+  check_arg_like(op, "save_invstd", save_invstd, x, stats, true);
+  check_arg_like(op, "weight", weight, x, ch, false);
+  check_arg_like(op, "bias", bias, x, ch, false);
+  SP_CHECK(eps >= 0, op, ": eps ", eps, " must be >= 0");
+  k_group_norm_fwd(x.device(), s, y, save_mean, save_invstd, x, weight, bias, groups, eps);
+}
+
+void group_norm_backward(Stream& s, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
+                         const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
+                         int64_t groups, double beta_x, double beta_w, double beta_b) {
+  const char* op = "group_norm backward";
+  check_float_input(op, x, s);
+  NormDims d = check_groups(op, x, groups);
+  Shape ch{d.C}, stats{d.N, groups};
+  check_arg_like(op, "grad_output", dy, x, x.shape(), true);
+  check_arg_like(op, "grad_input", dx, x, x.shape(), false);
+  check_arg_like(op, "grad_weight", dweight, x, ch, false);
+  check_arg_like(op, "grad_bias", dbias, x, ch, false);
+  check_arg_like(op, "save_mean", save_mean, x, stats, true);
+  check_arg_like(op, "save_invstd", save_invstd, x, stats, true);
+  check_arg_like(op, "weight", weight, x, ch, false);
+  if (!dx.defined() && !dweight.defined() && !dbias.defined()) return;
+  k_group_norm_bwd(x.device(), s, dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, groups, beta_x, beta_w,
+                   beta_b);
+}
+
+}  // namespace sp

@@ -1,0 +1,21 @@
+// Elementwise autograd ops: activations (relu, leaky_relu, silu, sigmoid, tanh) and the binary operators
+// add, sub, mul, div with NumPy broadcasting (a [3, 1, 4] and b [2, 1] give [3, 2, 4]); inputs may be
+// strided views. The gradient of a broadcast input is summed back onto its shape. Kernels:
+// kernels/elementwise.h. Tested in tests/test_ops_elementwise.cpp and tests/gpu/test_ops_elementwise_gpu.cpp.
+#pragma once
+#include "nn/tape.h"
+
+namespace sp {
+
+Var relu(Tape& t, Var x);
+Var leaky_relu(Tape& t, Var x, double negative_slope = 0.01);
+Var silu(Tape& t, Var x);  // x * sigmoid(x)
+Var sigmoid(Tape& t, Var x);
+Var tanh(Tape& t, Var x);
+
+Var add(Tape& t, Var a, Var b);
+Var sub(Tape& t, Var a, Var b);
+Var mul(Tape& t, Var a, Var b);
+Var div(Tape& t, Var a, Var b);
+
+}  // namespace sp

@@ -1,0 +1,24 @@
+// Normalisation layers as tape ops, with PyTorch's semantics (F.batch_norm, F.group_norm, instance norm
+// as group norm with one channel per group). Optional weight/bias: pass Var{} for "absent". Running
+// statistics of batch norm are plain tensors (not tape values), read in eval mode and updated in place in
+// training mode. Kernels: kernels/batchnorm.h, kernels/groupnorm.h. Tested in tests/test_ops_norm.cpp
+// (values against naive f64 formulas, running-stat updates, gradient checks, bad input) and
+// tests/gpu/test_ops_norm_gpu.cpp.
+#pragma once
+#include "nn/tape.h"
+
+namespace sp {
+
+// x: [N, C, *]; weight, bias, running_mean, running_var: [C]. training: batch statistics (biased variance)
+// and, when running stats are given, running <- (1 - momentum) running + momentum batch (unbiased variance
+// for running_var); eval: running statistics, which must be given.
+Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
+               bool training, double momentum = 0.1, double eps = 1e-5);
+
+// x: [N, C, *] with C divisible by groups; weight, bias: [C].
+Var group_norm(Tape& t, Var x, int64_t groups, Var weight = {}, Var bias = {}, double eps = 1e-5);
+
+// group_norm with groups = C (each sample's channel normalised over its spatial positions).
+Var instance_norm(Tape& t, Var x, Var weight = {}, Var bias = {}, double eps = 1e-5);
+
+}  // namespace sp

@@ -1,0 +1,19 @@
+// Reduction autograd ops over a list of axes (negative counts from the end, no repeats) with keepdim, and
+// full reductions to a scalar (shape []). max's gradient goes to the maximum; among tied maxima only the
+// first in row-major order receives it (NaN counts as the largest value). Kernels: kernels/reduce.h.
+// Tested in tests/test_ops_reduce.cpp and tests/gpu/test_ops_reduce_gpu.cpp.
+#pragma once
+#include <vector>
+
+#include "nn/tape.h"
+
+namespace sp {
+
+Var sum(Tape& t, Var x, const std::vector<int>& axes, bool keepdim = false);
+Var sum(Tape& t, Var x);
+Var mean(Tape& t, Var x, const std::vector<int>& axes, bool keepdim = false);
+Var mean(Tape& t, Var x);
+Var max(Tape& t, Var x, const std::vector<int>& axes, bool keepdim = false);
+Var max(Tape& t, Var x);
+
+}  // namespace sp
