@@ -1,0 +1,85 @@
+// Augmentation front end (see augment.h).
+#include "data/augment.h"
+
+#include <map>
+#include <mutex>
+
+namespace sp::data {
+namespace {
+constexpr uint64_t kPurposeAugment = 0x4155474d454e5400ull;  // "AUGMENT"
+}
+
+Normalization Normalization::cifar10() { return {{0.4914, 0.4822, 0.4465}, {0.2023, 0.1994, 0.2010}}; }
+
+Normalization Normalization::identity(int channels) {
+  return {std::vector<double>(size_t(channels), 0.0), std::vector<double>(size_t(channels), 1.0)};
+}
+
+NormalizeParams Normalization::params() const {
+  SP_CHECK(mean.size() == std.size() && !mean.empty() && mean.size() <= 4, "Normalization: ", mean.size(),
+           " means and ", std.size(), " stds (1..4 channels)");
+  NormalizeParams p;
+  p.channels = int32_t(mean.size());
+  for (size_t c = 0; c < mean.size(); ++c) {
+    SP_CHECK(std[c] > 0, "Normalization: std[", c, "] = ", std[c], " must be positive");
+    p.scale_d[c] = 1.0 / (255.0 * std[c]);
+    p.bias_d[c] = -mean[c] / std[c];
+    p.scale_f[c] = float(p.scale_d[c]);
+    p.bias_f[c] = float(p.bias_d[c]);
+  }
+  return p;
+}
+
+Tensor query_view_params() {
+  const int32_t shift[3] = {0, -4, 4};
+  std::vector<int32_t> v;
+  for (int32_t flip = 0; flip < 2; ++flip)
+    for (int32_t dy : shift)
+      for (int32_t dx : shift) v.insert(v.end(), {kQueryPad + dy, kQueryPad + dx, flip});
+  return Tensor::from_vector(v, {1, kNumQueryViews, 3});
+}
+
+Tensor augment_params(Stream& s, const Tensor& ids, uint64_t seed, uint64_t epoch, const AugmentConfig& cfg) {
+  Tensor p = Tensor::empty({ids.numel(), 1, 3}, DType::i32, s);
+  uint64_t key = crng::derive_key(crng::derive_key(seed, kPurposeAugment), epoch);
+  random_crop_params(s, p, ids, key, cfg.pad, cfg.flip);
+  return p;
+}
+
+Tensor augment_batch(Stream& s, const Tensor& images, const Tensor& ids, uint64_t seed, uint64_t epoch,
+                     const AugmentConfig& cfg) {
+  Tensor p = augment_params(s, ids, seed, epoch, cfg);
+  Tensor out = Tensor::empty({ids.numel(), 1, images.size(1), images.size(2), images.size(3)}, cfg.dtype, s);
+  crop_flip_normalize(s, out, images, ids, p, cfg.pad, cfg.pad_mode, cfg.norm.params());
+  return out.view({ids.numel(), images.size(1), images.size(2), images.size(3)});
+}
+
+Tensor normalize_batch(Stream& s, const Tensor& images, const Tensor& ids, const Normalization& norm, DType dtype) {
+  Tensor p = Tensor::zeros({1, 1, 3}, DType::i32, s);
+  Tensor out = Tensor::empty({ids.numel(), 1, images.size(1), images.size(2), images.size(3)}, dtype, s);
+  crop_flip_normalize(s, out, images, ids, p, 0, PadMode::zero, norm.params());
+  return out.view({ids.numel(), images.size(1), images.size(2), images.size(3)});
+}
+
+Tensor query_views(Stream& s, const Tensor& images, const Tensor& ids, const Normalization& norm, DType dtype) {
+  SP_CHECK(images.dim() == 4, "query_views: images must be [B, C, H, W], got ", images.str());
+  // The 216-byte table is uploaded once per device, so repeated calls need no host-to-device copy (which
+  // would synchronise the stream). Deliberately never destroyed: device memory must not be returned to the
+  // allocator during static destruction.
+  static std::mutex mu;
+  static auto* per_device = new std::map<int, Tensor>;
+  Tensor table;
+  if (s.device().is_cpu()) {
+    table = query_view_params();
+  } else {
+    std::lock_guard<std::mutex> lock(mu);
+    Tensor& t = (*per_device)[s.device().index];
+    if (!t.defined()) t = query_view_params().to(s.device(), s);
+    table = t;
+  }
+  Tensor out = Tensor::empty({ids.numel(), kNumQueryViews, images.size(1), images.size(2), images.size(3)}, dtype, s);
+  crop_flip_normalize(s, out, images, ids, table, kQueryPad, PadMode::zero, norm.params());
+  return out;
+}
+
+}  // namespace sp::data

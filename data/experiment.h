@@ -1,0 +1,52 @@
+// The experiment directory: the fixed, seed-derived part of a membership-inference experiment, written once
+// and never silently overwritten.
+//   experiment.json          resolved configuration: seed, dataset (spec, size, classes, fingerprint),
+//                            audit size and canary type, number of shadow models
+//   audit/indices.npy        int64 [M]  audit samples, ascending indices into the training set
+//   audit/labels.npy         int64 [M]  their training labels (canary labels for `mislabel`)
+//   audit/true_labels.npy    int64 [M]  their dataset labels
+//   shadow/<k>/keep.npy      bool  [M]  for k = 0..S-1: audit sample j is in model k's training set
+// The arrays are what tensorflow-privacy's LiRA scripts and numpy read directly. The directory is built in
+// a temporary sibling and renamed into place, so it is complete or absent. Opening an existing directory
+// checks that its configuration equals the requested one and that every array is what the seed produces;
+// any difference is an error naming the file. Tested in tests/test_data_experiment.cpp (layout, numpy
+// reading it, reopen, different configuration, tampered or missing files).
+#pragma once
+#include <string>
+
+#include "data/audit.h"
+
+namespace sp::data {
+
+struct ExperimentConfig {
+  uint64_t seed = 0;
+  std::string dataset;              // canonical dataset spec (data/sources.h)
+  std::string dataset_fingerprint;  // fingerprint() of the training split
+  std::vector<std::string> classes;
+  int64_t train_size = 0;
+  int64_t num_audit = 500;
+  int num_models = 32;
+  CanaryType canary = CanaryType::mislabel;
+};
+
+struct Experiment {
+  std::string dir;
+  ExperimentConfig config;
+  AuditSet audit;
+  Membership membership;
+  std::string shadow_dir(int k) const;  // dir/shadow/<k>
+};
+
+// The configuration for a training split (fills dataset, fingerprint, classes and size from it).
+ExperimentConfig make_experiment_config(const std::string& dataset_spec, const Dataset& train, uint64_t seed,
+                                        int64_t num_audit = 500, int num_models = 32,
+                                        CanaryType canary = CanaryType::mislabel);
+
+// Creates the directory for `cfg` (train_labels: the training split's labels), or opens it when it
+// already exists with the same configuration. Throws, naming the file, when it holds anything else.
+Experiment create_or_open_experiment(const std::string& dir, const ExperimentConfig& cfg,
+                                     const std::vector<int64_t>& train_labels);
+// Reads an existing directory back, validating every file's dtype, shape and consistency.
+Experiment open_experiment(const std::string& dir);
+
+}  // namespace sp::data

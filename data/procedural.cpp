@@ -1,0 +1,347 @@
+// shapes10 generator (see procedural.h). Everything is float arithmetic with +,-,*,/, sqrt and floor only,
+// so results are bit-identical wherever IEEE single precision is honoured; clang would otherwise contract
+// a*b+c into FMAs.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include "data/procedural.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "kernels/counter_rng.h"
+
+namespace sp::data {
+namespace {
+
+constexpr int S = 32;
+constexpr uint64_t kPurposeShapes = 0x5348415045533130ull;  // "SHAPES10"
+
+// PCG32 (XSH-RR): the fast per-image generator, seeded from the image's Philox stream.
+struct Pcg32 {
+  uint64_t state = 0, inc;
+  Pcg32(uint64_t seed, uint64_t seq) : inc((seq << 1) | 1u) {
+    next();
+    state += seed;
+    next();
+  }
+  uint32_t next() {
+    uint64_t old = state;
+    state = old * 6364136223846793005ull + inc;
+    uint32_t x = uint32_t(((old >> 18) ^ old) >> 27), rot = uint32_t(old >> 59);
+    return (x >> rot) | (x << ((32 - rot) & 31));
+  }
+  float uf() { return float(next() >> 8) * (1.0f / 16777216.0f); }
+  float uniform(float lo, float hi) { return lo + (hi - lo) * uf(); }
+  int below(int n) { return int((uint64_t(next()) * uint32_t(n)) >> 32); }
+  bool chance(float p) { return uf() < p; }
+};
+
+struct C3 {
+  float v[3];
+};
+float clamp01(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
+C3 clamp01(C3 c) { return C3{{clamp01(c.v[0]), clamp01(c.v[1]), clamp01(c.v[2])}}; }
+
+C3 random_colour(Pcg32& g) { return C3{{g.uf(), g.uf(), g.uf()}}; }
+
+// A uniformly random direction in 2D or 3D by rejection from the unit ball (no trigonometry).
+void unit2(Pcg32& g, float& c, float& s) {
+  float x, y, r2;
+  do {
+    x = 2.0f * g.uf() - 1.0f;
+    y = 2.0f * g.uf() - 1.0f;
+    r2 = x * x + y * y;
+  } while (r2 > 1.0f || r2 < 1e-4f);
+  float r = std::sqrt(r2);
+  c = x / r, s = y / r;
+}
+C3 unit3(Pcg32& g) {
+  float x, y, z, r2;
+  do {
+    x = 2.0f * g.uf() - 1.0f;
+    y = 2.0f * g.uf() - 1.0f;
+    z = 2.0f * g.uf() - 1.0f;
+    r2 = x * x + y * y + z * z;
+  } while (r2 > 1.0f || r2 < 1e-4f);
+  float r = std::sqrt(r2);
+  return C3{{x / r, y / r, z / r}};
+}
+
+struct Canvas {
+  float px[3][S][S];
+  C3 at(int y, int x) const { return C3{{px[0][y][x], px[1][y][x], px[2][y][x]}}; }
+  // Blend colour c over pixel (y, x) with coverage a in [0, 1].
+  void blend(int y, int x, const C3& c, float a) {
+    for (int k = 0; k < 3; ++k) px[k][y][x] = px[k][y][x] + (c.v[k] - px[k][y][x]) * a;
+  }
+};
+
+int lo_px(float v) { return std::max(0, int(std::floor(v))); }
+int hi_px(float v) { return std::min(S - 1, int(std::floor(v))); }
+
+// Smooth value noise over a (cells+1)^2 lattice plus a linear ramp mixes two random colours.
+void background(Canvas& im, Pcg32& g) {
+  C3 c1 = random_colour(g), c2 = random_colour(g);
+  int cells = 2 + g.below(3);
+  float lat[5][5];
+  for (auto& row : lat)
+    for (float& v : row) v = g.uf();
+  float gx, gy;
+  unit2(g, gx, gy);
+  float ramp = g.uniform(0.0f, 0.7f), amp = g.uniform(0.3f, 1.2f);
+  for (int y = 0; y < S; ++y)
+    for (int x = 0; x < S; ++x) {
+      float fx = (float(x) + 0.5f) * float(cells) / float(S), fy = (float(y) + 0.5f) * float(cells) / float(S);
+      int ix = int(std::floor(fx)), iy = int(std::floor(fy));
+      float tx = fx - float(ix), ty = fy - float(iy);
+      tx = tx * tx * (3.0f - 2.0f * tx);
+      ty = ty * ty * (3.0f - 2.0f * ty);
+      float top = lat[iy][ix] + (lat[iy][ix + 1] - lat[iy][ix]) * tx;
+      float bot = lat[iy + 1][ix] + (lat[iy + 1][ix + 1] - lat[iy + 1][ix]) * tx;
+      float n = top + (bot - top) * ty;
+      float f = 0.5f + amp * (n - 0.5f) + ramp * ((float(x) + 0.5f - 16.0f) * gx + (float(y) + 0.5f - 16.0f) * gy) / 32.0f;
+      f = clamp01(f);
+      for (int k = 0; k < 3; ++k) im.px[k][y][x] = c1.v[k] + (c2.v[k] - c1.v[k]) * f;
+    }
+}
+
+// Label-independent clutter: an anti-aliased line, dot or small square of random colour.
+void distractor(Canvas& im, Pcg32& g) {
+  C3 col = random_colour(g);
+  float alpha = g.uniform(0.5f, 1.0f);
+  int kind = g.below(3);
+  if (kind == 0) {
+    float x0 = g.uniform(-4.0f, 36.0f), y0 = g.uniform(-4.0f, 36.0f);
+    float c, s;
+    unit2(g, c, s);
+    float len = g.uniform(6.0f, 30.0f), half_w = 0.5f * g.uniform(0.6f, 1.6f);
+    float x1 = x0 + c * len, y1 = y0 + s * len;
+    for (int y = lo_px(std::min(y0, y1) - 2); y <= hi_px(std::max(y0, y1) + 2); ++y)
+      for (int x = lo_px(std::min(x0, x1) - 2); x <= hi_px(std::max(x0, x1) + 2); ++x) {
+        float px = float(x) + 0.5f - x0, py = float(y) + 0.5f - y0;
+        float t = std::min(len, std::max(0.0f, px * c + py * s));
+        float dx = px - t * c, dy = py - t * s;
+        float cov = clamp01(half_w + 0.5f - std::sqrt(dx * dx + dy * dy));
+        if (cov > 0.0f) im.blend(y, x, col, cov * alpha);
+      }
+  } else if (kind == 1) {
+    float cx = g.uniform(0.0f, 32.0f), cy = g.uniform(0.0f, 32.0f), r = g.uniform(0.8f, 2.4f);
+    for (int y = lo_px(cy - r - 1); y <= hi_px(cy + r + 1); ++y)
+      for (int x = lo_px(cx - r - 1); x <= hi_px(cx + r + 1); ++x) {
+        float dx = float(x) + 0.5f - cx, dy = float(y) + 0.5f - cy;
+        float cov = clamp01(r + 0.5f - std::sqrt(dx * dx + dy * dy));
+        if (cov > 0.0f) im.blend(y, x, col, cov * alpha);
+      }
+  } else {
+    float x0 = g.uniform(-1.0f, 31.0f), y0 = g.uniform(-1.0f, 31.0f);
+    float x1 = x0 + g.uniform(1.5f, 4.0f), y1 = y0 + g.uniform(1.5f, 4.0f);
+    for (int y = lo_px(y0); y <= hi_px(y1); ++y)
+      for (int x = lo_px(x0); x <= hi_px(x1); ++x) {
+        float cx = clamp01(std::min(float(x + 1), x1) - std::max(float(x), x0));
+        float cy = clamp01(std::min(float(y + 1), y1) - std::max(float(y), y0));
+        if (cx * cy > 0.0f) im.blend(y, x, col, cx * cy * alpha);
+      }
+  }
+}
+
+// Per-image shape parameters; which fields matter depends on the class.
+struct ShapeParams {
+  int cls;
+  float aspect = 1, hole_r = 0, hole_d = 0, inner = 0, arm = 0, arm_len = 1;
+  float stripe = 1, phase_u = 0, phase_v = 0, radius_px = 1;
+  float tri[3][2] = {};
+};
+
+ShapeParams draw_shape(int cls, float radius_px, Pcg32& g) {
+  ShapeParams p;
+  p.cls = cls;
+  p.radius_px = radius_px;
+  switch (cls) {
+    case 0: p.aspect = g.uniform(1.0f, 1.45f); break;   // disk: round or nearly so
+    case 1: p.aspect = g.uniform(1.35f, 2.6f); break;   // ellipse: overlaps the disk near 1.4
+    case 2:                                              // ring: hole near the centre
+      p.hole_r = g.uniform(0.42f, 0.70f);
+      p.hole_d = g.uniform(0.0f, 0.2f);
+      break;
+    case 3:  // crescent: large offset hole; the thickest ones look like off-centre rings
+      p.hole_r = g.uniform(0.66f, 0.9f);
+      p.hole_d = g.uniform(0.17f, 0.55f);
+      break;
+    case 4: p.aspect = g.uniform(1.0f, 1.6f); break;  // rectangle
+    case 5:                                             // frame: rectangle with a rectangular hole
+      p.aspect = g.uniform(1.0f, 1.4f);
+      p.inner = g.uniform(0.21f, 0.47f);
+      break;
+    case 6: {  // triangle: jittered equilateral, counter-clockwise
+      const float base[3][2] = {{0.0f, 1.0f}, {-0.8660254f, -0.5f}, {0.8660254f, -0.5f}};
+      for (int k = 0; k < 3; ++k)
+        for (int j = 0; j < 2; ++j) p.tri[k][j] = base[k][j] + g.uniform(-0.13f, 0.13f);
+      break;
+    }
+    case 7:  // cross with unequal arms
+      p.arm = g.uniform(0.18f, 0.34f);
+      p.arm_len = g.uniform(0.7f, 1.0f);
+      break;
+    case 8:  // striped disk
+      p.stripe = g.uniform(1.3f, 2.6f);
+      p.phase_u = g.uf();
+      break;
+    case 9:  // checkered square
+      p.stripe = g.uniform(1.4f, 3.0f);
+      p.phase_u = g.uf();
+      p.phase_v = g.uf();
+      break;
+  }
+  return p;
+}
+
+bool odd(float v) { return (int64_t(std::floor(v)) & 1) != 0; }
+
+// 0 outside, 1 primary colour, 2 secondary colour; (u, v) in object units (radius 1).
+int region(const ShapeParams& p, float u, float v) {
+  switch (p.cls) {
+    case 0:
+    case 1: return u * u + (v * p.aspect) * (v * p.aspect) <= 1.0f;
+    case 2:
+    case 3: {
+      float du = u - p.hole_d;
+      return u * u + v * v <= 1.0f && du * du + v * v > p.hole_r * p.hole_r;
+    }
+    case 4: return std::fabs(u) <= 0.85f && std::fabs(v) <= 0.85f / p.aspect;
+    case 5: {
+      float hu = 0.85f, hv = 0.85f / p.aspect;
+      if (std::fabs(u) > hu || std::fabs(v) > hv) return 0;
+      return !(std::fabs(u) < hu - p.inner && std::fabs(v) < hv - p.inner);
+    }
+    case 6:
+      for (int k = 0; k < 3; ++k) {
+        const float* a = p.tri[k];
+        const float* b = p.tri[(k + 1) % 3];
+        if ((b[0] - a[0]) * (v - a[1]) - (b[1] - a[1]) * (u - a[0]) < 0.0f) return 0;
+      }
+      return 1;
+    case 7:
+      return (std::fabs(u) <= p.arm && std::fabs(v) <= 1.0f) || (std::fabs(v) <= p.arm && std::fabs(u) <= p.arm_len);
+    case 8:
+      if (u * u + v * v > 1.0f) return 0;
+      return odd(u * p.radius_px / p.stripe + p.phase_u) ? 2 : 1;
+    case 9:
+      if (std::fabs(u) > 0.85f || std::fabs(v) > 0.85f) return 0;
+      return odd(u * p.radius_px / p.stripe + p.phase_u) != odd(v * p.radius_px / p.stripe + p.phase_v) ? 2 : 1;
+  }
+  return 0;
+}
+
+void object(Canvas& im, int cls, Pcg32& g) {
+  float r = g.uniform(5.0f, 12.0f);
+  float cx = 16.0f + g.uniform(-7.0f, 7.0f), cy = 16.0f + g.uniform(-7.0f, 7.0f);
+  float rc, rs;
+  unit2(g, rc, rs);
+  ShapeParams p = draw_shape(cls, r, g);
+  // Colour: the background under the centre pushed away by a random contrast in a random RGB direction, so
+  // object colours follow the (label-independent) background distribution.
+  C3 under = im.at(std::min(S - 1, std::max(0, int(cy))), std::min(S - 1, std::max(0, int(cx))));
+  C3 d1 = unit3(g), d2 = unit3(g);
+  float k1 = g.uniform(0.15f, 0.75f), k2 = g.uniform(0.2f, 0.7f);
+  C3 c1, c2;
+  for (int k = 0; k < 3; ++k) c1.v[k] = under.v[k] + k1 * d1.v[k];
+  c1 = clamp01(c1);
+  for (int k = 0; k < 3; ++k) c2.v[k] = c1.v[k] + k2 * d2.v[k];
+  c2 = clamp01(c2);
+  bool see_through = g.chance(0.4f);  // textured classes: second colour is the background itself
+  float sc, ss;
+  unit2(g, sc, ss);
+  float shade = g.uniform(0.0f, 0.25f);
+
+  float reach = 1.25f * r + 1.0f;
+  const float sub[2] = {0.25f, 0.75f};
+  for (int y = lo_px(cy - reach); y <= hi_px(cy + reach); ++y)
+    for (int x = lo_px(cx - reach); x <= hi_px(cx + reach); ++x) {
+      float acc[3] = {0, 0, 0};
+      int hits = 0;
+      for (float oy : sub)
+        for (float ox : sub) {
+          float dx = (float(x) + ox - cx) / r, dy = (float(y) + oy - cy) / r;
+          float u = rc * dx + rs * dy, v = rc * dy - rs * dx;
+          int reg = region(p, u, v);
+          if (reg == 0 || (reg == 2 && see_through)) continue;
+          const C3& c = reg == 1 ? c1 : c2;
+          float lit = 1.0f + shade * (sc * u + ss * v);
+          for (int k = 0; k < 3; ++k) acc[k] += c.v[k] * lit;
+          ++hits;
+        }
+      if (hits == 0) continue;
+      for (int k = 0; k < 3; ++k) {
+        float bg = im.px[k][y][x];
+        im.px[k][y][x] = bg * (1.0f - 0.25f * float(hits)) + 0.25f * acc[k];
+      }
+    }
+}
+
+void finish(Canvas& im, Pcg32& g, uint8_t* chw) {
+  float gain = g.uniform(0.75f, 1.15f), bias = g.uniform(-0.08f, 0.08f);
+  float sigma = g.uniform(0.0f, 0.1f) * 2.4494897f;  // triangular noise u1 + u2 - 1 has variance 1/6
+  for (int k = 0; k < 3; ++k)
+    for (int y = 0; y < S; ++y)
+      for (int x = 0; x < S; ++x) {
+        uint32_t w = g.next();
+        float n = float(w & 0xffffu) * (1.0f / 65536.0f) + float(w >> 16) * (1.0f / 65536.0f) - 1.0f;
+        float v = (im.px[k][y][x] - 0.5f) * gain + 0.5f + bias + sigma * n;
+        chw[(k * S + y) * S + x] = uint8_t(clamp01(v) * 255.0f + 0.5f);
+      }
+}
+
+}  // namespace
+
+const std::vector<std::string>& shapes10_classes() {
+  static const std::vector<std::string> names = {"disk",     "ellipse", "ring",  "crescent", "rectangle",
+                                                 "frame",    "triangle", "cross", "stripes",  "checker"};
+  return names;
+}
+
+int64_t render_shapes10(uint64_t seed, uint64_t split_id, int64_t index, uint8_t* chw) {
+  crng::Stream32 st(crng::derive_key(seed, kPurposeShapes + split_id), uint64_t(index));
+  Pcg32 g(st.next_u64(), st.next_u64());
+  int cls = int(index % 10);
+  Canvas im;
+  background(im, g);
+  int clutter = g.below(4);
+  int over = 0;
+  for (int k = 0; k < clutter; ++k) {
+    if (g.chance(0.35f))
+      ++over;  // drawn over the object below
+    else
+      distractor(im, g);
+  }
+  object(im, cls, g);
+  for (int k = 0; k < over; ++k) distractor(im, g);
+  finish(im, g, chw);
+  return cls;
+}
+
+Dataset make_shapes10(int64_t n, uint64_t seed, const std::string& split, int threads) {
+  SP_CHECK(n >= 0, "make_shapes10: negative size ", n);
+  SP_CHECK(split == "train" || split == "test", "make_shapes10: split must be 'train' or 'test', got '", split, "'");
+  uint64_t split_id = split == "train" ? 0 : 1;
+  Dataset d = make_dataset("shapes10/" + split, n, 3, S, S, shapes10_classes());
+  int t = threads > 0 ? threads : int(std::min(4u, std::max(1u, std::thread::hardware_concurrency())));
+  t = int(std::max<int64_t>(1, std::min<int64_t>(t, n / 256 + 1)));
+  uint8_t* img = d.images.data<uint8_t>();
+  int64_t* lab = d.labels.data<int64_t>();
+  auto work = [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) lab[i] = render_shapes10(seed, split_id, i, img + i * 3 * S * S);
+  };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < t; ++k) pool.emplace_back(work, n * k / t, n * (k + 1) / t);
+  work(0, n / t);
+  for (auto& th : pool) th.join();
+  return d;
+}
+
+DatasetSplits make_shapes10_splits(int64_t n_train, int64_t n_test, uint64_t seed, int threads) {
+  return {make_shapes10(n_train, seed, "train", threads), make_shapes10(n_test, seed, "test", threads)};
+}
+
+}  // namespace sp::data

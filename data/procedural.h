@@ -1,0 +1,31 @@
+// "shapes10": a built-in 10-class dataset of 32x32 RGB images that needs no download. Each image shows one
+// object whose *shape* is the class (disk, ellipse, ring, crescent, rectangle, frame, triangle, cross,
+// striped disk, checkered square) at a random position, scale, rotation, colour and contrast, over a smooth
+// random background, with label-independent clutter (lines, dots, small squares; some drawn over the
+// object), brightness/contrast jitter and pixel noise. Colours are drawn identically for every class, so
+// colour alone carries no label information, and neighbouring classes overlap on purpose (near-round
+// ellipses vs disks, off-centre rings vs thick crescents, fine gratings and checkers at low contrast), so the
+// task has a non-zero Bayes error: a small ResNet should land well below 100%.
+//
+// Image i of a split is a pure function of (seed, split, i): a Philox stream keyed by the seed and split
+// seeds a per-image generator, so the result is identical for any thread count and platform (only IEEE
+// +,-,*,/ and sqrt are used, without FMA contraction). Labels cycle through the classes (label = i mod 10),
+// so every split is class-balanced. Tested in tests/test_data_procedural.cpp (determinism, thread
+// independence, balance, colour carries no label, speed) and inspected with tools/sp_data.cpp (PNG grid).
+#pragma once
+#include <string>
+
+#include "data/dataset.h"
+
+namespace sp::data {
+
+const std::vector<std::string>& shapes10_classes();
+
+// Images [n, 3, 32, 32] of split "train" (split_id 0) or "test" (split_id 1); threads 0 = up to 4.
+Dataset make_shapes10(int64_t n, uint64_t seed, const std::string& split = "train", int threads = 0);
+DatasetSplits make_shapes10_splits(int64_t n_train, int64_t n_test, uint64_t seed, int threads = 0);
+
+// Renders image `index` of a split into chw (3*32*32 bytes); returns its label.
+int64_t render_shapes10(uint64_t seed, uint64_t split_id, int64_t index, uint8_t* chw);
+
+}  // namespace sp::data
