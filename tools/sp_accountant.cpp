@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "kernels/error.h"
@@ -38,7 +39,9 @@ struct Args {
 // The range checks, phrased in terms of the command-line options; returns an empty string when all pass.
 std::string validate(const Args& a) {
   auto fmt = [](const char* option, const char* rule, double v) {
-    return std::string(option) + " must be " + rule + ", got " + std::to_string(v);
+    std::ostringstream os;
+    os << option << " must be " << rule << ", got " << v;
+    return os.str();
   };
   if (!(a.sample_rate > 0 && a.sample_rate <= 1)) return fmt("--sample-rate", "in (0, 1]", a.sample_rate);
   if (!(a.delta > 0 && a.delta < 1)) return fmt("--delta", "in (0, 1)", a.delta);
@@ -77,7 +80,9 @@ nlohmann::json run(const Args& a) {
       c = use_prv ? calibrate_noise_prv(a.sample_rate, a.steps, a.delta, *a.target_epsilon, opts, prv)
                   : calibrate_noise_rdp(a.sample_rate, a.steps, a.delta, *a.target_epsilon, opts);
     } catch (const sp::Error& e) {
-      throw sp::Error(std::string("--target-epsilon ") + std::to_string(*a.target_epsilon) + ": " + e.what());
+      std::ostringstream os;
+      os << "--target-epsilon " << *a.target_epsilon << ": " << e.what();
+      throw sp::Error(os.str());
     }
     out["target_epsilon"] = *a.target_epsilon;
     out["evaluations"] = c.evaluations;

@@ -22,17 +22,23 @@ FftPlan::FftPlan(size_t n) : n_(n) {
 void FftPlan::complex_half(std::vector<std::complex<double>>& a, bool inverse) const {
   const size_t m = n_ / 2;
   SP_CHECK(a.size() == m, "FftPlan::complex_half: expected ", m, " values, got ", a.size());
+  // The transforms work on raw doubles: std::complex products go through a NaN-aware library call in
+  // unoptimised builds, which made debug test runs several times slower. (Arrays of std::complex<double>
+  // may be accessed as interleaved doubles: [complex.numbers.general].)
+  double* d = reinterpret_cast<double*>(a.data());
   // Bit-reversal permutation.
   for (size_t i = 1, j = 0; i < m; ++i) {
     size_t bit = m >> 1;
     for (; j & bit; bit >>= 1) j ^= bit;
     j |= bit;
-    if (i < j) std::swap(a[i], a[j]);
+    if (i < j) {
+      const double re = d[2 * i], im = d[2 * i + 1];
+      d[2 * i] = d[2 * j];
+      d[2 * i + 1] = d[2 * j + 1];
+      d[2 * j] = re;
+      d[2 * j + 1] = im;
+    }
   }
-  // The butterflies work on raw doubles: std::complex products go through a NaN-aware library call in
-  // unoptimised builds, which made debug test runs several times slower. (Arrays of std::complex<double>
-  // may be accessed as interleaved doubles: [complex.numbers.general].)
-  double* d = reinterpret_cast<double*>(a.data());
   const double sign = inverse ? -1.0 : 1.0;
   const double* tw = reinterpret_cast<const double*>(twiddle_.data());
   // One radix-2 stage on the aligned groups of length len inside [begin, end).
@@ -66,17 +72,24 @@ void FftPlan::complex_half(std::vector<std::complex<double>>& a, bool inverse) c
 std::vector<std::complex<double>> FftPlan::rfft(const std::vector<double>& x) const {
   SP_CHECK(x.size() == n_, "FftPlan::rfft: expected ", n_, " values, got ", x.size());
   const size_t m = n_ / 2;
-  // Pack even samples as real parts and odd samples as imaginary parts, transform at half length, then split:
-  // E_k = (Z_k + conj Z_{m-k})/2, O_k = -i (Z_k - conj Z_{m-k})/2, X_k = E_k + W^k O_k.
-  std::vector<std::complex<double>> z(m);
-  for (size_t k = 0; k < m; ++k) z[k] = {x[2 * k], x[2 * k + 1]};
+  // Even samples as real parts and odd samples as imaginary parts (the same memory layout as x).
+  std::vector<std::complex<double>> z(x.size() / 2);
+  std::copy(x.begin(), x.end(), reinterpret_cast<double*>(z.data()));
   complex_half(z, false);
+  // Split the half-length transform: E_k = (Z_k + conj Z_{m-k})/2, O_k = -i (Z_k - conj Z_{m-k})/2, and
+  // X_k = E_k + W^k O_k with W = exp(-2 pi i/n).
   std::vector<std::complex<double>> out(m + 1);
+  const double* zd = reinterpret_cast<const double*>(z.data());
+  const double* tw = reinterpret_cast<const double*>(twiddle_.data());
+  double* o = reinterpret_cast<double*>(out.data());
   for (size_t k = 0; k <= m; ++k) {
-    const std::complex<double> zk = z[k % m], zc = std::conj(z[(m - k) % m]);
-    const std::complex<double> e = 0.5 * (zk + zc);
-    const std::complex<double> o = std::complex<double>(0.0, -0.5) * (zk - zc);
-    out[k] = e + twiddle_[k] * o;
+    const size_t a = k % m, b = (m - k) % m;
+    const double zr = zd[2 * a], zi = zd[2 * a + 1], cr = zd[2 * b], ci = -zd[2 * b + 1];
+    const double er = 0.5 * (zr + cr), ei = 0.5 * (zi + ci);
+    const double orr = 0.5 * (zi - ci), oi = -0.5 * (zr - cr);
+    const double wr = tw[2 * k], wi = tw[2 * k + 1];
+    o[2 * k] = er + wr * orr - wi * oi;
+    o[2 * k + 1] = ei + wr * oi + wi * orr;
   }
   return out;
 }
@@ -86,18 +99,21 @@ std::vector<double> FftPlan::irfft(const std::vector<std::complex<double>>& spec
   SP_CHECK(spectrum.size() == m + 1, "FftPlan::irfft: expected ", m + 1, " bins, got ", spectrum.size());
   // Undo the split: E_k = (X_k + conj X_{m-k})/2, O_k = (X_k - conj X_{m-k}) conj(W^k)/2, Z_k = E_k + i O_k.
   std::vector<std::complex<double>> z(m);
+  const double* xd = reinterpret_cast<const double*>(spectrum.data());
+  const double* tw = reinterpret_cast<const double*>(twiddle_.data());
+  double* zd = reinterpret_cast<double*>(z.data());
   for (size_t k = 0; k < m; ++k) {
-    const std::complex<double> xk = spectrum[k], xc = std::conj(spectrum[m - k]);
-    const std::complex<double> e = 0.5 * (xk + xc);
-    const std::complex<double> o = 0.5 * (xk - xc) * std::conj(twiddle_[k]);
-    z[k] = e + std::complex<double>(0.0, 1.0) * o;
+    const double xr = xd[2 * k], xi = xd[2 * k + 1], cr = xd[2 * (m - k)], ci = -xd[2 * (m - k) + 1];
+    const double er = 0.5 * (xr + cr), ei = 0.5 * (xi + ci);
+    const double dr = 0.5 * (xr - cr), di = 0.5 * (xi - ci);
+    const double wr = tw[2 * k], wi = -tw[2 * k + 1];  // conj(W^k)
+    const double orr = dr * wr - di * wi, oi = dr * wi + di * wr;
+    zd[2 * k] = er - oi;
+    zd[2 * k + 1] = ei + orr;
   }
   complex_half(z, true);
   std::vector<double> x(n_);
-  for (size_t k = 0; k < m; ++k) {
-    x[2 * k] = z[k].real();
-    x[2 * k + 1] = z[k].imag();
-  }
+  std::copy(zd, zd + n_, x.begin());
   return x;
 }
 

@@ -43,20 +43,27 @@ size_t mod_n(int64_t v, size_t n) {
   return size_t(r < 0 ? r + int64_t(n) : r);
 }
 
+// Grid t_k = (k + k_min) dt, k_min = -(n/2 - 1): n is the smallest power of two with which t runs from -L to
+// L + dt at dt <= mesh (the reference's grid has 2 ceil(L/mesh) + 2 points; rounding up to a power of two
+// refines the mesh, which only tightens the bounds).
+size_t grid_points(double half_width, double mesh, size_t max_points) {
+  SP_CHECK(half_width > 0 && mesh > 0 && std::isfinite(half_width), "prv accountant: domain half-width ", half_width,
+           " and mesh ", mesh, " must be positive");
+  const double needed = 2.0 * std::ceil(half_width / mesh) + 2.0;
+  SP_CHECK(needed <= double(max_points), "prv accountant: the domain [-", half_width, ", ", half_width, "] at mesh ",
+           mesh, " needs ", needed, " points, more than the limit ", max_points,
+           "; raise eps_error or use the RDP accountant");
+  size_t n = 4;
+  while (double(n) < needed) n <<= 1;
+  return n;
+}
+
 }  // namespace
 
 DiscretePld compose_prv(const std::vector<SubsampledGaussian>& groups, double half_width, double mesh,
                         size_t max_points) {
   check_mechanisms("compose_prv", groups);
-  SP_CHECK(half_width > 0 && mesh > 0 && std::isfinite(half_width), "compose_prv: domain half-width ", half_width,
-           " and mesh ", mesh, " must be positive");
-  // Grid t_k = (k + k_min) dt, k_min = -(n/2 - 1): n a power of two with t from -L to L + dt, dt <= mesh.
-  const double cells = std::ceil(half_width / mesh);
-  SP_CHECK(2.0 * cells + 2.0 <= double(max_points), "prv accountant: the domain [-", half_width, ", ", half_width,
-           "] at mesh ", mesh, " needs ", 2.0 * cells + 2.0, " points, more than the limit ", max_points,
-           "; raise eps_error or use the RDP accountant");
-  size_t n = 4;
-  while (double(n) < 2.0 * cells + 2.0) n <<= 1;
+  const size_t n = grid_points(half_width, mesh, max_points);
   const int64_t k_min = -(int64_t(n) / 2 - 1);
   const double dt = half_width / double(n / 2 - 1);
   const double t_min = double(k_min) * dt, t_max = t_min + double(n - 1) * dt;
@@ -118,24 +125,27 @@ DiscretePld compose_prv(const std::vector<SubsampledGaussian>& groups, double ha
 double pld_epsilon_for_delta(const DiscretePld& pld, double delta) {
   const size_t n = pld.pmf.size();
   SP_CHECK(n >= 2 && pld.dt > 0, "pld_epsilon_for_delta: empty distribution");
-  // delta(t_i) = d1_i - e^{t_i} d2_i with d1_i = sum_{j>=i} p_j and d2_i = sum_{j>=i} p_j e^{-t_j}, which falls
-  // as i grows. Scan down from the top for the first grid point whose delta exceeds the target: epsilon lies in
-  // (t_i, t_{i+1}], where delta(eps) = d1_{i+1} - e^eps d2_{i+1} is solved exactly. Starting from the top keeps
-  // the tail sums accurate and, should round-off make delta(t) wiggle, picks the largest crossing.
-  long double d1 = 0, d2 = 0;
+  // delta(t_i) = sum_{j>=i} p_j (1 - e^{t_i - t_j}) = d1_i - D_i with the tail mass d1_i = sum_{j>=i} p_j and
+  // D_i = sum_{j>=i} p_j e^{-(t_j - t_i)} = p_i + e^{-dt} D_{i+1} (a recurrence: no exp per point). delta(t)
+  // falls as t grows: scan down from the top for the first grid point whose delta exceeds the target; epsilon
+  // then lies in (t_i, t_{i+1}], where delta(eps) = d1_{i+1} - e^{eps - t_{i+1}} D_{i+1} is solved exactly.
+  // Starting from the top keeps the tail sums accurate and, should round-off make delta(t) wiggle, picks the
+  // largest crossing.
+  const long double decay = std::exp(-(long double)pld.dt);
+  long double d1 = 0, big_d = 0;
   for (size_t idx = n; idx-- > 0;) {
-    const double t = pld.t_min + double(idx) * pld.dt;
-    const long double d1_next = d1 + pld.pmf[idx];
-    const long double d2_next = d2 + (long double)pld.pmf[idx] * std::exp(-(long double)t);
-    const long double delta_t = d1_next - std::exp((long double)t) * d2_next;
-    if (delta_t > delta) {
+    const long double d1_here = d1 + pld.pmf[idx];
+    const long double big_d_here = pld.pmf[idx] + decay * big_d;
+    if (d1_here - big_d_here > delta) {
       SP_CHECK(idx + 1 < n, "pld_epsilon_for_delta: delta ", delta, " is not reached inside the domain");
-      return double(std::log((d1 - delta) / d2));
+      const double t_next = pld.t_min + double(idx + 1) * pld.dt;
+      return t_next + double(std::log((d1 - delta) / big_d));
     }
-    d1 = d1_next;
-    d2 = d2_next;
+    d1 = d1_here;
+    big_d = big_d_here;
   }
-  return double(std::log((d1 - delta) / d2));
+  // Every grid point meets the target: epsilon <= t_min (solve on the whole distribution).
+  return pld.t_min + double(std::log((d1 - delta) / big_d));
 }
 
 PrvEpsilon prv_epsilon(const std::vector<SubsampledGaussian>& groups, double delta, const PrvOptions& options) {
@@ -152,14 +162,14 @@ PrvEpsilon prv_epsilon(const std::vector<SubsampledGaussian>& groups, double del
   out.domain_half_width = safe_half_width(groups, eps_error, delta_error);
   // Mesh from Gopi et al. Thm 5.5 as the reference sets it: eps_error / sqrt(T log(12/delta_error) / 2).
   const double mesh = eps_error / std::sqrt(double(t) * std::log(12.0 / delta_error) / 2.0);
-  const DiscretePld pld = compose_prv(groups, out.domain_half_width, mesh, options.max_points);
-  out.mesh = pld.dt;
-  out.points = pld.pmf.size();
+  out.points = grid_points(out.domain_half_width, mesh, options.max_points);
   // FFT round-off leaves ~1e-16 per point and grows with T in the spectrum powers: it must stay below the
   // delta being resolved.
   SP_CHECK(DBL_EPSILON * double(out.points + size_t(t)) < delta - delta_error, "prv_epsilon: delta ", delta,
            " is too small for a ", out.points, "-point grid and ", t,
            " steps (round-off would dominate); raise delta or use the RDP accountant");
+  const DiscretePld pld = compose_prv(groups, out.domain_half_width, mesh, options.max_points);
+  out.mesh = pld.dt;
   out.estimate = std::max(0.0, pld_epsilon_for_delta(pld, delta));
   out.upper = std::max(0.0, pld_epsilon_for_delta(pld, delta - delta_error) + eps_error);
   out.lower = std::max(0.0, pld_epsilon_for_delta(pld, delta + delta_error) - eps_error);

@@ -44,8 +44,12 @@ inline double log_erfc(double x) {
   return -x * x - std::log(x) - 0.5 * std::log(std::numbers::pi) + std::log(sum);
 }
 
-// log Phi(x), Phi the standard normal cdf.
-inline double log_ndtr(double x) { return -std::numbers::ln2 + log_erfc(-x / std::numbers::sqrt2); }
+// log Phi(x), Phi the standard normal cdf. For x > 0 it is log1p of the small upper tail, so values near zero
+// keep their relative precision (going through log_erfc would cancel ln 2 against ln 2).
+inline double log_ndtr(double x) {
+  if (x > 0) return std::log1p(-0.5 * std::erfc(x / std::numbers::sqrt2));
+  return -std::numbers::ln2 + log_erfc(-x / std::numbers::sqrt2);
+}
 
 // Upper tail Q(x) = 1 - Phi(x) and lower tail Phi(x), each from one erfc call on the side where it is accurate.
 struct NormalTails {
