@@ -147,18 +147,18 @@ TEST(PrvAccountant, ComposedDistributionInvariants) {
 }
 
 TEST(PrvAccountant, HeterogeneousGroupsAndMonotonicity) {
-  const PrvEpsilon one = prv_epsilon({{0.02, 1.0, 1000}}, 1e-5);
-  const PrvEpsilon split = prv_epsilon({{0.02, 1.0, 400}, {0.02, 1.0, 600}}, 1e-5);
+  const PrvEpsilon one = prv_epsilon({{0.02, 1.0, 400}}, 1e-5);
+  const PrvEpsilon split = prv_epsilon({{0.02, 1.0, 150}, {0.02, 1.0, 250}}, 1e-5);
   EXPECT_NEAR(split.estimate, one.estimate, 1e-9);
   EXPECT_NEAR(split.upper, one.upper, 1e-9);
   // Mixed groups: between the two pure runs, and below the RDP bound of the mix.
-  const PrvEpsilon mixed = prv_epsilon({{0.02, 1.0, 500}, {0.02, 2.0, 500}}, 1e-5);
-  const PrvEpsilon low = prv_epsilon({{0.02, 2.0, 1000}}, 1e-5);
+  const PrvEpsilon mixed = prv_epsilon({{0.02, 1.0, 200}, {0.02, 2.0, 200}}, 1e-5);
+  const PrvEpsilon low = prv_epsilon({{0.02, 2.0, 400}}, 1e-5);
   EXPECT_LT(mixed.estimate, one.estimate);
   EXPECT_GT(mixed.estimate, low.estimate);
-  EXPECT_LT(mixed.upper, rdp_epsilon({{0.02, 1.0, 500}, {0.02, 2.0, 500}}, 1e-5).epsilon);
+  EXPECT_LT(mixed.upper, rdp_epsilon({{0.02, 1.0, 200}, {0.02, 2.0, 200}}, 1e-5).epsilon);
   double prev = 0;
-  for (int64_t t : {10, 100, 1000}) {
+  for (int64_t t : {10, 100, 400}) {
     const double e = prv_epsilon({{0.02, 1.0, t}}, 1e-5).estimate;
     EXPECT_GT(e, prev) << "steps=" << t;
     prev = e;
