@@ -15,7 +15,7 @@ namespace sp::dpsgd {
 struct PrvOptions {
   double eps_error = 0.01;   // epsilon_error of the reference: half-width of the returned band
   double delta_error = 0;    // 0 selects the reference's default delta / 1000
-  size_t max_points = size_t(1) << 24;  // refuse meshes larger than this (memory: ~40 bytes per point)
+  size_t max_points = size_t(1) << 23;  // refuse grids larger than this (peak memory ~60 bytes per point)
 };
 
 struct PrvEpsilon {
@@ -38,7 +38,7 @@ struct DiscretePld {
 // Composition step of prv_epsilon, exposed for tests: returns the composed distribution on a power-of-two grid
 // of spacing <= mesh covering [-half_width, half_width].
 DiscretePld compose_prv(const std::vector<SubsampledGaussian>& groups, double half_width, double mesh,
-                        size_t max_points = size_t(1) << 24);
+                        size_t max_points = size_t(1) << 23);
 // epsilon such that delta(epsilon) = sum_{t_k > epsilon} pmf_k (1 - e^{epsilon - t_k}) equals `delta`, solved
 // exactly between grid points (may be negative when delta exceeds delta(t_min)).
 double pld_epsilon_for_delta(const DiscretePld& pld, double delta);

@@ -143,9 +143,10 @@ double log_a_series_small_q(double q, double sigma, double alpha, long* terms) {
 }
 
 double log_a_fractional(double q, double sigma, double alpha, long* terms) {
-  // The A - 1 form converges like (q/(1-q))^i, but its relative stopping rule needs more terms where the tails
-  // decay polynomially; above q = 0.05, A - 1 > 1e-6 and summing A directly loses at most ~1e-10 of log A.
-  const double log_a = q <= 0.05 ? log_a_series_small_q(q, sigma, alpha, terms) : log_a_series_direct(q, sigma, alpha, terms);
+  // The A - 1 form needs about as many terms as the direct sum but keeps relative precision when A - 1 is
+  // small (tiny q or large sigma); its binomial sub-series decays like (q/(1-q))^i, too slowly near q = 1/2.
+  const double log_a = q <= 0.4 ? log_a_series_small_q(q, sigma, alpha, terms)
+                                : log_a_series_direct(q, sigma, alpha, terms);
   SP_CHECK(std::isfinite(log_a), "rdp: the fractional-order series for alpha=", alpha, " q=", q, " sigma=", sigma,
            " lost its sign (log A = ", log_a, ")");
   return log_a;

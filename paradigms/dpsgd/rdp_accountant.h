@@ -44,7 +44,7 @@ namespace detail {
 double log_a_integer(double q, double sigma, long alpha);
 // Any real alpha > 1 (integer too): the two erfc-weighted series of Mironov et al. summed for A itself
 // (series_direct, any q < 1), or rearranged to give A - 1 (series_small_q, q < 1/2, full relative precision
-// for tiny q). log_a_fractional uses the latter for q <= 0.05. `terms` receives how many indices were summed.
+// for tiny q). log_a_fractional uses the latter for q <= 0.4. `terms` receives how many indices were summed.
 double log_a_fractional(double q, double sigma, double alpha, long* terms = nullptr);
 double log_a_series_direct(double q, double sigma, double alpha, long* terms = nullptr);
 double log_a_series_small_q(double q, double sigma, double alpha, long* terms = nullptr);
