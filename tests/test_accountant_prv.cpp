@@ -109,7 +109,9 @@ TEST(PrvDistribution, MatchesMonteCarloAndRdpLimit) {
   const std::vector<double> edges{-1.0, -0.1, 0.0, 0.3, 2.0, 10.0, 12.0};
   const auto m = prv.interval_masses(edges);
   for (size_t k = 0; k + 1 < edges.size(); ++k) {
-    if (edges[k + 1] < 5) EXPECT_NEAR(m[k], prv.cdf(edges[k + 1]) - prv.cdf(edges[k]), 1e-15);
+    if (edges[k + 1] < 5) {
+      EXPECT_NEAR(m[k], prv.cdf(edges[k + 1]) - prv.cdf(edges[k]), 1e-15);
+    }
     EXPECT_GE(m[k], 0.0);
   }
   // P(10 < Y <= 12) ~ 1e-24: a difference of two upper tails, resolved to full relative precision.
