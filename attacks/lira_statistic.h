@@ -2,7 +2,7 @@
 //   logit (default): phi = z_y - logsumexp_{j != y} z_j   (Carlini et al.'s "logit-scaled confidence")
 //   hinge:           phi = z_y - max_{j != y} z_j
 // Computed as (z_y - m) - log1p(sum_{j != y, j != argmax} exp(z_j - m)) with m = max_{j != y} z_j, which
-// is exact for any margin (no softmax, no probability floor, no overflow). Tested in
+// is accurate for any margin (no softmax, no probability floor, no overflow). Tested in
 // tests/test_lira_statistic.cpp against worked examples and a long-double reference.
 #pragma once
 #include <cmath>
@@ -44,7 +44,9 @@ inline double lira_statistic(const T* z, int64_t C, int64_t y, Statistic st) {
   double s = 0.0;
   for (int64_t j = 0; j < C; ++j)
     if (j != y && j != jm) s += std::exp(double(z[j]) - m);
-  return margin - std::log1p(s);
+  // log1p is exact for small s; above 2^-10, log(1 + s) is as accurate in absolute terms and about
+  // twice as fast, which matters for the tens of millions of rows of a benchmark-size experiment.
+  return margin - (s < 0x1p-10 ? std::log1p(s) : std::log(1.0 + s));
 }
 
 }  // namespace sp::lira

@@ -99,8 +99,9 @@ int main(int argc, char** argv) {
     LiraResult r = run_lira(cfg);
     if (!quiet) {
       std::cout << format_table(r, cfg);
-      std::printf("time: load %.2f s, attacks %.2f s, metrics %.2f s, write %.2f s\n", r.seconds_load, r.seconds_attacks,
-                  r.seconds_metrics, r.seconds_write);
+      std::printf("time (wall / cpu): load %.2f / %.2f s, attacks %.2f / %.2f s, metrics %.2f / %.2f s, write %.2f / %.2f s\n",
+                  r.seconds_load, r.cpu_load, r.seconds_attacks, r.cpu_attacks, r.seconds_metrics, r.cpu_metrics,
+                  r.seconds_write, r.cpu_write);
       for (const std::string& f : r.written) std::cout << "wrote " << f << "\n";
     }
   } catch (const std::exception& e) {
