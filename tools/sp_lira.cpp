@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"error", "drop"}))
       ->capture_default_str();
   app.add_option("--threads", cfg.threads, "worker threads (0: all cores)")->capture_default_str();
+  app.add_flag("--equalize-folds", cfg.attack.equalize_folds,
+               "fit every fold on (IN - 1, OUT - 1) shadow models, whatever the target's membership, by also "
+               "leaving out one model of the other group; removes the leave-one-out bias at small S");
   app.add_flag("--no-plot", no_plot, "do not write roc.png");
   app.add_flag("--quiet", quiet, "print only errors");
   CLI11_PARSE(app, argc, argv);
