@@ -1,7 +1,6 @@
 // results.json, ROC CSV and the console table (see lira_report.h).
 #include "attacks/lira_report.h"
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 
