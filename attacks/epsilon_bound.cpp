@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include "attacks/beta_dist.h"
@@ -17,13 +18,6 @@ double exact(int64_t k1, int64_t n1, int64_t k2, int64_t n2, double delta, doubl
   double lo = clopper_pearson(k1, n1, alpha).lo, hi = clopper_pearson(k2, n2, alpha).hi;
   if (!(lo > delta) || !(hi > 0)) return -std::numeric_limits<double>::infinity();
   return std::log((lo - delta) / hi);
-}
-
-// An upper bound of exact(): lo <= k1/n1 and hi >= max(k2/n2, hi(0 of n2)) since hi grows with k2.
-double optimistic(int64_t k1, int64_t n1, int64_t k2, int64_t n2, double delta, double hi0) {
-  double p = double(k1) / double(n1);
-  if (!(p > delta)) return -std::numeric_limits<double>::infinity();
-  return std::log((p - delta) / std::max(double(k2) / double(n2), hi0));
 }
 
 struct Form {
@@ -46,29 +40,44 @@ EpsilonBound epsilon_lower_bound(const Roc& r, double delta, double alpha) {
   EpsilonBound best;
   if (r.P == 0 || r.N == 0) return best;
   const double hi0[2] = {clopper_pearson(0, r.N, alpha).hi, clopper_pearson(0, r.P, alpha).hi};
+  // Candidates ordered by the optimistic ratio (p - delta) / max(k2/n2, hi0), the exponential of the
+  // optimistic bound; only ratios above 1 can give a positive epsilon.
   struct Cand {
     double ub;
     uint32_t form;
     size_t point;
   };
   std::vector<Cand> c;
-  c.reserve(2 * r.points.size());
   for (size_t k = 0; k < r.points.size(); ++k)
     for (int f = 0; f < 2; ++f) {
       Form x = form_of(r, r.points[k], f);
-      double ub = optimistic(x.k1, x.n1, x.k2, x.n2, delta, hi0[f]);
-      if (ub > 0) c.push_back({ub, uint32_t(f), k});
+      double p = double(x.k1) / double(x.n1);
+      double ratio = (p - delta) / std::max(double(x.k2) / double(x.n2), hi0[f]);
+      if (ratio > 1) c.push_back({ratio, uint32_t(f), k});
     }
   auto lower = [](const Cand& a, const Cand& b) { return a.ub < b.ub || (a.ub == b.ub && a.point > b.point); };
   std::make_heap(c.begin(), c.end(), lower);
-  while (!c.empty() && c.front().ub > best.epsilon) {
+  // Upper limits are shared by the many candidates with the same (small) count in the denominator.
+  std::map<std::pair<int, int64_t>, double> hi_memo;
+  double best_ratio = 1;
+  while (!c.empty() && c.front().ub > best_ratio) {
     std::pop_heap(c.begin(), c.end(), lower);
     Cand top = c.back();
     c.pop_back();
     const RocPoint& p = r.points[top.point];
     Form x = form_of(r, p, int(top.form));
-    double e = exact(x.k1, x.n1, x.k2, x.n2, delta, alpha);
-    if (e > best.epsilon) best = {e, p.threshold, p.tp, p.fp, top.form == 1};
+    auto [it, fresh] = hi_memo.try_emplace({int(top.form), x.k2}, 0.0);
+    if (fresh) it->second = clopper_pearson(x.k2, x.n2, alpha).hi;
+    const double hi = it->second;
+    // With the exact upper limit the candidate may already be out of the running.
+    if ((double(x.k1) / double(x.n1) - delta) / hi <= best_ratio) continue;
+    const double lo = clopper_pearson(x.k1, x.n1, alpha).lo;
+    if (!(lo > delta)) continue;
+    const double ratio = (lo - delta) / hi;
+    if (ratio > best_ratio) {
+      best_ratio = ratio;
+      best = {std::log(ratio), p.threshold, p.tp, p.fp, top.form == 1};
+    }
   }
   return best;
 }

@@ -87,6 +87,7 @@ class GroupFit {
   }
 
   int64_t n() const { return n_; }
+  int64_t model_at(int64_t k) const { return idx_[size_t(k)]; }  // k-th member in ascending model order
 
   // mean (or median) and m2 of the group without model `drop` (-1: nobody removed). Returns the count.
   int64_t loo(int64_t drop, bool median, double& mu, double& m2) const {
@@ -137,7 +138,17 @@ double sigma_of(double m2, int64_t n, int ddof) { return std::sqrt(std::max(m2, 
 
 }  // namespace
 
-int64_t check_fit_counts(const LiraData& d, std::span<const Attack> attacks, std::vector<uint8_t>* scored) {
+int64_t fold_drop_index(int64_t i, int64_t t, int64_t n) {
+  SP_CHECK(n >= 1, "fold_drop_index: empty group");
+  uint64_t z = uint64_t(i) * 0x9e3779b97f4a7c15ull + uint64_t(t) * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return int64_t(z % uint64_t(n));
+}
+
+int64_t check_fit_counts(const LiraData& d, std::span<const Attack> attacks, std::vector<uint8_t>* scored,
+                         bool equalize_folds) {
   int64_t need_in = 0, need_out = 0;
   const char* who = "";
   auto require = [&](Attack a, int64_t in, int64_t out) {
@@ -162,10 +173,11 @@ int64_t check_fit_counts(const LiraData& d, std::span<const Attack> attacks, std
     }
     for (int64_t t = 0; t < S; ++t) {
       if (!val[t]) continue;
-      int64_t in = n_in - mem[t], out = n_out - !mem[t];
+      // Equalized folds lose one model from each group; otherwise only the target's group loses it.
+      int64_t in = n_in - (equalize_folds ? 1 : mem[t]), out = n_out - (equalize_folds ? 1 : !mem[t]);
       if (in >= need_in && out >= need_out) continue;
       // Without the dropped pairs the fold would have been fine: leave this pair unscored.
-      int64_t in_all = n_in_all - mem[t], out_all = S - 1 - in_all;
+      int64_t in_all = n_in_all - (equalize_folds ? 1 : mem[t]), out_all = S - n_in_all - (equalize_folds ? 1 : !mem[t]);
       if (scored && in_all >= need_in && out_all >= need_out) {
         (*scored)[size_t(i * S + t)] = 0;
         ++unscored;
@@ -173,8 +185,9 @@ int64_t check_fit_counts(const LiraData& d, std::span<const Attack> attacks, std
       }
       SP_FAIL("sample ", i, ": with target model ", t, " (", d.model_names[size_t(t)], ") held out it is IN for ", in,
               " and OUT for ", out, " of the other ", S - 1, " models (keep.npy",
-              d.dropped_pairs ? ", after dropping non-finite pairs" : "", "); the ", who, " attack needs at least ",
-              need_in, " IN and ", need_out, " OUT shadow models per sample, otherwise its std is undefined");
+              d.dropped_pairs ? ", after dropping non-finite pairs" : "", equalize_folds ? ", equalized folds" : "",
+              "); the ", who, " attack needs at least ", need_in, " IN and ", need_out,
+              " OUT shadow models per sample, otherwise its std is undefined");
     }
   }
   return unscored;
@@ -258,7 +271,7 @@ std::vector<AttackScores> run_attacks(const LiraData& d, std::span<const Attack>
              attack_name(attacks[k]), " requested twice");
   // Targets to score: valid pairs, less those whose folds lost too many shadow models to dropped pairs.
   std::vector<uint8_t> scored = d.valid;
-  int64_t unscored = check_fit_counts(d, attacks, d.dropped_pairs ? &scored : nullptr);
+  int64_t unscored = check_fit_counts(d, attacks, d.dropped_pairs ? &scored : nullptr, opt.equalize_folds);
   if (unscored_pairs) *unscored_pairs = unscored;
   const int64_t S = d.S, M = d.M, A = d.A;
   const bool on = wants(attacks, Attack::online), ogv = wants(attacks, Attack::online_global_variance),
@@ -321,18 +334,24 @@ std::vector<AttackScores> run_attacks(const LiraData& d, std::span<const Attack>
           const double xt = x[t];
           double mu_in = mu_in_all, sig_in = sig_in_all, log_sig_in = log_sig_in_all;
           double mu_out = mu_out_all, sig_out = sig_out_all, log_sig_out = log_sig_out_all;
-          if (mem[t]) {
-            if (need_in) {
-              double m2;
-              int64_t n = gin.loo(t, median, mu_in, m2);
-              if (on && n >= 2) {
-                sig_in = sigma_of(m2, n, opt.ddof);
-                log_sig_in = std::log(sig_in);
-              }
-            }
-          } else if (need_out) {
+          // The model each group loses in this fold (-1: none): the target from its own group and, with
+          // equalized folds, one model from the other.
+          int64_t drop_in = mem[t] ? t : -1, drop_out = mem[t] ? -1 : t;
+          if (opt.equalize_folds) {
+            if (mem[t] && need_out) drop_out = gout.model_at(fold_drop_index(i, t, gout.n()));
+            if (!mem[t] && need_in) drop_in = gin.model_at(fold_drop_index(i, t, gin.n()));
+          }
+          if (need_in && drop_in >= 0) {
             double m2;
-            int64_t n = gout.loo(t, median, mu_out, m2);
+            int64_t n = gin.loo(drop_in, median, mu_in, m2);
+            if (on && n >= 2) {
+              sig_in = sigma_of(m2, n, opt.ddof);
+              log_sig_in = std::log(sig_in);
+            }
+          }
+          if (need_out && drop_out >= 0) {
+            double m2;
+            int64_t n = gout.loo(drop_out, median, mu_out, m2);
             if ((on || off) && n >= 2) {
               sig_out = sigma_of(m2, n, opt.ddof);
               log_sig_out = std::log(sig_out);

@@ -39,8 +39,19 @@ struct AttackOptions {
   Fit fit = Fit::mean;
   int ddof = 1;  // 1: sample std (default), 0: population std (the original LiRA code)
   OfflineScore offline = OfflineScore::cdf;
+  // Leave-one-out makes the fit sizes depend on the target's membership: a member target leaves k_in - 1
+  // IN and k_out OUT shadow models, a non-member k_in and k_out - 1. Smaller fits predict worse, so even
+  // without any leakage member and non-member scores differ in distribution (with S = 8: online AUC ~0.41,
+  // and a spurious epsilon bound for offline). With equalize_folds, every fold of a sample also drops one
+  // model of the other group (chosen by fold_drop_index), so all folds fit on k_in - 1 and k_out - 1.
+  bool equalize_folds = false;
   int threads = 0;
 };
+
+// With equalize_folds: the position, among the n models of the group the target does not belong to (in
+// ascending model order), of the model left out of the fold of (sample i, target t). A fixed hash, so
+// results are reproducible.
+int64_t fold_drop_index(int64_t i, int64_t t, int64_t n);
 
 // Scores of one attack, [S][M] row-major (target model, sample); NaN for (model, sample) pairs dropped
 // under the NaN policy.
@@ -58,7 +69,8 @@ std::vector<AttackScores> run_attacks(const LiraData& d, std::span<const Attack>
 // online >= 2 IN and >= 2 OUT, online_global_variance >= 1 and >= 1, offline >= 2 OUT. When `scored`
 // ([M][S], initialised to d.valid) is given, a fold that only falls short because of dropped pairs is
 // not an error: its (target, sample) pair is marked 0 there (not scored, for every attack) and counted.
-int64_t check_fit_counts(const LiraData& d, std::span<const Attack> attacks, std::vector<uint8_t>* scored = nullptr);
+int64_t check_fit_counts(const LiraData& d, std::span<const Attack> attacks, std::vector<uint8_t>* scored = nullptr,
+                         bool equalize_folds = false);
 
 // Per fold t: the pooled IN and OUT std of online_global_variance (without the 1e-30).
 struct FoldSigmas {

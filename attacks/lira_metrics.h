@@ -33,7 +33,14 @@ struct Metrics {
 };
 
 // scores/labels over all S*M pairs (p = t * M + i); order: descending-score order of the pairs to use.
+// Everything but the bootstrap interval, which add_bootstrap fills for several attacks at once.
 Metrics evaluate(std::span<const double> scores, std::span<const uint8_t> labels, std::span<const int64_t> order,
-                 int64_t M, const MetricsOptions& opt, bool keep_curve);
+                 const MetricsOptions& opt, bool keep_curve);
+
+// Bootstrap intervals of TPR at opt.bootstrap_fpr for several attacks scored on the same pairs, from
+// shared (paired) replicates; metrics[k] belongs to targets[k]. Metrics without members or non-members
+// get none.
+void add_bootstrap(std::span<Metrics* const> metrics, std::span<const BootstrapTarget> targets,
+                   std::span<const uint8_t> labels, int64_t M, const MetricsOptions& opt);
 
 }  // namespace sp::lira

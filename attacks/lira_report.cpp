@@ -1,7 +1,6 @@
 // results.json, ROC CSV and the console table (see lira_report.h).
 #include "attacks/lira_report.h"
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -102,6 +101,7 @@ nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg) 
   s["fit"] = std::string(fit_name(cfg.attack.fit));
   s["std"] = cfg.attack.ddof == 1 ? "sample" : "population";
   s["offline_score"] = std::string(offline_score_name(cfg.attack.offline));
+  s["equalize_folds"] = cfg.attack.equalize_folds;
   s["delta"] = cfg.delta;
   s["bootstrap_replicates"] = cfg.bootstrap;
   s["seed"] = cfg.seed;
@@ -138,11 +138,17 @@ std::string format_table(const LiraResult& r, const LiraConfig& cfg) {
   char head[400];
   std::snprintf(head, sizeof head,
                 "LiRA on %lld models x %lld samples x %lld queries (%lld classes); statistic %s, fit %s, std %s "
-                "(ddof %d), offline %s, leave-one-model-out, pooled ROC\n",
+                "(ddof %d), offline %s, leave-one-model-out%s, pooled ROC\n",
                 (long long)r.S, (long long)r.M, (long long)r.A, (long long)r.C, std::string(statistic_name(cfg.statistic)).c_str(),
                 std::string(fit_name(cfg.attack.fit)).c_str(), cfg.attack.ddof ? "sample" : "population", cfg.attack.ddof,
-                std::string(offline_score_name(cfg.attack.offline)).c_str());
+                std::string(offline_score_name(cfg.attack.offline)).c_str(),
+                cfg.attack.equalize_folds ? " (equalized folds)" : "");
   out += head;
+  if (!cfg.attack.equalize_folds && r.S <= 16)
+    out += "note: with " + std::to_string(r.S) +
+           " models, leave-one-out fits member and non-member targets on different numbers of IN/OUT models, "
+           "which by itself shifts the scores (online AUC < 0.5 and spurious low-FPR signal without any "
+           "leakage); consider --equalize-folds\n";
   if (r.dropped_pairs)
     out += "dropped " + std::to_string(r.dropped_pairs) + " (model, sample) pairs with " +
            std::to_string(r.nonfinite_logits) + " non-finite logit rows (--nan-policy drop)" +

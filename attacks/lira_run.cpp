@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <map>
 
 #include "attacks/lira_report.h"
+#include "attacks/parallel.h"
 #include "attacks/roc_plot.h"
 #include "data/atomic_file.h"
 #include "data/npy.h"
@@ -20,6 +22,13 @@ constexpr size_t kMaxGroups = 1000;
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// CPU time of the whole process (all threads).
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
 // Group value of every (model, sample) pair, p = t * M + i, from an int [M] or [S, M] file.
@@ -54,6 +63,7 @@ LiraResult run_lira(const LiraConfig& cfg) {
   LiraResult res;
 
   auto t0 = std::chrono::steady_clock::now();
+  double c0 = cpu_seconds();
   ExperimentFiles files = find_experiment(cfg.dir, cfg.layout);
   std::vector<int64_t> groups;
   if (!cfg.groups.empty()) {
@@ -74,8 +84,10 @@ LiraResult run_lira(const LiraConfig& cfg) {
   res.nonfinite_logits = d.nonfinite_logits;
   res.model_names = d.model_names;
   res.seconds_load = seconds_since(t0);
+  res.cpu_load = cpu_seconds() - c0;
 
   t0 = std::chrono::steady_clock::now();
+  c0 = cpu_seconds();
   AttackOptions ao = cfg.attack;
   ao.threads = threads;
   std::vector<AttackScores> scores = run_attacks(d, cfg.attacks, ao, &res.unscored_pairs);
@@ -86,8 +98,10 @@ LiraResult run_lira(const LiraConfig& cfg) {
   // phi is no longer needed; release it before sorting so peak memory stays at the load phase's.
   std::vector<double>().swap(d.phi);
   res.seconds_attacks = seconds_since(t0);
+  res.cpu_attacks = cpu_seconds() - c0;
 
   t0 = std::chrono::steady_clock::now();
+  c0 = cpu_seconds();
   std::map<int64_t, size_t> group_slot;
   if (!groups.empty()) {
     for (size_t p = 0; p < groups.size(); ++p)
@@ -103,21 +117,47 @@ LiraResult run_lira(const LiraConfig& cfg) {
   mo.bootstrap = cfg.bootstrap;
   mo.seed = cfg.seed;
   mo.threads = threads;
-  for (const AttackScores& as : scores) {
-    AttackResult ar;
+  // orders[k]: attack k's pairs by descending score; group_orders[k][g]: the same, restricted to group g.
+  // Attacks are evaluated concurrently; each evaluation is single-threaded.
+  const size_t n_att = scores.size();
+  std::vector<std::vector<int64_t>> orders(n_att);
+  std::vector<std::vector<std::vector<int64_t>>> group_orders(n_att);
+  res.attacks.resize(n_att);
+  parallel_tasks(int64_t(n_att), threads, [&](int64_t k, int) {
+    const AttackScores& as = scores[size_t(k)];
+    AttackResult& ar = res.attacks[size_t(k)];
     ar.attack = as.attack;
-    std::vector<int64_t> order = order_desc(as.scores, threads);
-    ar.overall = evaluate(as.scores, labels, order, M, mo, true);
+    orders[size_t(k)] = order_desc(as.scores);
+    ar.overall = evaluate(as.scores, labels, orders[size_t(k)], mo, true);
+    auto& go = group_orders[size_t(k)];
+    go.resize(group_slot.size());
     if (!groups.empty()) {
-      std::vector<std::vector<int64_t>> by_group(group_slot.size());
-      for (int64_t p : order) by_group[group_slot.at(groups[size_t(p)])].push_back(p);
-      for (const auto& [v, slot] : group_slot) ar.groups.push_back({v, evaluate(as.scores, labels, by_group[slot], M, mo, false)});
+      for (int64_t p : orders[size_t(k)]) go[group_slot.at(groups[size_t(p)])].push_back(p);
+      for (const auto& [v, slot] : group_slot) ar.groups.push_back({v, evaluate(as.scores, labels, go[slot], mo, false)});
     }
-    res.attacks.push_back(std::move(ar));
+  });
+  // Bootstrap intervals from replicates shared by the attacks (overall, then per group).
+  std::vector<Metrics*> ms;
+  std::vector<BootstrapTarget> targets;
+  for (size_t k = 0; k < scores.size(); ++k) {
+    ms.push_back(&res.attacks[k].overall);
+    targets.push_back({scores[k].scores, orders[k]});
+  }
+  add_bootstrap(ms, targets, labels, M, mo);
+  for (size_t g = 0; g < group_slot.size(); ++g) {
+    ms.clear();
+    targets.clear();
+    for (size_t k = 0; k < scores.size(); ++k) {
+      ms.push_back(&res.attacks[k].groups[g].second);
+      targets.push_back({scores[k].scores, group_orders[k][g]});
+    }
+    add_bootstrap(ms, targets, labels, M, mo);
   }
   res.seconds_metrics = seconds_since(t0);
+  res.cpu_metrics = cpu_seconds() - c0;
 
   t0 = std::chrono::steady_clock::now();
+  c0 = cpu_seconds();
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   SP_CHECK(!ec, out_dir, ": cannot create output directory: ", ec.message());
@@ -156,6 +196,7 @@ LiraResult run_lira(const LiraConfig& cfg) {
   write_file_atomic(jp, results_json(res, cfg).dump(2) + "\n");
   res.written.push_back(jp);
   res.seconds_write = seconds_since(t0);
+  res.cpu_write = cpu_seconds() - c0;
   return res;
 }
 

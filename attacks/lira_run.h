@@ -44,7 +44,9 @@ struct LiraResult {
   std::vector<AttackResult> attacks;
   bool has_groups = false;
   std::vector<std::string> written;  // output files
+  // Wall-clock and process CPU seconds per phase.
   double seconds_load = 0, seconds_attacks = 0, seconds_metrics = 0, seconds_write = 0;
+  double cpu_load = 0, cpu_attacks = 0, cpu_metrics = 0, cpu_write = 0;
 };
 
 LiraResult run_lira(const LiraConfig& cfg);

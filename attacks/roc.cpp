@@ -4,34 +4,56 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <thread>
+#include <cstring>
 
 #include "kernels/error.h"
 
 namespace sp::lira {
 
-std::vector<int64_t> order_desc(std::span<const double> scores, int threads) {
-  struct Key {
-    double s;
-    int64_t i;
+namespace {
+
+// Keys whose unsigned order is the descending order of the scores (-0 and +0 tie, as they compare equal).
+uint64_t descending_key(double d) {
+  if (d == 0) d = 0.0;
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  u = (u >> 63) ? ~u : (u | (uint64_t(1) << 63));  // ascending order of the doubles
+  return ~u;
+}
+
+}  // namespace
+
+std::vector<int64_t> order_desc(std::span<const double> scores) {
+  struct Item {
+    uint64_t key;
+    int64_t index;
   };
-  std::vector<Key> k;
-  k.reserve(scores.size());
+  std::vector<Item> a, b;
+  a.reserve(scores.size());
   for (size_t i = 0; i < scores.size(); ++i)
-    if (!std::isnan(scores[i])) k.push_back({scores[i], int64_t(i)});
-  auto before = [](const Key& a, const Key& b) { return a.s > b.s || (a.s == b.s && a.i < b.i); };
-  if (threads >= 2 && k.size() > 100000) {
-    // Two halves sorted concurrently, then merged: the order is the same as one sort's.
-    auto mid = k.begin() + std::ptrdiff_t(k.size() / 2);
-    std::thread th([&] { std::sort(k.begin(), mid, before); });
-    std::sort(mid, k.end(), before);
-    th.join();
-    std::inplace_merge(k.begin(), mid, k.end(), before);
-  } else {
-    std::sort(k.begin(), k.end(), before);
+    if (!std::isnan(scores[i])) a.push_back({descending_key(scores[i]), int64_t(i)});
+  b.resize(a.size());
+  // LSD radix sort in six passes of 11 bits (the histograms of all passes come from one read). Each pass
+  // is stable and the input is in index order, so ties end up by ascending index. Passes where every key
+  // has the same digit are skipped.
+  constexpr int kBits = 11, kPasses = 6, kBuckets = 1 << kBits;
+  std::vector<size_t> count(size_t(kPasses) * kBuckets, 0);
+  for (const Item& it : a)
+    for (int p = 0; p < kPasses; ++p) ++count[size_t(p) * kBuckets + ((it.key >> (p * kBits)) & (kBuckets - 1))];
+  for (int p = 0; p < kPasses; ++p) {
+    size_t* c = &count[size_t(p) * kBuckets];
+    if (std::find(c, c + kBuckets, a.size()) != c + kBuckets) continue;
+    size_t sum = 0;
+    for (int d = 0; d < kBuckets; ++d) {
+      size_t n = c[d];
+      c[d] = sum;
+      sum += n;
+    }
+    for (const Item& it : a) b[c[(it.key >> (p * kBits)) & (kBuckets - 1)]++] = it;
+    a.swap(b);
   }
-  std::vector<int64_t> order(k.size());
-  for (size_t j = 0; j < k.size(); ++j) order[j] = k[j].i;
+  std::vector<int64_t> order(a.size());
+  for (size_t j = 0; j < a.size(); ++j) order[j] = a[j].index;
   return order;
 }
 

@@ -24,8 +24,8 @@ struct Roc {
   std::vector<RocPoint> points;
 };
 
-// Indices of the non-NaN scores ordered by descending score (ties by ascending index).
-std::vector<int64_t> order_desc(std::span<const double> scores, int threads = 1);
+// Indices of the non-NaN scores ordered by descending score (ties by ascending index); a radix sort.
+std::vector<int64_t> order_desc(std::span<const double> scores);
 // The ROC of the pairs in `order` (a descending-score order of a subset of the pairs).
 Roc roc_from_order(std::span<const double> scores, std::span<const uint8_t> labels, std::span<const int64_t> order);
 Roc roc_curve(std::span<const double> scores, std::span<const uint8_t> labels);

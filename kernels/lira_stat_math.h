@@ -38,7 +38,9 @@ SP_HD double lira_statistic(const T* z, int64_t C, int64_t y, Statistic st) {
   double s = 0.0;
   for (int64_t j = 0; j < C; ++j)
     if (j != y && j != jm) s += std::exp(double(z[j]) - m);
-  return margin - std::log1p(s);
+  // log1p is exact for small s; above 2^-10, log(1 + s) is as accurate in absolute terms and about twice as
+  // fast, which matters for the tens of millions of rows of a benchmark-size experiment.
+  return margin - (s < 0x1p-10 ? std::log1p(s) : std::log(1.0 + s));
 }
 
 }  // namespace sp::lira

@@ -10,7 +10,9 @@ uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-uint64_t key_of(uint64_t seed, uint64_t stream) { return mix64(mix64(seed) ^ (stream * kGamma + 0x632BE59BD9B4E019ull)); }
+uint64_t key_of(uint64_t seed, uint64_t stream) {
+  return mix64(mix64(seed) ^ (stream * kGamma + 0x632BE59BD9B4E019ull));
+}
 double unit(uint64_t bits) { return double(bits >> 11) * 0x1.0p-53; }
 }  // namespace
 

@@ -65,7 +65,7 @@ double ref_log_pdf(double x, double mu, double sd) {
 }
 
 // The reference: scores [S][M], NaN for dropped pairs.
-std::vector<double> reference(const Experiment& e, Attack attack, Fit fit, int ddof, OfflineScore off) {
+std::vector<double> reference(const Experiment& e, Attack attack, Fit fit, int ddof, OfflineScore off, bool equalize) {
   const double nan = std::nan("");
   std::vector<double> out(size_t(e.S * e.M), nan);
   for (int64_t t = 0; t < e.S; ++t) {
@@ -90,6 +90,10 @@ std::vector<double> reference(const Experiment& e, Attack attack, Fit fit, int d
         std::vector<double> vin, vout;
         for (int64_t s = 0; s < e.S; ++s)
           if (s != t && e.ok(s, i)) (e.in(s, i) ? vin : vout).push_back(e.at(s, i, a));
+        if (equalize) {  // the other group loses one model too
+          std::vector<double>& other = e.in(t, i) ? vout : vin;
+          other.erase(other.begin() + fold_drop_index(i, t, int64_t(other.size())));
+        }
         const double x = e.at(t, i, a);
         auto centre = [&](const std::vector<double>& v) { return fit == Fit::mean ? ref_mean(v) : ref_median(v); };
         if (attack == Attack::online) {
@@ -113,7 +117,7 @@ void expect_matches(const Experiment& e, const AttackOptions& opt, const std::st
   std::vector<AttackScores> got = run_attacks(d, kAllAttacks, opt);
   ASSERT_EQ(got.size(), std::size(kAllAttacks));
   for (const AttackScores& as : got) {
-    std::vector<double> want = reference(e, as.attack, opt.fit, opt.ddof, opt.offline);
+    std::vector<double> want = reference(e, as.attack, opt.fit, opt.ddof, opt.offline, opt.equalize_folds);
     ASSERT_EQ(as.scores.size(), want.size());
     int bad = 0;
     for (size_t k = 0; k < want.size(); ++k) {
@@ -154,6 +158,40 @@ TEST(LiraAttacks, MatchReferenceCarliniChoices) {
   o.ddof = 0;
   o.offline = OfflineScore::cdf;
   expect_matches(make(7, 25, 2, 6, 3), o, "mean/population");
+}
+
+TEST(LiraAttacks, MatchReferenceEqualizedFolds) {
+  AttackOptions o;
+  o.equalize_folds = true;
+  expect_matches(make(9, 31, 2, 16, 4), o, "equalized S=9");
+  o.fit = Fit::median;
+  o.ddof = 0;
+  o.offline = OfflineScore::pdf;
+  expect_matches(make(11, 29, 3, 17, 0), o, "equalized median unbalanced");
+}
+
+TEST(LiraAttacks, EqualizedFoldsRemoveTheSmallSBias) {
+  // No leakage, S = 8, every sample IN for 4 models: plain leave-one-out is biased, equalized is not.
+  Experiment z = make(8, 6000, 2, 18, 4);
+  std::mt19937_64 g(19);
+  std::normal_distribution<double> nd(0, 1);
+  for (double& v : z.phi) v = nd(g);
+  LiraData d = make_lira_data(z.S, z.M, z.A, z.phi, z.keep);
+  AttackOptions plain, eq;
+  plain.threads = eq.threads = 2;
+  eq.equalize_folds = true;
+  std::vector<AttackScores> p = run_attacks(d, kAllAttacks, plain), q = run_attacks(d, kAllAttacks, eq);
+  EXPECT_LT(roc_auc(roc_curve(p[0].scores, z.keep)), 0.45);  // online, plain
+  for (const AttackScores& as : q) {
+    Roc r = roc_curve(as.scores, z.keep);
+    EXPECT_NEAR(roc_auc(r), 0.5, 0.01) << attack_name(as.attack);
+    EXPECT_NEAR(balanced_accuracy(r), 0.5, 0.012) << attack_name(as.attack);
+  }
+  // Equalized folds need one more model per group: 2 IN are not enough for the online attack.
+  for (int64_t s = 0; s < z.S; ++s) z.keep[size_t(s * z.M + 9)] = s < 2;
+  EXPECT_NO_THROW(run_attacks(make_lira_data(z.S, z.M, z.A, z.phi, z.keep), std::vector<Attack>{Attack::offline}, eq));
+  EXPECT_THROW(run_attacks(make_lira_data(z.S, z.M, z.A, z.phi, z.keep), kAllAttacks, eq), Error);
+  EXPECT_THROW(fold_drop_index(1, 2, 0), Error);
 }
 
 TEST(LiraAttacks, DroppedPairsAreLeftOut) {

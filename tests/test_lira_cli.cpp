@@ -132,6 +132,14 @@ TEST(LiraCli, SelectionPresetsAndOutDir) {
   EXPECT_FALSE(j["attacks"]["online"].contains("bootstrap"));
   EXPECT_FALSE(j.contains("groups"));
   EXPECT_FALSE(fs::exists(t / "out/roc.png"));
+  // Groups given per (model, sample): [S, M]; values are any integers.
+  std::vector<int64_t> g(6 * 300);
+  for (size_t k = 0; k < g.size(); ++k) g[k] = k < 300 ? -1 : 7;
+  npy::write(t / "g2.npy", std::vector<int64_t>{6, 300}, g);
+  ASSERT_EQ(run_lira_cli(dir + " --bootstrap 0 --quiet --groups " + (t / "g2.npy")).exit_code, 0);
+  j = read_json(dir + "/lira/results.json");
+  EXPECT_EQ(j["groups"]["-1"]["online"]["n_members"].get<int64_t>() + j["groups"]["-1"]["online"]["n_nonmembers"].get<int64_t>(), 300);
+  EXPECT_EQ(j["groups"]["7"]["offline"]["n_members"].get<int64_t>() + j["groups"]["7"]["offline"]["n_nonmembers"].get<int64_t>(), 1500);
   EXPECT_FALSE(fs::exists(t / "out/scores_offline.npy"));
   EXPECT_TRUE(fs::exists(t / "out/scores_global_threshold.npy"));
 

@@ -131,13 +131,35 @@ TEST(LiraRoc, IdenticalDistributionsGiveChance) {
     s[size_t(i)] = nd(g);
     y[size_t(i)] = uint8_t(i % 2);
   }
-  std::vector<int64_t> order = order_desc(s, 2);
+  std::vector<int64_t> order = order_desc(s);
   Roc r = roc_from_order(s, y, order);
   EXPECT_NEAR(roc_auc(r), 0.5, 0.004);
   EXPECT_NEAR(balanced_accuracy(r), 0.5, 0.005);
   // TPR ~ FPR, within a few binomial standard deviations of the member count at that rate.
   for (double f : {1e-3, 1e-2, 1e-1}) EXPECT_NEAR(tpr_at_fpr(r, f), f, 5 * std::sqrt(f / (n / 2)) + 2e-4) << f;
-  EXPECT_EQ(order, order_desc(s, 1));  // the two-thread sort gives the same order
+}
+
+TEST(LiraRoc, RadixOrderEqualsComparisonSort) {
+  std::mt19937_64 g(17);
+  std::vector<double> s;
+  for (int i = 0; i < 20000; ++i) {
+    double v = std::normal_distribution<double>(0, 1e3)(g);
+    if (i % 5 == 0) v = std::round(v / 100);  // ties
+    if (i % 97 == 0) v = -0.0;
+    if (i % 89 == 0) v = NAN;
+    if (i % 83 == 0) v = i % 2 ? INFINITY : -INFINITY;
+    if (i % 79 == 0) v = 1e-310 * (i % 3 ? 1 : -1);  // subnormals
+    s.push_back(v);
+  }
+  std::vector<int64_t> want;
+  for (int64_t i = 0; i < int64_t(s.size()); ++i)
+    if (!std::isnan(s[size_t(i)])) want.push_back(i);
+  std::stable_sort(want.begin(), want.end(), [&](int64_t a, int64_t b) { return s[size_t(a)] > s[size_t(b)]; });
+  std::vector<int64_t> got = order_desc(s);
+  // Ties (-0 and +0 included, as they compare equal) come in index order, as in the stable sort.
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(s[size_t(got[k])], s[size_t(want[k])]) << k;
+  EXPECT_EQ(got, want);
 }
 
 TEST(LiraRoc, ThinningKeepsExactCornerPoints) {
@@ -184,8 +206,12 @@ TEST(LiraBootstrap, ReplicatesAndDeterminism) {
   std::vector<int32_t> ones(size_t(M), 1), twos(size_t(M), 2);
   EXPECT_EQ(weighted_tpr_at_fpr(s, y, order, M, ones, 1e-2), tpr_at_fpr(r, 1e-2));
   EXPECT_EQ(weighted_tpr_at_fpr(s, y, order, M, twos, 1e-2), tpr_at_fpr(r, 1e-2));
-  BootstrapInterval a = bootstrap_tpr_at_fpr(s, y, order, M, 1e-2, 300, 7, 1);
-  BootstrapInterval b = bootstrap_tpr_at_fpr(s, y, order, M, 1e-2, 300, 7, 2);
+  auto boot = [&](int reps, uint64_t seed, int threads) {
+    BootstrapTarget t{s, order};
+    return bootstrap_tpr_at_fpr(std::span<const BootstrapTarget>(&t, 1), y, M, 1e-2, reps, seed, threads)[0];
+  };
+  BootstrapInterval a = boot(300, 7, 1);
+  BootstrapInterval b = boot(300, 7, 2);
   EXPECT_EQ(a.replicates, 300);
   EXPECT_EQ(a.lo, b.lo);
   EXPECT_EQ(a.hi, b.hi);
@@ -193,9 +219,23 @@ TEST(LiraBootstrap, ReplicatesAndDeterminism) {
   EXPECT_LE(a.lo, est);
   EXPECT_GE(a.hi, est);
   EXPECT_LT(a.hi - a.lo, 0.2);
-  BootstrapInterval c = bootstrap_tpr_at_fpr(s, y, order, M, 1e-2, 300, 8, 2);
+  BootstrapInterval c = boot(300, 8, 2);
   EXPECT_NE(a.lo + a.hi, c.lo + c.hi);  // another seed, other replicates
-  EXPECT_THROW(bootstrap_tpr_at_fpr(s, y, order, M, 1e-2, 0, 7, 1), Error);
+  EXPECT_THROW(boot(0, 7, 1), Error);
+  // Two targets share their replicates: a target twice gives the same interval twice, and with the
+  // scores negated (a useless attack) the interval sits near zero.
+  std::vector<double> neg(s.size());
+  for (size_t k = 0; k < s.size(); ++k) neg[k] = -s[k];
+  std::vector<int64_t> neg_order = order_desc(neg);
+  std::vector<BootstrapTarget> ts{{s, order}, {neg, neg_order}, {s, order}};
+  std::vector<BootstrapInterval> m = bootstrap_tpr_at_fpr(ts, y, M, 1e-2, 300, 7, 2);
+  EXPECT_EQ(m[0].lo, a.lo);
+  EXPECT_EQ(m[0].hi, a.hi);
+  EXPECT_EQ(m[2].hi, a.hi);
+  EXPECT_LT(m[1].hi, 0.01);
+  std::vector<int64_t> half(order.begin(), order.begin() + 100);
+  std::vector<BootstrapTarget> mismatched{{s, order}, {s, half}};
+  EXPECT_THROW(bootstrap_tpr_at_fpr(mismatched, y, M, 1e-2, 10, 7, 1), Error);
 }
 
 TEST(LiraMetrics, EvaluateCollectsEverything) {
@@ -204,7 +244,10 @@ TEST(LiraMetrics, EvaluateCollectsEverything) {
   std::vector<int64_t> order = order_desc(s);
   MetricsOptions o;
   o.bootstrap = 50;
-  Metrics m = evaluate(s, y, order, 4, o, true);
+  Metrics m = evaluate(s, y, order, o, true);
+  Metrics* mp = &m;
+  BootstrapTarget bt{s, order};
+  add_bootstrap(std::span<Metrics* const>(&mp, 1), std::span<const BootstrapTarget>(&bt, 1), y, 4, o);
   EXPECT_EQ(m.P, 2);
   EXPECT_EQ(m.N, 2);
   EXPECT_EQ(m.auc, 0.75);
@@ -215,7 +258,10 @@ TEST(LiraMetrics, EvaluateCollectsEverything) {
   EXPECT_FALSE(m.curve.empty());
   // A subset without non-members has undefined metrics, reported as NaN (null in JSON).
   std::vector<int64_t> members{0, 2};
-  Metrics u = evaluate(s, y, members, 4, o, false);
+  Metrics u = evaluate(s, y, members, o, false);
+  Metrics* up = &u;
+  BootstrapTarget ut{s, members};
+  add_bootstrap(std::span<Metrics* const>(&up, 1), std::span<const BootstrapTarget>(&ut, 1), y, 4, o);
   EXPECT_TRUE(std::isnan(u.auc));
   EXPECT_FALSE(u.bootstrap.has_value());
 }

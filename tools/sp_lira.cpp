@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"error", "drop"}))
       ->capture_default_str();
   app.add_option("--threads", cfg.threads, "worker threads (0: all cores)")->capture_default_str();
+  app.add_flag("--equalize-folds", cfg.attack.equalize_folds,
+               "fit every fold on (IN - 1, OUT - 1) shadow models, whatever the target's membership, by also "
+               "leaving out one model of the other group; removes the leave-one-out bias at small S");
   app.add_flag("--no-plot", no_plot, "do not write roc.png");
   app.add_flag("--quiet", quiet, "print only errors");
   CLI11_PARSE(app, argc, argv);
@@ -99,8 +102,9 @@ int main(int argc, char** argv) {
     LiraResult r = run_lira(cfg);
     if (!quiet) {
       std::cout << format_table(r, cfg);
-      std::printf("time: load %.2f s, attacks %.2f s, metrics %.2f s, write %.2f s\n", r.seconds_load, r.seconds_attacks,
-                  r.seconds_metrics, r.seconds_write);
+      std::printf("time (wall / cpu): load %.2f / %.2f s, attacks %.2f / %.2f s, metrics %.2f / %.2f s, write %.2f / %.2f s\n",
+                  r.seconds_load, r.cpu_load, r.seconds_attacks, r.cpu_attacks, r.seconds_metrics, r.cpu_metrics,
+                  r.seconds_write, r.cpu_write);
       for (const std::string& f : r.written) std::cout << "wrote " << f << "\n";
     }
   } catch (const std::exception& e) {

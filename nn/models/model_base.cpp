@@ -2,6 +2,7 @@
 // model_base.h).
 #include "nn/models/model_base.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "nn/init.h"

@@ -16,7 +16,7 @@ TEST(LiraStatGpu, MatchesCpu) {
   Stream& g = gpu_stream();
   for (int64_t N : {int64_t(1), int64_t(37), int64_t(40000)}) {
     const int64_t A = 18, C = 10;
-    std::mt19937_64 rng(uint64_t(N));
+    std::mt19937_64 rng{uint64_t(N)};
     std::normal_distribution<double> nd(0, 3);
     std::vector<double> z(size_t(N * A * C));
     std::vector<int64_t> y(static_cast<size_t>(N));
@@ -40,7 +40,8 @@ TEST(LiraStatGpu, MatchesCpu) {
         auto a = as_doubles(got, g), b = as_doubles(want);
         int bad = 0;
         for (size_t i = 0; i < b.size(); ++i) {
-          bool ok = std::isnan(b[i]) ? std::isnan(a[i]) : std::abs(a[i] - b[i]) <= 1e-13 * std::max(1.0, std::abs(b[i]));
+          bool ok = std::isnan(b[i]) ? std::isnan(a[i])
+                                     : std::abs(a[i] - b[i]) <= 1e-13 * std::max(1.0, std::abs(b[i]));
           if (!ok && bad++ < 5) ADD_FAILURE() << "row " << i << ": cuda " << a[i] << ", cpu " << b[i];
         }
         EXPECT_EQ(bad, 0) << "N " << N << " dtype " << dtype_name(dt);
