@@ -58,7 +58,7 @@ void read_model(cfg::Fields f, RunConfig& c, cfg::Errors& errors, json& out) {
   f.finish();
   out["name"] = c.model.name;
   out["width"] = c.model.width;
-  if (c.model_classes_given) out["num_classes"] = c.model.num_classes;
+  if (c.model_classes_given || c.dataset_classes > 0) out["num_classes"] = c.model.num_classes;
   if (!c.model.name.empty()) {
     try {
       make_model(c.model);  // validates the width for this architecture

@@ -213,14 +213,16 @@ TEST(SpTrain, KilledMidEpochResumesToTheSameBytes) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "sp_train finished before it could be killed";
   ASSERT_TRUE(fs::exists(ckpt));
   EXPECT_FALSE(fs::exists(b + "/shadow/0/metrics.json"));
-  EXPECT_EQ(load_safetensors(ckpt).metadata.at("epochs_done"), "1");
+  // Normally 1; 2 only if this process was descheduled for a whole epoch.
+  std::string done = load_safetensors(ckpt).metadata.at("epochs_done");
+  EXPECT_TRUE(done == "1" || done == "2") << done;
 
   r = sp_train(cfg + " --out " + b + " --shadow 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  expect_contains(r.output, "resuming from its checkpoint after epoch 1/3");
+  expect_contains(r.output, "resuming from its checkpoint after epoch " + done + "/3");
   for (const char* f : {"model.safetensors", "logits.npy", "scores.npy"})
     EXPECT_EQ(sp::test::read_text(b + "/shadow/0/" + f), sp::test::read_text(a + "/shadow/0/" + f)) << f;
-  EXPECT_EQ(read_json(b + "/shadow/0/metrics.json")["resumed_from_epoch"], 1);
+  EXPECT_EQ(read_json(b + "/shadow/0/metrics.json")["resumed_from_epoch"], std::stoi(done));
   EXPECT_EQ(listing(a + "/shadow"), listing(b + "/shadow")) << "leftover files";
 }
 
