@@ -40,7 +40,7 @@ Trainer::Trainer(const Model& model, const TrainRecipe& recipe, Stream& s, uint6
   theta_ = Tensor::empty({model.params().numel()}, DType::f32, s);
   buffers_ = Tensor::empty({std::max<int64_t>(model.buffers().numel(), 0)}, DType::f32, s);
   model.init(s, theta_, buffers_, seed);
-  opt_ = make_optimizer(recipe.optim, theta_, s, model.params().decay_mask(s));
+  opt_ = make_optimizer(recipe.optim, theta_, s, recipe.decay_all ? Tensor() : model.params().decay_mask(s));
 }
 
 int64_t Trainer::steps_per_epoch(int64_t n) const {
