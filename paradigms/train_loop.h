@@ -27,6 +27,9 @@ struct TrainRecipe {
   data::AugmentConfig augment_cfg;
   double label_smoothing = 0;
   bool drop_last = false;     // drop a final partial batch
+  // Weight decay on every parameter (PyTorch's default, the paper's setting) or only on conv/linear weights
+  // (the model's decay mask).
+  bool decay_all = true;
 };
 
 // A labelled image set on the device a Trainer runs on.
