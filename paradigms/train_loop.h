@@ -20,8 +20,6 @@ struct TrainRecipe {
   int epochs = 1;
   int64_t batch_size = 128;
   OptimConfig optim;          // SGD/Adam/AdamW settings
-  bool decay_all = false;     // weight decay on every parameter (PyTorch's default) rather than conv/linear
-                              // weights only (ParamSpec::decay)
   ScheduleConfig schedule;    // base_lr etc.; total_steps = 0 means "the whole run"
   bool augment = true;        // random crop + flip (augment_cfg); otherwise normalisation only
   data::AugmentConfig augment_cfg;
