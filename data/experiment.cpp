@@ -198,8 +198,12 @@ Experiment create_or_open_experiment(const std::string& dir, const ExperimentCon
            cfg.train_size, " training samples, ", train_labels.size(), " labels given");
   auto open_same = [&]() {
     Experiment e = open_experiment(dir);
+    // The spec is informational (the same data may live at another path); the fingerprint identifies it.
+    json have = to_json(e.config), want = to_json(cfg);
+    have["dataset"].erase("spec");
+    want["dataset"].erase("spec");
     std::string diff;
-    differences(to_json(e.config), to_json(cfg), "", diff);
+    differences(have, want, "", diff);
     SP_CHECK(diff.empty(), dir, "/experiment.json: the directory holds a different experiment (", diff,
              "); choose another directory or remove this one");
     for (int64_t j = 0; j < e.audit.size(); ++j)

@@ -138,6 +138,9 @@ TEST(DataExperiment, ReopenSameRefuseDifferent) {
   other.dataset_fingerprint = std::string(64, '0');
   refused(other, "dataset.fingerprint");
   EXPECT_EQ(fs::last_write_time(dir + "/shadow/1/keep.npy"), before);  // untouched by the refusals
+  other = s.cfg;
+  other.dataset = "shapes10 moved elsewhere";  // the spec is informational; the fingerprint must match
+  EXPECT_EQ(create_or_open_experiment(dir, other, s.labels).membership.keep, a.membership.keep);
   // Same configuration, but labels that contradict the stored true labels: a different training set.
   std::vector<int64_t> shifted = s.labels;
   for (auto& y : shifted) y = (y + 1) % 10;
