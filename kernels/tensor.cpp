@@ -224,7 +224,7 @@ Tensor Tensor::to(DType dt, Stream& s) const {
   return t;
 }
 
-void Tensor::copy_(const Tensor& src, Stream& s) {
+void Tensor::copy_(const Tensor& src, Stream& s) const {
   SP_CHECK(defined() && src.defined(), "copy_: undefined tensor");
   SP_CHECK(shape_ == src.shape_, "copy_: destination ", str(), " and source ", src.str(), " differ in shape");
   if (numel() == 0) return;
@@ -246,7 +246,7 @@ void Tensor::copy_(const Tensor& src, Stream& s) {
   }
 }
 
-void Tensor::fill_(double value, Stream& s) {
+void Tensor::fill_(double value, Stream& s) const {
   SP_CHECK(defined(), "fill_: undefined tensor");
   if (numel() == 0) return;
   SP_CHECK(device().is_cpu() || s.device() == device(), "fill_: stream on ", s.device(), " for tensor on ",

@@ -98,11 +98,12 @@ class Tensor {
   Tensor clone(Stream& s = Stream::cpu()) const;
   Tensor to(Device d, Stream& s = Stream::cpu()) const;  // self if already there
   Tensor to(DType dt, Stream& s = Stream::cpu()) const;  // converting copy on the same device
+  // Element writes are const: a Tensor is a handle, and these change the elements it views, not the view.
   // Copies src into this tensor (same shape; dtype converted; devices may differ when both are
   // contiguous). Runs on s.
-  void copy_(const Tensor& src, Stream& s = Stream::cpu());
-  void fill_(double value, Stream& s = Stream::cpu());
-  void zero_(Stream& s = Stream::cpu()) { fill_(0.0, s); }
+  void copy_(const Tensor& src, Stream& s = Stream::cpu()) const;
+  void fill_(double value, Stream& s = Stream::cpu()) const;
+  void zero_(Stream& s = Stream::cpu()) const { fill_(0.0, s); }
 
   // Element (CPU only, any dtype, converted to double) for tests and small reads.
   double item(const Shape& index = {}) const;

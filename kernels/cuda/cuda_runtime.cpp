@@ -35,8 +35,10 @@ int cuda_device_count() {
 namespace {
 
 CachingPool& pool(int device) {
-  static std::mutex mu;
-  static std::vector<std::unique_ptr<CachingPool>> pools;
+  // Never destroyed: the default streams (Stream::cuda_default) are static too and hand their workspace
+  // back here from their destructors at exit, which may run after this function's statics would be gone.
+  static std::mutex& mu = *new std::mutex;
+  static std::vector<std::unique_ptr<CachingPool>>& pools = *new std::vector<std::unique_ptr<CachingPool>>;
   std::lock_guard<std::mutex> lock(mu);
   if (int(pools.size()) <= device) pools.resize(device + 1);
   if (!pools[device]) {

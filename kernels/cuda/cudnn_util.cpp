@@ -1,0 +1,171 @@
+// ConvPlan cache and algorithm selection (see cudnn_util.h).
+#include "kernels/cuda/cudnn_util.h"
+
+#include <array>
+#include <climits>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace sp::cudnn {
+namespace {
+
+constexpr size_t kMaxWorkspace = size_t(1) << 30;  // ignore algorithms that want more than 1 GiB
+
+bool heuristic_only() {
+  static const bool v = [] {
+    const char* e = std::getenv("SP_CUDNN_HEURISTIC");
+    return e && *e && std::string(e) != "0";
+  }();
+  return v;
+}
+
+// Filters a Find/Get result list: usable status, workspace within the cap, and no tensor-op math for f32
+// when TF32 is off. Returns the index of the first acceptable entry (lists come sorted best first) or -1.
+template <class Perf>
+int pick(const Perf* perf, int n, bool fma_only) {
+  for (int i = 0; i < n; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
+    // The descriptor stays on FMA math then; anything cuDNN reports as tensor-op math would not run.
+    if (fma_only && (perf[i].mathType == CUDNN_TENSOR_OP_MATH ||
+                     perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+      continue;
+    return i;
+  }
+  return -1;
+}
+
+void choose_forward(cudnnHandle_t h, ConvPlan& p, bool fma_only, const Conv2dGeom& g) {
+  cudnnConvolutionDescriptor_t cd = p.conv[0];
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int n = 0, i = -1;
+  if (!heuristic_only() &&
+      cudnnFindConvolutionForwardAlgorithm(h, p.x, p.w, cd, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf) ==
+          CUDNN_STATUS_SUCCESS)
+    i = pick(perf, n, fma_only);
+  if (i < 0) {
+    SP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, cd, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                          &n, perf));
+    i = pick(perf, n, fma_only);
+  }
+  SP_CHECK(i >= 0, "conv2d: cuDNN offers no forward algorithm for input ", g.x_shape(), ", weight ", g.w_shape());
+  p.fwd_algo = perf[i].algo;
+  if (!fma_only) SP_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, perf[i].mathType));
+  SP_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, cd, p.y, p.fwd_algo, &p.workspace[0]));
+}
+
+void choose_backward_data(cudnnHandle_t h, ConvPlan& p, bool fma_only, const Conv2dGeom& g) {
+  cudnnConvolutionDescriptor_t cd = p.conv[1];
+  cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  int n = 0, i = -1;
+  if (!heuristic_only() &&
+      cudnnFindConvolutionBackwardDataAlgorithm(h, p.w, p.y, cd, p.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n,
+                                                perf) == CUDNN_STATUS_SUCCESS)
+    i = pick(perf, n, fma_only);
+  if (i < 0) {
+    SP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, cd, p.x,
+                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
+    i = pick(perf, n, fma_only);
+  }
+  SP_CHECK(i >= 0, "conv2d: cuDNN offers no backward-data algorithm for input ", g.x_shape(), ", weight ",
+           g.w_shape());
+  p.data_algo = perf[i].algo;
+  if (!fma_only) SP_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, perf[i].mathType));
+  SP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, cd, p.x, p.data_algo, &p.workspace[1]));
+}
+
+void choose_backward_filter(cudnnHandle_t h, ConvPlan& p, bool fma_only, const Conv2dGeom& g) {
+  cudnnConvolutionDescriptor_t cd = p.conv[2];
+  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  int n = 0, i = -1;
+  if (!heuristic_only() &&
+      cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x, p.y, cd, p.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n,
+                                                  perf) == CUDNN_STATUS_SUCCESS)
+    i = pick(perf, n, fma_only);
+  if (i < 0) {
+    SP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, cd, p.w,
+                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf));
+    i = pick(perf, n, fma_only);
+  }
+  SP_CHECK(i >= 0, "conv2d: cuDNN offers no backward-filter algorithm for input ", g.x_shape(), ", weight ",
+           g.w_shape());
+  p.filter_algo = perf[i].algo;
+  if (!fma_only) SP_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, perf[i].mathType));
+  SP_CUDNN_CHECK(
+      cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, cd, p.w, p.filter_algo, &p.workspace[2]));
+}
+
+std::unique_ptr<ConvPlan> make_plan(const Conv2dGeom& g, DType dt, bool tf32) {
+  for (int64_t v : {g.n, g.c, g.h, g.w, g.o, g.oh, g.ow})
+    SP_CHECK(v <= INT_MAX, "conv2d: input ", g.x_shape(), " or weight ", g.w_shape(), " exceeds cuDNN's int sizes");
+  auto p = std::make_unique<ConvPlan>();
+  cudnnDataType_t t = data_type(dt);
+  SP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
+  SP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
+  SP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
+  SP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, t, int(g.n), int(g.c), int(g.h), int(g.w)));
+  SP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, t, int(g.n), int(g.o), int(g.oh), int(g.ow)));
+  SP_CUDNN_CHECK(
+      cudnnSetFilter4dDescriptor(p->w, t, CUDNN_TENSOR_NCHW, int(g.o), int(g.c / g.groups), int(g.kh), int(g.kw)));
+  cudnnMathType_t math = dt == DType::f32 ? (tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH) : CUDNN_DEFAULT_MATH;
+  for (auto& cd : p->conv) {
+    SP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&cd));
+    SP_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cd, int(g.ph), int(g.pw), int(g.sh), int(g.sw), int(g.dh),
+                                                   int(g.dw), CUDNN_CROSS_CORRELATION, t));
+    SP_CUDNN_CHECK(cudnnSetConvolutionGroupCount(cd, int(g.groups)));
+    SP_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, math));
+  }
+  int n, c, h, w;
+  SP_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv[0], p->x, p->w, &n, &c, &h, &w));
+  SP_CHECK(n == g.n && c == g.o && h == g.oh && w == g.ow, "conv2d: cuDNN output [", n, ", ", c, ", ", h, ", ", w,
+           "] differs from ", g.y_shape(), " for input ", g.x_shape(), ", weight ", g.w_shape());
+  return p;
+}
+
+}  // namespace
+
+ConvPlan::~ConvPlan() {
+  for (auto cd : conv)
+    if (cd) cudnnDestroyConvolutionDescriptor(cd);
+  if (w) cudnnDestroyFilterDescriptor(w);
+  if (y) cudnnDestroyTensorDescriptor(y);
+  if (x) cudnnDestroyTensorDescriptor(x);
+}
+
+cudnnDataType_t data_type(DType dt) {
+  switch (dt) {
+    case DType::f32: return CUDNN_DATA_FLOAT;
+    case DType::f64: return CUDNN_DATA_DOUBLE;
+    case DType::f16: return CUDNN_DATA_HALF;
+    case DType::bf16: return CUDNN_DATA_BFLOAT16;
+    default: SP_FAIL("cuDNN: dtype ", dtype_name(dt), " not supported");
+  }
+}
+
+const ConvPlan& conv_plan(Stream& s, const Conv2dGeom& g, DType dt, ConvPass pass) {
+  bool tf32 = dt == DType::f32 && s.allow_tf32;
+  using Key = std::array<int64_t, 20>;
+  Key key{g.n,  g.c,  g.h,  g.w,      g.o,         g.kh,         g.kw,           g.sh, g.sw, g.ph,
+          g.pw, g.dh, g.dw, g.groups, int64_t(dt), int64_t(tf32), s.device().index, g.oh, g.ow, 0};
+  static std::mutex mu;
+  // Never destroyed: at process exit cuDNN may already be torn down, and destroying descriptors then
+  // crashes. The plans are a few hundred bytes per layer shape.
+  static auto* plans = new std::map<Key, std::unique_ptr<ConvPlan>>;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = (*plans)[key];
+  if (!slot) slot = make_plan(g, dt, tf32);
+  ConvPlan& p = *slot;
+  int k = int(pass);
+  if (!p.chosen[k]) {
+    cudnnHandle_t h = cudnn_handle(s);
+    bool fma_only = dt == DType::f32 && !tf32;
+    if (pass == ConvPass::Forward) choose_forward(h, p, fma_only, g);
+    if (pass == ConvPass::BackwardData) choose_backward_data(h, p, fma_only, g);
+    if (pass == ConvPass::BackwardFilter) choose_backward_filter(h, p, fma_only, g);
+    p.chosen[k] = true;
+  }
+  return p;
+}
+
+}  // namespace sp::cudnn

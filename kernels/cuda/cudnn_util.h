@@ -1,0 +1,37 @@
+// cuDNN plumbing for conv2d: a ConvPlan holds the tensor, filter and convolution descriptors of one
+// geometry and, per pass (forward, backward data, backward filter), the chosen algorithm and its workspace
+// size. Plans live in a process-wide cache keyed by geometry, dtype, TF32 setting and device, so a training
+// step builds no descriptors and searches no algorithms after its first iteration. Algorithms come from
+// cudnnFind* (timed, once per key and pass) or, with SP_CUDNN_HEURISTIC=1 in the environment or when the
+// search fails, from cudnnGet*_v7. f32 without TF32 is restricted to FMA-math algorithms. Exercised by
+// tests/gpu/test_ops_conv_gpu.cpp.
+#pragma once
+#include "kernels/conv.h"
+#include "kernels/cuda/cuda_context.h"
+
+namespace sp::cudnn {
+
+enum class ConvPass { Forward = 0, BackwardData = 1, BackwardFilter = 2 };
+
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv[3] = {};  // one per pass: each carries its algorithm's math type
+  bool chosen[3] = {};
+  cudnnConvolutionFwdAlgo_t fwd_algo{};
+  cudnnConvolutionBwdDataAlgo_t data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t filter_algo{};
+  size_t workspace[3] = {};
+  ConvPlan() = default;
+  ConvPlan(const ConvPlan&) = delete;
+  ConvPlan& operator=(const ConvPlan&) = delete;
+  ~ConvPlan();
+};
+
+cudnnDataType_t data_type(DType dt);
+
+// The cached plan for (g, dt, s.allow_tf32, s's device) with the algorithm for `pass` chosen. The
+// reference stays valid for the life of the process.
+const ConvPlan& conv_plan(Stream& s, const Conv2dGeom& g, DType dt, ConvPass pass);
+
+}  // namespace sp::cudnn

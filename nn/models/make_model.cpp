@@ -1,0 +1,16 @@
+// make_model: the model factory of nn/model.h, dispatching on ModelConfig::name. Tested in
+// tests/test_models.cpp (every name, unknown names, bad configurations).
+#include "nn/model.h"
+#include "nn/models/model_base.h"
+
+namespace sp {
+
+std::unique_ptr<Model> make_model(const ModelConfig& cfg) {
+  if (cfg.name == "resnet18") return models::make_resnet18(cfg, false);
+  if (cfg.name == "resnet18_gn") return models::make_resnet18(cfg, true);
+  if (cfg.name == "wrn16_4") return models::make_wrn16_4(cfg);
+  if (cfg.name == "convnet3") return models::make_convnet3(cfg);
+  SP_FAIL("make_model: unknown model '", cfg.name, "' (expected resnet18, resnet18_gn, wrn16_4 or convnet3)");
+}
+
+}  // namespace sp

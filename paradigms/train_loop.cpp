@@ -1,0 +1,149 @@
+// Training loop (see train_loop.h).
+#include "paradigms/train_loop.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "kernels/counter_rng.h"
+#include "kernels/metrics.h"
+#include "nn/ops_loss.h"
+
+namespace sp {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+constexpr uint64_t kShufflePurpose = 0x5348554646ULL;  // "SHUFF"
+}  // namespace
+
+DeviceData DeviceData::upload(const data::Dataset& d, Stream& s) {
+  d.validate("DeviceData::upload");
+  DeviceData out;
+  out.images = d.images.to(s.device(), s);
+  out.labels = d.labels.to(s.device(), s);
+  out.host_labels = d.labels.to_vector<int64_t>();
+  return out;
+}
+
+std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int epoch) {
+  std::vector<int64_t> p(size_t(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  crng::Stream32 rng(crng::derive_key(seed, kShufflePurpose), uint64_t(epoch));
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[int64_t(rng.below64(uint64_t(i + 1)))]);
+  return p;
+}
+
+Trainer::Trainer(const Model& model, const TrainRecipe& recipe, Stream& s, uint64_t seed)
+    : model_(model), recipe_(recipe), s_(s), seed_(seed), tape_(s) {
+  SP_CHECK(recipe.epochs >= 0, "train recipe: epochs ", recipe.epochs, " must be >= 0");
+  SP_CHECK(recipe.batch_size >= 1, "train recipe: batch_size ", recipe.batch_size, " must be >= 1");
+  theta_ = Tensor::empty({model.params().numel()}, DType::f32, s);
+  buffers_ = Tensor::empty({std::max<int64_t>(model.buffers().numel(), 0)}, DType::f32, s);
+  model.init(s, theta_, buffers_, seed);
+  opt_ = make_optimizer(recipe.optim, theta_, s, model.params().decay_mask(s));
+}
+
+int64_t Trainer::steps_per_epoch(int64_t n) const {
+  int64_t b = recipe_.batch_size;
+  return recipe_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+Var Trainer::forward(Tape& t, const Tensor& x, bool training) {
+  Var th = t.leaf(theta_, training);
+  return model_.forward(t, th, buffers_, t.leaf(x), training);
+}
+
+EpochStats Trainer::train_epoch(const DeviceData& d, int epoch, const std::function<void(const TrainProgress&)>& progress,
+                                double progress_interval_s) {
+  const int64_t n = d.size(), steps = steps_per_epoch(n), B = recipe_.batch_size;
+  SP_CHECK(steps > 0, "train_epoch: ", n, " samples give no batch of ", B);
+  ScheduleConfig sc = recipe_.schedule;
+  if (sc.total_steps == 0) sc.total_steps = int64_t(recipe_.epochs) * steps;
+  LrSchedule schedule(sc);
+
+  // The epoch's order and the labels in that order go to the device once; batches are slices of them.
+  std::vector<int64_t> perm = epoch_permutation(n, seed_, epoch), perm_labels(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) perm_labels[i] = d.host_labels[size_t(perm[i])];
+  Tensor ids = Tensor::from_vector(perm, {n}).to(s_.device(), s_);
+  Tensor labels = Tensor::from_vector(perm_labels, {n}).to(s_.device(), s_);
+  Tensor acc = Tensor::zeros({2}, DType::f64, s_);
+
+  auto t0 = Clock::now(), last = t0;
+  int64_t seen = 0;
+  TrainProgress pr;
+  pr.epoch = epoch;
+  pr.epochs = recipe_.epochs;
+  pr.steps = steps;
+  auto report = [&](int64_t step) {
+    auto a = acc.to_vector<double>(s_);  // the one synchronisation of a progress point
+    pr.step = step;
+    pr.loss = seen ? a[0] / double(seen) : 0;
+    pr.accuracy = seen ? a[1] / double(seen) : 0;
+    double el = seconds_since(t0);
+    pr.images_per_s = el > 0 ? double(seen) / el : 0;
+    double left_steps = double(steps - step) + double(recipe_.epochs - epoch - 1) * double(steps);
+    pr.eta_s = step > 0 ? el / double(step) * left_steps : 0;
+    SP_CHECK(std::isfinite(pr.loss), "training diverged: loss is ", pr.loss, " at epoch ", epoch + 1, " step ",
+             step);
+    if (progress) progress(pr);
+    last = Clock::now();
+  };
+
+  for (int64_t step = 0; step < steps; ++step) {
+    int64_t lo = step * B, hi = std::min(n, lo + B);
+    Tensor bid = ids.slice(0, lo, hi), by = labels.slice(0, lo, hi);
+    Tensor x = recipe_.augment ? data::augment_batch(s_, d.images, bid, seed_, uint64_t(epoch), recipe_.augment_cfg)
+                               : data::normalize_batch(s_, d.images, bid, recipe_.augment_cfg.norm,
+                                                       recipe_.augment_cfg.dtype);
+    tape_.clear();
+    Var th = tape_.leaf(theta_, true);
+    Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(x), true);
+    Var loss = cross_entropy(tape_, logits, by, recipe_.label_smoothing);
+    Tensor g = tape_.grad(loss, {th})[0];
+    accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), by);
+    opt_->step(s_, theta_, g, schedule.lr(opt_->steps()));
+    seen += hi - lo;
+    if (progress && step + 1 < steps && seconds_since(last) >= progress_interval_s) report(step + 1);
+  }
+  tape_.clear();
+  report(steps);
+  EpochStats es;
+  es.epoch = epoch;
+  es.loss = pr.loss;
+  es.accuracy = pr.accuracy;
+  es.seconds = seconds_since(t0);
+  es.images_per_s = es.seconds > 0 ? double(seen) / es.seconds : 0;
+  return es;
+}
+
+Tensor Trainer::predict(const DeviceData& d, const Tensor& ids, bool query_views) {
+  Tape t(s_);
+  t.set_recording(false);
+  if (!query_views) {
+    Tensor x = data::normalize_batch(s_, d.images, ids, recipe_.augment_cfg.norm, recipe_.augment_cfg.dtype);
+    return t.value(forward(t, x, false));
+  }
+  Tensor q = data::query_views(s_, d.images, ids, recipe_.augment_cfg.norm, recipe_.augment_cfg.dtype);
+  int64_t n = q.size(0), a = q.size(1);
+  Tensor flat = q.view({n * a, q.size(2), q.size(3), q.size(4)});
+  Tensor z = t.value(forward(t, flat, false));
+  return z.view({n, a, z.size(1)});
+}
+
+double Trainer::evaluate(const DeviceData& d, int64_t batch) {
+  const int64_t n = d.size();
+  SP_CHECK(n > 0 && batch > 0, "evaluate: empty dataset or batch");
+  std::vector<int64_t> index(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) index[size_t(i)] = i;
+  Tensor ids = Tensor::from_vector(index, {n}).to(s_.device(), s_);
+  Tensor acc = Tensor::zeros({2}, DType::f64, s_);
+  Tensor zero = Tensor::zeros({}, DType::f32, s_);
+  for (int64_t lo = 0; lo < n; lo += batch) {
+    int64_t hi = std::min(n, lo + batch);
+    Tensor z = predict(d, ids.slice(0, lo, hi));
+    accumulate_metrics(s_, acc, zero, z, d.labels.slice(0, lo, hi));
+  }
+  return acc.to_vector<double>(s_)[1] / double(n);
+}
+
+}  // namespace sp
