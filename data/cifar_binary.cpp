@@ -47,7 +47,7 @@ void write_cifar10_batch(const std::string& path, const Dataset& d) {
     out[size_t(i * kCifarRecordBytes)] = uint8_t(d.label(i));
     memcpy(&out[size_t(i * kCifarRecordBytes + 1)], d.image(i), size_t(kCifarRecordBytes - 1));
   }
-  write_file_atomic(path, out.data(), out.size());
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(out.data()), out.size()));
 }
 
 namespace {

@@ -43,7 +43,8 @@ ExperimentConfig make_experiment_config(const std::string& dataset_spec, const D
                                         CanaryType canary = CanaryType::mislabel);
 
 // Creates the directory for `cfg` (train_labels: the training split's labels), or opens it when it
-// already exists with the same configuration. Throws, naming the file, when it holds anything else.
+// already exists with the same configuration (the dataset spec may differ, e.g. data moved to another path;
+// its fingerprint may not). Throws, naming the file, when it holds anything else.
 Experiment create_or_open_experiment(const std::string& dir, const ExperimentConfig& cfg,
                                      const std::vector<int64_t>& train_labels);
 // Reads an existing directory back, validating every file's dtype, shape and consistency.

@@ -30,21 +30,6 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return out;
 }
 
-void write_file_atomic(const std::string& path, const void* data, size_t n) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  FILE* f = fopen(tmp.c_str(), "wb");
-  SP_CHECK(f, "cannot create '", tmp, "': ", strerror(errno));
-  bool ok = (n == 0 || fwrite(data, 1, n, f) == n);
-  ok = (fflush(f) == 0) && ok;
-  ok = (fsync(fileno(f)) == 0) && ok;
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    remove(tmp.c_str());
-    SP_FAIL("cannot write '", path, "': ", strerror(e));
-  }
-}
-
 FileLock::FileLock(const std::string& path) {
   fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   SP_CHECK(fd_ >= 0, "cannot open lock file '", path, "': ", strerror(errno));

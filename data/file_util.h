@@ -1,22 +1,18 @@
 // Small file helpers shared by the loaders and the experiment directory: whole-file reads with errors that
-// name the file, atomic writes (temporary file in the same directory, then rename, so a crash never leaves
-// a half-written file under the final name), and an exclusive lock file for one-time work shared between
-// processes (parallel test runs extracting the same archive). Tested through tests/test_data_cifar_binary.cpp,
+// name the file, an exclusive lock file for one-time work shared between processes (parallel test runs
+// extracting the same archive), and temporary sibling folders that are renamed into place when complete.
+// Atomic whole-file writes are data/atomic_file.h. Tested through tests/test_data_cifar_binary.cpp,
 // tests/test_data_image_folder.cpp and tests/test_data_experiment.cpp.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "data/atomic_file.h"
+
 namespace sp::data {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path);
-// Writes bytes to `path` atomically (parent directory must exist).
-void write_file_atomic(const std::string& path, const void* data, size_t n);
-inline void write_file_atomic(const std::string& path, const std::string& s) {
-  write_file_atomic(path, s.data(), s.size());
-}
-
 // Holds an exclusive flock on `path` (created if missing) for its lifetime.
 class FileLock {
  public:

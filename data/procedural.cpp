@@ -159,20 +159,20 @@ ShapeParams draw_shape(int cls, float radius_px, Pcg32& g) {
   p.cls = cls;
   p.radius_px = radius_px;
   switch (cls) {
-    case 0: p.aspect = g.uniform(1.0f, 1.45f); break;   // disk: round or nearly so
-    case 1: p.aspect = g.uniform(1.35f, 2.6f); break;   // ellipse: overlaps the disk near 1.4
-    case 2:                                              // ring: hole near the centre
-      p.hole_r = g.uniform(0.42f, 0.70f);
-      p.hole_d = g.uniform(0.0f, 0.2f);
+    case 0: p.aspect = g.uniform(1.0f, 1.6f); break;  // disk: round or nearly so
+    case 1: p.aspect = g.uniform(1.3f, 2.6f); break;  // ellipse: aspects 1.3-1.6 could be either
+    case 2:  // ring: hole near the centre
+      p.hole_r = g.uniform(0.42f, 0.72f);
+      p.hole_d = g.uniform(0.0f, 0.3f);
       break;
-    case 3:  // crescent: large offset hole; the thickest ones look like off-centre rings
-      p.hole_r = g.uniform(0.66f, 0.9f);
-      p.hole_d = g.uniform(0.17f, 0.55f);
+    case 3:  // crescent: large offset hole; with a small offset it is an off-centre ring
+      p.hole_r = g.uniform(0.6f, 0.9f);
+      p.hole_d = g.uniform(0.15f, 0.55f);
       break;
     case 4: p.aspect = g.uniform(1.0f, 1.6f); break;  // rectangle
-    case 5:                                             // frame: rectangle with a rectangular hole
+    case 5:  // frame: rectangle with a rectangular hole, which closes up for the thickest borders
       p.aspect = g.uniform(1.0f, 1.4f);
-      p.inner = g.uniform(0.21f, 0.47f);
+      p.inner = g.uniform(0.21f, 0.6f);
       break;
     case 6: {  // triangle: jittered equilateral, counter-clockwise
       const float base[3][2] = {{0.0f, 1.0f}, {-0.8660254f, -0.5f}, {0.8660254f, -0.5f}};
@@ -243,14 +243,17 @@ void object(Canvas& im, int cls, Pcg32& g) {
   // Colour: the background under the centre pushed away by a random contrast in a random RGB direction, so
   // object colours follow the (label-independent) background distribution.
   C3 under = im.at(std::min(S - 1, std::max(0, int(cy))), std::min(S - 1, std::max(0, int(cx))));
+  // Contrast: one object in twelve is faint; the second (texture) colour can be nearly the first, making a
+  // low-contrast striped disk or checkered square look like a plain disk or rectangle.
   C3 d1 = unit3(g), d2 = unit3(g);
-  float k1 = g.uniform(0.15f, 0.75f), k2 = g.uniform(0.2f, 0.7f);
+  float k1 = g.chance(1.0f / 12.0f) ? g.uniform(0.03f, 0.09f) : g.uniform(0.1f, 0.75f);
+  float k2 = g.uniform(0.03f, 0.7f);
   C3 c1, c2;
   for (int k = 0; k < 3; ++k) c1.v[k] = under.v[k] + k1 * d1.v[k];
   c1 = clamp01(c1);
   for (int k = 0; k < 3; ++k) c2.v[k] = c1.v[k] + k2 * d2.v[k];
   c2 = clamp01(c2);
-  bool see_through = g.chance(0.4f);  // textured classes: second colour is the background itself
+  bool see_through = g.chance(0.3f);  // textured classes: second colour is the background itself
   float sc, ss;
   unit2(g, sc, ss);
   float shade = g.uniform(0.0f, 0.25f);

@@ -1,28 +1,17 @@
 // PNG writing and sample grids (see sample_grid.h).
 #include "data/sample_grid.h"
 
-#include <stb/stb_image_write.h>
-
-#include <cstring>
-
-#include "data/file_util.h"
+#include "data/png.h"
 
 namespace sp::data {
 
 void write_png(const std::string& path, const uint8_t* chw, int64_t c, int64_t h, int64_t w) {
   SP_CHECK((c == 1 || c == 3) && h > 0 && w > 0 && h < (1 << 16) && w < (1 << 16), "write_png '", path,
            "': unsupported image [", c, ", ", h, ", ", w, "]");
-  std::vector<uint8_t> hwc(size_t(c * h * w));
+  std::vector<uint8_t> rgb(size_t(3 * h * w));
   for (int64_t p = 0; p < h * w; ++p)
-    for (int64_t k = 0; k < c; ++k) hwc[size_t(p * c + k)] = chw[k * h * w + p];
-  std::vector<uint8_t> png;
-  auto append = [](void* ctx, void* data, int size) {
-    auto* out = static_cast<std::vector<uint8_t>*>(ctx);
-    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
-  };
-  int ok = stbi_write_png_to_func(append, &png, int(w), int(h), int(c), hwc.data(), int(w * c));
-  SP_CHECK(ok && !png.empty(), "write_png '", path, "': encoding failed");
-  write_file_atomic(path, png.data(), png.size());
+    for (int64_t k = 0; k < 3; ++k) rgb[size_t(p * 3 + k)] = chw[(c == 1 ? 0 : k) * h * w + p];
+  write_png_rgb(path, int(w), int(h), rgb);
 }
 
 Tensor save_sample_grid(const std::string& path, const Dataset& d, int per_class, int scale) {

@@ -16,7 +16,9 @@ Dataset small_set(int64_t n, uint64_t seed) {
   for (int64_t i = 0; i < n; ++i) d.labels.data<int64_t>()[i] = (i * 3 + int64_t(seed)) % 10;
   return d;
 }
-void write_raw(const std::string& path, const std::vector<uint8_t>& b) { write_file_atomic(path, b.data(), b.size()); }
+void write_raw(const std::string& path, const std::vector<uint8_t>& b) {
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+}
 }  // namespace
 
 TEST(DataCifarBinary, RoundTrip) {

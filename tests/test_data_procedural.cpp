@@ -31,7 +31,7 @@ TEST(DataProcedural, DeterministicAcrossThreadsAndCalls) {
 TEST(DataProcedural, PinnedPixels) {
   // Any change to the generator or a platform that computes it differently changes this digest; update
   // it only together with a deliberate generator change.
-  EXPECT_EQ(fingerprint(make_shapes10(50, 0, "train", 2)), "b2d7fefed54ec8397f259c321d208996280ec28a8a22e09e1f20264a0e887a17");
+  EXPECT_EQ(fingerprint(make_shapes10(50, 0, "train", 2)), "d93e57b2fb85f9a2e4838e5173234986848eff8b64174127f3f136d41a715e54");
 }
 
 TEST(DataProcedural, BalancedAndWellExposed) {
