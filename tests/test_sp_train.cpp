@@ -42,16 +42,16 @@ const std::string kLira = std::string(SP_BINARY_DIR) + "/bin/sp_lira";
     if (!fs::exists(kTrain) || !fs::exists(kLira)) GTEST_SKIP() << "sp_train/sp_lira not built"; \
   } while (0)
 
-// A tiny experiment: shapes10 with `train` images, ResNet-18 of width 4.
-std::string tiny_config(int shadows, int epochs, int64_t train, int64_t audit = 24) {
+// A tiny experiment: shapes10 with `train` images, ResNet-18 of width 2 (seconds even in a debug build).
+std::string tiny_config(int shadows, int epochs, int64_t train, int64_t audit, int64_t batch = 32) {
   nlohmann::json j = {
       {"seed", 3},
       {"num_shadows", shadows},
-      {"dataset", {{"name", "shapes10"}, {"seed", 1}, {"train", train}, {"test", 100}}},
-      {"model", {{"name", "resnet18"}, {"width", 4}}},
+      {"dataset", {{"name", "shapes10"}, {"seed", 1}, {"train", train}, {"test", 40}}},
+      {"model", {{"name", "resnet18"}, {"width", 2}}},
       {"recipe",
        {{"epochs", epochs},
-        {"batch_size", 32},
+        {"batch_size", batch},
         {"optimizer", {{"name", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 5e-4}}},
         {"schedule", {{"kind", "multistep"}, {"milestones", {1}}, {"gamma", 0.5}}}}},
       {"audit", {{"num_audit", audit}}},
@@ -87,29 +87,29 @@ void expect_contains(const std::string& text, const std::string& needle) {
 TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
   REQUIRE_BINARIES();
   TempDir t;
-  const std::string cfg = write_config(t, "tiny.json", tiny_config(4, 2, 192)), dir = t / "exp";
+  const std::string cfg = write_config(t, "tiny.json", tiny_config(4, 1, 96, 12, 48)), dir = t / "exp";
   auto r = sp_train(cfg + " --out " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  expect_contains(r.output, "shadow 3 epoch 2/2");
+  expect_contains(r.output, "shadow 3 epoch 1/1");
   expect_contains(r.output, "mean test accuracy");
 
   // The experiment files and the resolved configuration.
   for (const char* f : {"experiment.json", "config.json", "audit/indices.npy", "audit/labels.npy"})
     EXPECT_TRUE(fs::exists(dir + "/" + f)) << f;
-  EXPECT_EQ(read_json(dir + "/config.json")["recipe"]["epochs"], 2);
+  EXPECT_EQ(read_json(dir + "/config.json")["recipe"]["epochs"], 1);
   Tensor audit_labels = npy::load(dir + "/audit/labels.npy");
   Tensor audit_idx = npy::load(dir + "/audit/indices.npy");
 
-  data::DatasetSplits ds = data::load_dataset("shapes10:seed=1,train=192,test=100");
+  data::DatasetSplits ds = data::load_dataset("shapes10:seed=1,train=96,test=40");
   for (int k = 0; k < 4; ++k) {
     SCOPED_TRACE("shadow " + std::to_string(k));
     std::string sd = dir + "/shadow/" + std::to_string(k);
     EXPECT_FALSE(fs::exists(sd + "/checkpoint.safetensors")) << "checkpoint left behind";
     npy::Reader lr(sd + "/logits.npy"), sr(sd + "/scores.npy");
     EXPECT_EQ(lr.dtype(), DType::f32);
-    EXPECT_EQ(lr.shape(), (std::vector<int64_t>{24, 18, 10}));
+    EXPECT_EQ(lr.shape(), (std::vector<int64_t>{12, 18, 10}));
     EXPECT_EQ(sr.dtype(), DType::f64);
-    EXPECT_EQ(sr.shape(), (std::vector<int64_t>{24, 18}));
+    EXPECT_EQ(sr.shape(), (std::vector<int64_t>{12, 18}));
     Tensor logits = npy::load(sd + "/logits.npy"), scores = npy::load(sd + "/scores.npy");
     // scores.npy is the LiRA statistic of logits.npy against the audit training labels.
     Tensor phi = lira_stat(Stream::cpu(), logits, audit_labels, lira::Statistic::logit);
@@ -122,25 +122,25 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
     for (const char* phase : {"setup", "train", "evaluate", "query", "write"})
       EXPECT_GE(m["seconds"][phase].get<double>(), 0.0) << phase;
     EXPECT_EQ(m["device"], "cpu");
-    EXPECT_EQ(m["epochs"], 2);
-    EXPECT_EQ(m["history"].size(), 2u);
+    EXPECT_EQ(m["epochs"], 1);
+    EXPECT_EQ(m["history"].size(), 1u);
     double acc = m["test_accuracy"];
     EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
     EXPECT_GT(m["images_per_s"].get<double>(), 0.0);
     std::vector<int64_t> keep = npy::Reader(sd + "/keep.npy").read_integers();
     int64_t in = std::count(keep.begin(), keep.end(), 1);
     EXPECT_EQ(m["num_audit_in"], in);
-    EXPECT_EQ(m["train_size"], 192 - 24 + in);
+    EXPECT_EQ(m["train_size"], 96 - 12 + in);
 
     // The model file is a PyTorch state_dict that reproduces the clean-view logits.
     TensorFile mf = load_safetensors(sd + "/model.safetensors");
-    EXPECT_EQ(mf.at("conv1.weight").shape(), Shape({4, 3, 3, 3}));
-    EXPECT_EQ(mf.at("linear.weight").shape(), Shape({10, 32}));
-    EXPECT_EQ(mf.at("bn1.running_var").shape(), Shape({4}));
+    EXPECT_EQ(mf.at("conv1.weight").shape(), Shape({2, 3, 3, 3}));
+    EXPECT_EQ(mf.at("linear.weight").shape(), Shape({10, 16}));
+    EXPECT_EQ(mf.at("bn1.running_var").shape(), Shape({2}));
     EXPECT_EQ(mf.at("layer4.1.bn2.num_batches_tracked").item(), double(m["steps"].get<int64_t>()));
     EXPECT_EQ(mf.metadata.at("model"), "resnet18");
     ModelConfig mc;
-    mc.width = 4;
+    mc.width = 2;
     auto model = make_model(mc);
     TrainRecipe rec;
     Trainer tr(*model, rec, Stream::cpu(), 0);
@@ -148,7 +148,7 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
     DeviceData d = DeviceData::upload(ds.train, Stream::cpu());
     Tensor z = tr.predict(d, audit_idx);
     std::vector<float> zv = z.to_vector<float>(), lv = logits.to_vector<float>();
-    for (int64_t j = 0; j < 24; ++j)
+    for (int64_t j = 0; j < 12; ++j)
       for (int64_t c = 0; c < 10; ++c)
         ASSERT_NEAR(zv[size_t(j * 10 + c)], lv[size_t(j * 180 + c)], 1e-4 * (1 + std::abs(lv[size_t(j * 180 + c)])));
   }
@@ -167,7 +167,7 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
   r = sp_train(cfg + " --out " + dir + " --shadow 2 --query-all");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   npy::Reader all(dir + "/shadow/2/logits_all.npy");
-  EXPECT_EQ(all.shape(), (std::vector<int64_t>{192, 18, 10}));
+  EXPECT_EQ(all.shape(), (std::vector<int64_t>{96, 18, 10}));
   std::vector<float> av = all.read_all<float>(), lv = npy::load(dir + "/shadow/2/logits.npy").to_vector<float>();
   std::vector<int64_t> idx = audit_idx.to_vector<int64_t>();
   for (size_t j = 0; j < idx.size(); ++j)
@@ -175,18 +175,20 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
       ASSERT_NEAR(av[size_t(idx[j]) * 180 + e], lv[j * 180 + e], 1e-4 * (1 + std::abs(lv[j * 180 + e])));
 
   // The pieces connect: sp_lira reads the experiment.
-  auto lira = sp::test::run_command(kLira + " " + dir + " --std population --no-plot --threads 1");
+  // (4 models: a held-out fold keeps 1 IN and 2 OUT or 2 IN and 1 OUT, enough for these two attacks)
+  auto lira = sp::test::run_command(kLira + " " + dir +
+                                    " --attacks online_global_variance,global_threshold --no-plot --threads 1");
   ASSERT_EQ(lira.exit_code, 0) << lira.output;
   nlohmann::json res = read_json(dir + "/lira/results.json");
   EXPECT_EQ(res["n_models"], 4);
-  EXPECT_EQ(res["n_samples"], 24);
+  EXPECT_EQ(res["n_samples"], 12);
   EXPECT_EQ(res["n_queries"], 18);
 }
 
 TEST(SpTrain, KilledMidEpochResumesToTheSameBytes) {
   REQUIRE_BINARIES();
   TempDir t;
-  const std::string cfg = write_config(t, "c.json", tiny_config(2, 3, 480));
+  const std::string cfg = write_config(t, "c.json", tiny_config(2, 3, 96, 12));
   const std::string a = t / "uninterrupted", b = t / "killed";
   auto r = sp_train(cfg + " --out " + a + " --shadow 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -243,7 +245,7 @@ TEST(SpTrain, BadInputEndsWithAMessageAndLeavesOutputsAlone) {
 
   // Model and dataset disagree on the class count.
   std::string classes = tiny_config(2, 1, 96, 8);
-  classes.replace(classes.find("\"width\": 4"), 10, "\"width\": 4, \"num_classes\": 7");
+  classes.replace(classes.find("\"width\": 2"), 10, "\"width\": 2, \"num_classes\": 7");
   r = sp_train(write_config(t, "classes.json", classes) + " --out " + dir);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   expect_contains(r.output, "model.num_classes: 7 classes, but dataset shapes10 has 10");
@@ -271,7 +273,7 @@ TEST(SpTrain, BadInputEndsWithAMessageAndLeavesOutputsAlone) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::vector<std::string> before = listing(dir);
   std::string model0 = sp::test::read_text(dir + "/shadow/0/model.safetensors");
-  r = sp::test::run_command("ulimit -f 64 && " + kTrain + " " + good + " --out " + dir + " --device cpu");
+  r = sp::test::run_command("ulimit -f 32 && " + kTrain + " " + good + " --out " + dir + " --device cpu");
   EXPECT_NE(r.exit_code, 0) << r.output;
   expect_contains(r.output, "sp_train: error:");
   expect_contains(r.output, dir + "/shadow/1/");
@@ -292,9 +294,15 @@ TEST(SpTrain, BadInputEndsWithAMessageAndLeavesOutputsAlone) {
 
 TEST(SpTrain, BenchPrintsATable) {
   REQUIRE_BINARIES();
-  auto r = sp::test::run_command(kTrain + " --bench --device cpu --bench-width 2 --bench-batch 16,8 --bench-steps 1");
+  TempDir t;
+  // The model and the query batch come from the configuration (36 images: 2 samples x 18 views).
+  std::string cfg = tiny_config(2, 1, 96, 12, 8);
+  cfg.replace(cfg.find("\"eval_batch\": 216"), 17, "\"eval_batch\": 36");
+  auto r = sp::test::run_command(kTrain + " " + write_config(t, "c.json", cfg) +
+                                 " --bench --device cpu --bench-batch 16,8 --bench-steps 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_contains(r.output, "resnet18 width 2");
+  expect_contains(r.output, "query (18 views)         36");
   expect_contains(r.output, "img/s");
   expect_contains(r.output, "query (18 views)");
   EXPECT_NE(r.output.find("train                    16"), std::string::npos) << r.output;
