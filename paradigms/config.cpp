@@ -13,6 +13,9 @@ namespace {
 
 using json = nlohmann::json;
 constexpr uint64_t kPurposeShadow = 0x534841444f57ULL;  // "SHADOW"
+// Subsets reuse the audit chooser (M of N without replacement, ascending) under keys of their own.
+constexpr uint64_t kPurposeTrainSubset = 0x5355425452ULL;  // "SUBTR"
+constexpr uint64_t kPurposeTestSubset = 0x5355425445ULL;   // "SUBTE"
 
 const std::vector<std::string> kModels = {"resnet18", "resnet18_gn", "wrn16_4", "convnet3"};
 
@@ -41,7 +44,11 @@ void read_dataset(cfg::Fields f, RunConfig& c, json& out) {
     if (f.has("path") && c.dataset.path.empty()) f.error("path", "must not be empty");
     f.reject({"seed", "train", "test"}, "only used by shapes10");
     c.dataset_classes = name == "cifar10" ? 10 : 0;
+    c.train_subset = f.integer("train_subset", 0, 0);
+    c.test_subset = f.integer("test_subset", 0, 0);
     out["path"] = c.dataset.path;
+    if (c.train_subset) out["train_subset"] = c.train_subset;
+    if (c.test_subset) out["test_subset"] = c.test_subset;
   }
   f.finish();
 }
@@ -215,9 +222,10 @@ RunConfig parse_config(const json& j, const std::string& source) {
 
   cfg::Fields audit = root.object("audit");
   c.num_audit = audit.integer("num_audit", 500, 1);
-  if (c.dataset.kind == "shapes10" && c.num_audit >= c.dataset.n_train)
-    audit.error("num_audit", std::to_string(c.num_audit) + " must be below the training set size (dataset.train = " +
-                                 std::to_string(c.dataset.n_train) + ")");
+  int64_t known_train = c.dataset.kind == "shapes10" ? c.dataset.n_train : c.train_subset;
+  if (known_train > 0 && c.num_audit >= known_train)
+    audit.error("num_audit", std::to_string(c.num_audit) + " must be below the training set size (" +
+                                 std::to_string(known_train) + ")");
   c.canary = data::parse_canary(audit.string("canary", "mislabel", {"mislabel", "clean"}));
   audit.finish();
   out["audit"] = {{"num_audit", c.num_audit}, {"canary", data::canary_name(c.canary)}};
@@ -247,6 +255,20 @@ RunConfig load_config(const std::string& path) {
   json j = cfg::parse_json_file(path, errors);
   errors.throw_if_any(path);
   return parse_config(j, path);
+}
+
+data::DatasetSplits load_run_dataset(const RunConfig& c) {
+  data::DatasetSplits d = data::load_dataset(c.dataset);
+  auto reduce = [&](data::Dataset& set, int64_t n, uint64_t purpose, const char* key) {
+    if (n == 0) return;
+    SP_CHECK(n <= set.size(), "dataset.", key, " = ", n, " but '", c.dataset.str(), "' has only ", set.size(),
+             " samples in that split");
+    std::string name = set.name + "[" + std::to_string(n) + "]";
+    set = data::subset(set, data::choose_audit_indices(set.size(), n, crng::derive_key(c.seed, purpose)), name);
+  };
+  reduce(d.train, c.train_subset, kPurposeTrainSubset, "train_subset");
+  reduce(d.test, c.test_subset, kPurposeTestSubset, "test_subset");
+  return d;
 }
 
 void check_model_fits(const RunConfig& c, const data::Dataset& train) {

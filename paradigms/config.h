@@ -7,6 +7,8 @@
 //     "dataset": {"name": "cifar10", "path": "data/cifar10"},          // or
 //                {"name": "shapes10", "seed": 0, "train": 10000, "test": 2000},
 //                {"name": "folder", "path": "..."}
+//                cifar10 / folder may add "train_subset": N, "test_subset": N (a seeded random subset, for
+//                short CPU runs)
 //     "model": {"name": "resnet18", "width": 64, "num_classes": 10},  // num_classes optional: checked
 //     "recipe": {
 //       "epochs": 200, "batch_size": 256, "label_smoothing": 0, "drop_last": false,
@@ -53,6 +55,7 @@ struct RunConfig {
   int num_shadows = 32;
   data::DatasetSpec dataset;
   int64_t dataset_classes = 0;    // known before loading for shapes10 / cifar10 (10); 0 for folders
+  int64_t train_subset = 0, test_subset = 0;  // cifar10 / folder: use N random samples (0: all)
   ModelConfig model;              // num_classes from the config or the dataset
   bool model_classes_given = false;
   TrainRecipe recipe;             // schedule.base_lr = optimizer lr; step counts filled by recipe_for()
@@ -74,6 +77,10 @@ RunConfig parse_config(const nlohmann::json& j, const std::string& source = "con
 // Reads a file (JSON with comments allowed); syntax errors and duplicate keys are reported with line/column.
 RunConfig load_config(const std::string& path);
 RunConfig parse_config_text(const std::string& text, const std::string& source = "config");
+
+// The dataset of a configuration: loaded, then reduced to its train_subset / test_subset (uniform without
+// replacement, seeded by the experiment seed, original order kept).
+data::DatasetSplits load_run_dataset(const RunConfig& cfg);
 
 // Checks the model against a loaded dataset (class count, channels, image size); throws naming both.
 void check_model_fits(const RunConfig& cfg, const data::Dataset& train);

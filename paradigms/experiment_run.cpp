@@ -42,7 +42,7 @@ ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, 
   check_run_dir(dir, cfg);
   ExperimentRun r;
   r.cfg = cfg;
-  r.data = data::load_dataset(cfg.dataset);
+  r.data = load_run_dataset(cfg);
   check_model_fits(cfg, r.data.train);
   r.cfg.model.num_classes = r.data.train.num_classes();
   r.train_labels = r.data.train.labels.to_vector<int64_t>();

@@ -1,9 +1,14 @@
 // The experiment configuration: the shipped configs parse to the paper's settings, defaults are filled in,
 // schedules in epochs become steps, and every kind of mistake (typos, wrong types, out-of-range values,
 // keys that do not apply, class-count mismatches, duplicate keys, syntax errors) is reported with its key
-// path, all problems of a file at once.
+// path, all problems of a file at once. Dataset subsets are seeded subsets of the splits.
 #include "paradigms/config.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "data/png.h"
 #include "paradigms/json_fields.h"
 #include "tests/test_util.h"
 
@@ -216,4 +221,47 @@ TEST(Config, FieldsReadTypedValues) {
   ASSERT_EQ(errors.list().size(), 1u);
   EXPECT_EQ(errors.list()[0], "sec.big: integer 18446744073709551615 is too large");
   EXPECT_THROW(errors.throw_if_any("file"), Error);
+}
+
+TEST(Config, DatasetSubsetsAreSeededSubsetsOfTheSplits) {
+  // A 2-class image folder: 10 training and 3 test images per class, each image's pixels = its number.
+  std::string root = std::string(SP_BINARY_DIR) + "/test_tmp/config_subset_" + std::to_string(::getpid());
+  std::filesystem::remove_all(root);
+  for (const char* split : {"train", "test"})
+    for (const char* cls : {"cat", "dog"}) {
+      std::filesystem::create_directories(root + "/" + split + "/" + cls);
+      for (int i = 0; i < (std::string(split) == "train" ? 10 : 3); ++i)
+        write_png_rgb(root + "/" + split + "/" + cls + "/" + std::to_string(i) + ".png", 2, 2,
+                            std::vector<uint8_t>(12, uint8_t(i + (std::string(cls) == "dog" ? 100 : 0))));
+    }
+  std::string text = R"({"dataset": {"name": "folder", "path": ")" + root + R"(", "train_subset": 7, "test_subset": 4},
+    "model": {"name": "resnet18", "width": 8}, "audit": {"num_audit": 3}, "seed": 5,
+    "recipe": {"epochs": 1, "batch_size": 4, "optimizer": {"name": "sgd", "lr": 0.1}}})";
+  RunConfig c = parse_config_text(text);
+  EXPECT_EQ(c.resolved["dataset"]["train_subset"], 7);
+  data::DatasetSplits full = data::load_dataset(c.dataset), sub = load_run_dataset(c);
+  ASSERT_EQ(sub.train.size(), 7);
+  ASSERT_EQ(sub.test.size(), 4);
+  EXPECT_EQ(sub.train.classes, full.train.classes);
+  // Every kept image is one of the originals, in the original order, with its label.
+  int64_t at = 0;
+  for (int64_t i = 0; i < sub.train.size(); ++i) {
+    while (at < full.train.size() && full.train.image(at)[0] != sub.train.image(i)[0]) ++at;
+    ASSERT_LT(at, full.train.size()) << "image " << i << " is not an original in order";
+    EXPECT_EQ(sub.train.label(i), full.train.label(at));
+  }
+  EXPECT_EQ(data::fingerprint(load_run_dataset(c).train), data::fingerprint(sub.train));  // seeded
+  std::string bigger = text;
+  bigger.replace(bigger.find("\"train_subset\": 7"), 17, "\"train_subset\": 70");
+  try {
+    load_run_dataset(parse_config_text(bigger));
+    ADD_FAILURE() << "a subset larger than the split was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dataset.train_subset = 70"), std::string::npos) << e.what();
+  }
+  expect_has(problems(edit(R"("train": 300)", R"("train": 300, "train_subset": 5)")), "dataset.train_subset: unknown key");
+  std::string audit = text;
+  audit.replace(audit.find("\"num_audit\": 3"), 14, "\"num_audit\": 7");
+  expect_has(problems(audit), "audit.num_audit: 7 must be below the training set size (7)");
+  std::filesystem::remove_all(root);
 }
