@@ -4,7 +4,7 @@
 //     "paradigm": "baseline",                 // only "baseline" so far
 //     "seed": 0,                              // audit choice, canaries, membership, every model's seed
 //     "num_shadows": 32,                      // even, >= 2
-//     "dataset": {"name": "cifar10", "path": "data/cifar10"},          // or
+//     "dataset": {"name": "cifar10", "path": "data"},                  // or
 //                {"name": "shapes10", "seed": 0, "train": 10000, "test": 2000},
 //                {"name": "folder", "path": "..."}
 //                cifar10 / folder may add "train_subset": N, "test_subset": N (a seeded random subset, for
