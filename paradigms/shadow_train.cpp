@@ -134,11 +134,15 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
     if (opt.progress) opt.progress->update(pr);
   };
   double interval = opt.progress ? opt.progress->update_interval_s() : 1e30;
+  auto last_checkpoint = Clock::now();
   for (int e = st.epochs_done; e < recipe.epochs; ++e) {
     EpochStats es = tr.train_epoch(d, e, on_progress, interval);
     st.history.push_back(es);
     st.epochs_done = e + 1;
-    save_train_state(p.checkpoint, tr, st, tag, s);
+    if (e + 1 == recipe.epochs || since(last_checkpoint) >= opt.checkpoint_interval_s) {
+      save_train_state(p.checkpoint, tr, st, tag, s);
+      last_checkpoint = Clock::now();
+    }
     char line[200];
     std::snprintf(line, sizeof line, "%s epoch %d/%d  loss %.4f  train acc %.2f%%  %s img/s  %s", name.c_str(), e + 1,
                   recipe.epochs, es.loss, 100 * es.accuracy, format_rate(es.images_per_s).c_str(),

@@ -193,8 +193,8 @@ TEST(SpTrain, KilledMidEpochResumesToTheSameBytes) {
   auto r = sp_train(cfg + " --out " + a + " --shadow 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  // Start the same run, wait for the first epoch checkpoint, then SIGKILL it in the middle of epoch 2.
-  std::vector<std::string> args = {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu"};
+  // Start the same run (a checkpoint after every epoch), wait for the first epoch checkpoint, then SIGKILL it in the middle of epoch 2.
+  std::vector<std::string> args = {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"};
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);

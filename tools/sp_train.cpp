@@ -1,5 +1,6 @@
 // sp_train: trains the shadow models of an experiment (the undefended baseline) and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
+//            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-steps N]
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
   bool query_all = false, bench = false;
-  double log_every = 30;
+  double log_every = 30, checkpoint_every = 60;
   int bench_width = 0, bench_steps = 0;
   std::string bench_batch;
   app.add_option("CONFIG", config, "experiment configuration (JSON; see configs/)");
@@ -111,6 +112,10 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_path, "dataset path, overriding dataset.path of CONFIG");
   app.add_option("--tf32", tf32, "on/off: TF32 tensor cores for f32 on the GPU (overrides device.tf32)")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--checkpoint-every", checkpoint_every,
+                 "seconds between epoch checkpoints (0: after every epoch; always after the last)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--log-every", log_every, "seconds between progress lines when not on a terminal")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -159,6 +164,7 @@ int main(int argc, char** argv) {
     ProgressPrinter progress(ProgressPrinter::stderr_is_terminal(), log_every);
     ShadowOptions opt;
     opt.query_all = query_all;
+    opt.checkpoint_interval_s = checkpoint_every;
     opt.progress = &progress;
     double acc_sum = 0;
     int trained = 0, skipped = 0;
