@@ -8,7 +8,9 @@
 //   checkpoint.safetensors  at epoch ends while training (paradigms/train_state.h); removed at the end
 // A shadow whose metrics.json exists is skipped (with query_all, its missing logits_all.npy is computed from
 // model.safetensors); one with a checkpoint resumes after the checkpoint's epoch and ends with the same
-// files as an uninterrupted run. Tested end to end in tests/test_sp_train.cpp.
+// files as an uninterrupted run (byte for byte on the CPU; on a GPU cuDNN benchmarks its algorithms in each
+// process and some are not deterministic, so there the resumed run agrees to float rounding). Tested end to
+// end in tests/test_sp_train.cpp and tests/gpu/test_sp_train_gpu.cpp.
 #pragma once
 #include <nlohmann/json.hpp>
 
