@@ -60,6 +60,51 @@ nlohmann::json history_json(const std::vector<EpochStats>& h) {
   return a;
 }
 
+
+// The 18 query views of every audit sample, their LiRA statistic against the training label, and how many
+// IN / OUT audit samples the clean view classifies as their training label.
+struct AuditQuery {
+  std::vector<float> logits;   // [M, 18, C]
+  std::vector<double> scores;  // [M, 18]
+  int64_t in_hits = 0, out_hits = 0, nonfinite = 0;
+  double seconds = 0;
+};
+
+AuditQuery query_audit(Trainer& tr, Stream& s, const ExperimentRun& run, int k) {
+  auto t0 = Clock::now();
+  const data::AuditSet& audit = run.exp.audit;
+  const int64_t M = audit.size(), A = data::kNumQueryViews, C = tr.model().config().num_classes;
+  AuditQuery q;
+  q.logits.resize(size_t(M * A * C));
+  q.scores.resize(size_t(M * A));
+  Tensor labels = Tensor::from_vector(audit.labels, {M}).to(s.device(), s);
+  for_query_blocks(tr, s, run.train, audit.indices, run.cfg.eval_batch, [&](int64_t first, const Tensor& z) {
+    Tensor phi = lira_stat(s, z, labels.slice(0, first, first + z.size(0)), lira::Statistic::logit);
+    std::vector<float> zv = z.to_vector<float>(s);
+    std::vector<double> pv = phi.to_vector<double>(s);
+    std::copy(zv.begin(), zv.end(), q.logits.begin() + first * A * C);
+    std::copy(pv.begin(), pv.end(), q.scores.begin() + first * A);
+  });
+  for (int64_t j = 0; j < M; ++j) {
+    const float* z = &q.logits[size_t(j * A * C)];  // view 0: the clean image
+    bool hit = std::max_element(z, z + C) - z == audit.labels[size_t(j)];
+    (run.exp.membership.in(k, j) ? q.in_hits : q.out_hits) += hit ? 1 : 0;
+  }
+  for (double v : q.scores) q.nonfinite += std::isfinite(v) ? 0 : 1;
+  q.seconds = since(t0);
+  return q;
+}
+
+// Model k's private training set D_k (every non-audit sample plus its IN audit samples, with their training
+// labels), uploaded to the device.
+DeviceData upload_private_set(const ExperimentRun& run, int k, Stream& s) {
+  data::TrainingSet ts = data::private_training_set(run.train_labels, run.exp.audit, run.exp.membership, k);
+  data::Dataset priv = data::subset(run.data.train, ts.indices, run.data.train.name + "/shadow" + std::to_string(k));
+  priv.labels = Tensor::from_vector(ts.labels, {int64_t(ts.labels.size())});
+  DeviceData d = DeviceData::upload(priv, s);
+  s.synchronize();  // before the host copy goes away
+  return d;
+}
 }  // namespace
 
 void for_query_blocks(Trainer& tr, Stream& s, const DeviceData& d, const std::vector<int64_t>& ids,
@@ -103,18 +148,11 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
     return r;
   }
 
-  // The private training set D_k: every non-audit sample plus the audit samples IN for model k.
   auto t_setup = Clock::now();
-  data::TrainingSet ts = data::private_training_set(run.train_labels, run.exp.audit, run.exp.membership, k);
-  const int64_t n = int64_t(ts.indices.size());
-  data::Dataset priv = data::subset(run.data.train, ts.indices, run.data.train.name + "/" + name);
-  priv.labels = Tensor::from_vector(ts.labels, {n});
-  DeviceData d = DeviceData::upload(priv, s);
-  const data::AuditSet& audit = run.exp.audit;
-  const int64_t M = audit.size(), C = cfg.model.num_classes, A = data::kNumQueryViews;
+  DeviceData d = upload_private_set(run, k, s);
+  const int64_t n = d.size(), M = run.exp.audit.size();
   int64_t num_in = 0;
   for (int64_t j = 0; j < M; ++j) num_in += run.exp.membership.in(k, j) ? 1 : 0;
-
   TrainRecipe recipe = cfg.recipe_for(n);
   Trainer tr(*model, recipe, s, seed);
   TrainState st;
@@ -124,11 +162,9 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
         std::to_string(recipe.epochs));
   }
   const int resumed_from = st.epochs_done;
-  s.synchronize();
-  priv = {};  // the host copy, once the upload has finished
   double setup_s = since(t_setup);
 
-  // Training, with a checkpoint after every epoch.
+  // Training, with epoch checkpoints.
   if (opt.progress) opt.progress->set_prefix(name);
   auto on_progress = [&](const TrainProgress& pr) {
     if (opt.progress) opt.progress->update(pr);
@@ -152,44 +188,23 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
   double train_s = 0;
   for (const EpochStats& e : st.history) train_s += e.seconds;
 
-  // Evaluation (eval mode): test accuracy and accuracy on the model's own training set.
+  // Evaluation (eval mode): test accuracy and accuracy on the model's own training set; the audit queries.
   auto t_eval = Clock::now();
   double test_acc = tr.evaluate(run.test, cfg.eval_batch);
   double train_acc = tr.evaluate(d, cfg.eval_batch);
   double eval_s = since(t_eval);
-
-  // The 18 query views of every audit sample and their LiRA statistic (against the training label).
-  auto t_query = Clock::now();
-  std::vector<float> logits(size_t(M * A * C));
-  std::vector<double> scores(size_t(M * A));
-  Tensor labels = Tensor::from_vector(audit.labels, {M}).to(s.device(), s);
-  for_query_blocks(tr, s, run.train, audit.indices, cfg.eval_batch, [&](int64_t first, const Tensor& z) {
-    int64_t b = z.size(0);
-    Tensor phi = lira_stat(s, z, labels.slice(0, first, first + b), lira::Statistic::logit);
-    std::vector<float> zv = z.to_vector<float>(s);
-    std::vector<double> pv = phi.to_vector<double>(s);
-    std::copy(zv.begin(), zv.end(), logits.begin() + first * A * C);
-    std::copy(pv.begin(), pv.end(), scores.begin() + first * A);
-  });
-  double query_s = since(t_query);
-  int64_t in_hit = 0, out_hit = 0, nonfinite = 0;
-  for (int64_t j = 0; j < M; ++j) {
-    const float* z = &logits[size_t(j * A * C)];  // view 0: the clean image
-    int64_t arg = std::max_element(z, z + C) - z;
-    bool hit = arg == audit.labels[size_t(j)];
-    (run.exp.membership.in(k, j) ? in_hit : out_hit) += hit ? 1 : 0;
-  }
-  for (double v : scores) nonfinite += std::isfinite(v) ? 0 : 1;
-  if (nonfinite) log(name + ": warning: " + std::to_string(nonfinite) + " non-finite LiRA scores (non-finite logits)");
+  AuditQuery q = query_audit(tr, s, run, k);
+  if (q.nonfinite) log(name + ": warning: " + std::to_string(q.nonfinite) + " non-finite LiRA scores (non-finite logits)");
 
   // Outputs; metrics.json last, since it marks the shadow as done.
   auto t_write = Clock::now();
+  const int64_t A = data::kNumQueryViews, C = cfg.model.num_classes;
   save_model(p.model, *model, tr.theta(), tr.buffers(), tr.optimizer().steps(),
              {{"shadow", std::to_string(k)}, {"seed", std::to_string(seed)},
               {"experiment_seed", std::to_string(cfg.seed)}},
              s);
-  npy::write(p.logits, std::vector<int64_t>{M, A, C}, logits);
-  npy::write(p.scores, std::vector<int64_t>{M, A}, scores);
+  npy::write(p.logits, std::vector<int64_t>{M, A, C}, q.logits);
+  npy::write(p.scores, std::vector<int64_t>{M, A}, q.scores);
   double query_all_s = opt.query_all ? write_query_all(tr, run, p.logits_all, s) : 0;
   double write_s = since(t_write) - query_all_s;
 
@@ -212,17 +227,17 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
       {"train_accuracy", train_acc},
       {"final_epoch_loss", last.loss},
       {"final_epoch_accuracy", last.accuracy},
-      {"audit_in_accuracy", num_in ? double(in_hit) / double(num_in) : 0.0},
-      {"audit_out_accuracy", M - num_in ? double(out_hit) / double(M - num_in) : 0.0},
+      {"audit_in_accuracy", num_in ? double(q.in_hits) / double(num_in) : 0.0},
+      {"audit_out_accuracy", M - num_in ? double(q.out_hits) / double(M - num_in) : 0.0},
       {"score_statistic", "logit"},
-      {"nonfinite_scores", nonfinite},
+      {"nonfinite_scores", q.nonfinite},
       {"images_per_s", train_s > 0 ? double(trained_images) / train_s : 0.0},
-      {"query_images_per_s", query_s > 0 ? double(M * A) / query_s : 0.0},
+      {"query_images_per_s", q.seconds > 0 ? double(M * A) / q.seconds : 0.0},
       {"seconds",
        {{"setup", setup_s},
         {"train", train_s},
         {"evaluate", eval_s},
-        {"query", query_s},
+        {"query", q.seconds},
         {"query_all", query_all_s},
         {"write", write_s}}},
       {"resumed_from_epoch", resumed_from},
@@ -232,7 +247,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
 
   char line[240];
   std::snprintf(line, sizeof line,
-                "%s: test acc %.2f%%  train acc %.2f%%  IN canaries fit %.0f%%  OUT %.0f%%  (%lld IN of %lld audit)  "
+                "%s: test acc %.2f%%  train acc %.2f%%  audit fit IN %.0f%% OUT %.0f%% (%lld IN of %lld)  "
                 "train %s",
                 name.c_str(), 100 * test_acc, 100 * train_acc, 100 * m["audit_in_accuracy"].get<double>(),
                 100 * m["audit_out_accuracy"].get<double>(), (long long)num_in, (long long)M,
