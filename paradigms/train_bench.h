@@ -17,7 +17,7 @@ struct BenchOptions {
   std::vector<int64_t> batches = {512, 128};
   int steps = 20;                         // timed steps (query blocks) per row
   int warmup_steps = 3;
-  int64_t eval_batch = 1024;              // images per query forward (eval_batch / 18 samples x 18 views)
+  int64_t eval_batch = 1008;              // images per query forward (eval_batch / 18 samples x 18 views)
 };
 
 struct BenchRow {

@@ -1,7 +1,7 @@
 // sp_train: trains the shadow models of an experiment (the undefended baseline) and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
 //            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
-//   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-steps N]
+//   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
 // Outputs per shadow: see paradigms/shadow_train.h. Errors end with a message and exit status 1.
@@ -68,7 +68,7 @@ std::vector<int64_t> parse_batches(const std::string& list) {
 }
 
 int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,
-              const std::string& tf32) {
+              int query_batch, const std::string& tf32) {
   BenchOptions o;
   Stream& s = pick_device(device);
   if (!config.empty()) {
@@ -80,6 +80,7 @@ int run_bench(const std::string& config, const std::string& device, int width, c
   }
   if (width > 0) o.model.width = width;
   if (!batches.empty()) o.batches = parse_batches(batches);
+  if (query_batch > 0) o.eval_batch = query_batch;
   o.steps = steps > 0 ? steps : (s.is_cuda() ? 30 : 3);
   o.warmup_steps = s.is_cuda() ? 5 : 1;
   if (!tf32.empty()) s.allow_tf32 = tf32 == "on";
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
   bool query_all = false, bench = false;
   double log_every = 30, checkpoint_every = 60;
-  int bench_width = 0, bench_steps = 0;
+  int bench_width = 0, bench_steps = 0, bench_query_batch = 0;
   std::string bench_batch;
   app.add_option("CONFIG", config, "experiment configuration (JSON; see configs/)");
   app.add_option("--out", out, "experiment directory (created, or reopened to continue)");
@@ -123,6 +124,9 @@ int main(int argc, char** argv) {
   app.add_option("--bench-width", bench_width, "model width for --bench (default: CONFIG's, else 64)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--bench-batch", bench_batch, "comma-separated batch sizes for --bench (default: CONFIG's, else 512,128)");
+  app.add_option("--bench-query-batch", bench_query_batch,
+                 "images per query forward for --bench (a multiple of 18; default: CONFIG's eval_batch, else 1008)")
+      ->check(CLI::Range(18, 1 << 20));
   app.add_option("--bench-steps", bench_steps, "timed steps per row (default 30 on a GPU, 3 on the CPU)")
       ->check(CLI::Range(1, 100000));
   CLI11_PARSE(app, argc, argv);
@@ -130,7 +134,7 @@ int main(int argc, char** argv) {
   // A file-size limit (or a full quota) must end as an error message, not as a SIGXFSZ kill.
   std::signal(SIGXFSZ, SIG_IGN);
   try {
-    if (bench) return run_bench(config, device, bench_width, bench_batch, bench_steps, tf32);
+    if (bench) return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32);
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
     RunConfig cfg = load_config(config);
