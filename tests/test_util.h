@@ -4,6 +4,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -47,6 +48,12 @@ inline Tensor rand_uniform(const Shape& shape, DType dt, uint64_t seed, double l
 
 inline std::vector<double> as_doubles(const Tensor& t, Stream& s = Stream::cpu()) {
   return t.to(Device::cpu(), s).to(DType::f64).contiguous().to_vector<double>();
+}
+
+inline double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : as_doubles(t)) m = std::max(m, std::abs(v));
+  return m;
 }
 
 // |a - b| <= atol + rtol |b| elementwise (b is the reference); reports the first few failures.
