@@ -1,6 +1,6 @@
 // Extra GPU-test helpers for the matmul/conv/pool tests: a scope that sets the shared GPU stream's TF32
-// policy, a comparison whose absolute tolerance scales with the reference's largest magnitude (for TF32,
-// whose error is relative to the operands, not to each output),. The run-on-both-backends logic lives in gpu_test_util.h.
+// policy, and a comparison whose absolute tolerance scales with the reference's largest magnitude (for TF32,
+// whose error is relative to the operands, not to each output), built on compare_backends_with.
 #pragma once
 #include "tests/gpu/gpu_test_util.h"
 
