@@ -47,14 +47,6 @@ void expect_values(const Tensor& got, const std::vector<double>& want, double to
   ASSERT_EQ(g.size(), want.size());
   for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], want[i], tol) << "element " << i;
 }
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 const std::vector<std::pair<const char*, UnaryOp>> kActivations = {
     {"relu", [](Tape& t, Var x) { return relu(t, x); }},
