@@ -1,8 +1,8 @@
-// Argument checks shared by the validating kernel wrappers (elementwise, reduce, concat, upsample, batch/group
-// norm, loss) and nn/ops_reduce.cpp: floating inputs on the stream's device, companion tensors (outputs,
+// Argument checks shared by the validating kernel wrappers (elementwise, reduce, concat, upsample, conv, pool,
+// batch/group norm, loss) and nn/ops_reduce.cpp: floating inputs on the stream's device, companion tensors (outputs,
 // per-channel parameters, saved statistics, gradient buffers) that must match a reference tensor, and
 // contiguity. Every failure is an sp::Error naming the op, the argument and the tensors involved. Exercised
-// by the bad-input tests of tests/test_ops_{elementwise,reduce,shape,norm,loss}.cpp.
+// by the bad-input tests of tests/test_ops_{elementwise,reduce,shape,conv,pool,norm,loss}.cpp.
 #pragma once
 #include <initializer_list>
 
@@ -40,6 +40,17 @@ inline void check_float_operands(const char* op, Stream& s, const Tensor& ref,
                                  std::initializer_list<const Tensor*> others) {
   check_float_on_stream(op, "tensor", ref, s);
   for (const Tensor* t : others) check_same_kind(op, "operand", *t, ref);
+}
+
+// `t` of the given shape and dtype (any dtype: e.g. an int32 argmax), contiguous, on `dev`, which must also be
+// the stream's device.
+inline void check_operand(Stream& s, const char* op, const char* what, const Tensor& t, const Shape& shape, DType dt,
+                          Device dev) {
+  SP_CHECK(t.shape() == shape, op, ": ", what, " ", t.shape(), " should be ", shape);
+  SP_CHECK(t.dtype() == dt, op, ": ", what, " ", t.str(), " should have dtype ", dtype_name(dt));
+  SP_CHECK(t.device() == dev && s.device() == dev, op, ": ", what, " ", t.str(), " and stream on ", s.device(),
+           " should be on ", dev);
+  check_contiguous(op, what, t);
 }
 
 // `t` (when defined) must be a contiguous tensor of x's dtype and device with the given shape; an undefined
