@@ -31,6 +31,7 @@ LrSchedule::LrSchedule(const ScheduleConfig& cfg) : cfg_(cfg) {
   std::string_view kind = schedule_kind_name(cfg.kind);
   SP_CHECK(std::isfinite(cfg.base_lr) && cfg.base_lr >= 0, "LR schedule ", kind, ": base_lr ", cfg.base_lr,
            " must be finite and >= 0");
+  SP_CHECK(cfg.warmup_steps >= 0, "LR schedule ", kind, ": warmup_steps ", cfg.warmup_steps, " must be >= 0");
   switch (cfg.kind) {
     case ScheduleKind::constant: break;
     case ScheduleKind::step:
@@ -47,7 +48,6 @@ LrSchedule::LrSchedule(const ScheduleConfig& cfg) : cfg_(cfg) {
       break;
     case ScheduleKind::warmup_cosine:
     case ScheduleKind::linear:
-      SP_CHECK(cfg.warmup_steps >= 0, "LR schedule ", kind, ": warmup_steps ", cfg.warmup_steps, " must be >= 0");
       SP_CHECK(cfg.total_steps > cfg.warmup_steps, "LR schedule ", kind, ": total_steps ", cfg.total_steps,
                " must exceed warmup_steps ", cfg.warmup_steps);
       if (cfg.kind == ScheduleKind::warmup_cosine)
@@ -64,6 +64,7 @@ double LrSchedule::progress(int64_t step) const {
 
 double LrSchedule::lr(int64_t step) const {
   SP_CHECK(step >= 0, "LR schedule ", schedule_kind_name(cfg_.kind), ": negative step ", step);
+  if (step < cfg_.warmup_steps) return warmup(step);
   switch (cfg_.kind) {
     case ScheduleKind::constant: return cfg_.base_lr;
     case ScheduleKind::step: return cfg_.base_lr * std::pow(cfg_.gamma, double(step / cfg_.step_size));
@@ -72,12 +73,10 @@ double LrSchedule::lr(int64_t step) const {
       return cfg_.base_lr * std::pow(cfg_.gamma, double(passed));
     }
     case ScheduleKind::warmup_cosine: {
-      if (step < cfg_.warmup_steps) return warmup(step);
       double c = 0.5 * (1.0 + std::cos(std::numbers::pi * progress(step)));
       return cfg_.min_lr + (cfg_.base_lr - cfg_.min_lr) * c;
     }
     case ScheduleKind::linear:
-      if (step < cfg_.warmup_steps) return warmup(step);
       return cfg_.base_lr * (1.0 - progress(step));
   }
   return cfg_.base_lr;

@@ -105,6 +105,24 @@ TEST(Schedule, LinearDecayAfterWarmup) {
   EXPECT_EQ(s.lr(12), 0.0);
 }
 
+TEST(Schedule, WarmupBeforeMultistep) {
+  LrSchedule s = make(ScheduleKind::multistep, [](ScheduleConfig& c) {
+    c.base_lr = 0.1;
+    c.warmup_steps = 4;
+    c.milestones = {6, 8};
+    c.gamma = 0.2;
+  });
+  EXPECT_DOUBLE_EQ(s.lr(0), 0.025);
+  EXPECT_DOUBLE_EQ(s.lr(3), 0.1);
+  EXPECT_DOUBLE_EQ(s.lr(5), 0.1);
+  EXPECT_NEAR(s.lr(6), 0.02, 1e-15);
+  EXPECT_NEAR(s.lr(9), 0.004, 1e-15);
+  LrSchedule c = make(ScheduleKind::constant, [](ScheduleConfig& c) { c.warmup_steps = 2; });
+  EXPECT_DOUBLE_EQ(c.lr(0), 0.05);
+  EXPECT_DOUBLE_EQ(c.lr(1), 0.1);
+  EXPECT_DOUBLE_EQ(c.lr(100), 0.1);
+}
+
 TEST(Schedule, NamesRoundTrip) {
   for (ScheduleKind k : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::multistep,
                          ScheduleKind::warmup_cosine, ScheduleKind::linear})
@@ -127,6 +145,10 @@ TEST(Schedule, RejectsInvalidConfigurations) {
   });
   bad(ScheduleKind::multistep, [](ScheduleConfig& c) { c.milestones = {5, 2}; });
   bad(ScheduleKind::multistep, [](ScheduleConfig& c) { c.milestones = {-1, 2}; });
+  bad(ScheduleKind::step, [](ScheduleConfig& c) {
+    c.step_size = 2;
+    c.warmup_steps = -1;
+  });
   bad(ScheduleKind::warmup_cosine, [](ScheduleConfig& c) {
     c.warmup_steps = 10;
     c.total_steps = 10;

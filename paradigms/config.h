@@ -1,0 +1,94 @@
+// The experiment configuration (one JSON file) shared by sp_train and the later paradigm tools:
+//
+//   {
+//     "paradigm": "baseline",                 // only "baseline" so far
+//     "seed": 0,                              // audit choice, canaries, membership, every model's seed
+//     "num_shadows": 32,                      // even, >= 2
+//     "dataset": {"name": "cifar10", "path": "data"},                  // or
+//                {"name": "shapes10", "seed": 0, "train": 10000, "test": 2000},
+//                {"name": "folder", "path": "..."}
+//                cifar10 / folder may add "train_subset": N, "test_subset": N (a seeded random subset, for
+//                short CPU runs)
+//     "model": {"name": "resnet18", "width": 64, "num_classes": 10},  // num_classes optional: checked
+//     "recipe": {
+//       "epochs": 200, "batch_size": 256, "label_smoothing": 0, "drop_last": false,
+//       "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "dampening": 0,
+//                     "weight_decay": 5e-4, "decay_norm_and_bias": true},
+//                    {"name": "adam" | "adamw", "lr": ..., "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, ...},
+//       "schedule": {"kind": "multistep", "warmup_epochs": 1, "milestones": [60, 120, 160], "gamma": 0.2},
+//                   kinds: constant | step (step_epochs, gamma) | multistep (milestones, gamma) |
+//                   warmup_cosine (warmup_epochs, min_lr) | linear (warmup_epochs); warmup_epochs for all
+//       "augmentation": {"crop_pad": 4, "pad_mode": "zero" | "reflect", "flip": true}
+//     },
+//     "audit": {"num_audit": 500, "canary": "mislabel" | "clean"},
+//     "device": {"tf32": true, "eval_batch": 1024}       // how to run, not what: not part of the identity
+//   }
+//
+// Parsing is strict: unknown keys, wrong types and out-of-range values are errors naming the key path, and
+// every problem of a file is reported at once before any work starts. Schedules are given in epochs and
+// turned into optimiser steps once the size of a model's training set is known. Tested in
+// tests/test_config.cpp.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/audit.h"
+#include "data/sources.h"
+#include "nn/model.h"
+#include "paradigms/train_loop.h"
+
+namespace sp {
+
+struct ScheduleEpochs {
+  ScheduleKind kind = ScheduleKind::constant;
+  double warmup_epochs = 0;
+  std::vector<int64_t> milestones;  // multistep, in epochs
+  int64_t step_epochs = 0;          // step
+  double gamma = 0.1;               // step, multistep
+  double min_lr = 0;                // warmup_cosine
+};
+
+struct RunConfig {
+  std::string paradigm = "baseline";
+  uint64_t seed = 0;
+  int num_shadows = 32;
+  data::DatasetSpec dataset;
+  int64_t dataset_classes = 0;    // known before loading for shapes10 / cifar10 (10); 0 for folders
+  int64_t train_subset = 0, test_subset = 0;  // cifar10 / folder: use N random samples (0: all)
+  ModelConfig model;              // num_classes from the config or the dataset
+  bool model_classes_given = false;
+  TrainRecipe recipe;             // schedule.base_lr = optimizer lr; step counts filled by recipe_for()
+  ScheduleEpochs schedule;
+  int64_t num_audit = 500;
+  data::CanaryType canary = data::CanaryType::mislabel;
+  bool tf32 = true;
+  int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / 18 samples)
+  nlohmann::json resolved;        // the whole configuration with every default filled in
+
+  // resolved without the "device" section: what must match for two runs to share an experiment directory.
+  nlohmann::json identity() const;
+  // The training recipe for a training set of n samples (warm-up, milestones and step sizes in steps).
+  TrainRecipe recipe_for(int64_t n) const;
+};
+
+// Parses and validates a configuration; throws sp::Error listing every problem, prefixed with `source`.
+RunConfig parse_config(const nlohmann::json& j, const std::string& source = "config");
+// Reads a file (JSON with comments allowed); syntax errors and duplicate keys are reported with line/column.
+RunConfig load_config(const std::string& path);
+RunConfig parse_config_text(const std::string& text, const std::string& source = "config");
+
+// The dataset of a configuration: loaded, then reduced to its train_subset / test_subset (uniform without
+// replacement, seeded by the experiment seed, original order kept).
+data::DatasetSplits load_run_dataset(const RunConfig& cfg);
+
+// Checks the model against a loaded dataset (class count, channels, image size); throws naming both.
+void check_model_fits(const RunConfig& cfg, const data::Dataset& train);
+
+// Every leaf where a and b differ, as "key.path: a_value -> b_value" (keys only in one side included).
+std::vector<std::string> json_differences(const nlohmann::json& a, const nlohmann::json& b);
+
+// Seed of shadow model k (initialisation, data order, augmentation), derived from the experiment seed.
+uint64_t shadow_seed(uint64_t seed, int k);
+
+}  // namespace sp

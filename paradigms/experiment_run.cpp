@@ -1,0 +1,64 @@
+// Opening an experiment for training (see experiment_run.h).
+#include "paradigms/experiment_run.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "data/atomic_file.h"
+#include "data/file_util.h"
+#include "paradigms/json_fields.h"
+
+namespace fs = std::filesystem;
+
+namespace sp {
+
+namespace {
+std::string config_path(const std::string& dir) { return dir + "/config.json"; }
+}  // namespace
+
+void check_run_dir(const std::string& dir, const RunConfig& cfg) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  SP_CHECK(fs::is_directory(dir, ec), "output '", dir, "' exists and is not a directory");
+  if (fs::is_empty(dir, ec)) return;
+  SP_CHECK(fs::exists(dir + "/experiment.json"), "output '", dir,
+           "' exists and is not an experiment directory (no experiment.json); refusing to write into it");
+  if (!fs::exists(config_path(dir))) return;  // created by another tool: config.json is added below
+  cfg::Errors errors;
+  nlohmann::json have = cfg::parse_json_file(config_path(dir), errors);
+  errors.throw_if_any(config_path(dir));
+  RunConfig old = parse_config(have, config_path(dir));
+  std::vector<std::string> diff = json_differences(old.identity(), cfg.identity());
+  if (diff.empty()) return;
+  std::string list;
+  for (const auto& d : diff) list += "\n  " + d;
+  throw Error(dir + " holds an experiment with a different configuration (" + std::to_string(diff.size()) +
+              (diff.size() == 1 ? " difference" : " differences") + ", existing -> requested):" + list +
+              "\nchoose another --out directory or remove this one");
+}
+
+ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, Stream& s) {
+  auto t0 = std::chrono::steady_clock::now();
+  check_run_dir(dir, cfg);
+  ExperimentRun r;
+  r.cfg = cfg;
+  r.data = load_run_dataset(cfg);
+  check_model_fits(cfg, r.data.train);
+  r.cfg.model.num_classes = r.data.train.num_classes();
+  r.train_labels = r.data.train.labels.to_vector<int64_t>();
+  data::ExperimentConfig ec = data::make_experiment_config(cfg.dataset.str(), r.data.train, cfg.seed, cfg.num_audit,
+                                                           cfg.num_shadows, cfg.canary);
+  r.exp = data::create_or_open_experiment(dir, ec, r.train_labels);
+  if (!fs::exists(config_path(dir))) write_file_atomic(config_path(dir), cfg.resolved.dump(2) + "\n");
+
+  r.trained_labels = data::training_labels(r.train_labels, r.exp.audit);
+  data::Dataset trained = r.data.train;
+  trained.labels = Tensor::from_vector(r.trained_labels, {int64_t(r.trained_labels.size())});
+  r.train = DeviceData::upload(trained, s);
+  r.test = DeviceData::upload(r.data.test, s);
+  s.synchronize();
+  r.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace sp

@@ -1,0 +1,30 @@
+// Opening an experiment for training: the configuration checked against what the directory already holds
+// (DIR/config.json: the resolved configuration, written once; any difference is refused and listed key by
+// key), the dataset loaded and checked against the model, the experiment directory (data/experiment.h:
+// audit set, canaries, membership) created or reopened, and the training and test images uploaded to the
+// device once for every shadow model trained in this process. Tested end to end in tests/test_sp_train.cpp.
+#pragma once
+#include <string>
+
+#include "data/experiment.h"
+#include "paradigms/config.h"
+
+namespace sp {
+
+// Throws before any work when `dir` holds another configuration (listing the differences) or is not an
+// experiment directory. A missing or empty `dir` is fine.
+void check_run_dir(const std::string& dir, const RunConfig& cfg);
+
+struct ExperimentRun {
+  RunConfig cfg;
+  data::DatasetSplits data;            // host copies
+  data::Experiment exp;
+  std::vector<int64_t> train_labels;   // the dataset's labels
+  std::vector<int64_t> trained_labels; // labels as every model trains on them (audit samples: canary labels)
+  DeviceData train, test;              // on the device; train carries trained_labels
+  double load_seconds = 0;             // loading, checking and uploading
+};
+
+ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, Stream& s);
+
+}  // namespace sp

@@ -1,0 +1,246 @@
+// Training and querying one shadow model (see shadow_train.h).
+#include "paradigms/shadow_train.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "data/atomic_file.h"
+#include "data/file_util.h"
+#include "data/npy.h"
+#include "kernels/lira_stat.h"
+#include "paradigms/model_file.h"
+#include "paradigms/train_state.h"
+
+namespace fs = std::filesystem;
+
+namespace sp {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct ShadowPaths {
+  std::string dir, metrics, checkpoint, model, logits, scores, logits_all;
+  explicit ShadowPaths(std::string d)
+      : dir(d),
+        metrics(d + "/metrics.json"),
+        checkpoint(d + "/checkpoint.safetensors"),
+        model(d + "/model.safetensors"),
+        logits(d + "/logits.npy"),
+        scores(d + "/scores.npy"),
+        logits_all(d + "/logits_all.npy") {}
+};
+
+std::vector<int64_t> iota_ids(int64_t n) {
+  std::vector<int64_t> v(size_t(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = i;
+  return v;
+}
+
+// logits_all.npy: query views of the whole training set, streamed block by block.
+double write_query_all(Trainer& tr, const ExperimentRun& run, const std::string& path, Stream& s) {
+  auto t0 = Clock::now();
+  int64_t n = run.train.size(), c = tr.model().config().num_classes;
+  npy::Writer w(path, DType::f32, std::vector<int64_t>{n, data::kNumQueryViews, c});
+  for_query_blocks(tr, s, run.train, iota_ids(n), run.cfg.eval_batch, [&](int64_t, const Tensor& z) {
+    std::vector<float> v = z.to_vector<float>(s);
+    w.append(v.data(), int64_t(v.size()));
+  });
+  w.commit();
+  return since(t0);
+}
+
+nlohmann::json history_json(const std::vector<EpochStats>& h) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const EpochStats& e : h)
+    a.push_back({{"epoch", e.epoch + 1}, {"loss", e.loss}, {"accuracy", e.accuracy}, {"seconds", e.seconds},
+                 {"images_per_s", e.images_per_s}});
+  return a;
+}
+
+}  // namespace
+
+void for_query_blocks(Trainer& tr, Stream& s, const DeviceData& d, const std::vector<int64_t>& ids,
+                      int64_t batch_images, const std::function<void(int64_t first, const Tensor& logits)>& sink) {
+  const int64_t n = int64_t(ids.size());
+  if (n == 0) return;
+  const int64_t per = std::max<int64_t>(1, batch_images / data::kNumQueryViews);
+  Tensor dev_ids = Tensor::from_vector(ids, {n}).to(d.images.device(), s);
+  for (int64_t lo = 0; lo < n; lo += per) {
+    int64_t hi = std::min(n, lo + per);
+    sink(lo, tr.predict(d, dev_ids.slice(0, lo, hi), true));
+  }
+}
+
+ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOptions& opt) {
+  const RunConfig& cfg = run.cfg;
+  const ShadowPaths p(run.exp.shadow_dir(k));
+  auto log = [&](const std::string& text) {
+    if (opt.progress) opt.progress->line(text);
+  };
+  const std::string name = "shadow " + std::to_string(k);
+  const uint64_t seed = shadow_seed(cfg.seed, k);
+  const std::string tag = name + " seed " + std::to_string(seed);
+  std::unique_ptr<Model> model = make_model(cfg.model);
+  std::error_code ec;
+
+  if (fs::exists(p.metrics)) {
+    ShadowResult r;
+    r.skipped = true;
+    std::vector<uint8_t> bytes = data::read_file_bytes(p.metrics);
+    r.metrics = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    fs::remove(p.checkpoint, ec);  // a run killed between metrics.json and this removal
+    if (opt.query_all && !fs::exists(p.logits_all)) {
+      Trainer tr(*model, cfg.recipe_for(run.train.size()), s, seed);
+      load_model(p.model, *model, tr.theta(), tr.buffers(), s);
+      double secs = write_query_all(tr, run, p.logits_all, s);
+      log(name + ": done before; wrote logits_all.npy in " + format_duration(secs));
+    } else {
+      log(name + ": done before (metrics.json exists), skipped");
+    }
+    return r;
+  }
+
+  // The private training set D_k: every non-audit sample plus the audit samples IN for model k.
+  auto t_setup = Clock::now();
+  data::TrainingSet ts = data::private_training_set(run.train_labels, run.exp.audit, run.exp.membership, k);
+  const int64_t n = int64_t(ts.indices.size());
+  data::Dataset priv = data::subset(run.data.train, ts.indices, run.data.train.name + "/" + name);
+  priv.labels = Tensor::from_vector(ts.labels, {n});
+  DeviceData d = DeviceData::upload(priv, s);
+  const data::AuditSet& audit = run.exp.audit;
+  const int64_t M = audit.size(), C = cfg.model.num_classes, A = data::kNumQueryViews;
+  int64_t num_in = 0;
+  for (int64_t j = 0; j < M; ++j) num_in += run.exp.membership.in(k, j) ? 1 : 0;
+
+  TrainRecipe recipe = cfg.recipe_for(n);
+  Trainer tr(*model, recipe, s, seed);
+  TrainState st;
+  if (fs::exists(p.checkpoint)) {
+    st = load_train_state(p.checkpoint, tr, tag, s);
+    log(name + ": resuming from its checkpoint after epoch " + std::to_string(st.epochs_done) + "/" +
+        std::to_string(recipe.epochs));
+  }
+  const int resumed_from = st.epochs_done;
+  s.synchronize();
+  priv = {};  // the host copy, once the upload has finished
+  double setup_s = since(t_setup);
+
+  // Training, with a checkpoint after every epoch.
+  if (opt.progress) opt.progress->set_prefix(name);
+  auto on_progress = [&](const TrainProgress& pr) {
+    if (opt.progress) opt.progress->update(pr);
+  };
+  double interval = opt.progress ? opt.progress->update_interval_s() : 1e30;
+  auto last_checkpoint = Clock::now();
+  for (int e = st.epochs_done; e < recipe.epochs; ++e) {
+    EpochStats es = tr.train_epoch(d, e, on_progress, interval);
+    st.history.push_back(es);
+    st.epochs_done = e + 1;
+    if (e + 1 == recipe.epochs || since(last_checkpoint) >= opt.checkpoint_interval_s) {
+      save_train_state(p.checkpoint, tr, st, tag, s);
+      last_checkpoint = Clock::now();
+    }
+    char line[200];
+    std::snprintf(line, sizeof line, "%s epoch %d/%d  loss %.4f  train acc %.2f%%  %s img/s  %s", name.c_str(), e + 1,
+                  recipe.epochs, es.loss, 100 * es.accuracy, format_rate(es.images_per_s).c_str(),
+                  format_duration(es.seconds).c_str());
+    log(line);
+  }
+  double train_s = 0;
+  for (const EpochStats& e : st.history) train_s += e.seconds;
+
+  // Evaluation (eval mode): test accuracy and accuracy on the model's own training set.
+  auto t_eval = Clock::now();
+  double test_acc = tr.evaluate(run.test, cfg.eval_batch);
+  double train_acc = tr.evaluate(d, cfg.eval_batch);
+  double eval_s = since(t_eval);
+
+  // The 18 query views of every audit sample and their LiRA statistic (against the training label).
+  auto t_query = Clock::now();
+  std::vector<float> logits(size_t(M * A * C));
+  std::vector<double> scores(size_t(M * A));
+  Tensor labels = Tensor::from_vector(audit.labels, {M}).to(s.device(), s);
+  for_query_blocks(tr, s, run.train, audit.indices, cfg.eval_batch, [&](int64_t first, const Tensor& z) {
+    int64_t b = z.size(0);
+    Tensor phi = lira_stat(s, z, labels.slice(0, first, first + b), lira::Statistic::logit);
+    std::vector<float> zv = z.to_vector<float>(s);
+    std::vector<double> pv = phi.to_vector<double>(s);
+    std::copy(zv.begin(), zv.end(), logits.begin() + first * A * C);
+    std::copy(pv.begin(), pv.end(), scores.begin() + first * A);
+  });
+  double query_s = since(t_query);
+  int64_t in_hit = 0, out_hit = 0, nonfinite = 0;
+  for (int64_t j = 0; j < M; ++j) {
+    const float* z = &logits[size_t(j * A * C)];  // view 0: the clean image
+    int64_t arg = std::max_element(z, z + C) - z;
+    bool hit = arg == audit.labels[size_t(j)];
+    (run.exp.membership.in(k, j) ? in_hit : out_hit) += hit ? 1 : 0;
+  }
+  for (double v : scores) nonfinite += std::isfinite(v) ? 0 : 1;
+  if (nonfinite) log(name + ": warning: " + std::to_string(nonfinite) + " non-finite LiRA scores (non-finite logits)");
+
+  // Outputs; metrics.json last, since it marks the shadow as done.
+  auto t_write = Clock::now();
+  save_model(p.model, *model, tr.theta(), tr.buffers(), tr.optimizer().steps(),
+             {{"shadow", std::to_string(k)}, {"seed", std::to_string(seed)},
+              {"experiment_seed", std::to_string(cfg.seed)}},
+             s);
+  npy::write(p.logits, std::vector<int64_t>{M, A, C}, logits);
+  npy::write(p.scores, std::vector<int64_t>{M, A}, scores);
+  double query_all_s = opt.query_all ? write_query_all(tr, run, p.logits_all, s) : 0;
+  double write_s = since(t_write) - query_all_s;
+
+  const EpochStats last = st.history.empty() ? EpochStats{} : st.history.back();
+  int64_t trained_images = n * int64_t(recipe.epochs);
+  nlohmann::json m = {
+      {"shadow", k},
+      {"seed", seed},
+      {"model", cfg.model.name},
+      {"width", cfg.model.width},
+      {"parameters", model->params().numel()},
+      {"device", s.device().str()},
+      {"tf32", s.is_cuda() && s.allow_tf32},
+      {"train_size", n},
+      {"num_audit", M},
+      {"num_audit_in", num_in},
+      {"epochs", recipe.epochs},
+      {"steps", tr.optimizer().steps()},
+      {"test_accuracy", test_acc},
+      {"train_accuracy", train_acc},
+      {"final_epoch_loss", last.loss},
+      {"final_epoch_accuracy", last.accuracy},
+      {"audit_in_accuracy", num_in ? double(in_hit) / double(num_in) : 0.0},
+      {"audit_out_accuracy", M - num_in ? double(out_hit) / double(M - num_in) : 0.0},
+      {"score_statistic", "logit"},
+      {"nonfinite_scores", nonfinite},
+      {"images_per_s", train_s > 0 ? double(trained_images) / train_s : 0.0},
+      {"query_images_per_s", query_s > 0 ? double(M * A) / query_s : 0.0},
+      {"seconds",
+       {{"setup", setup_s},
+        {"train", train_s},
+        {"evaluate", eval_s},
+        {"query", query_s},
+        {"query_all", query_all_s},
+        {"write", write_s}}},
+      {"resumed_from_epoch", resumed_from},
+      {"history", history_json(st.history)}};
+  write_file_atomic(p.metrics, m.dump(2) + "\n");
+  fs::remove(p.checkpoint, ec);
+
+  char line[240];
+  std::snprintf(line, sizeof line,
+                "%s: test acc %.2f%%  train acc %.2f%%  IN canaries fit %.0f%%  OUT %.0f%%  (%lld IN of %lld audit)  "
+                "train %s",
+                name.c_str(), 100 * test_acc, 100 * train_acc, 100 * m["audit_in_accuracy"].get<double>(),
+                100 * m["audit_out_accuracy"].get<double>(), (long long)num_in, (long long)M,
+                format_duration(train_s).c_str());
+  log(line);
+  ShadowResult r;
+  r.metrics = std::move(m);
+  return r;
+}
+
+}  // namespace sp

@@ -1,0 +1,44 @@
+// Training one shadow model of an experiment (the undefended baseline) and querying it, with every output
+// written atomically into DIR/shadow/<k>/:
+//   model.safetensors   the trained model as a PyTorch state_dict (paradigms/model_file.h)
+//   logits.npy          f32 [M, 18, C] eval-mode logits of the 18 query views of every audit sample
+//   scores.npy          f64 [M, 18] LiRA statistic phi = z_y - logsumexp_{j != y} z_j (y: training label)
+//   logits_all.npy      f32 [N, 18, C] for the whole training set (only with query_all)
+//   metrics.json        accuracies, per-phase seconds, images/s, device; written last: a shadow with it is done
+//   checkpoint.safetensors  at epoch ends while training (paradigms/train_state.h); removed at the end
+// A shadow whose metrics.json exists is skipped (with query_all, its missing logits_all.npy is computed from
+// model.safetensors); one with a checkpoint resumes after the checkpoint's epoch and ends with the same
+// files as an uninterrupted run (byte for byte on the CPU; on a GPU cuDNN benchmarks its algorithms in each
+// process and some are not deterministic, so there the resumed run agrees to float rounding). Tested end to
+// end in tests/test_sp_train.cpp and tests/gpu/test_sp_train_gpu.cpp.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include "paradigms/experiment_run.h"
+#include "paradigms/progress.h"
+
+namespace sp {
+
+struct ShadowOptions {
+  bool query_all = false;
+  // An epoch checkpoint is written when this many seconds have passed since the last one, and after the
+  // last epoch (0: after every epoch). Any epoch boundary resumes exactly; this only bounds the lost work
+  // against the cost of writing parameters and optimiser state (~90 MB for ResNet-18) every epoch.
+  double checkpoint_interval_s = 60;
+  ProgressPrinter* progress = nullptr;  // null: silent
+};
+
+struct ShadowResult {
+  bool skipped = false;   // metrics.json was already there
+  nlohmann::json metrics;  // the metrics.json content (read back when skipped)
+};
+
+ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOptions& opt = {});
+
+// Eval-mode logits of the 18 query views of d's images[ids], in batches of about `batch_images` images;
+// `sink` receives each block's logits [b, 18, C] (on the device) with the position of its first sample.
+// s: the trainer's stream.
+void for_query_blocks(Trainer& tr, Stream& s, const DeviceData& d, const std::vector<int64_t>& ids,
+                      int64_t batch_images, const std::function<void(int64_t first, const Tensor& logits)>& sink);
+
+}  // namespace sp

@@ -1,0 +1,112 @@
+// Training and query throughput on synthetic data (see train_bench.h).
+#include "paradigms/train_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "kernels/counter_rng.h"
+#include "paradigms/progress.h"
+#include "paradigms/shadow_train.h"
+
+namespace sp {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// n random images and labels (deterministic), uploaded to s's device.
+DeviceData synthetic_data(int64_t n, const ModelConfig& mc, Stream& s) {
+  const int64_t hw = mc.image_size * mc.image_size, per = mc.in_channels * hw;
+  std::vector<uint8_t> px(size_t(n * per));
+  std::vector<int64_t> labels(static_cast<size_t>(n));
+  crng::Stream32 r(crng::derive_key(12345, 0xBE4C), 0);
+  for (auto& b : px) b = uint8_t(r.next_u32() >> 24);
+  for (auto& y : labels) y = int64_t(r.below64(uint64_t(mc.num_classes)));
+  DeviceData d;
+  d.images = Tensor::from_vector(px, {n, mc.in_channels, mc.image_size, mc.image_size}).to(s.device(), s);
+  d.labels = Tensor::from_vector(labels, {n}).to(s.device(), s);
+  d.host_labels = labels;
+  return d;
+}
+
+DeviceData first(const DeviceData& d, int64_t n) {
+  DeviceData out;
+  out.images = d.images.slice(0, 0, n);
+  out.labels = d.labels.slice(0, 0, n);
+  out.host_labels.assign(d.host_labels.begin(), d.host_labels.begin() + n);
+  return out;
+}
+
+TrainRecipe bench_recipe(int64_t batch) {
+  TrainRecipe r;
+  r.epochs = 2;
+  r.batch_size = batch;
+  r.optim.kind = OptimKind::sgd;
+  r.optim.momentum = 0.9;
+  r.optim.nesterov = true;
+  r.optim.weight_decay = 5e-4;
+  r.schedule.kind = ScheduleKind::constant;
+  r.schedule.base_lr = 0.01;
+  r.drop_last = true;
+  return r;
+}
+
+}  // namespace
+
+std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
+  SP_CHECK(!opt.batches.empty() && opt.steps >= 1 && opt.warmup_steps >= 0, "bench: needs batch sizes, steps >= 1");
+  for (int64_t b : opt.batches) SP_CHECK(b >= 1, "bench: batch size ", b, " must be >= 1");
+  std::unique_ptr<Model> model = make_model(opt.model);
+  int64_t max_batch = *std::max_element(opt.batches.begin(), opt.batches.end());
+  int64_t per_query = std::max<int64_t>(1, opt.eval_batch / 18);
+  int64_t n = std::max({max_batch * std::max(opt.steps, opt.warmup_steps), per_query * opt.steps, int64_t(1)});
+  DeviceData all = synthetic_data(n, opt.model, s);
+  std::vector<BenchRow> rows;
+
+  for (int64_t b : opt.batches) {
+    Trainer tr(*model, bench_recipe(b), s, 1);
+    if (opt.warmup_steps > 0) tr.train_epoch(first(all, b * opt.warmup_steps), 0);
+    s.synchronize();
+    auto t0 = Clock::now();
+    tr.train_epoch(first(all, b * opt.steps), 1);  // ends by reading the metrics: synchronised
+    s.synchronize();
+    BenchRow row{"train", b, b * opt.steps, std::chrono::duration<double>(Clock::now() - t0).count()};
+    rows.push_back(row);
+  }
+
+  Trainer tr(*model, bench_recipe(per_query), s, 1);
+  std::vector<int64_t> ids(size_t(per_query * opt.steps));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int64_t(i);
+  auto none = [](int64_t, const Tensor&) {};
+  std::vector<int64_t> warm(ids.begin(), ids.begin() + per_query);
+  for (int w = 0; w < std::max(opt.warmup_steps, 1); ++w) for_query_blocks(tr, s, all, warm, opt.eval_batch, none);
+  s.synchronize();
+  auto t0 = Clock::now();
+  for_query_blocks(tr, s, all, ids, opt.eval_batch, none);
+  s.synchronize();
+  rows.push_back({"query (18 views)", per_query * 18, int64_t(ids.size()) * 18,
+                  std::chrono::duration<double>(Clock::now() - t0).count()});
+  return rows;
+}
+
+std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchRow>& rows, const Stream& s) {
+  std::unique_ptr<Model> model = make_model(opt.model);
+  char buf[256];
+  std::string out;
+  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s\n",
+                opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
+                s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "");
+  out += buf;
+  std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s\n", "phase", "batch", "images", "img/s", "ms/batch");
+  out += buf;
+  for (const BenchRow& r : rows) {
+    double steps = double(r.images) / double(r.batch);
+    std::snprintf(buf, sizeof buf, "%-18s %8lld %10lld %12.1f %12.2f\n", r.phase.c_str(), (long long)r.batch,
+                  (long long)r.images, r.images_per_s(), 1e3 * r.seconds / steps);
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace sp

@@ -1,0 +1,34 @@
+// Throughput of the training path on synthetic data (sp_train --bench): images per second of full training
+// steps (augmentation, forward, backward, metrics, fused optimiser step) at each requested batch size, and of
+// the 18-view LiRA query pass (eval mode). Random uint8 images and labels are resident on the device like a
+// real dataset; warm-up steps (cuDNN algorithm search, allocator growth) run before the timed ones, and each
+// timing ends with a device synchronisation. Tested in tests/test_sp_train.cpp (a tiny CPU run of
+// sp_train --bench).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/model.h"
+
+namespace sp {
+
+struct BenchOptions {
+  ModelConfig model;                      // default: ResNet-18 width 64, 10 classes
+  std::vector<int64_t> batches = {512, 128};
+  int steps = 20;                         // timed steps (query blocks) per row
+  int warmup_steps = 3;
+  int64_t eval_batch = 1024;              // images per query forward (eval_batch / 18 samples x 18 views)
+};
+
+struct BenchRow {
+  std::string phase;  // "train" or "query (18 views)"
+  int64_t batch = 0;  // images per step
+  int64_t images = 0; // images timed
+  double seconds = 0;
+  double images_per_s() const { return seconds > 0 ? double(images) / seconds : 0; }
+};
+
+std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s);
+std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchRow>& rows, const Stream& s);
+
+}  // namespace sp

@@ -1,0 +1,382 @@
+// End to end: build/bin/sp_train on tiny shapes10 experiments. Every output's dtype and shape, the metrics
+// fields, consistency of the files with each other and with the library (scores = LiRA statistic of the
+// logits, the saved model reproduces the logits), skipping finished shadows, --query-all, a SIGKILL in the
+// middle of an epoch followed by a rerun giving the same bytes as an uninterrupted run, sp_lira reading the
+// result, --bench, and the bad inputs of issue 4 (typo, shadow out of range, another configuration in the
+// directory, an unusable output path, a full disk) ending with a message, a non-zero exit and the existing
+// outputs untouched. Also the model-file and epoch-checkpoint helpers and the progress formatting.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "data/npy.h"
+#include "data/sources.h"
+#include "kernels/lira_stat.h"
+#include "nn/safetensors.h"
+#include "paradigms/model_file.h"
+#include "paradigms/progress.h"
+#include "paradigms/train_state.h"
+#include "tests/lira_test_util.h"
+#include "tests/test_util.h"
+
+using namespace sp;
+using sp::test::TempDir;
+namespace fs = std::filesystem;
+
+extern char** environ;
+
+namespace {
+
+const std::string kTrain = std::string(SP_BINARY_DIR) + "/bin/sp_train";
+const std::string kLira = std::string(SP_BINARY_DIR) + "/bin/sp_lira";
+
+#define REQUIRE_BINARIES()                                                                        \
+  do {                                                                                            \
+    if (!fs::exists(kTrain) || !fs::exists(kLira)) GTEST_SKIP() << "sp_train/sp_lira not built"; \
+  } while (0)
+
+// A tiny experiment: shapes10 with `train` images, ResNet-18 of width 2 (seconds even in a debug build).
+std::string tiny_config(int shadows, int epochs, int64_t train, int64_t audit, int64_t batch = 32) {
+  nlohmann::json j = {
+      {"seed", 3},
+      {"num_shadows", shadows},
+      {"dataset", {{"name", "shapes10"}, {"seed", 1}, {"train", train}, {"test", 40}}},
+      {"model", {{"name", "resnet18"}, {"width", 2}}},
+      {"recipe",
+       {{"epochs", epochs},
+        {"batch_size", batch},
+        {"optimizer", {{"name", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 5e-4}}},
+        {"schedule", {{"kind", "multistep"}, {"milestones", {1}}, {"gamma", 0.5}}}}},
+      {"audit", {{"num_audit", audit}}},
+      {"device", {{"eval_batch", 216}}}};
+  return j.dump(2);
+}
+
+std::string write_config(const TempDir& t, const std::string& name, const std::string& text) {
+  std::string path = t / name;
+  sp::test::write_text(path, text);
+  return path;
+}
+
+sp::test::CommandResult sp_train(const std::string& args) {
+  return sp::test::run_command(kTrain + " " + args + " --device cpu");
+}
+
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(sp::test::read_text(path)); }
+
+std::vector<std::string> listing(const std::string& dir) {
+  std::vector<std::string> v;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) v.push_back(fs::relative(e.path(), dir).string());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+void expect_contains(const std::string& text, const std::string& needle) {
+  EXPECT_NE(text.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << text;
+}
+
+}  // namespace
+
+TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  const std::string cfg = write_config(t, "tiny.json", tiny_config(4, 1, 96, 12, 48)), dir = t / "exp";
+  auto r = sp_train(cfg + " --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "shadow 3 epoch 1/1");
+  expect_contains(r.output, "mean test accuracy");
+
+  // The experiment files and the resolved configuration.
+  for (const char* f : {"experiment.json", "config.json", "audit/indices.npy", "audit/labels.npy"})
+    EXPECT_TRUE(fs::exists(dir + "/" + f)) << f;
+  EXPECT_EQ(read_json(dir + "/config.json")["recipe"]["epochs"], 1);
+  Tensor audit_labels = npy::load(dir + "/audit/labels.npy");
+  Tensor audit_idx = npy::load(dir + "/audit/indices.npy");
+
+  data::DatasetSplits ds = data::load_dataset("shapes10:seed=1,train=96,test=40");
+  for (int k = 0; k < 4; ++k) {
+    SCOPED_TRACE("shadow " + std::to_string(k));
+    std::string sd = dir + "/shadow/" + std::to_string(k);
+    EXPECT_FALSE(fs::exists(sd + "/checkpoint.safetensors")) << "checkpoint left behind";
+    npy::Reader lr(sd + "/logits.npy"), sr(sd + "/scores.npy");
+    EXPECT_EQ(lr.dtype(), DType::f32);
+    EXPECT_EQ(lr.shape(), (std::vector<int64_t>{12, 18, 10}));
+    EXPECT_EQ(sr.dtype(), DType::f64);
+    EXPECT_EQ(sr.shape(), (std::vector<int64_t>{12, 18}));
+    Tensor logits = npy::load(sd + "/logits.npy"), scores = npy::load(sd + "/scores.npy");
+    // scores.npy is the LiRA statistic of logits.npy against the audit training labels.
+    Tensor phi = lira_stat(Stream::cpu(), logits, audit_labels, lira::Statistic::logit);
+    EXPECT_EQ(phi.to_vector<double>(), scores.to_vector<double>());
+
+    nlohmann::json m = read_json(sd + "/metrics.json");
+    for (const char* key : {"test_accuracy", "train_accuracy", "images_per_s", "device", "num_audit_in", "seconds",
+                            "audit_in_accuracy", "audit_out_accuracy", "train_size", "history"})
+      EXPECT_TRUE(m.contains(key)) << key;
+    for (const char* phase : {"setup", "train", "evaluate", "query", "write"})
+      EXPECT_GE(m["seconds"][phase].get<double>(), 0.0) << phase;
+    EXPECT_EQ(m["device"], "cpu");
+    EXPECT_EQ(m["epochs"], 1);
+    EXPECT_EQ(m["history"].size(), 1u);
+    double acc = m["test_accuracy"];
+    EXPECT_TRUE(acc >= 0 && acc <= 1) << acc;
+    EXPECT_GT(m["images_per_s"].get<double>(), 0.0);
+    std::vector<int64_t> keep = npy::Reader(sd + "/keep.npy").read_integers();
+    int64_t in = std::count(keep.begin(), keep.end(), 1);
+    EXPECT_EQ(m["num_audit_in"], in);
+    EXPECT_EQ(m["train_size"], 96 - 12 + in);
+
+    // The model file is a PyTorch state_dict that reproduces the clean-view logits.
+    TensorFile mf = load_safetensors(sd + "/model.safetensors");
+    EXPECT_EQ(mf.at("conv1.weight").shape(), Shape({2, 3, 3, 3}));
+    EXPECT_EQ(mf.at("linear.weight").shape(), Shape({10, 16}));
+    EXPECT_EQ(mf.at("bn1.running_var").shape(), Shape({2}));
+    EXPECT_EQ(mf.at("layer4.1.bn2.num_batches_tracked").item(), double(m["steps"].get<int64_t>()));
+    EXPECT_EQ(mf.metadata.at("model"), "resnet18");
+    ModelConfig mc;
+    mc.width = 2;
+    auto model = make_model(mc);
+    TrainRecipe rec;
+    Trainer tr(*model, rec, Stream::cpu(), 0);
+    load_model(sd + "/model.safetensors", *model, tr.theta(), tr.buffers());
+    DeviceData d = DeviceData::upload(ds.train, Stream::cpu());
+    Tensor z = tr.predict(d, audit_idx);
+    std::vector<float> zv = z.to_vector<float>(), lv = logits.to_vector<float>();
+    for (int64_t j = 0; j < 12; ++j)
+      for (int64_t c = 0; c < 10; ++c)
+        ASSERT_NEAR(zv[size_t(j * 10 + c)], lv[size_t(j * 180 + c)], 1e-4 * (1 + std::abs(lv[size_t(j * 180 + c)])));
+  }
+
+  // A rerun skips every finished shadow and leaves the files as they were.
+  std::string before = sp::test::read_text(dir + "/shadow/1/logits.npy");
+  auto mtime = fs::last_write_time(dir + "/shadow/1/model.safetensors");
+  r = sp_train(cfg + " --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "0 trained, 4 already done");
+  EXPECT_EQ(sp::test::read_text(dir + "/shadow/1/logits.npy"), before);
+  EXPECT_EQ(fs::last_write_time(dir + "/shadow/1/model.safetensors"), mtime);
+
+  // --query-all on a finished shadow computes logits_all.npy from the saved model; its audit rows are the
+  // audit logits.
+  r = sp_train(cfg + " --out " + dir + " --shadow 2 --query-all");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  npy::Reader all(dir + "/shadow/2/logits_all.npy");
+  EXPECT_EQ(all.shape(), (std::vector<int64_t>{96, 18, 10}));
+  std::vector<float> av = all.read_all<float>(), lv = npy::load(dir + "/shadow/2/logits.npy").to_vector<float>();
+  std::vector<int64_t> idx = audit_idx.to_vector<int64_t>();
+  for (size_t j = 0; j < idx.size(); ++j)
+    for (size_t e = 0; e < 180; ++e)
+      ASSERT_NEAR(av[size_t(idx[j]) * 180 + e], lv[j * 180 + e], 1e-4 * (1 + std::abs(lv[j * 180 + e])));
+
+  // The pieces connect: sp_lira reads the experiment.
+  // (4 models: a held-out fold keeps 1 IN and 2 OUT or 2 IN and 1 OUT, enough for these two attacks)
+  auto lira = sp::test::run_command(kLira + " " + dir +
+                                    " --attacks online_global_variance,global_threshold --no-plot --threads 1");
+  ASSERT_EQ(lira.exit_code, 0) << lira.output;
+  nlohmann::json res = read_json(dir + "/lira/results.json");
+  EXPECT_EQ(res["n_models"], 4);
+  EXPECT_EQ(res["n_samples"], 12);
+  EXPECT_EQ(res["n_queries"], 18);
+}
+
+TEST(SpTrain, KilledMidEpochResumesToTheSameBytes) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  const std::string cfg = write_config(t, "c.json", tiny_config(2, 3, 96, 12));
+  const std::string a = t / "uninterrupted", b = t / "killed";
+  auto r = sp_train(cfg + " --out " + a + " --shadow 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  // Start the same run (a checkpoint after every epoch), wait for the first epoch checkpoint, then SIGKILL it in the middle of epoch 2.
+  std::vector<std::string> args = {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, kTrain.c_str(), &fa, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  const std::string ckpt = b + "/shadow/0/checkpoint.safetensors";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(ckpt) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "sp_train finished before it could be killed";
+  ASSERT_TRUE(fs::exists(ckpt));
+  EXPECT_FALSE(fs::exists(b + "/shadow/0/metrics.json"));
+  // Normally 1; 2 only if this process was descheduled for a whole epoch.
+  std::string done = load_safetensors(ckpt).metadata.at("epochs_done");
+  EXPECT_TRUE(done == "1" || done == "2") << done;
+
+  r = sp_train(cfg + " --out " + b + " --shadow 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "resuming from its checkpoint after epoch " + done + "/3");
+  for (const char* f : {"model.safetensors", "logits.npy", "scores.npy"})
+    EXPECT_EQ(sp::test::read_text(b + "/shadow/0/" + f), sp::test::read_text(a + "/shadow/0/" + f)) << f;
+  EXPECT_EQ(read_json(b + "/shadow/0/metrics.json")["resumed_from_epoch"], std::stoi(done));
+  EXPECT_EQ(listing(a + "/shadow"), listing(b + "/shadow")) << "leftover files";
+}
+
+TEST(SpTrain, BadInputEndsWithAMessageAndLeavesOutputsAlone) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  const std::string good = write_config(t, "good.json", tiny_config(2, 1, 96, 8)), dir = t / "exp";
+
+  // A typo in the configuration: every problem listed, nothing created.
+  std::string typo = tiny_config(2, 1, 96, 8);
+  typo.replace(typo.find("\"momentum\""), 10, "\"momentun\"");
+  typo.replace(typo.find("\"epochs\": 1"), 11, "\"epochs\": \"1\"");
+  auto r = sp_train(write_config(t, "typo.json", typo) + " --out " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "recipe.optimizer.momentun: unknown key (did you mean 'momentum'?)");
+  expect_contains(r.output, "recipe.epochs: expected an integer, got string \"1\"");
+  EXPECT_FALSE(fs::exists(dir));
+
+  // Model and dataset disagree on the class count.
+  std::string classes = tiny_config(2, 1, 96, 8);
+  classes.replace(classes.find("\"width\": 2"), 10, "\"width\": 2, \"num_classes\": 7");
+  r = sp_train(write_config(t, "classes.json", classes) + " --out " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "model.num_classes: 7 classes, but dataset shapes10 has 10");
+
+  // Shadow index out of range.
+  r = sp_train(good + " --out " + dir + " --shadow 2");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "shadow index 2 is out of range: the configuration has num_shadows = 2");
+  r = sp_train(good + " --out " + dir + " --shadows 1-5");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_FALSE(fs::exists(dir));
+
+  // An output path that cannot be a directory.
+  sp::test::write_text(t / "afile", "x");
+  r = sp_train(good + " --out " + (t / "afile"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "exists and is not a directory");
+  r = sp_train(good + " --out " + (t / "afile/sub"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "sp_train: error:");
+
+  // A finished shadow 0, then a full disk (a file-size limit) while training shadow 1: a clear error, no
+  // partial or temporary file, shadow 0 untouched.
+  r = sp_train(good + " --out " + dir + " --shadow 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> before = listing(dir);
+  std::string model0 = sp::test::read_text(dir + "/shadow/0/model.safetensors");
+  r = sp::test::run_command("ulimit -f 32 && " + kTrain + " " + good + " --out " + dir + " --device cpu");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "sp_train: error:");
+  expect_contains(r.output, dir + "/shadow/1/");
+  EXPECT_EQ(listing(dir), before);
+  EXPECT_EQ(sp::test::read_text(dir + "/shadow/0/model.safetensors"), model0);
+
+  // The directory holds another configuration: refused with the differences, nothing changed.
+  std::string other = tiny_config(2, 1, 96, 8);
+  other.replace(other.find("\"lr\": 0.05"), 10, "\"lr\": 0.1");
+  other.replace(other.find("\"epochs\": 1"), 11, "\"epochs\": 2");
+  r = sp_train(write_config(t, "other.json", other) + " --out " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "different configuration (2 differences");
+  expect_contains(r.output, "recipe.epochs: 1 -> 2");
+  expect_contains(r.output, "recipe.optimizer.lr: 0.05 -> 0.1");
+  EXPECT_EQ(listing(dir), before);
+}
+
+TEST(SpTrain, BenchPrintsATable) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  // The model and the query batch come from the configuration (36 images: 2 samples x 18 views).
+  std::string cfg = tiny_config(2, 1, 96, 12, 8);
+  cfg.replace(cfg.find("\"eval_batch\": 216"), 17, "\"eval_batch\": 36");
+  auto r = sp::test::run_command(kTrain + " " + write_config(t, "c.json", cfg) +
+                                 " --bench --device cpu --bench-batch 16,8 --bench-steps 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "resnet18 width 2");
+  expect_contains(r.output, "query (18 views)         36");
+  expect_contains(r.output, "img/s");
+  expect_contains(r.output, "query (18 views)");
+  EXPECT_NE(r.output.find("train                    16"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("train                     8"), std::string::npos) << r.output;
+}
+
+TEST(ModelFile, RoundTripWithPyTorchNames) {
+  TempDir t;
+  ModelConfig mc;
+  mc.width = 2;
+  auto m = make_model(mc);
+  Tensor theta = Tensor::empty({m->params().numel()}, DType::f32), buf = Tensor::empty({m->buffers().numel()}, DType::f32);
+  m->init(Stream::cpu(), theta, buf, 7);
+  buf.copy_(test::randn({buf.numel()}, DType::f32, 3));
+  save_model(t / "m.safetensors", *m, theta, buf, 42, {{"note", "x"}});
+  TensorFile f = load_safetensors(t / "m.safetensors");
+  EXPECT_EQ(f.metadata.at("note"), "x");
+  EXPECT_EQ(f.metadata.at("width"), "2");
+  int bn = 0;
+  for (const auto& [name, v] : f.tensors)
+    if (name.find("num_batches_tracked") != std::string::npos) {
+      ++bn;
+      EXPECT_EQ(v.dtype(), DType::i64);
+      EXPECT_EQ(v.item(), 42.0);
+    }
+  EXPECT_EQ(bn, 20);  // bn1 + 8 blocks x 2 + 3 shortcut BNs
+  EXPECT_EQ(f.tensors.size(), size_t(m->params().size() + m->buffers().size() + bn));
+  Tensor t2 = Tensor::zeros({theta.numel()}, DType::f32), b2 = Tensor::zeros({buf.numel()}, DType::f32);
+  load_model(t / "m.safetensors", *m, t2, b2);
+  EXPECT_EQ(t2.to_vector<float>(), theta.to_vector<float>());
+  EXPECT_EQ(b2.to_vector<float>(), buf.to_vector<float>());
+  // Another architecture does not load.
+  mc.width = 4;
+  auto other = make_model(mc);
+  Tensor t3 = Tensor::zeros({other->params().numel()}, DType::f32), b3 = Tensor::zeros({other->buffers().numel()}, DType::f32);
+  EXPECT_THROW(load_model(t / "m.safetensors", *other, t3, b3), Error);
+}
+
+TEST(TrainState, RoundTripAndMismatches) {
+  TempDir t;
+  ModelConfig mc;
+  mc.width = 2;
+  auto m = make_model(mc);
+  TrainRecipe r;
+  r.epochs = 3;
+  r.optim.momentum = 0.9;
+  Trainer a(*m, r, Stream::cpu(), 1);
+  a.optimizer().step(Stream::cpu(), a.theta(), test::randn({a.theta().numel()}, DType::f32, 5), 0.1);
+  TrainState st;
+  st.epochs_done = 1;
+  st.history.push_back({0, 2.5, 0.25, 1.5, 100.0});
+  save_train_state(t / "c.safetensors", a, st, "shadow 0", Stream::cpu());
+
+  Trainer b(*m, r, Stream::cpu(), 2);
+  TrainState got = load_train_state(t / "c.safetensors", b, "shadow 0", Stream::cpu());
+  EXPECT_EQ(got.epochs_done, 1);
+  ASSERT_EQ(got.history.size(), 1u);
+  EXPECT_EQ(got.history[0].loss, 2.5);
+  EXPECT_EQ(b.theta().to_vector<float>(), a.theta().to_vector<float>());
+  EXPECT_EQ(b.buffers().to_vector<float>(), a.buffers().to_vector<float>());
+  EXPECT_EQ(b.optimizer().steps(), 1);
+  EXPECT_THROW(load_train_state(t / "c.safetensors", b, "shadow 1", Stream::cpu()), Error);
+  mc.width = 4;
+  auto big = make_model(mc);
+  Trainer c(*big, r, Stream::cpu(), 1);
+  EXPECT_THROW(load_train_state(t / "c.safetensors", c, "shadow 0", Stream::cpu()), Error);
+}
+
+TEST(Progress, Formatting) {
+  EXPECT_EQ(format_duration(45.2), "45s");
+  EXPECT_EQ(format_duration(185), "3m05s");
+  EXPECT_EQ(format_duration(3720), "1h02m");
+  EXPECT_EQ(format_duration(-1), "?");
+  EXPECT_EQ(format_rate(850.4), "850");
+  EXPECT_EQ(format_rate(12345), "12.3k");
+  EXPECT_EQ(format_rate(2.5e6), "2.50M");
+}

@@ -1,0 +1,186 @@
+// sp_train: trains the shadow models of an experiment (the undefended baseline) and queries them.
+//   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
+//            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
+//   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-steps N]
+// The configuration is validated completely (every problem listed) and the requested shadows checked
+// against it before any work; a directory holding another configuration is refused with the differences.
+// Outputs per shadow: see paradigms/shadow_train.h. Errors end with a message and exit status 1.
+// Tested end to end by tests/test_sp_train.cpp.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <sstream>
+
+#include "paradigms/shadow_train.h"
+#include "paradigms/train_bench.h"
+
+using namespace sp;
+
+namespace {
+
+struct Range {
+  int first = 0, last = -1;  // inclusive; last < first: all shadows
+};
+
+int parse_index(const std::string& s, const std::string& what) {
+  size_t used = 0;
+  long v = -1;
+  try {
+    v = std::stol(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  SP_CHECK(used == s.size() && !s.empty() && v >= 0 && v < (1L << 30), what, ": '", s,
+           "' is not a shadow index (a non-negative integer)");
+  return int(v);
+}
+
+Range parse_range(const std::string& shadow, const std::string& shadows, int num_shadows) {
+  Range r{0, num_shadows - 1};
+  if (!shadow.empty()) r.first = r.last = parse_index(shadow, "--shadow");
+  if (!shadows.empty()) {
+    size_t dash = shadows.find('-');
+    SP_CHECK(dash != std::string::npos, "--shadows: '", shadows, "' is not a range A-B");
+    r.first = parse_index(shadows.substr(0, dash), "--shadows");
+    r.last = parse_index(shadows.substr(dash + 1), "--shadows");
+    SP_CHECK(r.first <= r.last, "--shadows: empty range ", shadows);
+  }
+  SP_CHECK(r.last < num_shadows, "shadow index ", r.last, " is out of range: the configuration has num_shadows = ",
+           num_shadows, " (indices 0-", num_shadows - 1, ")");
+  return r;
+}
+
+Stream& pick_device(const std::string& device) {
+  std::string why;
+  if (device == "cpu") return Stream::cpu();
+  bool have = cuda_available(&why);
+  SP_CHECK(have || device == "auto", "--device cuda: no usable GPU (", why, ")");
+  return have ? Stream::cuda_default(0) : Stream::cpu();
+}
+
+std::vector<int64_t> parse_batches(const std::string& list) {
+  std::vector<int64_t> v;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(parse_index(item, "--bench-batch"));
+  SP_CHECK(!v.empty(), "--bench-batch: empty list");
+  return v;
+}
+
+int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,
+              const std::string& tf32) {
+  BenchOptions o;
+  Stream& s = pick_device(device);
+  if (!config.empty()) {
+    RunConfig c = load_config(config);
+    o.model = c.model;
+    o.batches = {c.recipe.batch_size};
+    o.eval_batch = c.eval_batch;
+    s.allow_tf32 = c.tf32;
+  }
+  if (width > 0) o.model.width = width;
+  if (!batches.empty()) o.batches = parse_batches(batches);
+  o.steps = steps > 0 ? steps : (s.is_cuda() ? 30 : 3);
+  o.warmup_steps = s.is_cuda() ? 5 : 1;
+  if (!tf32.empty()) s.allow_tf32 = tf32 == "on";
+  std::printf("sp_train --bench: %d timed steps per row after %d warm-up steps...\n", o.steps, o.warmup_steps);
+  std::fflush(stdout);
+  std::vector<BenchRow> rows = run_train_bench(o, s);
+  std::printf("%s", format_bench_table(o, rows, s).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Train the shadow models of a membership-inference experiment (undefended baseline) and query them.\n"
+      "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
+  std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
+  bool query_all = false, bench = false;
+  double log_every = 30, checkpoint_every = 60;
+  int bench_width = 0, bench_steps = 0;
+  std::string bench_batch;
+  app.add_option("CONFIG", config, "experiment configuration (JSON; see configs/)");
+  app.add_option("--out", out, "experiment directory (created, or reopened to continue)");
+  auto* one = app.add_option("--shadow", shadow, "train only shadow model K");
+  app.add_option("--shadows", shadows, "train shadow models A to B (inclusive), e.g. 0-15")->excludes(one);
+  app.add_option("--device", device, "auto (a GPU when present), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_flag("--query-all", query_all, "also write logits_all.npy: query logits of the whole training set");
+  app.add_option("--data", data_path, "dataset path, overriding dataset.path of CONFIG");
+  app.add_option("--tf32", tf32, "on/off: TF32 tensor cores for f32 on the GPU (overrides device.tf32)")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--checkpoint-every", checkpoint_every,
+                 "seconds between epoch checkpoints (0: after every epoch; always after the last)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--log-every", log_every, "seconds between progress lines when not on a terminal")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--bench", bench, "measure training and query throughput on synthetic data and exit");
+  app.add_option("--bench-width", bench_width, "model width for --bench (default: CONFIG's, else 64)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--bench-batch", bench_batch, "comma-separated batch sizes for --bench (default: CONFIG's, else 512,128)");
+  app.add_option("--bench-steps", bench_steps, "timed steps per row (default 30 on a GPU, 3 on the CPU)")
+      ->check(CLI::Range(1, 100000));
+  CLI11_PARSE(app, argc, argv);
+
+  // A file-size limit (or a full quota) must end as an error message, not as a SIGXFSZ kill.
+  std::signal(SIGXFSZ, SIG_IGN);
+  try {
+    if (bench) return run_bench(config, device, bench_width, bench_batch, bench_steps, tf32);
+    SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
+    SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
+    RunConfig cfg = load_config(config);
+    if (!data_path.empty()) {
+      SP_CHECK(cfg.dataset.kind != "shapes10", "--data: dataset shapes10 is generated and has no path");
+      cfg.dataset.path = data_path;
+      cfg.resolved["dataset"]["path"] = data_path;
+    }
+    if (!tf32.empty()) {
+      cfg.tf32 = tf32 == "on";
+      cfg.resolved["device"]["tf32"] = cfg.tf32;
+    }
+    Range range = parse_range(shadow, shadows, cfg.num_shadows);
+    check_run_dir(out, cfg);
+    Stream& s = pick_device(device);
+    s.allow_tf32 = cfg.tf32;
+
+    std::printf("sp_train: %s -> %s\n  %s, %s width %lld, %d shadow models (training %d-%d), %d epochs, batch %lld, "
+                "device %s%s\n",
+                config.c_str(), out.c_str(), cfg.dataset.str().c_str(), cfg.model.name.c_str(),
+                (long long)cfg.model.width, cfg.num_shadows, range.first, range.last, cfg.recipe.epochs,
+                (long long)cfg.recipe.batch_size, s.device().str().c_str(),
+                s.is_cuda() ? (cfg.tf32 ? " (TF32 on)" : " (TF32 off)") : "");
+    std::fflush(stdout);
+    ExperimentRun run = open_experiment_run(cfg, out, s);
+    std::printf("  %lld training / %lld test images, %lld audit samples (%s canaries); loaded in %.1f s\n",
+                (long long)run.data.train.size(), (long long)run.data.test.size(), (long long)run.exp.audit.size(),
+                data::canary_name(cfg.canary).c_str(), run.load_seconds);
+    std::fflush(stdout);
+
+    ProgressPrinter progress(ProgressPrinter::stderr_is_terminal(), log_every);
+    ShadowOptions opt;
+    opt.query_all = query_all;
+    opt.checkpoint_interval_s = checkpoint_every;
+    opt.progress = &progress;
+    double acc_sum = 0;
+    int trained = 0, skipped = 0;
+    for (int k = range.first; k <= range.last; ++k) {
+      ShadowResult r = train_shadow(run, k, s, opt);
+      (r.skipped ? skipped : trained) += 1;
+      if (r.metrics.is_object() && r.metrics.contains("test_accuracy"))
+        acc_sum += r.metrics["test_accuracy"].get<double>();
+    }
+    int n = range.last - range.first + 1;
+    std::printf("sp_train: %d trained, %d already done; mean test accuracy of shadows %d-%d: %.2f%%\n", trained,
+                skipped, range.first, range.last, 100 * acc_sum / n);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "sp_train: error: %s\n", e.what());
+    return 1;
+  }
+}
