@@ -1,7 +1,7 @@
 // Kernel objects and validating wrappers for batch normalisation (see batchnorm.h).
 #include "kernels/batchnorm.h"
 
-#include "kernels/arg_check.h"
+#include "kernels/norm_checks.h"
 #include "kernels/norm_math.h"
 
 namespace sp {
@@ -16,11 +16,7 @@ void batch_norm_forward(Stream& s, const Tensor& y, const Tensor& save_mean, con
   check_float_input(op, x, s);
   NormDims d = norm_dims(op, x);
   Shape ch{d.C};
-  check_arg_like(op, "output", y, x, x.shape(), true);
-  check_arg_like(op, "save_mean", save_mean, x, ch, true);
-  check_arg_like(op, "save_invstd", save_invstd, x, ch, true);
-  check_arg_like(op, "weight", weight, x, ch, false);
-  check_arg_like(op, "bias", bias, x, ch, false);
+  check_norm_forward_args(op, y, save_mean, save_invstd, x, weight, bias, ch);
   check_arg_like(op, "running_mean", running_mean, x, ch, !training);
   check_arg_like(op, "running_var", running_var, x, ch, !training);
   SP_CHECK(running_mean.defined() == running_var.defined(), op,
@@ -37,14 +33,7 @@ void batch_norm_backward(Stream& s, const Tensor& dx, const Tensor& dweight, con
   const char* op = "batch_norm backward";
   check_float_input(op, x, s);
   NormDims d = norm_dims(op, x);
-  Shape ch{d.C};
-  check_arg_like(op, "grad_output", dy, x, x.shape(), true);
-  check_arg_like(op, "grad_input", dx, x, x.shape(), false);
-  check_arg_like(op, "grad_weight", dweight, x, ch, false);
-  check_arg_like(op, "grad_bias", dbias, x, ch, false);
-  check_arg_like(op, "save_mean", save_mean, x, ch, true);
-  check_arg_like(op, "save_invstd", save_invstd, x, ch, true);
-  check_arg_like(op, "weight", weight, x, ch, false);
+  check_norm_backward_args(op, dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, {d.C});
   if (!dx.defined() && !dweight.defined() && !dbias.defined()) return;
   k_batch_norm_bwd(x.device(), s, dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x, beta_w,
                    beta_b);

@@ -1,7 +1,7 @@
 // Kernel objects and validating wrappers of concat (see concat.h).
 #include "kernels/concat.h"
 
-#include "kernels/op_checks.h"
+#include "kernels/arg_check.h"
 
 namespace sp {
 

@@ -1,6 +1,7 @@
 // Kernel objects, geometry validation and checked wrappers for conv2d (see conv.h).
 #include "kernels/conv.h"
 
+#include "kernels/arg_check.h"
 #include "kernels/axpby.h"
 
 namespace sp {
@@ -40,14 +41,6 @@ Conv2dGeom conv2d_geometry(const Tensor& x, const Tensor& w, const Conv2dParams&
 }
 
 namespace {
-void check_operand(Stream& s, const char* op, const char* what, const Tensor& t, const Shape& want, DType dt,
-                   Device dev) {
-  SP_CHECK(t.shape() == want, op, ": ", what, " ", t.shape(), " should be ", want);
-  SP_CHECK(t.dtype() == dt, op, ": ", what, " ", t.str(), " should have dtype ", dtype_name(dt));
-  SP_CHECK(t.device() == dev && s.device() == dev, op, ": ", what, " ", t.str(), " and stream on ", s.device(),
-           " should be on ", dev);
-  SP_CHECK(t.is_contiguous(), op, ": ", what, " ", t.str(), " must be contiguous");
-}
 void scale_by_beta(Stream& s, const Tensor& t, double beta) {
   if (beta == 0.0)
     Tensor(t).zero_(s);  // a handle copy: the elements are the output

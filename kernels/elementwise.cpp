@@ -1,7 +1,7 @@
 // Kernel objects and validating wrappers of the elementwise family (see elementwise.h).
 #include "kernels/elementwise.h"
 
-#include "kernels/op_checks.h"
+#include "kernels/arg_check.h"
 
 namespace sp {
 

@@ -1,7 +1,7 @@
 // Kernel objects and validating wrappers for group normalisation (see groupnorm.h).
 #include "kernels/groupnorm.h"
 
-#include "kernels/arg_check.h"
+#include "kernels/norm_checks.h"
 #include "kernels/norm_math.h"
 
 namespace sp {
@@ -23,12 +23,7 @@ void group_norm_forward(Stream& s, const Tensor& y, const Tensor& save_mean, con
   const char* op = "group_norm";
   check_float_input(op, x, s);
   NormDims d = check_groups(op, x, groups);
-  Shape ch{d.C}, stats{d.N, groups};
-  check_arg_like(op, "output", y, x, x.shape(), true);
-  check_arg_like(op, "save_mean", save_mean, x, stats, true);
-  check_arg_like(op, "save_invstd", save_invstd, x, stats, true);
-  check_arg_like(op, "weight", weight, x, ch, false);
-  check_arg_like(op, "bias", bias, x, ch, false);
+  check_norm_forward_args(op, y, save_mean, save_invstd, x, weight, bias, {d.N, groups});
   SP_CHECK(eps >= 0, op, ": eps ", eps, " must be >= 0");
   k_group_norm_fwd(x.device(), s, y, save_mean, save_invstd, x, weight, bias, groups, eps);
 }
@@ -39,14 +34,7 @@ void group_norm_backward(Stream& s, const Tensor& dx, const Tensor& dweight, con
   const char* op = "group_norm backward";
   check_float_input(op, x, s);
   NormDims d = check_groups(op, x, groups);
-  Shape ch{d.C}, stats{d.N, groups};
-  check_arg_like(op, "grad_output", dy, x, x.shape(), true);
-  check_arg_like(op, "grad_input", dx, x, x.shape(), false);
-  check_arg_like(op, "grad_weight", dweight, x, ch, false);
-  check_arg_like(op, "grad_bias", dbias, x, ch, false);
-  check_arg_like(op, "save_mean", save_mean, x, stats, true);
-  check_arg_like(op, "save_invstd", save_invstd, x, stats, true);
-  check_arg_like(op, "weight", weight, x, ch, false);
+  check_norm_backward_args(op, dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, {d.N, groups});
   if (!dx.defined() && !dweight.defined() && !dbias.defined()) return;
   k_group_norm_bwd(x.device(), s, dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, groups, beta_x, beta_w,
                    beta_b);

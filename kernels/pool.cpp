@@ -1,6 +1,8 @@
 // Kernel objects and validating wrappers for pooling (see pool.h).
 #include "kernels/pool.h"
 
+#include "kernels/arg_check.h"
+
 namespace sp {
 
 constinit Kernel<MaxPool2dFwdFn> k_max_pool2d_fwd("max_pool2d_fwd");
@@ -14,16 +16,6 @@ namespace {
 
 void check_float(const char* op, const Tensor& t) {
   SP_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::f64, op, ": dtype must be F32 or F64, got ", t.str());
-}
-
-// Same dtype and device as `like`, the given shape, contiguous, on the stream's device.
-void check_tensor(Stream& s, const char* op, const char* what, const Tensor& t, const Shape& shape, DType dt,
-                  const Tensor& like) {
-  SP_CHECK(t.shape() == shape, op, ": ", what, " ", t.shape(), " should be ", shape, " (input ", like.shape(), ")");
-  SP_CHECK(t.dtype() == dt, op, ": ", what, " ", t.str(), " should have dtype ", dtype_name(dt));
-  check_same_device(op, t, like);
-  SP_CHECK(t.is_contiguous(), op, ": ", what, " ", t.str(), " must be contiguous");
-  SP_CHECK(s.device() == t.device(), op, ": tensors on ", t.device(), " but stream on ", s.device());
 }
 
 Shape in_shape(const Pool2dGeom& g) { return {g.n, g.c, g.h, g.w}; }
@@ -50,34 +42,34 @@ Pool2dGeom pool2d_geometry(const char* op, const Tensor& x, Hw kernel, Hw stride
 }
 
 void max_pool2d_forward(Stream& s, const Tensor& y, const Tensor& arg, const Tensor& x, const Pool2dGeom& g) {
-  check_tensor(s, "max_pool2d", "input", x, in_shape(g), x.dtype(), x);
-  check_tensor(s, "max_pool2d", "output", y, out_shape(g), x.dtype(), x);
-  check_tensor(s, "max_pool2d", "argmax", arg, out_shape(g), DType::i32, x);
+  check_operand(s, "max_pool2d", "input", x, in_shape(g), x.dtype(), x.device());
+  check_operand(s, "max_pool2d", "output", y, out_shape(g), x.dtype(), x.device());
+  check_operand(s, "max_pool2d", "argmax", arg, out_shape(g), DType::i32, x.device());
   if (y.numel() == 0) return;
   k_max_pool2d_fwd(x.device(), s, y, arg, x, g);
 }
 
 void max_pool2d_backward(Stream& s, const Tensor& dx, const Tensor& gy, const Tensor& arg, const Pool2dGeom& g,
                          double beta) {
-  check_tensor(s, "max_pool2d backward", "gradient", gy, out_shape(g), gy.dtype(), gy);
+  check_operand(s, "max_pool2d backward", "gradient", gy, out_shape(g), gy.dtype(), gy.device());
   check_float("max_pool2d backward", gy);
-  check_tensor(s, "max_pool2d backward", "input gradient", dx, in_shape(g), gy.dtype(), gy);
-  check_tensor(s, "max_pool2d backward", "argmax", arg, out_shape(g), DType::i32, gy);
+  check_operand(s, "max_pool2d backward", "input gradient", dx, in_shape(g), gy.dtype(), gy.device());
+  check_operand(s, "max_pool2d backward", "argmax", arg, out_shape(g), DType::i32, gy.device());
   if (dx.numel() == 0) return;
   k_max_pool2d_bwd(dx.device(), s, dx, gy, arg, g, beta);
 }
 
 void avg_pool2d_forward(Stream& s, const Tensor& y, const Tensor& x, const Pool2dGeom& g) {
-  check_tensor(s, "avg_pool2d", "input", x, in_shape(g), x.dtype(), x);
-  check_tensor(s, "avg_pool2d", "output", y, out_shape(g), x.dtype(), x);
+  check_operand(s, "avg_pool2d", "input", x, in_shape(g), x.dtype(), x.device());
+  check_operand(s, "avg_pool2d", "output", y, out_shape(g), x.dtype(), x.device());
   if (y.numel() == 0) return;
   k_avg_pool2d_fwd(x.device(), s, y, x, g);
 }
 
 void avg_pool2d_backward(Stream& s, const Tensor& dx, const Tensor& gy, const Pool2dGeom& g, double beta) {
-  check_tensor(s, "avg_pool2d backward", "gradient", gy, out_shape(g), gy.dtype(), gy);
+  check_operand(s, "avg_pool2d backward", "gradient", gy, out_shape(g), gy.dtype(), gy.device());
   check_float("avg_pool2d backward", gy);
-  check_tensor(s, "avg_pool2d backward", "input gradient", dx, in_shape(g), gy.dtype(), gy);
+  check_operand(s, "avg_pool2d backward", "input gradient", dx, in_shape(g), gy.dtype(), gy.device());
   if (dx.numel() == 0) return;
   k_avg_pool2d_bwd(dx.device(), s, dx, gy, g, beta);
 }
@@ -85,8 +77,8 @@ void avg_pool2d_backward(Stream& s, const Tensor& dx, const Tensor& gy, const Po
 void global_avg_pool_forward(Stream& s, const Tensor& y, const Tensor& x) {
   SP_CHECK(x.dim() == 4, "global_avg_pool: input must be 4-D NCHW, got ", x.shape());
   check_float("global_avg_pool", x);
-  check_tensor(s, "global_avg_pool", "input", x, x.shape(), x.dtype(), x);
-  check_tensor(s, "global_avg_pool", "output", y, {x.size(0), x.size(1)}, x.dtype(), x);
+  check_operand(s, "global_avg_pool", "input", x, x.shape(), x.dtype(), x.device());
+  check_operand(s, "global_avg_pool", "output", y, {x.size(0), x.size(1)}, x.dtype(), x.device());
   SP_CHECK(x.size(2) * x.size(3) > 0 || y.numel() == 0, "global_avg_pool: empty planes in ", x.shape());
   if (y.numel() == 0) return;
   k_global_avg_pool_fwd(x.device(), s, y, x);
@@ -95,8 +87,8 @@ void global_avg_pool_forward(Stream& s, const Tensor& y, const Tensor& x) {
 void global_avg_pool_backward(Stream& s, const Tensor& dx, const Tensor& gy, double beta) {
   SP_CHECK(dx.dim() == 4, "global_avg_pool backward: input gradient must be 4-D, got ", dx.shape());
   check_float("global_avg_pool backward", gy);
-  check_tensor(s, "global_avg_pool backward", "gradient", gy, {dx.size(0), dx.size(1)}, dx.dtype(), dx);
-  check_tensor(s, "global_avg_pool backward", "input gradient", dx, dx.shape(), gy.dtype(), gy);
+  check_operand(s, "global_avg_pool backward", "gradient", gy, {dx.size(0), dx.size(1)}, dx.dtype(), dx.device());
+  check_operand(s, "global_avg_pool backward", "input gradient", dx, dx.shape(), gy.dtype(), gy.device());
   if (dx.numel() == 0) return;
   k_global_avg_pool_bwd(dx.device(), s, dx, gy, beta);
 }

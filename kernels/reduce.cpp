@@ -3,8 +3,8 @@
 
 #include <cstdlib>
 
+#include "kernels/arg_check.h"
 #include "kernels/axpby.h"
-#include "kernels/op_checks.h"
 
 namespace sp {
 

@@ -1,7 +1,7 @@
 // Kernel objects and validating wrappers of upsample_nearest (see upsample.h).
 #include "kernels/upsample.h"
 
-#include "kernels/op_checks.h"
+#include "kernels/arg_check.h"
 
 namespace sp {
 

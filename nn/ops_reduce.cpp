@@ -3,7 +3,7 @@
 // broadcasts the gradient (times 1/n for mean); max backward places it at the saved argmax.
 #include "nn/ops_reduce.h"
 
-#include "kernels/op_checks.h"
+#include "kernels/arg_check.h"
 #include "kernels/reduce.h"
 #include "nn/op_registry.h"
 

@@ -44,12 +44,6 @@ inline Tensor query_views(const Tensor& x) {
   return Tensor::from_vector(out, {N * 18, C, H, W});
 }
 
-inline double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : as_doubles(t)) m = std::max(m, std::abs(v));
-  return m;
-}
-
 // max|got - want| / max(max|want|, floor) (0 when equal); shapes must agree (a scalar matches [1]).
 inline double normwise_rel_error(const Tensor& got, const Tensor& want, Stream& s, double floor = 0) {
   const bool scalars = got.numel() == 1 && want.numel() == 1;

@@ -6,6 +6,7 @@
 #include "kernels/elementwise.h"
 #include "nn/ops_elementwise.h"
 #include "nn/ops_scale.h"
+#include "tests/elementwise_op_table.h"
 #include "tests/test_util.h"
 
 using namespace sp;
@@ -22,9 +23,6 @@ SP_GRAD_TESTED(mul);
 SP_GRAD_TESTED(div);
 
 namespace {
-
-using UnaryOp = std::function<Var(Tape&, Var)>;
-using BinOp = std::function<Var(Tape&, Var, Var)>;
 
 Tensor eval(const UnaryOp& f, const Tensor& x) {
   Tape t(Stream::cpu());
@@ -47,28 +45,9 @@ void expect_values(const Tensor& got, const std::vector<double>& want, double to
   ASSERT_EQ(g.size(), want.size());
   for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], want[i], tol) << "element " << i;
 }
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
-const std::vector<std::pair<const char*, UnaryOp>> kActivations = {
-    {"relu", [](Tape& t, Var x) { return relu(t, x); }},
-    {"leaky_relu", [](Tape& t, Var x) { return leaky_relu(t, x, 0.2); }},
-    {"silu", [](Tape& t, Var x) { return silu(t, x); }},
-    {"sigmoid", [](Tape& t, Var x) { return sigmoid(t, x); }},
-    {"tanh", [](Tape& t, Var x) { return sp::tanh(t, x); }},
-};
-const std::vector<std::pair<const char*, BinOp>> kBinaries = {
-    {"add", [](Tape& t, Var a, Var b) { return add(t, a, b); }},
-    {"sub", [](Tape& t, Var a, Var b) { return sub(t, a, b); }},
-    {"mul", [](Tape& t, Var a, Var b) { return mul(t, a, b); }},
-    {"div", [](Tape& t, Var a, Var b) { return sp::div(t, a, b); }},
-};
+const auto kActivations = activation_ops(0.2);
+const auto kBinaries = binary_ops();
 
 }  // namespace
 

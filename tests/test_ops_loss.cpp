@@ -68,16 +68,6 @@ double naive_kl(const Vec& s, const Vec& t, int64_t N, int64_t C, double T) {
 
 Tensor labels_of(const std::vector<int64_t>& y) { return Tensor::from_vector(y, {int64_t(y.size())}); }
 
-template <class F>
-void expect_error_mentioning(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected sp::Error mentioning '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
 double scalar(Tape& t, Var v) {
   EXPECT_EQ(t.value(v).dim(), 0) << "losses are 0-dim";
   return t.value(v).item();

@@ -78,16 +78,6 @@ Vec naive_group_norm(const Vec& x, int64_t N, int64_t C, int64_t HW, int64_t G, 
   return ::testing::AssertionSuccess();
 }
 
-template <class F>
-void expect_error_mentioning(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected sp::Error mentioning '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
 }  // namespace
 
 TEST(OpsNorm, BatchNormHandComputed) {

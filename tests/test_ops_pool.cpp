@@ -155,21 +155,13 @@ TEST(OpsPool, Gradient) {
 TEST(OpsPool, BadInputThrowsNamingOpAndShapes) {
   Tape t(Stream::cpu());
   Var x = t.leaf(Tensor::zeros({1, 2, 4, 4}, DType::f64));
-  auto msg = [](const std::function<void()>& f) -> std::string {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
-  std::string m = msg([&] { max_pool2d(t, x, {.kernel = 2, .padding = 2}); });
+  std::string m = error_of([&] { max_pool2d(t, x, {.kernel = 2, .padding = 2}); });
   EXPECT_NE(m.find("max_pool2d"), std::string::npos) << m;
   EXPECT_NE(m.find("[1, 2, 4, 4]"), std::string::npos) << m;
-  m = msg([&] { avg_pool2d(t, x, {.kernel = 5}); });
+  m = error_of([&] { avg_pool2d(t, x, {.kernel = 5}); });
   EXPECT_NE(m.find("avg_pool2d"), std::string::npos) << m;
   EXPECT_NE(m.find("larger than the padded input"), std::string::npos) << m;
-  m = msg([&] { global_avg_pool(t, t.leaf(Tensor::zeros({2, 4, 4}, DType::f64))); });
+  m = error_of([&] { global_avg_pool(t, t.leaf(Tensor::zeros({2, 4, 4}, DType::f64))); });
   EXPECT_NE(m.find("global_avg_pool"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 4, 4]"), std::string::npos) << m;
   EXPECT_THROW(max_pool2d(t, t.leaf(Tensor::zeros({1, 1, 4, 4}, DType::i32)), {.kernel = 2}), Error);

@@ -29,14 +29,6 @@ std::vector<double> grad_with_seed(const Reduce& f, const Tensor& x, double seed
   Tensor seed = Tensor::full(t.value(y).shape(), seed_value, x.dtype());
   return as_doubles(t.grad(y, {v}, &seed)[0]);
 }
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 }  // namespace
 

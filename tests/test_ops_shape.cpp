@@ -20,14 +20,6 @@ Tensor concat_of(const std::vector<Tensor>& xs, int axis) {
   for (const Tensor& x : xs) vs.push_back(t.leaf(x));
   return t.value(concat(t, vs, axis));
 }
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 }  // namespace
 

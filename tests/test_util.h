@@ -1,9 +1,10 @@
-// Shared test helpers: seeded random tensors, closeness checks, the central-difference gradient checker
-// (f64, CPU), and the coverage registries that tests/test_op_coverage.cpp and
+// Shared test helpers: seeded random tensors, closeness checks, error-message checks, the central-difference
+// gradient checker (f64, CPU), and the coverage registries that tests/test_op_coverage.cpp and
 // tests/gpu/test_op_coverage_gpu.cpp read.
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -49,6 +50,12 @@ inline std::vector<double> as_doubles(const Tensor& t, Stream& s = Stream::cpu()
   return t.to(Device::cpu(), s).to(DType::f64).contiguous().to_vector<double>();
 }
 
+inline double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : as_doubles(t)) m = std::max(m, std::abs(v));
+  return m;
+}
+
 // |a - b| <= atol + rtol |b| elementwise (b is the reference); reports the first few failures.
 inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double rtol, double atol,
                                            Stream& s = Stream::cpu()) {
@@ -63,6 +70,26 @@ inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, do
   }
   if (bad) return ::testing::AssertionFailure() << bad << " of " << x.size() << " elements differ:" << os.str();
   return ::testing::AssertionSuccess();
+}
+
+// The message of the sp::Error that f throws, or "no error" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// f must throw an sp::Error whose message contains `needle`.
+inline void expect_error_mentioning(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected sp::Error mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
 }
 
 struct GradCheckOptions {

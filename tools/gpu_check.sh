@@ -43,8 +43,9 @@ grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)|\(SEGFAULT\)|\(Subproc
 grep -c "Skipped" "$out/tests.log" | sed 's/^/skipped tests: /'
 
 log "benchmarks"
-for b in build-gpu/bin/sp_bench_kernels; do
-  [ -x "$b" ] && timeout 240 "$b" --device cuda 2>&1 | tee "$out/bench_$(basename "$b").txt"
-done
+[ -x build-gpu/bin/sp_bench_kernels ] &&
+  timeout 150 build-gpu/bin/sp_bench_kernels --device cuda 2>&1 | tee "$out/bench_kernels.txt"
+[ -x build-gpu/bin/sp_train ] &&
+  timeout 120 build-gpu/bin/sp_train --bench --device cuda 2>&1 | tee "$out/bench_train.txt"
 log "total $(( $(date +%s) - t0 )) s"
 exit $rc

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   double lr = 0.1;
   std::string device = "auto";
+  bool no_augment = false;
   app.add_option("--epochs", epochs, "training epochs")->check(CLI::Range(1, 1000));
   app.add_option("--width", width, "ResNet-18 base width (64 = the full model)")->check(CLI::Range(1, 256));
   app.add_option("--train", n_train, "training images")->check(CLI::Range(int64_t(10), int64_t(1000000)));
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", lr, "peak learning rate")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed for data, initialisation and order");
   app.add_option("--device", device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_flag("--no-augment", no_augment, "train without random crop and flip");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
     TrainRecipe r;
     r.epochs = epochs;
     r.batch_size = batch;
+    r.augment = !no_augment;
     r.optim.kind = OptimKind::sgd;
     r.optim.momentum = 0.9;
     r.optim.nesterov = true;

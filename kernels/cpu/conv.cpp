@@ -132,25 +132,32 @@ const T* gather_outputs(const T* gy, const Conv2dGeom& g, const Dims& d, int64_t
   return m;
 }
 
-// col [kc, b * P] for images [n0, n0 + b) of group grp, one (image, channel) pair per task.
+// col [kc, b * P] for images [n0, n0 + b) of group grp, built in scratch one (image, channel) pair per task.
 template <class T>
-void fill_cols(const T* x, const Conv2dGeom& g, const Dims& d, int64_t n0, int64_t b, int64_t grp, T* col) {
+const T* fill_cols(const T* x, const Conv2dGeom& g, const Dims& d, int64_t n0, int64_t b, int64_t grp) {
   int64_t ld = b * d.p, taps = g.kh * g.kw;
+  T* col = col_scratch.get<T>(d.kc * ld);
   maybe_parallel(b * d.cg, b * d.kc * d.p, [&](int64_t k) {
     int64_t i = k / d.cg, c = k % d.cg;
     im2col_channel(x + ((n0 + i) * g.c + grp * d.cg + c) * d.hw, g, col + c * taps * ld + i * d.p, ld);
   });
+  return col;
+}
+
+// f(n0, b) for each chunk of b images starting at image n0 (chunk size from chunk_images).
+template <class T, class F>
+void for_each_chunk(const Conv2dGeom& g, F&& f) {
+  int64_t nb = chunk_images(g, sizeof(T));
+  for (int64_t n0 = 0; n0 < g.n; n0 += nb) f(n0, std::min(nb, g.n - n0));
 }
 
 template <class T>
 void conv_fwd(const T* x, const T* w, T* y, const Conv2dGeom& g) {
   Dims d(g);
-  int64_t nb = chunk_images(g, sizeof(T));
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb) {
-    int64_t b = std::min(nb, g.n - n0), ld = b * d.p;
+  for_each_chunk<T>(g, [&](int64_t n0, int64_t b) {
+    int64_t ld = b * d.p;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      T* col = col_scratch.get<T>(d.kc * ld);
-      fill_cols(x, g, d, n0, b, grp, col);
+      const T* col = fill_cols(x, g, d, n0, b, grp);
       const T* wg = w + grp * d.og * d.kc;
       T* yg = y + (n0 * g.o + grp * d.og) * d.p;
       if (b == 1) {
@@ -164,15 +171,14 @@ void conv_fwd(const T* x, const T* w, T* y, const Conv2dGeom& g) {
         std::memcpy(yg + (i * g.o + o) * d.p, m + o * ld + i * d.p, size_t(d.p) * sizeof(T));
       });
     }
-  }
+  });
 }
 
 template <class T>
 void conv_bwd_data(const T* gy, const T* w, T* dx, const Conv2dGeom& g, T beta) {
   Dims d(g);
-  int64_t nb = chunk_images(g, sizeof(T));
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb) {
-    int64_t b = std::min(nb, g.n - n0), ld = b * d.p;
+  for_each_chunk<T>(g, [&](int64_t n0, int64_t b) {
+    int64_t ld = b * d.p;
     if (beta != T(1))
       maybe_parallel(b, b * g.c * d.hw, [&](int64_t i) {
         T* img = dx + (n0 + i) * g.c * d.hw;
@@ -192,24 +198,22 @@ void conv_bwd_data(const T* gy, const T* w, T* dx, const Conv2dGeom& g, T beta) 
         col2im_channel(dcol + c * taps * ld + i * d.p, ld, g, dx + ((n0 + i) * g.c + grp * d.cg + c) * d.hw);
       });
     }
-  }
+  });
 }
 
 template <class T>
 void conv_bwd_filter(const T* gy, const T* x, T* dw, const Conv2dGeom& g, T beta) {
   Dims d(g);
-  int64_t nb = chunk_images(g, sizeof(T));
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb) {
-    int64_t b = std::min(nb, g.n - n0), ld = b * d.p;
+  for_each_chunk<T>(g, [&](int64_t n0, int64_t b) {
+    int64_t ld = b * d.p;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      T* col = col_scratch.get<T>(d.kc * ld);
-      fill_cols(x, g, d, n0, b, grp, col);
+      const T* col = fill_cols(x, g, d, n0, b, grp);
       int64_t ldg;
       const T* gyg = gather_outputs(gy, g, d, n0, b, grp, &ldg);
       cpu::gemm_rm(false, true, d.og, d.kc, ld, T(1), gyg, ldg, col, ld, n0 == 0 ? beta : T(1),
                    dw + grp * d.og * d.kc, d.kc);
     }
-  }
+  });
 }
 
 void conv_fwd_cpu(Stream&, const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeom& g) {

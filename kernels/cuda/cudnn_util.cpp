@@ -36,62 +36,64 @@ int pick(const Perf* perf, int n, bool fma_only) {
   return -1;
 }
 
-void choose_forward(cudnnHandle_t h, ConvPlan& p, bool fma_only, const Conv2dGeom& g) {
-  cudnnConvolutionDescriptor_t cd = p.conv[0];
-  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+// The selection policy shared by the three passes: the first acceptable entry of a benchmark run (`find`,
+// skipped under SP_CUDNN_HEURISTIC and ignored when it fails), else of cuDNN's heuristic list (`get`, which
+// checks its own status); the descriptor takes the chosen math type unless it must stay on FMA.
+template <class Perf, int kCount, class Find, class Get>
+Perf choose_algo(const char* pass, const Conv2dGeom& g, cudnnConvolutionDescriptor_t cd, bool fma_only, Find&& find,
+                 Get&& get) {
+  Perf perf[kCount];
   int n = 0, i = -1;
-  if (!heuristic_only() &&
-      cudnnFindConvolutionForwardAlgorithm(h, p.x, p.w, cd, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf) ==
-          CUDNN_STATUS_SUCCESS)
-    i = pick(perf, n, fma_only);
+  if (!heuristic_only() && find(kCount, &n, perf) == CUDNN_STATUS_SUCCESS) i = pick(perf, n, fma_only);
   if (i < 0) {
-    SP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, cd, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                          &n, perf));
+    get(kCount, &n, perf);
     i = pick(perf, n, fma_only);
   }
-  SP_CHECK(i >= 0, "conv2d: cuDNN offers no forward algorithm for input ", g.x_shape(), ", weight ", g.w_shape());
-  p.fwd_algo = perf[i].algo;
+  SP_CHECK(i >= 0, "conv2d: cuDNN offers no ", pass, " algorithm for input ", g.x_shape(), ", weight ", g.w_shape());
   if (!fma_only) SP_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, perf[i].mathType));
+  return perf[i];
+}
+
+void choose_forward(cudnnHandle_t h, ConvPlan& p, bool fma_only, const Conv2dGeom& g) {
+  cudnnConvolutionDescriptor_t cd = p.conv[0];
+  p.fwd_algo = choose_algo<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+                   "forward", g, cd, fma_only,
+                   [&](int count, int* n, cudnnConvolutionFwdAlgoPerf_t* perf) {
+                     return cudnnFindConvolutionForwardAlgorithm(h, p.x, p.w, cd, p.y, count, n, perf);
+                   },
+                   [&](int count, int* n, cudnnConvolutionFwdAlgoPerf_t* perf) {
+                     SP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, cd, p.y, count, n, perf));
+                   })
+                   .algo;
   SP_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, cd, p.y, p.fwd_algo, &p.workspace[0]));
 }
 
 void choose_backward_data(cudnnHandle_t h, ConvPlan& p, bool fma_only, const Conv2dGeom& g) {
   cudnnConvolutionDescriptor_t cd = p.conv[1];
-  cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  int n = 0, i = -1;
-  if (!heuristic_only() &&
-      cudnnFindConvolutionBackwardDataAlgorithm(h, p.w, p.y, cd, p.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n,
-                                                perf) == CUDNN_STATUS_SUCCESS)
-    i = pick(perf, n, fma_only);
-  if (i < 0) {
-    SP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, cd, p.x,
-                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
-    i = pick(perf, n, fma_only);
-  }
-  SP_CHECK(i >= 0, "conv2d: cuDNN offers no backward-data algorithm for input ", g.x_shape(), ", weight ",
-           g.w_shape());
-  p.data_algo = perf[i].algo;
-  if (!fma_only) SP_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, perf[i].mathType));
+  p.data_algo = choose_algo<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+                    "backward-data", g, cd, fma_only,
+                    [&](int count, int* n, cudnnConvolutionBwdDataAlgoPerf_t* perf) {
+                      return cudnnFindConvolutionBackwardDataAlgorithm(h, p.w, p.y, cd, p.x, count, n, perf);
+                    },
+                    [&](int count, int* n, cudnnConvolutionBwdDataAlgoPerf_t* perf) {
+                      SP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, cd, p.x, count, n, perf));
+                    })
+                    .algo;
   SP_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, cd, p.x, p.data_algo, &p.workspace[1]));
 }
 
 void choose_backward_filter(cudnnHandle_t h, ConvPlan& p, bool fma_only, const Conv2dGeom& g) {
   cudnnConvolutionDescriptor_t cd = p.conv[2];
-  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  int n = 0, i = -1;
-  if (!heuristic_only() &&
-      cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x, p.y, cd, p.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n,
-                                                  perf) == CUDNN_STATUS_SUCCESS)
-    i = pick(perf, n, fma_only);
-  if (i < 0) {
-    SP_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, cd, p.w,
-                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf));
-    i = pick(perf, n, fma_only);
-  }
-  SP_CHECK(i >= 0, "conv2d: cuDNN offers no backward-filter algorithm for input ", g.x_shape(), ", weight ",
-           g.w_shape());
-  p.filter_algo = perf[i].algo;
-  if (!fma_only) SP_CUDNN_CHECK(cudnnSetConvolutionMathType(cd, perf[i].mathType));
+  p.filter_algo = choose_algo<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+                      "backward-filter", g, cd, fma_only,
+                      [&](int count, int* n, cudnnConvolutionBwdFilterAlgoPerf_t* perf) {
+                        return cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x, p.y, cd, p.w, count, n, perf);
+                      },
+                      [&](int count, int* n, cudnnConvolutionBwdFilterAlgoPerf_t* perf) {
+                        SP_CUDNN_CHECK(
+                            cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, cd, p.w, count, n, perf));
+                      })
+                      .algo;
   SP_CUDNN_CHECK(
       cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, cd, p.w, p.filter_algo, &p.workspace[2]));
 }

@@ -11,8 +11,13 @@ inline Stream& gpu_stream() { return Stream::cuda_default(0); }
 // output(s); compare_backends checks CUDA against CPU, forward and (when `grads`) the input gradients.
 using OpFn = std::function<Var(Tape&, const std::vector<Var>&)>;
 
-inline void compare_backends(const std::vector<Tensor>& cpu_inputs, const std::vector<bool>& wrt, const OpFn& f,
-                             double rtol, double atol, bool grads = true, uint64_t seed = 99) {
+// How a CUDA result `got` is judged against its CPU reference `want`.
+using CloseFn = std::function<::testing::AssertionResult(const Tensor& got, const Tensor& want)>;
+
+// Runs f on a CPU and a CUDA tape over the same inputs and checks with `close` the forward value and (when
+// `grads`) the gradient of each input marked in `wrt` for one random output cotangent.
+inline void compare_backends_with(const std::vector<Tensor>& cpu_inputs, const std::vector<bool>& wrt, const OpFn& f,
+                                  const CloseFn& close, bool grads, uint64_t seed) {
   Stream& g = gpu_stream();
   Tape tc(Stream::cpu()), tg(g);
   std::vector<Var> vc, vg, wc, wg;
@@ -25,14 +30,19 @@ inline void compare_backends(const std::vector<Tensor>& cpu_inputs, const std::v
     }
   }
   Var oc = f(tc, vc), og = f(tg, vg);
-  EXPECT_TRUE(all_close(tg.value(og), tc.value(oc), rtol, atol, g)) << "forward";
+  EXPECT_TRUE(close(tg.value(og), tc.value(oc))) << "forward";
   if (!grads || wc.empty()) return;
   Tensor R = randn(tc.value(oc).shape(), tc.value(oc).dtype(), seed);
   Tensor Rg = R.to(g.device(), g);
   auto gc = tc.grad(oc, wc, &R);
   auto gg = tg.grad(og, wg, &Rg);
-  for (size_t i = 0; i < gc.size(); ++i)
-    EXPECT_TRUE(all_close(gg[i], gc[i], rtol, atol, g)) << "gradient of input " << i;
+  for (size_t i = 0; i < gc.size(); ++i) EXPECT_TRUE(close(gg[i], gc[i])) << "gradient of input " << i;
+}
+
+inline void compare_backends(const std::vector<Tensor>& cpu_inputs, const std::vector<bool>& wrt, const OpFn& f,
+                             double rtol, double atol, bool grads = true, uint64_t seed = 99) {
+  auto close = [&](const Tensor& got, const Tensor& want) { return all_close(got, want, rtol, atol, gpu_stream()); };
+  compare_backends_with(cpu_inputs, wrt, f, close, grads, seed);
 }
 
 }  // namespace sp::test

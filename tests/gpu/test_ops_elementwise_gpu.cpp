@@ -2,6 +2,7 @@
 // several shapes, broadcast patterns, strided views and large |x|; device mismatch throws.
 #include "kernels/elementwise.h"
 #include "nn/ops_elementwise.h"
+#include "tests/elementwise_op_table.h"
 #include "tests/gpu/gpu_test_util.h"
 
 using namespace sp;
@@ -19,19 +20,8 @@ SP_BACKEND_TESTED(div);
 
 namespace {
 
-const std::vector<std::pair<const char*, std::function<Var(Tape&, Var)>>> kActivations = {
-    {"relu", [](Tape& t, Var x) { return relu(t, x); }},
-    {"leaky_relu", [](Tape& t, Var x) { return leaky_relu(t, x, 0.1); }},
-    {"silu", [](Tape& t, Var x) { return silu(t, x); }},
-    {"sigmoid", [](Tape& t, Var x) { return sigmoid(t, x); }},
-    {"tanh", [](Tape& t, Var x) { return sp::tanh(t, x); }},
-};
-const std::vector<std::pair<const char*, std::function<Var(Tape&, Var, Var)>>> kBinaries = {
-    {"add", [](Tape& t, Var a, Var b) { return add(t, a, b); }},
-    {"sub", [](Tape& t, Var a, Var b) { return sub(t, a, b); }},
-    {"mul", [](Tape& t, Var a, Var b) { return mul(t, a, b); }},
-    {"div", [](Tape& t, Var a, Var b) { return sp::div(t, a, b); }},
-};
+const auto kActivations = activation_ops(0.1);
+const auto kBinaries = binary_ops();
 
 }  // namespace
 
