@@ -1,14 +1,11 @@
 // Experiment directory: creation, reopening and validation (see experiment.h).
 #include "data/experiment.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
-#include "data/file_util.h"
 #include "data/npy.h"
 
 namespace fs = std::filesystem;
@@ -99,6 +96,7 @@ std::vector<uint8_t> read_keep(const std::string& path, int64_t n) {
   return v;
 }
 
+// experiment.json last: it marks the directory complete.
 void write_tree(const std::string& root, const ExperimentConfig& cfg, const AuditSet& a, const Membership& m) {
   fs::create_directories(root + "/audit");
   std::vector<int64_t> shape{a.size()};
@@ -191,12 +189,58 @@ Experiment open_experiment(const std::string& dir) {
   return e;
 }
 
-Experiment create_or_open_experiment(const std::string& dir, const ExperimentConfig& cfg,
-                                     const std::vector<int64_t>& train_labels) {
+namespace {
+
+void check_request(const std::string& dir, const ExperimentConfig& cfg, const std::vector<int64_t>& train_labels) {
   check_config(cfg, "experiment");
   SP_CHECK(int64_t(train_labels.size()) == cfg.train_size, "experiment '", dir, "': configuration says ",
            cfg.train_size, " training samples, ", train_labels.size(), " labels given");
-  auto open_same = [&]() {
+}
+
+// What an interrupted creation can leave (paths relative to the experiment directory): the files creation
+// writes and the temporaries of their atomic writes.
+bool is_creation_entry(const std::string& rel, bool is_dir) {
+  static const std::regex dirs(R"(audit|shadow|shadow/[0-9]+)");
+  static const std::regex files(
+      R"((\.lock|audit/(indices|labels|true_labels)\.npy|shadow/[0-9]+/keep\.npy)(\.tmp\.[0-9]+\.[0-9]+)?)");
+  return std::regex_match(rel, is_dir ? dirs : files);
+}
+
+std::string lock_path_of(const std::string& dir) {
+  SP_CHECK(is_fresh_experiment_dir(dir) || fs::is_regular_file(dir + "/experiment.json"), "experiment '", dir,
+           "' exists and is not an experiment directory (no experiment.json); refusing to write into it");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  SP_CHECK(!ec && fs::is_directory(dir), "experiment '", dir, "': cannot create the directory: ", ec.message());
+  return dir + "/.lock";
+}
+
+}  // namespace
+
+bool is_fresh_experiment_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return !ec;
+  if (!fs::is_directory(dir, ec) || fs::exists(dir + "/experiment.json", ec)) return false;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec))
+    if (!is_creation_entry(it->path().lexically_relative(dir).generic_string(), it->is_directory(ec))) return false;
+  return !ec;
+}
+
+ExperimentLock::ExperimentLock(const std::string& dir) : dir_(dir), lock_(lock_path_of(dir)) {}
+
+Experiment create_or_open_experiment(const std::string& dir, const ExperimentConfig& cfg,
+                                     const std::vector<int64_t>& train_labels) {
+  check_request(dir, cfg, train_labels);  // before the lock creates the directory
+  ExperimentLock lock(dir);
+  return create_or_open_experiment(lock, cfg, train_labels);
+}
+
+Experiment create_or_open_experiment(const ExperimentLock& held, const ExperimentConfig& cfg,
+                                     const std::vector<int64_t>& train_labels) {
+  const std::string& dir = held.dir();
+  check_request(dir, cfg, train_labels);
+  if (fs::exists(dir + "/experiment.json")) {
     Experiment e = open_experiment(dir);
     // The spec is informational (the same data may live at another path); the fingerprint identifies it.
     json have = to_json(e.config), want = to_json(cfg);
@@ -210,34 +254,16 @@ Experiment create_or_open_experiment(const std::string& dir, const ExperimentCon
       SP_CHECK(e.audit.true_labels[size_t(j)] == train_labels[size_t(e.audit.indices[size_t(j)])], dir,
                "/audit/true_labels.npy: audit sample ", j, " does not match the training set's label");
     return e;
-  };
-  if (fs::exists(dir) && !(fs::is_directory(dir) && fs::is_empty(dir))) {
-    SP_CHECK(fs::exists(dir + "/experiment.json"), "experiment '", dir,
-             "' exists and is not an experiment directory (no experiment.json); refusing to write into it");
-    return open_same();
   }
+  // Checked again under the lock: the directory may have changed since the lock's own check.
+  SP_CHECK(is_fresh_experiment_dir(dir), "experiment '", dir,
+           "' is not an experiment directory (no experiment.json); refusing to write into it");
   Experiment e;
   e.dir = dir;
   e.config = cfg;
   e.audit = choose_audit_set(train_labels, int(cfg.classes.size()), cfg.num_audit, cfg.canary, cfg.seed);
   e.membership = assign_membership(cfg.num_audit, cfg.num_models, cfg.seed);
-  std::string tmp = make_sibling_temp_dir(dir);
-  try {
-    write_tree(tmp, cfg, e.audit, e.membership);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-  // rename() replaces only a missing or empty directory; if another process created the experiment in the
-  // meantime, ours is dropped and theirs is opened (and must hold the same configuration).
-  if (std::rename(tmp.c_str(), dir.c_str()) != 0) {
-    int err = errno;
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    SP_CHECK(err == EEXIST || err == ENOTEMPTY, "experiment '", dir, "': cannot move it into place: ", strerror(err));
-    return open_same();
-  }
+  write_tree(dir, cfg, e.audit, e.membership);
   return e;
 }
 

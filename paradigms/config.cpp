@@ -250,6 +250,12 @@ RunConfig parse_config_text(const std::string& text, const std::string& source) 
   return parse_config(j, source);
 }
 
+void override_dataset_path(RunConfig& cfg, const std::string& path) {
+  SP_CHECK(cfg.dataset.kind != "shapes10", "--data: dataset shapes10 is generated and has no path");
+  cfg.dataset.path = path;
+  cfg.resolved["dataset"]["path"] = path;
+}
+
 RunConfig load_config(const std::string& path) {
   cfg::Errors errors;
   json j = cfg::parse_json_file(path, errors);

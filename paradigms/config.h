@@ -78,6 +78,9 @@ RunConfig parse_config(const nlohmann::json& j, const std::string& source = "con
 RunConfig load_config(const std::string& path);
 RunConfig parse_config_text(const std::string& text, const std::string& source = "config");
 
+// --data PATH: the dataset path of `cfg` (and of cfg.resolved) replaced; shapes10 has none (an error).
+void override_dataset_path(RunConfig& cfg, const std::string& path);
+
 // The dataset of a configuration: loaded, then reduced to its train_subset / test_subset (uniform without
 // replacement, seeded by the experiment seed, original order kept).
 data::DatasetSplits load_run_dataset(const RunConfig& cfg);

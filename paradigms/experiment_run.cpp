@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include "data/atomic_file.h"
-#include "data/file_util.h"
 #include "paradigms/json_fields.h"
 
 namespace fs = std::filesystem;
@@ -20,7 +19,7 @@ void check_run_dir(const std::string& dir, const RunConfig& cfg) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return;
   SP_CHECK(fs::is_directory(dir, ec), "output '", dir, "' exists and is not a directory");
-  if (fs::is_empty(dir, ec)) return;
+  if (data::is_fresh_experiment_dir(dir)) return;
   SP_CHECK(fs::exists(dir + "/experiment.json"), "output '", dir,
            "' exists and is not an experiment directory (no experiment.json); refusing to write into it");
   if (!fs::exists(config_path(dir))) return;  // created by another tool: config.json is added below
@@ -37,9 +36,8 @@ void check_run_dir(const std::string& dir, const RunConfig& cfg) {
               "\nchoose another --out directory or remove this one");
 }
 
-ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, Stream& s) {
-  auto t0 = std::chrono::steady_clock::now();
-  check_run_dir(dir, cfg);
+ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& dir) {
+  check_run_dir(dir, cfg);  // before loading the data; checked again under the lock
   ExperimentRun r;
   r.cfg = cfg;
   r.data = load_run_dataset(cfg);
@@ -48,10 +46,21 @@ ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, 
   r.train_labels = r.data.train.labels.to_vector<int64_t>();
   data::ExperimentConfig ec = data::make_experiment_config(cfg.dataset.str(), r.data.train, cfg.seed, cfg.num_audit,
                                                            cfg.num_shadows, cfg.canary);
-  r.exp = data::create_or_open_experiment(dir, ec, r.train_labels);
-  if (!fs::exists(config_path(dir))) write_file_atomic(config_path(dir), cfg.resolved.dump(2) + "\n");
-
+  {
+    // Many processes (a SLURM job array) may start on one directory at once: one creates the experiment and
+    // writes config.json, the others wait and then check theirs against it.
+    data::ExperimentLock lock(dir);
+    check_run_dir(dir, cfg);
+    r.exp = data::create_or_open_experiment(lock, ec, r.train_labels);
+    if (!fs::exists(config_path(dir))) write_file_atomic(config_path(dir), cfg.resolved.dump(2) + "\n");
+  }
   r.trained_labels = data::training_labels(r.train_labels, r.exp.audit);
+  return r;
+}
+
+ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, Stream& s) {
+  auto t0 = std::chrono::steady_clock::now();
+  ExperimentRun r = prepare_experiment_run(cfg, dir);
   data::Dataset trained = r.data.train;
   trained.labels = Tensor::from_vector(r.trained_labels, {int64_t(r.trained_labels.size())});
   r.train = DeviceData::upload(trained, s);

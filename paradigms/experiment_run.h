@@ -1,7 +1,8 @@
 // Opening an experiment for training: the configuration checked against what the directory already holds
 // (DIR/config.json: the resolved configuration, written once; any difference is refused and listed key by
 // key), the dataset loaded and checked against the model, the experiment directory (data/experiment.h:
-// audit set, canaries, membership) created or reopened, and the training and test images uploaded to the
+// audit set, canaries, membership) created or reopened under its lock together with config.json (so that
+// concurrent processes agree on one configuration), and the training and test images uploaded to the
 // device once for every shadow model trained in this process. Tested end to end in tests/test_sp_train.cpp.
 #pragma once
 #include <string>
@@ -25,6 +26,8 @@ struct ExperimentRun {
   double load_seconds = 0;             // loading, checking and uploading
 };
 
+// The host side only (train/test left empty): what submitting jobs that train elsewhere needs.
+ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& dir);
 ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, Stream& s);
 
 }  // namespace sp

@@ -1,6 +1,7 @@
 // Experiment directory: layout and contents (read back with the .npy reader and, when python3-numpy is
 // installed, by numpy itself), reopening, refusal of a different configuration or a foreign directory,
-// tampered/missing/corrupt files named in the error, nothing half-written, concurrent creation.
+// tampered/missing/corrupt files named in the error, nothing half-written, concurrent creation by threads
+// (by processes: tests/test_data_tool.cpp), a creation interrupted half-way is completed by the next one.
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -48,7 +49,7 @@ TEST(DataExperiment, LayoutAndContents) {
   Fixture s;
   std::string dir = tmp / "exp";
   Experiment e = create_or_open_experiment(dir, s.cfg, s.labels);
-  EXPECT_EQ(entries(dir), (std::vector<std::string>{"audit", "experiment.json", "shadow"}));
+  EXPECT_EQ(entries(dir), (std::vector<std::string>{".lock", "audit", "experiment.json", "shadow"}));
   EXPECT_EQ(entries(dir + "/audit"), (std::vector<std::string>{"indices.npy", "labels.npy", "true_labels.npy"}));
   EXPECT_EQ(entries(dir + "/shadow"), (std::vector<std::string>{"0", "1", "2", "3"}));
   EXPECT_EQ(entries(tmp.path()), std::vector<std::string>{"exp"});  // no temporary left beside it
@@ -238,4 +239,38 @@ TEST(DataExperiment, ConcurrentCreationAgrees) {
     EXPECT_EQ(got[size_t(t)].membership.keep, got[0].membership.keep);
   }
   EXPECT_EQ(entries(tmp.path()), std::vector<std::string>{"exp"});
+}
+
+TEST(DataExperiment, InterruptedCreationIsCompletedForeignFilesAreNot) {
+  test::TempDir tmp("exp_interrupted");
+  Fixture s;
+  // What a creator killed before experiment.json leaves: the lock, some arrays (one of them wrong: it would
+  // have been overwritten) and an atomic write's temporary.
+  std::string dir = tmp / "exp";
+  fs::create_directories(dir + "/audit");
+  fs::create_directories(dir + "/shadow/0");
+  write_file_atomic(dir + "/.lock", std::string());
+  npy::write(dir + "/audit/indices.npy", std::vector<int64_t>{2}, std::vector<int64_t>{5, 9});
+  write_file_atomic(dir + "/shadow/0/keep.npy.tmp.123.0", std::string("partial"));
+  EXPECT_TRUE(is_fresh_experiment_dir(dir));
+  Experiment e = create_or_open_experiment(dir, s.cfg, s.labels);
+  EXPECT_FALSE(is_fresh_experiment_dir(dir));
+  EXPECT_EQ(open_experiment(dir).audit.indices, e.audit.indices);
+  EXPECT_EQ(e.audit.indices.size(), 20u);
+
+  // Anything creation does not write makes the directory foreign, and it is left as it is.
+  for (std::string extra : {"notes.txt", "audit/notes.txt", "shadow/0/model.safetensors", "shadow/x/keep.npy"}) {
+    SCOPED_TRACE(extra);
+    std::string d = tmp / "foreign";
+    fs::remove_all(d);
+    fs::create_directories(fs::path(d + "/" + extra).parent_path());
+    write_file_atomic(d + "/" + extra, std::string("mine"));
+    EXPECT_FALSE(is_fresh_experiment_dir(d));
+    std::string m = error_of([&] { create_or_open_experiment(d, s.cfg, s.labels); });
+    EXPECT_NE(m.find("not an experiment directory"), std::string::npos) << m;
+    EXPECT_FALSE(fs::exists(d + "/.lock"));
+    EXPECT_FALSE(fs::exists(d + "/experiment.json"));
+  }
+  EXPECT_TRUE(is_fresh_experiment_dir(tmp / "missing"));
+  EXPECT_FALSE(is_fresh_experiment_dir(dir + "/experiment.json"));  // a file
 }

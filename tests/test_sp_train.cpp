@@ -4,7 +4,8 @@
 // middle of an epoch followed by a rerun giving the same bytes as an uninterrupted run, sp_lira reading the
 // result, --bench, and the bad inputs of issue 4 (typo, shadow out of range, another configuration in the
 // directory, an unusable output path, a full disk) ending with a message, a non-zero exit and the existing
-// outputs untouched. Also the model-file and epoch-checkpoint helpers and the progress formatting.
+// outputs untouched. Array tasks starting at once on one directory: one configuration wins, every other
+// one is refused (config.json is written under the experiment lock). Also the model-file and epoch-checkpoint helpers and the progress formatting.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -24,6 +25,7 @@
 #include "paradigms/progress.h"
 #include "paradigms/train_state.h"
 #include "tests/lira_test_util.h"
+#include "tests/process_test_util.h"
 #include "tests/test_util.h"
 
 using namespace sp;
@@ -290,6 +292,28 @@ TEST(SpTrain, BadInputEndsWithAMessageAndLeavesOutputsAlone) {
   expect_contains(r.output, "recipe.epochs: 1 -> 2");
   expect_contains(r.output, "recipe.optimizer.lr: 0.05 -> 0.1");
   EXPECT_EQ(listing(dir), before);
+}
+
+TEST(SpTrain, ConcurrentTasksOnOneDirectoryAgree) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  nlohmann::json wide = nlohmann::json::parse(tiny_config(4, 1, 96, 12, 48));
+  wide["model"]["width"] = 4;  // the same experiment.json, another config.json
+  const std::string narrow = write_config(t, "narrow.json", tiny_config(4, 1, 96, 12, 48)),
+                    other = write_config(t, "wide.json", wide.dump(2)), dir = t / "exp";
+  auto task = [&](const std::string& cfg, int k) {
+    return std::vector<std::string>{kTrain, cfg, "--out", dir, "--shadow", std::to_string(k), "--device", "cpu"};
+  };
+  std::vector<std::vector<std::string>> tasks = {task(narrow, 0), task(other, 1), task(narrow, 2)};
+  std::vector<int> codes = sp::test::run_concurrently(tasks);
+  int width = read_json(dir + "/config.json")["model"]["width"];
+  ASSERT_TRUE(width == 2 || width == 4) << width;
+  const std::string winner = width == 2 ? narrow : other;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    bool won = tasks[i][1] == winner;
+    EXPECT_EQ(codes[i], won ? 0 : 1) << "task " << i;
+    EXPECT_EQ(fs::exists(dir + "/shadow/" + tasks[i][5] + "/metrics.json"), won) << "task " << i;
+  }
 }
 
 TEST(SpTrain, BenchPrintsATable) {

@@ -138,11 +138,7 @@ int main(int argc, char** argv) {
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
     RunConfig cfg = load_config(config);
-    if (!data_path.empty()) {
-      SP_CHECK(cfg.dataset.kind != "shapes10", "--data: dataset shapes10 is generated and has no path");
-      cfg.dataset.path = data_path;
-      cfg.resolved["dataset"]["path"] = data_path;
-    }
+    if (!data_path.empty()) override_dataset_path(cfg, data_path);
     if (!tf32.empty()) {
       cfg.tf32 = tf32 == "on";
       cfg.resolved["device"]["tf32"] = cfg.tf32;
