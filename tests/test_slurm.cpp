@@ -26,20 +26,35 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_ERROR(stmt, needle)                                                    \
-  do {                                                                                \
-    std::string m_ = error_of([&] { stmt; });                                         \
+#define EXPECT_ERROR(stmt, needle)                                                          \
+  do {                                                                                      \
+    std::string m_;                                                                         \
+    try {                                                                                   \
+      stmt;                                                                                 \
+    } catch (const Error& e) {                                                              \
+      m_ = e.what();                                                                        \
+    }                                                                                       \
     EXPECT_NE(m_.find(needle), std::string::npos) << "want '" << needle << "' in: " << m_; \
   } while (0)
+
+SlurmOptions every_option() {
+  SlurmOptions o;
+  o.partition = "gpu,gpu-long";
+  o.account = "proj_42";
+  o.time_limit = "1-02:00:00";
+  o.cpus_per_task = 8;
+  o.mem = "32G";
+  o.gres = "gpu:h100:1";
+  o.extra = {"--qos=high", "--constraint=a100"};
+  o.array_limit = 4;
+  o.log_dir = "/scratch/logs";
+  return o;
+}
+
+void expect_lines(const std::string& script, const std::vector<std::string>& lines) {
+  for (const std::string& line : lines)
+    EXPECT_NE(script.find(line), std::string::npos) << "want '" << line << "' in:\n" << script;
+}
 
 SlurmJobs sample_jobs() {
   SlurmJobs j;
@@ -96,15 +111,7 @@ TEST(Slurm, ArraySpec) {
 }
 
 TEST(Slurm, OptionValidation) {
-  SlurmOptions good;
-  good.partition = "gpu,gpu-long";
-  good.account = "proj_42";
-  good.time_limit = "1-02:00:00";
-  good.cpus_per_task = 8;
-  good.mem = "32G";
-  good.gres = "gpu:h100:1";
-  good.extra = {"--qos=high", "--constraint=a100"};
-  good.array_limit = 4;
+  SlurmOptions good = every_option();
   EXPECT_NO_THROW(validate_slurm_options(good));
   for (const char* t : {"30", "30:00", "02:00:00", "2-12", "2-12:30", "UNLIMITED"}) {
     SlurmOptions o;
@@ -137,25 +144,16 @@ TEST(Slurm, OptionValidation) {
 }
 
 TEST(Slurm, TrainArrayScript) {
-  SlurmOptions o;
-  o.partition = "gpu";
-  o.account = "proj";
-  o.time_limit = "02:00:00";
-  o.cpus_per_task = 8;
-  o.mem = "16G";
-  o.gres = "gpu:1";
-  o.extra = {"--qos=high"};
-  o.array_limit = 2;
-  o.log_dir = "/scratch/logs";
+  SlurmOptions o = every_option();
   std::string s = train_array_script(o, sample_jobs());
   EXPECT_EQ(s.rfind("#!/bin/bash\n", 0), 0u);
-  for (const char* line :
-       {"#SBATCH --job-name=synpriv-train\n", "#SBATCH --array=0-3,6%2\n", "#SBATCH --output=/scratch/logs/train_%A_%a.out\n",
-        "#SBATCH --partition=gpu\n", "#SBATCH --account=proj\n", "#SBATCH --time=02:00:00\n",
-        "#SBATCH --cpus-per-task=8\n", "#SBATCH --mem=16G\n", "#SBATCH --gres=gpu:1\n", "#SBATCH --qos=high\n",
+  expect_lines(s,
+       {"#SBATCH --job-name=synpriv-train\n", "#SBATCH --array=0-3,6%4\n", "#SBATCH --output=/scratch/logs/train_%A_%a.out\n",
+        "#SBATCH --partition=gpu,gpu-long\n", "#SBATCH --account=proj_42\n", "#SBATCH --time=1-02:00:00\n",
+        "#SBATCH --cpus-per-task=8\n", "#SBATCH --mem=32G\n", "#SBATCH --gres=gpu:h100:1\n", "#SBATCH --qos=high\n",
+        "#SBATCH --constraint=a100\n",
         "\nexec /opt/synpriv/bin/sp_train '/exp/run 1/slurm/config.json' --out '/exp/run 1' --shadow "
-        "\"$SLURM_ARRAY_TASK_ID\"\n"})
-    EXPECT_NE(s.find(line), std::string::npos) << "want '" << line << "' in:\n" << s;
+        "\"$SLURM_ARRAY_TASK_ID\"\n"});
   EXPECT_TRUE(directives_come_first(s)) << s;
 
   // Defaults: no optional directive, the logs under DIR/slurm/logs, no concurrency limit.
@@ -185,11 +183,10 @@ TEST(Slurm, ReportScript) {
   SlurmJobs j = sample_jobs();
   j.report_args = {"--shadows", "0-6"};
   std::string s = report_script(o, j);
-  for (const char* line : {"#SBATCH --job-name=synpriv-report\n", "#SBATCH --output=/scratch/logs/report_%j.out\n",
+  expect_lines(s, {"#SBATCH --job-name=synpriv-report\n", "#SBATCH --output=/scratch/logs/report_%j.out\n",
                            "#SBATCH --partition=cpu\n", "#SBATCH --time=30\n",
                            "\nexec /opt/synpriv/bin/sp_audit '/exp/run 1/slurm/config.json' --out '/exp/run 1' "
-                           "--no-train --shadows 0-6\n"})
-    EXPECT_NE(s.find(line), std::string::npos) << "want '" << line << "' in:\n" << s;
+                           "--no-train --shadows 0-6\n"});
   EXPECT_EQ(s.find("--gres"), std::string::npos) << "the report needs no GPU:\n" << s;
   EXPECT_EQ(s.find("--array"), std::string::npos) << s;
   EXPECT_TRUE(directives_come_first(s)) << s;

@@ -32,9 +32,15 @@ std::string common_directives(const SlurmOptions& o) {
   return s;
 }
 
-std::string header(const std::string& what, const SlurmJobs& j) {
+// The start of a job script: what it is, its name and output file, then `more` and the shared directives.
+std::string script_head(const SlurmOptions& o, const SlurmJobs& j, const std::string& what, const std::string& job,
+                        const std::string& output, const std::string& more) {
+  validate_slurm_options(o);
+  std::string logs = slurm_log_dir(o, j.out_dir);
+  check_directive_path(logs, "log directory");
   return "#!/bin/bash\n# synpriv: " + what + " of the experiment " + j.out_dir +
-         "\n# Written by sp_audit --slurm; resubmitting it is safe (finished work is skipped).\n";
+         "\n# Written by sp_audit --slurm; resubmitting it is safe (finished work is skipped).\n#SBATCH --job-name=" +
+         o.job_name + "-" + job + "\n" + more + "#SBATCH --output=" + logs + "/" + output + "\n" + common_directives(o);
 }
 
 }  // namespace
@@ -83,14 +89,8 @@ std::string slurm_log_dir(const SlurmOptions& o, const std::string& out_dir) {
 }
 
 std::string train_array_script(const SlurmOptions& o, const SlurmJobs& j) {
-  validate_slurm_options(o);
-  std::string logs = slurm_log_dir(o, j.out_dir);
-  check_directive_path(logs, "log directory");
-  std::string s = header("shadow-model training, one array task per shadow model,", j);
-  s += "#SBATCH --job-name=" + o.job_name + "-train\n";
-  s += "#SBATCH --array=" + array_spec(j.shadows, o.array_limit) + "\n";
-  s += "#SBATCH --output=" + logs + "/train_%A_%a.out\n";
-  s += common_directives(o);
+  std::string s = script_head(o, j, "shadow-model training, one array task per shadow model,", "train",
+                              "train_%A_%a.out", "#SBATCH --array=" + array_spec(j.shadows, o.array_limit) + "\n");
   if (!o.gres.empty()) s += "#SBATCH --gres=" + o.gres + "\n";
   s += "set -euo pipefail\n";
   s += "exec " + shell_quote(j.sp_train) + " " + shell_quote(j.config) + " --out " + shell_quote(j.out_dir) +
@@ -99,13 +99,7 @@ std::string train_array_script(const SlurmOptions& o, const SlurmJobs& j) {
 }
 
 std::string report_script(const SlurmOptions& o, const SlurmJobs& j) {
-  validate_slurm_options(o);
-  std::string logs = slurm_log_dir(o, j.out_dir);
-  check_directive_path(logs, "log directory");
-  std::string s = header("attacks and report, after the training array,", j);
-  s += "#SBATCH --job-name=" + o.job_name + "-report\n";
-  s += "#SBATCH --output=" + logs + "/report_%j.out\n";
-  s += common_directives(o);
+  std::string s = script_head(o, j, "attacks and report, after the training array,", "report", "report_%j.out", "");
   s += "set -euo pipefail\n";
   s += "exec " + shell_quote(j.sp_audit) + " " + shell_quote(j.config) + " --out " + shell_quote(j.out_dir) +
        " --no-train";
