@@ -81,16 +81,20 @@ struct Canvas {
 int lo_px(float v) { return std::max(0, int(std::floor(v))); }
 int hi_px(float v) { return std::min(S - 1, int(std::floor(v))); }
 
-// Smooth value noise over a (cells+1)^2 lattice plus a linear ramp mixes two random colours.
+// Smooth value noise over a (cells+1)^2 lattice plus a linear ramp mixes two nearby random colours, so the
+// background varies gently and an object of set contrast stands out from all of it, not only its centre.
 void background(Canvas& im, Pcg32& g) {
-  C3 c1 = random_colour(g), c2 = random_colour(g);
+  C3 c1 = random_colour(g), step = unit3(g), c2;
+  float spread = g.uniform(0.05f, 0.3f);
+  for (int k = 0; k < 3; ++k) c2.v[k] = c1.v[k] + spread * step.v[k];
+  c2 = clamp01(c2);
   int cells = 2 + g.below(3);
   float lat[5][5];
   for (auto& row : lat)
     for (float& v : row) v = g.uf();
   float gx, gy;
   unit2(g, gx, gy);
-  float ramp = g.uniform(0.0f, 0.7f), amp = g.uniform(0.3f, 1.2f);
+  float ramp = g.uniform(0.0f, 0.5f), amp = g.uniform(0.3f, 1.0f);
   for (int y = 0; y < S; ++y)
     for (int x = 0; x < S; ++x) {
       float fx = (float(x) + 0.5f) * float(cells) / float(S), fy = (float(y) + 0.5f) * float(cells) / float(S);
@@ -110,13 +114,13 @@ void background(Canvas& im, Pcg32& g) {
 // Label-independent clutter: an anti-aliased line, dot or small square of random colour.
 void distractor(Canvas& im, Pcg32& g) {
   C3 col = random_colour(g);
-  float alpha = g.uniform(0.5f, 1.0f);
+  float alpha = g.uniform(0.3f, 0.7f);
   int kind = g.below(3);
   if (kind == 0) {
     float x0 = g.uniform(-4.0f, 36.0f), y0 = g.uniform(-4.0f, 36.0f);
     float c, s;
     unit2(g, c, s);
-    float len = g.uniform(6.0f, 30.0f), half_w = 0.5f * g.uniform(0.6f, 1.6f);
+    float len = g.uniform(5.0f, 16.0f), half_w = 0.5f * g.uniform(0.6f, 1.2f);
     float x1 = x0 + c * len, y1 = y0 + s * len;
     for (int y = lo_px(std::min(y0, y1) - 2); y <= hi_px(std::max(y0, y1) + 2); ++y)
       for (int x = lo_px(std::min(x0, x1) - 2); x <= hi_px(std::max(x0, x1) + 2); ++x) {
@@ -127,7 +131,7 @@ void distractor(Canvas& im, Pcg32& g) {
         if (cov > 0.0f) im.blend(y, x, col, cov * alpha);
       }
   } else if (kind == 1) {
-    float cx = g.uniform(0.0f, 32.0f), cy = g.uniform(0.0f, 32.0f), r = g.uniform(0.8f, 2.4f);
+    float cx = g.uniform(0.0f, 32.0f), cy = g.uniform(0.0f, 32.0f), r = g.uniform(0.8f, 1.8f);
     for (int y = lo_px(cy - r - 1); y <= hi_px(cy + r + 1); ++y)
       for (int x = lo_px(cx - r - 1); x <= hi_px(cx + r + 1); ++x) {
         float dx = float(x) + 0.5f - cx, dy = float(y) + 0.5f - cy;
@@ -136,7 +140,7 @@ void distractor(Canvas& im, Pcg32& g) {
       }
   } else {
     float x0 = g.uniform(-1.0f, 31.0f), y0 = g.uniform(-1.0f, 31.0f);
-    float x1 = x0 + g.uniform(1.5f, 4.0f), y1 = y0 + g.uniform(1.5f, 4.0f);
+    float x1 = x0 + g.uniform(1.5f, 3.0f), y1 = y0 + g.uniform(1.5f, 3.0f);
     for (int y = lo_px(y0); y <= hi_px(y1); ++y)
       for (int x = lo_px(x0); x <= hi_px(x1); ++x) {
         float cx = clamp01(std::min(float(x + 1), x1) - std::max(float(x), x0));
@@ -159,20 +163,20 @@ ShapeParams draw_shape(int cls, float radius_px, Pcg32& g) {
   p.cls = cls;
   p.radius_px = radius_px;
   switch (cls) {
-    case 0: p.aspect = g.uniform(1.0f, 1.6f); break;  // disk: round or nearly so
-    case 1: p.aspect = g.uniform(1.3f, 2.6f); break;  // ellipse: aspects 1.3-1.6 could be either
+    case 0: p.aspect = g.uniform(1.0f, 1.35f); break;  // disk: round or nearly so
+    case 1: p.aspect = g.uniform(1.25f, 2.4f); break;  // ellipse: aspects 1.25-1.35 could be either
     case 2:  // ring: hole near the centre
-      p.hole_r = g.uniform(0.42f, 0.72f);
-      p.hole_d = g.uniform(0.0f, 0.3f);
+      p.hole_r = g.uniform(0.45f, 0.68f);
+      p.hole_d = g.uniform(0.0f, 0.2f);
       break;
-    case 3:  // crescent: large offset hole; with a small offset it is an off-centre ring
-      p.hole_r = g.uniform(0.6f, 0.9f);
-      p.hole_d = g.uniform(0.15f, 0.55f);
+    case 3:  // crescent: large offset hole; the smallest offsets give an off-centre ring
+      p.hole_r = g.uniform(0.65f, 0.9f);
+      p.hole_d = g.uniform(0.25f, 0.55f);
       break;
     case 4: p.aspect = g.uniform(1.0f, 1.6f); break;  // rectangle
-    case 5:  // frame: rectangle with a rectangular hole, which closes up for the thickest borders
+    case 5:  // frame: rectangle with a rectangular hole, which is a thin slit for the thickest borders
       p.aspect = g.uniform(1.0f, 1.4f);
-      p.inner = g.uniform(0.21f, 0.6f);
+      p.inner = g.uniform(0.2f, 0.45f);
       break;
     case 6: {  // triangle: jittered equilateral, counter-clockwise
       const float base[3][2] = {{0.0f, 1.0f}, {-0.8660254f, -0.5f}, {0.8660254f, -0.5f}};
@@ -185,11 +189,11 @@ ShapeParams draw_shape(int cls, float radius_px, Pcg32& g) {
       p.arm_len = g.uniform(0.7f, 1.0f);
       break;
     case 8:  // striped disk
-      p.stripe = g.uniform(1.3f, 2.6f);
+      p.stripe = g.uniform(1.8f, 3.0f);
       p.phase_u = g.uf();
       break;
     case 9:  // checkered square
-      p.stripe = g.uniform(1.4f, 3.0f);
+      p.stripe = g.uniform(2.0f, 3.2f);
       p.phase_u = g.uf();
       p.phase_v = g.uf();
       break;
@@ -234,29 +238,40 @@ int region(const ShapeParams& p, float u, float v) {
   return 0;
 }
 
+// base moved by k along +dir or -dir, whichever stays farther from base after clamping to [0,1]^3, so
+// the contrast drawn is (nearly) the contrast seen even next to black, white or saturated colours.
+C3 push(const C3& base, const C3& dir, float k) {
+  C3 a, b;
+  for (int j = 0; j < 3; ++j) a.v[j] = base.v[j] + k * dir.v[j], b.v[j] = base.v[j] - k * dir.v[j];
+  a = clamp01(a), b = clamp01(b);
+  float da = 0, db = 0;
+  for (int j = 0; j < 3; ++j) {
+    da += (a.v[j] - base.v[j]) * (a.v[j] - base.v[j]);
+    db += (b.v[j] - base.v[j]) * (b.v[j] - base.v[j]);
+  }
+  return da >= db ? a : b;
+}
+
 void object(Canvas& im, int cls, Pcg32& g) {
-  float r = g.uniform(5.0f, 12.0f);
-  float cx = 16.0f + g.uniform(-7.0f, 7.0f), cy = 16.0f + g.uniform(-7.0f, 7.0f);
+  float r = g.uniform(7.5f, 12.0f);
+  float cx = 16.0f + g.uniform(-5.0f, 5.0f), cy = 16.0f + g.uniform(-5.0f, 5.0f);
   float rc, rs;
   unit2(g, rc, rs);
   ShapeParams p = draw_shape(cls, r, g);
   // Colour: the background under the centre pushed away by a random contrast in a random RGB direction, so
   // object colours follow the (label-independent) background distribution.
   C3 under = im.at(std::min(S - 1, std::max(0, int(cy))), std::min(S - 1, std::max(0, int(cx))));
-  // Contrast: one object in twelve is faint; the second (texture) colour can be nearly the first, making a
-  // low-contrast striped disk or checkered square look like a plain disk or rectangle.
+  // Contrast: every object stands clearly off the background; the second (texture) colour is usually
+  // distinct too, but in about one textured object in fifteen it nearly matches the first, making a striped
+  // disk or checkered square look like a plain disk or rectangle.
   C3 d1 = unit3(g), d2 = unit3(g);
-  float k1 = g.chance(1.0f / 12.0f) ? g.uniform(0.03f, 0.09f) : g.uniform(0.1f, 0.75f);
-  float k2 = g.uniform(0.03f, 0.7f);
-  C3 c1, c2;
-  for (int k = 0; k < 3; ++k) c1.v[k] = under.v[k] + k1 * d1.v[k];
-  c1 = clamp01(c1);
-  for (int k = 0; k < 3; ++k) c2.v[k] = c1.v[k] + k2 * d2.v[k];
-  c2 = clamp01(c2);
+  float k1 = g.uniform(0.4f, 0.8f);
+  float k2 = g.uniform(0.05f, 0.7f);
+  C3 c1 = push(under, d1, k1), c2 = push(c1, d2, k2);
   bool see_through = g.chance(0.3f);  // textured classes: second colour is the background itself
   float sc, ss;
   unit2(g, sc, ss);
-  float shade = g.uniform(0.0f, 0.25f);
+  float shade = g.uniform(0.0f, 0.15f);
 
   float reach = 1.25f * r + 1.0f;
   const float sub[2] = {0.25f, 0.75f};
@@ -284,8 +299,8 @@ void object(Canvas& im, int cls, Pcg32& g) {
 }
 
 void finish(Canvas& im, Pcg32& g, uint8_t* chw) {
-  float gain = g.uniform(0.75f, 1.15f), bias = g.uniform(-0.08f, 0.08f);
-  float sigma = g.uniform(0.0f, 0.1f) * 2.4494897f;  // triangular noise u1 + u2 - 1 has variance 1/6
+  float gain = g.uniform(0.85f, 1.1f), bias = g.uniform(-0.05f, 0.05f);
+  float sigma = g.uniform(0.0f, 0.04f) * 2.4494897f;  // triangular noise u1 + u2 - 1 has variance 1/6
   for (int k = 0; k < 3; ++k)
     for (int y = 0; y < S; ++y)
       for (int x = 0; x < S; ++x) {
@@ -310,10 +325,10 @@ int64_t render_shapes10(uint64_t seed, uint64_t split_id, int64_t index, uint8_t
   int cls = int(index % 10);
   Canvas im;
   background(im, g);
-  int clutter = g.below(4);
+  int clutter = g.below(3);
   int over = 0;
   for (int k = 0; k < clutter; ++k) {
-    if (g.chance(0.35f))
+    if (g.chance(0.15f))
       ++over;  // drawn over the object below
     else
       distractor(im, g);
