@@ -3,7 +3,8 @@
 // scripts' content (directives before the first command, quoting, the array task running sp_train on its
 // shadow, the report job running sp_audit --no-train), sbatch --parsable output parsing, output capture of a
 // child process, and run_slurm_submit with stand-in sbatch programs: the submitted commands and dependency,
-// jobs.json, finished shadows left out of the array, --dry-run submitting nothing, sbatch failing or missing.
+// jobs.json, finished shadows left out of the array, --dry-run submitting nothing, sbatch failing or missing,
+// a second submission refused while squeue still lists the first one's jobs.
 // The real cluster test is tests/slurm/slurm_e2e.sh.
 #include <sys/stat.h>
 
@@ -239,6 +240,8 @@ TEST(Slurm, SubmitWithAStandInSbatch) {
   o.config = t / "cfg.json";
   o.out = t / "exp";
   o.sbatch = t / "sbatch";
+  write_executable(t / "squeue", "#!/bin/sh\n");  // lists no job
+  o.squeue = t / "squeue";
   o.bin_dir = t / "bin";
   o.slurm.partition = "debug";
   o.slurm.array_limit = 3;
@@ -281,6 +284,15 @@ TEST(Slurm, SubmitWithAStandInSbatch) {
   EXPECT_EQ(jobs["train_array_job"], "100");
   EXPECT_EQ(jobs["report_job"], "101");
   EXPECT_EQ(jobs["shadows"], nlohmann::json({0, 2, 3}));
+
+  // While squeue lists the earlier array (once per task: %F is the array's id), submitting again is refused.
+  write_executable(t / "squeue_busy", "#!/bin/sh\necho 100\necho 100\n");
+  o.squeue = t / "squeue_busy";
+  {
+    Captured log;
+    EXPECT_ERROR(run_slurm_submit(o, log.f), "jobs 100 of an earlier submission");
+  }
+  o.squeue = t / "squeue";
 
   // Every shadow trained: only the report job, without a dependency.
   for (int k : {0, 2, 3}) sp::test::write_text(o.out + "/shadow/" + std::to_string(k) + "/metrics.json", "{}");

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "data/atomic_file.h"
+#include "data/file_util.h"
 #include "paradigms/audit/subprocess.h"
 #include "paradigms/experiment_run.h"
 
@@ -50,6 +53,33 @@ std::string submit(const std::string& sbatch, std::vector<std::string> args) {
   SP_CHECK(r.exit_code == 0, "sp_audit --slurm: '", command, "' failed (exit ", r.exit_code, "): ",
            r.err.empty() ? r.out : r.err);
   return parse_sbatch_job_id(r.out);
+}
+
+// The jobs of an earlier submission into this directory (DIR/slurm/jobs.json) that squeue still lists. A
+// second array training the same shadows would only race the first; where squeue cannot answer (no cluster
+// here, e.g. a --dry-run on a laptop) nothing is known to be active.
+std::vector<std::string> active_earlier_jobs(const std::string& jobs_json, const std::string& squeue) {
+  std::vector<std::string> ids, active;
+  std::error_code ec;
+  if (!fs::exists(jobs_json, ec)) return active;
+  try {
+    std::vector<uint8_t> bytes = data::read_file_bytes(jobs_json);
+    nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end());
+    for (const char* key : {"train_array_job", "report_job"})
+      if (j.contains(key)) ids.push_back(j[key].get<std::string>());
+  } catch (const std::exception&) {
+    return active;  // unreadable: written by hand or truncated; not worth refusing a submission over
+  }
+  if (ids.empty()) return active;
+  std::string list;
+  for (const std::string& id : ids) list += (list.empty() ? "" : ",") + id;
+  ProcessResult r = run_capture({squeue, "-h", "-o", "%F", "-j", list});
+  if (!r.started || r.exit_code != 0) return active;
+  std::istringstream in(r.out);
+  std::string id;
+  while (in >> id)
+    if (std::find(active.begin(), active.end(), id) == active.end()) active.push_back(id);
+  return active;
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -100,6 +130,9 @@ int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
 
   prepare_experiment_run(cfg, jobs.out_dir);  // refuses another configuration before anything is queued
   const std::string slurm_dir = jobs.out_dir + "/slurm";
+  std::vector<std::string> active = active_earlier_jobs(slurm_dir + "/jobs.json", o.squeue);
+  SP_CHECK(active.empty(), "sp_audit --slurm: jobs ", join(active), " of an earlier submission for ", jobs.out_dir,
+           " are still queued or running; wait for them (squeue -j ", join(active), ") or cancel them (scancel) first");
   jobs.config = slurm_dir + "/config.json";
   std::vector<int> done;
   for (int k = first; k <= last; ++k)

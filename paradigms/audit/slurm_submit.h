@@ -7,7 +7,8 @@
 //                                 so that editing or moving the user's copy does not change queued jobs
 //   DIR/slurm/train_array.sbatch  DIR/slurm/report.sbatch  DIR/slurm/logs/  DIR/slurm/jobs.json (job ids)
 // The experiment itself (audit set, membership, config.json) is created here, before submission, so that a
-// directory holding another configuration is refused now rather than by every array task. Tested in
+// directory holding another configuration is refused now rather than by every array task; so is a directory
+// whose earlier submission (DIR/slurm/jobs.json) squeue still lists, as a second array would race the first. Tested in
 // tests/test_slurm.cpp (with a stand-in sbatch) and tests/slurm/slurm_e2e.sh (a real single-node SLURM).
 #pragma once
 #include <cstdio>
@@ -31,6 +32,7 @@ struct SlurmCliOptions {
   SlurmOptions slurm;
   bool report_job = true;        // submit the report job after the array
   std::string sbatch = "sbatch"; // the submitting program (tests use a stand-in)
+  std::string squeue = "squeue"; // asked whether an earlier submission's jobs are still active
   std::string bin_dir;           // where sp_train and sp_audit are; empty: the running program's directory
 };
 
