@@ -1,6 +1,8 @@
 // sp_train: trains the shadow models of an experiment (the undefended baseline) and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
 //            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
+//   sp_train CONFIG --out DIR --slurm [--dry-run] [--partition P --gres gpu:1 ...]: the same as a SLURM job
+//            array, one task per shadow (paradigms/audit/slurm_submit.h; sp_audit --slurm adds the report job)
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
@@ -11,6 +13,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "paradigms/audit/slurm_submit.h"
 #include "paradigms/shadow_train.h"
 #include "paradigms/train_bench.h"
 
@@ -129,6 +132,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(18, 1 << 20));
   app.add_option("--bench-steps", bench_steps, "timed steps per row (default 30 on a GPU, 3 on the CPU)")
       ->check(CLI::Range(1, 100000));
+  audit::SlurmCliOptions slurm;
+  slurm.report_job = false;
+  audit::add_slurm_cli_options(app, slurm);
   CLI11_PARSE(app, argc, argv);
 
   // A file-size limit (or a full quota) must end as an error message, not as a SIGXFSZ kill.
@@ -144,6 +150,17 @@ int main(int argc, char** argv) {
       cfg.resolved["device"]["tf32"] = cfg.tf32;
     }
     Range range = parse_range(shadow, shadows, cfg.num_shadows);
+    if (slurm.enabled) {
+      slurm.config = config;
+      slurm.out = out;
+      slurm.data_path = data_path;
+      slurm.first = range.first;
+      slurm.last = range.last;
+      if (device != "auto") slurm.train_args = {"--device", device};
+      if (!tf32.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--tf32", tf32});
+      if (query_all) slurm.train_args.push_back("--query-all");
+      return audit::run_slurm_submit(slurm);
+    }
     check_run_dir(out, cfg);
     Stream& s = pick_device(device);
     s.allow_tf32 = cfg.tf32;

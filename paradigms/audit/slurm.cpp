@@ -94,8 +94,9 @@ std::string train_array_script(const SlurmOptions& o, const SlurmJobs& j) {
   if (!o.gres.empty()) s += "#SBATCH --gres=" + o.gres + "\n";
   s += "set -euo pipefail\n";
   s += "exec " + shell_quote(j.sp_train) + " " + shell_quote(j.config) + " --out " + shell_quote(j.out_dir) +
-       " --shadow \"$SLURM_ARRAY_TASK_ID\"\n";
-  return s;
+       " --shadow \"$SLURM_ARRAY_TASK_ID\"";
+  for (const std::string& a : j.train_args) s += " " + shell_quote(a);
+  return s + "\n";
 }
 
 std::string report_script(const SlurmOptions& o, const SlurmJobs& j) {

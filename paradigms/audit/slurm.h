@@ -35,6 +35,7 @@ struct SlurmJobs {
   std::string config;                    // the configuration copy both jobs read
   std::string sp_train, sp_audit;        // the binaries
   std::vector<int> shadows;              // the array's task ids: shadow models to train, ascending
+  std::vector<std::string> train_args;   // sp_train's arguments after --shadow K (e.g. --device cuda)
   std::vector<std::string> report_args;  // sp_audit's arguments after CONFIG --out DIR --no-train
 };
 

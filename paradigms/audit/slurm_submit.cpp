@@ -92,8 +92,9 @@ std::string join(const std::vector<std::string>& v) {
 
 void add_slurm_cli_options(CLI::App& app, SlurmCliOptions& o) {
   auto* flag = app.add_flag("--slurm", o.enabled,
-                            "submit to SLURM: a job array training one shadow model per task, then a job running "
-                            "the attacks and the report (scripts in DIR/slurm/)");
+                            std::string("submit to SLURM: a job array training one shadow model per task") +
+                                (o.report_job ? ", then a job running the attacks and the report" : "") +
+                                " (scripts in DIR/slurm/)");
   app.add_flag("--dry-run", o.dry_run, "with --slurm: write the scripts and print the sbatch commands only")->needs(flag);
   SlurmOptions& s = o.slurm;
   app.add_option("--partition", s.partition, "SLURM partition (or comma-separated list)")->needs(flag);
@@ -126,6 +127,7 @@ int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
   std::string bin = o.bin_dir.empty() ? running_program_dir() : o.bin_dir;
   jobs.sp_train = existing_program(bin, "sp_train");
   if (o.report_job) jobs.sp_audit = existing_program(bin, "sp_audit");
+  jobs.train_args = o.train_args;
   if (o.range_given) jobs.report_args = {"--shadows", std::to_string(first) + "-" + std::to_string(last)};
 
   prepare_experiment_run(cfg, jobs.out_dir);  // refuses another configuration before anything is queued

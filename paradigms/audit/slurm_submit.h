@@ -30,13 +30,14 @@ struct SlurmCliOptions {
   int first = 0, last = -1;      // shadows to train, inclusive; last < first: all of CONFIG's
   bool range_given = false;      // --shadows was given: the report job covers the same range
   SlurmOptions slurm;
-  bool report_job = true;        // submit the report job after the array
+  bool report_job = true;        // submit the report job after the array (sp_train --slurm: no)
+  std::vector<std::string> train_args;  // passed on to every sp_train task (--device, --tf32, ...)
   std::string sbatch = "sbatch"; // the submitting program (tests use a stand-in)
   std::string squeue = "squeue"; // asked whether an earlier submission's jobs are still active
   std::string bin_dir;           // where sp_train and sp_audit are; empty: the running program's directory
 };
 
-// Adds --slurm, --dry-run, --partition, --account, --time, --cpus-per-task, --mem, --gres, --array-limit,
+// Adds --slurm (its help from o.report_job), --dry-run, --partition, --account, --time, --cpus-per-task, --mem, --gres, --array-limit,
 // --sbatch-extra and --slurm-log-dir to `app`, storing into `o` (each needs --slurm).
 void add_slurm_cli_options(CLI::App& app, SlurmCliOptions& o);
 
