@@ -5,7 +5,7 @@
 // result, --bench, and the bad inputs of issue 4 (typo, shadow out of range, another configuration in the
 // directory, an unusable output path, a full disk) ending with a message, a non-zero exit and the existing
 // outputs untouched. Array tasks starting at once on one directory: one configuration wins, every other
-// one is refused (config.json is written under the experiment lock). Also the model-file and epoch-checkpoint helpers and the progress formatting.
+// one is refused (config.json is written under the experiment lock). --slurm --dry-run writes the array. Also the model-file and epoch-checkpoint helpers and the progress formatting.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -314,6 +314,28 @@ TEST(SpTrain, ConcurrentTasksOnOneDirectoryAgree) {
     EXPECT_EQ(codes[i], won ? 0 : 1) << "task " << i;
     EXPECT_EQ(fs::exists(dir + "/shadow/" + tasks[i][5] + "/metrics.json"), won) << "task " << i;
   }
+}
+
+TEST(SpTrain, SlurmDryRunWritesTheArrayScript) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  const std::string cfg = write_config(t, "tiny.json", tiny_config(4, 1, 96, 12, 48)), dir = t / "exp";
+  auto r = sp_train(cfg + " --out " + dir + " --shadows 1-3 --slurm --dry-run --partition debug --gres gpu:1 --array-limit 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "jid=$(sbatch --parsable " + dir + "/slurm/train_array.sbatch)");
+  std::string script = sp::test::read_text(dir + "/slurm/train_array.sbatch");
+  expect_contains(script, "#SBATCH --array=1-3%2\n");
+  expect_contains(script, "#SBATCH --partition=debug\n");
+  expect_contains(script, " --shadow \"$SLURM_ARRAY_TASK_ID\" --device cpu\n");  // the options reach the tasks
+  EXPECT_FALSE(fs::exists(dir + "/slurm/report.sbatch"));  // sp_train submits no report job
+  EXPECT_TRUE(fs::exists(dir + "/experiment.json"));
+
+  r = sp_train(cfg + " --out " + dir + " --partition debug");  // SLURM options need --slurm
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "--slurm");
+  r = sp_train(cfg + " --out " + dir + " --slurm --dry-run --partition 'a;b'");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "slurm option --partition: 'a;b'");
 }
 
 TEST(SpTrain, BenchPrintsATable) {
