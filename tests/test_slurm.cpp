@@ -333,6 +333,10 @@ TEST(Slurm, SubmitWithAStandInSbatch) {
   b.bin_dir = t / "nowhere";
   EXPECT_ERROR(run_slurm_submit(b), "sp_train not found");
   EXPECT_FALSE(fs::exists(t / "other"));
+  b.bin_dir = o.bin_dir;
+  b.out = t / "my exp";  // the default log directory DIR/slurm/logs cannot go into an #SBATCH line
+  EXPECT_ERROR(run_slurm_submit(b), "holds whitespace");
+  EXPECT_FALSE(fs::exists(t / "my exp"));
   // Another configuration in DIR is refused before anything is queued.
   c["seed"] = 4;
   sp::test::write_text(t / "cfg2.json", c.dump(2));

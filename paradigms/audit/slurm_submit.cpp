@@ -22,13 +22,13 @@ namespace {
 std::string running_program_dir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  SP_CHECK(!ec, "sp_audit --slurm: cannot find the running program (/proc/self/exe: ", ec.message(), ")");
+  SP_CHECK(!ec, "--slurm: cannot find the running program (/proc/self/exe: ", ec.message(), ")");
   return exe.parent_path().string();
 }
 
 std::string existing_program(const std::string& dir, const char* name) {
   std::string p = (fs::absolute(dir) / name).lexically_normal().string();
-  SP_CHECK(::access(p.c_str(), X_OK) == 0, "sp_audit --slurm: ", p,
+  SP_CHECK(::access(p.c_str(), X_OK) == 0, "--slurm: ", p,
            " not found or not executable (the jobs run the binaries of this build; build ", name, " first)");
   return p;
 }
@@ -46,11 +46,11 @@ std::string job_config_text(const RunConfig& cfg) {
 std::string submit(const std::string& sbatch, std::vector<std::string> args) {
   args.insert(args.begin(), {sbatch, "--parsable"});
   ProcessResult r = run_capture(args);
-  SP_CHECK(r.started, "sp_audit --slurm: cannot run '", sbatch, "' (", r.start_error,
+  SP_CHECK(r.started, "--slurm: cannot run '", sbatch, "' (", r.start_error,
            "): is SLURM installed and is this a submit host? --dry-run writes the scripts without submitting");
   std::string command;
   for (const std::string& a : args) command += (command.empty() ? "" : " ") + shell_quote(a);
-  SP_CHECK(r.exit_code == 0, "sp_audit --slurm: '", command, "' failed (exit ", r.exit_code, "): ",
+  SP_CHECK(r.exit_code == 0, "--slurm: '", command, "' failed (exit ", r.exit_code, "): ",
            r.err.empty() ? r.out : r.err);
   return parse_sbatch_job_id(r.out);
 }
@@ -112,14 +112,14 @@ void add_slurm_cli_options(CLI::App& app, SlurmCliOptions& o) {
 }
 
 int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
-  SP_CHECK(!o.config.empty() && !o.out.empty(), "sp_audit --slurm: needs CONFIG and --out DIR");
+  SP_CHECK(!o.config.empty() && !o.out.empty(), "--slurm: needs CONFIG and --out DIR");
   SlurmOptions opt = o.slurm;
   if (!opt.log_dir.empty()) opt.log_dir = fs::absolute(opt.log_dir).lexically_normal().string();
   validate_slurm_options(opt);
   RunConfig cfg = load_config(o.config);
   if (!o.data_path.empty()) override_dataset_path(cfg, o.data_path);
   int first = o.first, last = o.last < o.first ? cfg.num_shadows - 1 : o.last;
-  SP_CHECK(first >= 0 && last < cfg.num_shadows, "sp_audit --slurm: shadows ", first, "-", last,
+  SP_CHECK(first >= 0 && last < cfg.num_shadows, "--slurm: shadows ", first, "-", last,
            " out of range: the configuration has num_shadows = ", cfg.num_shadows);
 
   SlurmJobs jobs;
@@ -130,26 +130,27 @@ int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
   jobs.train_args = o.train_args;
   if (o.range_given) jobs.report_args = {"--shadows", std::to_string(first) + "-" + std::to_string(last)};
 
-  prepare_experiment_run(cfg, jobs.out_dir);  // refuses another configuration before anything is queued
   const std::string slurm_dir = jobs.out_dir + "/slurm";
-  std::vector<std::string> active = active_earlier_jobs(slurm_dir + "/jobs.json", o.squeue);
-  SP_CHECK(active.empty(), "sp_audit --slurm: jobs ", join(active), " of an earlier submission for ", jobs.out_dir,
-           " are still queued or running; wait for them (squeue -j ", join(active), ") or cancel them (scancel) first");
   jobs.config = slurm_dir + "/config.json";
   std::vector<int> done;
   for (int k = first; k <= last; ++k)
     (fs::exists(jobs.out_dir + "/shadow/" + std::to_string(k) + "/metrics.json") ? done : jobs.shadows).push_back(k);
-  std::string train_text = jobs.shadows.empty() ? "" : train_array_script(opt, jobs);  // validates first
-  std::string report_text = o.report_job ? report_script(opt, jobs) : "";
-  SP_CHECK(!jobs.shadows.empty() || o.report_job, "sp_audit --slurm: shadows ", first, "-", last,
+  SP_CHECK(!jobs.shadows.empty() || o.report_job, "--slurm: shadows ", first, "-", last,
            " are all trained already and no report job was asked for: nothing to submit");
+  // The scripts first: a problem with them (e.g. spaces in the log path) leaves DIR untouched.
+  std::string train_text = jobs.shadows.empty() ? "" : train_array_script(opt, jobs);
+  std::string report_text = o.report_job ? report_script(opt, jobs) : "";
+  std::vector<std::string> active = active_earlier_jobs(slurm_dir + "/jobs.json", o.squeue);
+  SP_CHECK(active.empty(), "--slurm: jobs ", join(active), " of an earlier submission for ", jobs.out_dir,
+           " are still queued or running; wait for them (squeue -j ", join(active), ") or cancel them (scancel) first");
+  prepare_experiment_run(cfg, jobs.out_dir);  // refuses another configuration before anything is queued
 
   fs::create_directories(slurm_log_dir(opt, jobs.out_dir));
   write_file_atomic(jobs.config, job_config_text(cfg));
   const std::string train_path = slurm_dir + "/train_array.sbatch", report_path = slurm_dir + "/report.sbatch";
   if (!train_text.empty()) write_file_atomic(train_path, train_text);
   if (o.report_job) write_file_atomic(report_path, report_text);
-  std::fprintf(log, "sp_audit --slurm: %s: %zu shadow model%s to train (array %s), %zu already trained\n",
+  std::fprintf(log, "--slurm: %s: %zu shadow model%s to train (array %s), %zu already trained\n",
                jobs.out_dir.c_str(), jobs.shadows.size(), jobs.shadows.size() == 1 ? "" : "s",
                jobs.shadows.empty() ? "none" : array_spec(jobs.shadows, opt.array_limit).c_str(), done.size());
 
