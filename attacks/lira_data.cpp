@@ -66,7 +66,7 @@ std::vector<fs::directory_entry> list_dir(const fs::path& p) {
   return v;
 }
 
-ExperimentFiles find_synpriv(const fs::path& dir) {
+ExperimentFiles find_synpriv(const fs::path& dir, const std::vector<int64_t>& only) {
   ExperimentFiles f;
   f.layout = Layout::synpriv;
   f.labels = (dir / "audit" / "labels.npy").string();
@@ -88,7 +88,14 @@ ExperimentFiles find_synpriv(const fs::path& dir) {
   for (size_t k = 0; k < ids.size(); ++k)
     SP_CHECK(ids[k] == int64_t(k), (shadow / std::to_string(k)).string(), ": missing model directory (found ",
              ids.size(), " model directories numbered up to ", ids.back(), "; they must be 0..S-1 without gaps)");
-  for (size_t k = 0; k < ids.size(); ++k) {
+  std::vector<int64_t> use = only;
+  if (use.empty())
+    for (size_t k = 0; k < ids.size(); ++k) use.push_back(int64_t(k));
+  for (size_t j = 0; j < use.size(); ++j) {
+    const int64_t k = use[j];
+    SP_CHECK(k >= 0 && k < int64_t(ids.size()), dir.string(), ": model ", k, " requested, but there are only ",
+             ids.size(), " model directories");
+    SP_CHECK(j == 0 || k > use[j - 1], "sp_lira: model indices must be ascending and unique");
     fs::path m = shadow / std::to_string(k);
     ModelFiles mf{m.string(), (m / "keep.npy").string(), (m / "logits.npy").string()};
     require_file(mf.keep);
@@ -142,9 +149,20 @@ std::string shape_of(const npy::Reader& r) { return npy::shape_str(r.shape()); }
 
 }  // namespace
 
-ExperimentFiles find_experiment(const std::string& dir, Layout layout) {
+ExperimentFiles find_experiment(const std::string& dir, Layout layout, const std::vector<int64_t>& models) {
   require_dir(dir);
-  return layout == Layout::synpriv ? find_synpriv(dir) : find_tf_privacy(dir);
+  if (layout == Layout::synpriv) return find_synpriv(dir, models);
+  ExperimentFiles f = find_tf_privacy(dir);
+  if (models.empty()) return f;
+  std::vector<ModelFiles> v;
+  for (size_t j = 0; j < models.size(); ++j) {
+    SP_CHECK(models[j] >= 0 && models[j] < int64_t(f.models.size()), dir, ": model ", models[j],
+             " requested, but there are only ", f.models.size(), " experiments");
+    SP_CHECK(j == 0 || models[j] > models[j - 1], "sp_lira: model indices must be ascending and unique");
+    v.push_back(f.models[size_t(models[j])]);
+  }
+  f.models = v;
+  return f;
 }
 
 LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {

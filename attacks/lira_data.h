@@ -38,7 +38,8 @@ struct ExperimentFiles {
 // tf-privacy (mi_lira_2021): DIR/y_train.npy and DIR/experiment-*/{keep.npy, logits/<newest>.npy}, where
 // newest is the greatest file name (the files are named by zero-padded epoch); experiments are ordered by
 // the number after "experiment-".
-ExperimentFiles find_experiment(const std::string& dir, Layout layout);
+// `models` (ascending indices): only those models, the others need not have their files yet.
+ExperimentFiles find_experiment(const std::string& dir, Layout layout, const std::vector<int64_t>& models = {});
 
 struct LoadOptions {
   Statistic statistic = Statistic::logit;

@@ -45,6 +45,27 @@ std::vector<int64_t> read_groups(const std::string& path, int64_t S, int64_t M) 
   return g;
 }
 
+// The number of models in the directory (all of them, whatever cfg.models selects).
+int64_t count_models(const LiraConfig& cfg) {
+  if (cfg.layout == Layout::synpriv) {
+    int64_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(cfg.dir) / "shadow", ec))
+      n += e.path().filename().string()[0] != '.';
+    return n;
+  }
+  return int64_t(find_experiment(cfg.dir, cfg.layout).models.size());
+}
+
+std::vector<int64_t> select_model_rows(const std::vector<int64_t>& g, const std::vector<int64_t>& ids, int64_t M) {
+  std::vector<int64_t> v;
+  for (int64_t t : ids) {
+    SP_CHECK(t >= 0 && size_t((t + 1) * M) <= g.size(), "sp_lira: model ", t, " outside the groups file");
+    v.insert(v.end(), g.begin() + t * M, g.begin() + (t + 1) * M);
+  }
+  return v;
+}
+
 void check_config(const LiraConfig& c) {
   SP_CHECK(!c.attacks.empty(), "sp_lira: no attacks selected");
   for (Attack a : c.attacks)
@@ -64,12 +85,15 @@ LiraResult run_lira(const LiraConfig& cfg) {
 
   auto t0 = std::chrono::steady_clock::now();
   double c0 = cpu_seconds();
-  ExperimentFiles files = find_experiment(cfg.dir, cfg.layout);
+  ExperimentFiles files = find_experiment(cfg.dir, cfg.layout, cfg.models);
   std::vector<int64_t> groups;
   if (!cfg.groups.empty()) {
     // Checked before the heavy read, so a wrong groups file fails fast.
     npy::Reader lab(files.labels);
-    groups = read_groups(cfg.groups, int64_t(files.models.size()), lab.numel());
+    // An [S, M] groups file has a row for every model of the directory, selected ones or not.
+    int64_t all_models = cfg.models.empty() ? int64_t(files.models.size()) : count_models(cfg);
+    groups = read_groups(cfg.groups, all_models, lab.numel());
+    if (!cfg.models.empty()) groups = select_model_rows(groups, cfg.models, lab.numel());
   }
   LoadOptions lo;
   lo.statistic = cfg.statistic;

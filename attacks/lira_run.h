@@ -23,6 +23,9 @@ struct LiraConfig {
   AttackOptions attack;  // fit, ddof, offline score
   NanPolicy nan_policy = NanPolicy::error;
   std::string groups;    // optional int [M] or [S, M] .npy
+  // Only these models (indices into the directory's models, ascending; empty: all). sp_audit attacks the
+  // finished shadows of an experiment whose other shadows failed or are still missing.
+  std::vector<int64_t> models;
   double delta = 1e-5;
   int bootstrap = 1000;  // replicates for the TPR@0.1%FPR interval; 0 disables
   uint64_t seed = 0;

@@ -30,15 +30,38 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return out;
 }
 
-FileLock::FileLock(const std::string& path) {
+FileLock::FileLock(const std::string& path) : FileLock(path, true) {}
+
+FileLock::FileLock(const std::string& path, bool wait) {
   fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   SP_CHECK(fd_ >= 0, "cannot open lock file '", path, "': ", strerror(errno));
-  while (flock(fd_, LOCK_EX) != 0) {
+  while (flock(fd_, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;
     int e = errno;
     close(fd_);
+    fd_ = -1;
+    if (!wait && e == EWOULDBLOCK) return;
     SP_FAIL("cannot lock '", path, "': ", strerror(e));
   }
+}
+
+std::unique_ptr<FileLock> FileLock::try_lock(const std::string& path) {
+  std::unique_ptr<FileLock> l(new FileLock(path, false));
+  if (l->fd_ < 0) l.reset();
+  return l;
+}
+
+bool FileLock::is_held(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool held = false;
+  while (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    held = errno == EWOULDBLOCK;
+    break;
+  }
+  close(fd);  // closing releases a shared lock we may have taken
+  return held;
 }
 
 FileLock::~FileLock() {

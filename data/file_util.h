@@ -5,6 +5,7 @@
 // tests/test_data_image_folder.cpp and tests/test_data_experiment.cpp.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,13 @@ class FileLock {
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
+  // One attempt without waiting: null when another process (or another open of the file) holds the lock.
+  static std::unique_ptr<FileLock> try_lock(const std::string& path);
+  // Whether some process holds the lock on `path` now (false when the file does not exist).
+  static bool is_held(const std::string& path);
 
  private:
+  FileLock(const std::string& path, bool wait);
   int fd_ = -1;
 };
 

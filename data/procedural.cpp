@@ -252,22 +252,52 @@ C3 push(const C3& base, const C3& dir, float k) {
   return da >= db ? a : b;
 }
 
+// HSV (h on the unit circle, s and v in [0, 1]) to RGB, with +, -, *, / and floor only.
+C3 hsv(float h, float s, float v) {
+  h = (h - std::floor(h)) * 6.0f;
+  int sector = std::min(5, int(std::floor(h)));
+  float f = h - float(sector), p = v * (1.0f - s), q = v * (1.0f - s * f), t = v * (1.0f - s * (1.0f - f));
+  switch (sector) {
+    case 0: return C3{{v, t, p}};
+    case 1: return C3{{q, v, p}};
+    case 2: return C3{{p, v, t}};
+    case 3: return C3{{p, q, v}};
+    case 4: return C3{{t, p, v}};
+    default: return C3{{v, p, q}};
+  }
+}
+
+// Each class has its own hue, 0.1 apart on the hue circle and ordered so that look-alike shapes (disk and
+// ellipse, ring and crescent, rectangle and frame, ...) sit far apart; per-image spread makes neighbours
+// overlap, so colour is a strong but imperfect cue that the shape must complete.
+float class_hue(int cls) {
+  static const float hues[10] = {0.0f, 0.5f, 0.1f, 0.6f, 0.2f, 0.7f, 0.3f, 0.8f, 0.4f, 0.9f};
+  return hues[cls];
+}
+
 void object(Canvas& im, int cls, Pcg32& g) {
   float r = g.uniform(7.5f, 12.0f);
   float cx = 16.0f + g.uniform(-5.0f, 5.0f), cy = 16.0f + g.uniform(-5.0f, 5.0f);
   float rc, rs;
   unit2(g, rc, rs);
   ShapeParams p = draw_shape(cls, r, g);
-  // Colour: the background under the centre pushed away by a random contrast in a random RGB direction, so
-  // object colours follow the (label-independent) background distribution.
   C3 under = im.at(std::min(S - 1, std::max(0, int(cy))), std::min(S - 1, std::max(0, int(cx))));
-  // Contrast: every object stands clearly off the background; the second (texture) colour is usually
-  // distinct too, but in about one textured object in fifteen it nearly matches the first, making a striped
-  // disk or checkered square look like a plain disk or rectangle.
-  C3 d1 = unit3(g), d2 = unit3(g);
-  float k1 = g.uniform(0.4f, 0.8f);
-  float k2 = g.uniform(0.05f, 0.7f);
-  C3 c1 = push(under, d1, k1), c2 = push(c1, d2, k2);
+  // Colour: usually the class hue (spread sd 0.05: a sum of three uniforms); in one image in five any colour
+  // well off the background, so only shape and texture tell; in one in sixteen the object is faint and
+  // barely visible (these cap the reachable accuracy). The second (texture) colour is usually distinct
+  // from the first, but nearly matches it in about one textured object in fifteen, making a striped disk
+  // or checkered square look like a plain disk or rectangle.
+  float kind = g.uf();
+  C3 c1;
+  if (kind < 0.0625f) {
+    c1 = push(under, unit3(g), g.uniform(0.02f, 0.07f));
+  } else if (kind < 0.25f) {
+    c1 = push(under, unit3(g), g.uniform(0.4f, 0.8f));
+  } else {
+    float h = class_hue(cls) + 0.1f * (g.uf() + g.uf() + g.uf() - 1.5f);
+    c1 = hsv(h, g.uniform(0.55f, 1.0f), g.uniform(0.45f, 1.0f));
+  }
+  C3 c2 = push(c1, unit3(g), g.uniform(0.05f, 0.7f));
   bool see_through = g.chance(0.3f);  // textured classes: second colour is the background itself
   float sc, ss;
   unit2(g, sc, ss);

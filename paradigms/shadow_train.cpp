@@ -22,9 +22,10 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 struct ShadowPaths {
-  std::string dir, metrics, checkpoint, model, logits, scores, logits_all;
+  std::string dir, lock, metrics, checkpoint, model, logits, scores, logits_all;
   explicit ShadowPaths(std::string d)
       : dir(d),
+        lock(d + "/" + kShadowLockName),
         metrics(d + "/metrics.json"),
         checkpoint(d + "/checkpoint.safetensors"),
         model(d + "/model.safetensors"),
@@ -131,6 +132,14 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
   std::unique_ptr<Model> model = make_model(cfg.model);
   std::error_code ec;
 
+  // One trainer per shadow at a time, whatever started it (sp_train, sp_audit workers, SLURM tasks).
+  std::unique_ptr<data::FileLock> lock = data::FileLock::try_lock(p.lock);
+  if (!lock) {
+    log(name + ": being trained by another process (" + p.lock + " is locked), skipped");
+    ShadowResult r;
+    r.busy = true;
+    return r;
+  }
   if (fs::exists(p.metrics)) {
     ShadowResult r;
     r.skipped = true;

@@ -6,6 +6,7 @@
 //   logits_all.npy      f32 [N, 18, C] for the whole training set (only with query_all)
 //   metrics.json        accuracies, per-phase seconds, images/s, device; written last: a shadow with it is done
 //   checkpoint.safetensors  at epoch ends while training (paradigms/train_state.h); removed at the end
+//   .lock               flock held while a process trains the shadow; a second process skips it (busy)
 // A shadow whose metrics.json exists is skipped (with query_all, its missing logits_all.npy is computed from
 // model.safetensors); one with a checkpoint resumes after the checkpoint's epoch and ends with the same
 // files as an uninterrupted run (byte for byte on the CPU; on a GPU cuDNN benchmarks its algorithms in each
@@ -28,8 +29,12 @@ struct ShadowOptions {
   ProgressPrinter* progress = nullptr;  // null: silent
 };
 
+// DIR/shadow/<k>/.lock: held (flock) by the process training shadow k; `sp_audit --status` reads it.
+inline constexpr const char* kShadowLockName = ".lock";
+
 struct ShadowResult {
   bool skipped = false;   // metrics.json was already there
+  bool busy = false;      // another process holds the shadow's lock: nothing done
   nlohmann::json metrics;  // the metrics.json content (read back when skipped)
 };
 

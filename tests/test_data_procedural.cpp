@@ -1,6 +1,7 @@
-// shapes10: determinism (seed, thread count, single-image path), balance, split/seed independence, colour
-// statistics that carry no label (a nearest-mean-colour classifier stays near chance), a pinned fingerprint
-// that catches any platform or code change to the generated pixels, generation speed, and the PNG grid.
+// shapes10: determinism (seed, thread count, single-image path), balance, split/seed independence, coarse
+// colour statistics that predict the label only weakly (a nearest-mean-colour classifier stays below 30%),
+// a pinned fingerprint that catches any platform or code change to the generated pixels, generation speed,
+// and the PNG grid.
 #include <stb/stb_image.h>
 
 #include <chrono>
@@ -31,7 +32,7 @@ TEST(DataProcedural, DeterministicAcrossThreadsAndCalls) {
 TEST(DataProcedural, PinnedPixels) {
   // Any change to the generator or a platform that computes it differently changes this digest; update
   // it only together with a deliberate generator change.
-  EXPECT_EQ(fingerprint(make_shapes10(50, 0, "train", 2)), "5c2431bf27b19249e44325920635568e8af1ae802e99178b61fcca75fbc75e22");
+  EXPECT_EQ(fingerprint(make_shapes10(50, 0, "train", 2)), "617bb0b5cd069640cc18ab5580ca81fab3e3c4a4aea835b6f1ac9bd92f929ce7");
 }
 
 TEST(DataProcedural, BalancedAndWellExposed) {
@@ -53,9 +54,10 @@ TEST(DataProcedural, BalancedAndWellExposed) {
   EXPECT_LT(double(saturated) / n, 0.1);
 }
 
-TEST(DataProcedural, ColourAloneDoesNotPredictTheClass) {
-  // Nearest class-mean of the image's mean RGB and of a 4x4-pooled thumbnail (48 numbers): both stay near
-  // the 10% of guessing, so the label lives in shape, not in colour or coarse layout.
+TEST(DataProcedural, CoarseStatisticsPredictTheClassOnlyWeakly) {
+  // Nearest class-mean of the image's mean RGB and of a 4x4-pooled thumbnail (48 numbers): both stay far
+  // below what a small CNN reaches (10% is guessing): objects carry a class hue, but the background
+  // dominates the image statistics, so a model must find the object and read its hue, shape and texture.
   Dataset tr = make_shapes10(4000, 2), te = make_shapes10(2000, 2, "test");
   auto features = [](const Dataset& d, int64_t i, int pool) {
     std::vector<double> f;
@@ -95,7 +97,7 @@ TEST(DataProcedural, ColourAloneDoesNotPredictTheClass) {
       }
       correct += best == te.label(i);
     }
-    EXPECT_LT(double(correct) / double(te.size()), 0.2) << "pool " << pool;
+    EXPECT_LT(double(correct) / double(te.size()), 0.3) << "pool " << pool;
   }
 }
 

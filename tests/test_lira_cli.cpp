@@ -155,6 +155,35 @@ TEST(LiraCli, SelectionPresetsAndOutDir) {
   EXPECT_EQ(j["settings"]["statistic"], "hinge");
 }
 
+// --models attacks a subset of the shadow models (sp_audit: the finished ones): the result equals an
+// experiment that holds only those models, and [S, M] groups follow the selected rows.
+TEST(LiraCli, ModelSubsetEqualsAnExperimentOfThoseModels) {
+  REQUIRE_BINARY();
+  TempDir t;
+  const std::string dir = t / "exp", sub = t / "sub";
+  write_synthetic_experiment(dir, small());
+  fs::create_directories(sub + "/shadow");
+  fs::copy(dir + "/audit", sub + "/audit", fs::copy_options::recursive);
+  const int keep[] = {0, 2, 3, 5};
+  for (int j = 0; j < 4; ++j)
+    fs::copy(dir + "/shadow/" + std::to_string(keep[j]), sub + "/shadow/" + std::to_string(j), fs::copy_options::recursive);
+  std::vector<int64_t> g(6 * 300), gsub;
+  for (size_t k = 0; k < g.size(); ++k) g[k] = int64_t((k / 300) % 2 + 2 * (k % 5 == 0));
+  for (int m : keep) gsub.insert(gsub.end(), g.begin() + m * 300, g.begin() + (m + 1) * 300);
+  npy::write(t / "g.npy", std::vector<int64_t>{6, 300}, g);
+  npy::write(t / "gsub.npy", std::vector<int64_t>{4, 300}, gsub);
+  // Four models leave too few per leave-one-out fold for the per-sample Gaussian fits: the global threshold.
+  const std::string opts = " --attacks global_threshold --bootstrap 0 --quiet --no-plot --groups ";
+  ASSERT_EQ(run_lira_cli(dir + " --models 0,2,3,5" + opts + (t / "g.npy")).exit_code, 0);
+  ASSERT_EQ(run_lira_cli(sub + opts + (t / "gsub.npy")).exit_code, 0);
+  nlohmann::json a = read_json(dir + "/lira/results.json"), b = read_json(sub + "/lira/results.json");
+  EXPECT_EQ(a["n_models"], 4);
+  EXPECT_EQ(a["attacks"], b["attacks"]);
+  EXPECT_EQ(a["groups"], b["groups"]);
+  expect_fails(dir + " --models 0,9", {"model 9", "6 model directories"});
+  expect_fails(dir + " --models 3,1", {"ascending"});
+}
+
 TEST(LiraCli, TfPrivacyLayout) {
   REQUIRE_BINARY();
   TempDir t;

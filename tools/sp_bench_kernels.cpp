@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 
 #include "kernels/conv.h"
+#include "kernels/cpu/blas_setup.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/matmul.h"
 #include "kernels/tensor.h"
@@ -218,6 +219,7 @@ void bench_cuda(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sp::cpu::ensure_fast_blas(argv);
   Options o = parse(argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured, also when piped
   try {

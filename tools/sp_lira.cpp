@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
                  "options given explicitly still win")
       ->check(CLI::IsMember({"carlini"}));
   app.add_option("--groups", cfg.groups, "int .npy of shape [M] or [S, M]: metrics also per group value");
+  app.add_option("--models", cfg.models, "only these models (comma-separated indices, ascending), e.g. the finished ones")
+      ->delimiter(',');
   app.add_option("--delta", cfg.delta, "delta of the epsilon lower bound")->capture_default_str();
   app.add_option("--bootstrap", cfg.bootstrap, "bootstrap replicates for the TPR@0.1%FPR interval (0: off)")
       ->capture_default_str();

@@ -16,6 +16,7 @@
 #include "paradigms/audit/slurm_submit.h"
 #include "paradigms/shadow_train.h"
 #include "paradigms/train_bench.h"
+#include "kernels/cpu/blas_setup.h"
 
 using namespace sp;
 
@@ -97,6 +98,7 @@ int run_bench(const std::string& config, const std::string& device, int width, c
 }  // namespace
 
 int main(int argc, char** argv) {
+  sp::cpu::ensure_fast_blas(argv);
   CLI::App app{
       "Train the shadow models of a membership-inference experiment (undefended baseline) and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
@@ -184,16 +186,17 @@ int main(int argc, char** argv) {
     opt.checkpoint_interval_s = checkpoint_every;
     opt.progress = &progress;
     double acc_sum = 0;
-    int trained = 0, skipped = 0;
+    int trained = 0, skipped = 0, busy = 0;
     for (int k = range.first; k <= range.last; ++k) {
       ShadowResult r = train_shadow(run, k, s, opt);
-      (r.skipped ? skipped : trained) += 1;
+      (r.busy ? busy : r.skipped ? skipped : trained) += 1;
       if (r.metrics.is_object() && r.metrics.contains("test_accuracy"))
         acc_sum += r.metrics["test_accuracy"].get<double>();
     }
     int n = range.last - range.first + 1;
-    std::printf("sp_train: %d trained, %d already done; mean test accuracy of shadows %d-%d: %.2f%%\n", trained,
-                skipped, range.first, range.last, 100 * acc_sum / n);
+    std::printf("sp_train: %d trained, %d already done, %d being trained by another process; mean test accuracy of "
+                "the %d finished shadows in %d-%d: %.2f%%\n",
+                trained, skipped, busy, n - busy, range.first, range.last, n > busy ? 100 * acc_sum / (n - busy) : 0.0);
     return 0;
   } catch (const std::exception& e) {
     std::fflush(stdout);

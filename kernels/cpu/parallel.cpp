@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -12,8 +13,13 @@
 
 namespace sp::cpu {
 
+// SP_CPU_THREADS overrides the core count: sp_audit gives each concurrent CPU worker its share.
 int hardware_threads() {
-  static const int n = std::max(1, int(std::thread::hardware_concurrency()));
+  static const int n = [] {
+    const char* e = std::getenv("SP_CPU_THREADS");
+    int v = e ? std::atoi(e) : 0;
+    return v > 0 ? v : std::max(1, int(std::thread::hardware_concurrency()));
+  }();
   return n;
 }
 

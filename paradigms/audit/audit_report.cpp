@@ -1,0 +1,187 @@
+// Building the audit reports from summaries (see audit_report.h).
+#include "paradigms/audit/audit_report.h"
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+
+#include "data/atomic_file.h"
+#include "paradigms/audit/report_doc.h"
+#include "paradigms/audit/tradeoff_plot.h"
+
+namespace fs = std::filesystem;
+
+namespace sp::audit {
+
+namespace {
+
+double getd(const ojson& j, const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; }
+
+std::string fmt(const char* f, double v) {
+  if (!std::isfinite(v)) return "-";
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string pct(double v, int digits = 2) {
+  char f[16];
+  std::snprintf(f, sizeof f, "%%.%df%%%%", digits);
+  return fmt(f, 100 * v);
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char b[64];
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+  return b;
+}
+
+std::string accuracy_text(const ojson& s) {
+  const ojson& a = s["utility"]["test_accuracy"];
+  return pct(getd(a, "mean")) + " ± " + pct(getd(a, "std"));
+}
+
+std::vector<std::string> attack_row(const std::string& name, const ojson& a) {
+  std::string tpr = pct(getd(a, "tpr_at_0.1%_fpr"));
+  if (a.contains("tpr_at_0.1%_fpr_ci95") && a["tpr_at_0.1%_fpr_ci95"].is_array() && a["tpr_at_0.1%_fpr_ci95"].size() == 2 &&
+      a["tpr_at_0.1%_fpr_ci95"][0].is_number())
+    tpr += " [" + pct(a["tpr_at_0.1%_fpr_ci95"][0].get<double>()) + ", " +
+           pct(a["tpr_at_0.1%_fpr_ci95"][1].get<double>()) + "]";
+  return {name, tpr, pct(getd(a, "tpr_at_1%_fpr")), fmt("%.4f", getd(a, "auc")),
+          fmt("%.2f", getd(a, "epsilon_lower_bound")),
+          std::to_string(a.value("n_members", 0)) + " / " + std::to_string(a.value("n_nonmembers", 0))};
+}
+
+void shadows_paragraph(ReportDoc& d, const ojson& s) {
+  const ojson& sh = s["shadows"];
+  std::vector<int> done = sh["done"], failed = sh["failed"], missing = sh["missing"], running = sh["running"];
+  std::string t = "Shadow models: " + std::to_string(done.size()) + " of " + std::to_string(sh.value("total", 0)) +
+                  " finished";
+  if (!running.empty()) t += "; running: " + format_index_list(running);
+  if (!missing.empty()) t += "; missing: " + format_index_list(missing);
+  if (!failed.empty()) t += "; FAILED: " + format_index_list(failed);
+  d.paragraph(t + ".");
+  for (auto it = sh["errors"].begin(); it != sh["errors"].end(); ++it)
+    d.paragraph("Shadow " + it.key() + " failed: " + it.value().get<std::string>());
+}
+
+void write_both(const std::string& dir, const ReportDoc& d) {
+  write_file_atomic(dir + "/report.md", d.markdown());
+  write_file_atomic(dir + "/report.html", d.html());
+}
+
+}  // namespace
+
+std::string best_attack(const ojson& summary) {
+  std::string best;
+  double v = -1;
+  if (!summary.contains("privacy")) return best;
+  for (auto it = summary["privacy"].begin(); it != summary["privacy"].end(); ++it) {
+    double t = getd(it.value(), "tpr_at_0.1%_fpr");
+    if (std::isfinite(t) && t > v) v = t, best = it.key();
+  }
+  return best;
+}
+
+void write_experiment_report(const std::string& dir, const ojson& s, const std::vector<ReportImage>& images) {
+  ReportDoc d("synpriv audit: " + s.value("label", std::string("experiment")));
+  d.paragraph("Experiment directory " + s.value("experiment", dir) + ", report written " + now_utc() + ".");
+
+  d.heading("Privacy leakage (LiRA, leave-one-model-out over the shadow models)");
+  if (s.contains("privacy")) {
+    std::vector<std::vector<std::string>> rows;
+    for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it) rows.push_back(attack_row(it.key(), it.value()));
+    d.table({"attack", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
+    const ojson& l = s["lira"];
+    d.paragraph("Pooled over " + std::to_string(l.value("n_models", 0)) + " models x " +
+                std::to_string(l.value("n_samples", 0)) + " audit samples, " + std::to_string(l.value("n_queries", 0)) +
+                " query views each; a random guess has TPR 0.1% at 0.1% FPR. Full results: lira/results.json.");
+    if (s.contains("attack_note")) d.paragraph("Some attacks were " + s["attack_note"].get<std::string>() + ".");
+  } else {
+    d.paragraph("The attacks were not run: " + s.value("attack_error", std::string("no results")) + ".");
+  }
+  if (s.contains("privacy_groups")) {
+    d.heading("Leakage by group", 3);
+    std::vector<std::vector<std::string>> rows;
+    for (auto g = s["privacy_groups"].begin(); g != s["privacy_groups"].end(); ++g)
+      for (auto it = g.value().begin(); it != g.value().end(); ++it) {
+        ojson a = it.value();
+        ojson e = {{"auc", a["auc"]}, {"epsilon_lower_bound", a["epsilon_lower_bound"]},
+                   {"n_members", a["n_members"]}, {"n_nonmembers", a["n_nonmembers"]}};
+        double t1 = tpr_at(a, 1e-3), t2 = tpr_at(a, 1e-2);
+        e["tpr_at_0.1%_fpr"] = std::isfinite(t1) ? ojson(t1) : ojson(nullptr);
+        e["tpr_at_1%_fpr"] = std::isfinite(t2) ? ojson(t2) : ojson(nullptr);
+        std::vector<std::string> r = attack_row(it.key(), e);
+        r.insert(r.begin(), g.key());
+        rows.push_back(r);
+      }
+    d.table({"group", "attack", "TPR @ 0.1% FPR", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
+  }
+  if (fs::exists(dir + "/lira/roc.png")) d.image("lira/roc.png", "ROC curves of every attack (log-log)");
+
+  d.heading("Utility");
+  const ojson& u = s["utility"];
+  d.table({"metric", "mean", "std", "min", "max"},
+          {{"test accuracy", pct(getd(u["test_accuracy"], "mean")), pct(getd(u["test_accuracy"], "std")),
+            pct(getd(u["test_accuracy"], "min")), pct(getd(u["test_accuracy"], "max"))},
+           {"train accuracy", pct(getd(u["train_accuracy"], "mean")), pct(getd(u["train_accuracy"], "std")),
+            pct(getd(u["train_accuracy"], "min")), pct(getd(u["train_accuracy"], "max"))}});
+  shadows_paragraph(d, s);
+
+  d.heading("Cost");
+  std::vector<std::vector<std::string>> rows;
+  for (auto it = s["cost"]["seconds_per_model"].begin(); it != s["cost"]["seconds_per_model"].end(); ++it)
+    rows.push_back({it.key(), fmt("%.2f", it.value().get<double>())});
+  rows.push_back({"total", fmt("%.2f", getd(s["cost"]["total_seconds_per_model"], "mean"))});
+  d.table({"phase", "seconds per model (mean)"}, rows);
+  std::string devs;
+  for (const auto& v : s["cost"]["devices"]) devs += (devs.empty() ? "" : ", ") + v.get<std::string>();
+  d.paragraph("Total: " + fmt("%.4f", getd(s["cost"], "device_hours")) + " " +
+              (s["cost"].value("device_kind", std::string()) == "gpu" ? "GPU" : "CPU") +
+              "-hours of wall time (device: " + (devs.empty() ? "none" : devs) + ").");
+
+  if (!images.empty()) {
+    d.heading("Data");
+    for (const ReportImage& im : images) d.image(im.path, im.caption);
+  }
+  d.heading("Configuration");
+  d.code(s["config"].dump(2), "json");
+  write_both(dir, d);
+}
+
+void write_compare_report(const std::string& out, const std::vector<ojson>& summaries) {
+  fs::create_directories(out);
+  std::vector<TradeoffPoint> pts;
+  for (const ojson& s : summaries) {
+    std::string a = best_attack(s);
+    TradeoffPoint p;
+    p.label = s.value("label", std::string("?"));
+    p.accuracy = getd(s["utility"]["test_accuracy"], "mean");
+    p.tpr = a.empty() ? NAN : getd(s["privacy"][a], "tpr_at_0.1%_fpr");
+    p.seconds = getd(s["cost"]["total_seconds_per_model"], "mean");
+    if (std::isfinite(p.accuracy) && std::isfinite(p.tpr)) pts.push_back(p);
+  }
+  write_tradeoff_plot(out + "/tradeoff.png", pts, "Privacy vs utility vs cost");
+  write_file_atomic(out + "/summary.csv", summary_csv(summaries));
+
+  ReportDoc d("synpriv comparison of " + std::to_string(summaries.size()) + " experiments");
+  d.paragraph("Report written " + now_utc() + ". Leakage is the best attack's TPR at 0.1% FPR (a random guess: 0.1%).");
+  std::vector<std::vector<std::string>> rows;
+  for (const ojson& s : summaries) {
+    std::string a = best_attack(s);
+    const ojson& sh = s["shadows"];
+    rows.push_back({s.value("label", std::string("?")), s.value("experiment", std::string()), accuracy_text(s),
+                    a.empty() ? "-" : pct(getd(s["privacy"][a], "tpr_at_0.1%_fpr")), a.empty() ? "-" : a,
+                    a.empty() ? "-" : fmt("%.4f", getd(s["privacy"][a], "auc")),
+                    fmt("%.1f", getd(s["cost"]["total_seconds_per_model"], "mean")),
+                    std::to_string(sh["done"].size()) + " / " + std::to_string(sh.value("total", 0))});
+  }
+  d.table({"setting", "experiment", "test accuracy", "TPR @ 0.1% FPR", "best attack", "AUC", "s / model", "shadows"}, rows);
+  d.image("tradeoff.png", "Privacy (TPR at 0.1% FPR) vs utility (test accuracy); disc area: training time per model");
+  d.heading("Every attack");
+  d.code(summary_table(summaries));
+  write_both(out, d);
+}
+
+}  // namespace sp::audit

@@ -1,0 +1,248 @@
+// Gathering an experiment's numbers into summary.json, summary.csv and the console table (see
+// audit_summary.h).
+#include "paradigms/audit/audit_summary.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "data/file_util.h"
+#include "kernels/error.h"
+
+namespace sp::audit {
+
+namespace {
+
+struct Stats {
+  double mean = NAN, std = NAN, min = NAN, max = NAN;
+};
+
+Stats stats(const std::vector<double>& v) {
+  Stats s;
+  if (v.empty()) return s;
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / double(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - s.mean) * (x - s.mean);
+  s.std = v.size() > 1 ? std::sqrt(ss / double(v.size() - 1)) : 0.0;
+  s.min = *std::min_element(v.begin(), v.end());
+  s.max = *std::max_element(v.begin(), v.end());
+  return s;
+}
+
+// NaN as JSON null (JSON has no NaN).
+ojson num(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
+
+ojson stats_json(const std::vector<double>& v, bool per_shadow) {
+  Stats s = stats(v);
+  ojson j = {{"mean", num(s.mean)}, {"std", num(s.std)}, {"min", num(s.min)}, {"max", num(s.max)}};
+  if (per_shadow) j["per_shadow"] = v;
+  return j;
+}
+
+std::string scalar_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+std::string fmt(const char* f, double v) {
+  if (!std::isfinite(v)) return "-";
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+double getd(const ojson& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+}  // namespace
+
+std::string setting_label(const nlohmann::json& config) {
+  std::string paradigm = config.value("paradigm", std::string("baseline"));
+  std::string label = paradigm;
+  if (config.contains(paradigm) && config[paradigm].is_object())
+    for (auto it = config[paradigm].begin(); it != config[paradigm].end(); ++it)
+      if (!it.value().is_structured()) label += " " + it.key() + "=" + scalar_text(it.value());
+  return label;
+}
+
+double tpr_at(const nlohmann::json& attack, double fpr) {
+  if (!attack.contains("tpr_at_fpr")) return NAN;
+  for (const auto& e : attack["tpr_at_fpr"])
+    if (std::fabs(e.value("fpr", -1.0) - fpr) <= 1e-12 * fpr && e["tpr"].is_number()) return e["tpr"].get<double>();
+  return NAN;
+}
+
+ojson build_summary(const std::string& dir, const nlohmann::json& config, const std::vector<ShadowEntry>& shadows,
+                    const nlohmann::json& lira_results, const std::string& attack_error) {
+  ojson j;
+  j["experiment"] = dir;
+  j["label"] = setting_label(config);
+  j["paradigm"] = config.value("paradigm", std::string("baseline"));
+
+  ojson sh;
+  sh["total"] = shadows.size();
+  for (ShadowState st : {ShadowState::done, ShadowState::running, ShadowState::failed, ShadowState::missing})
+    sh[state_name(st)] = shadows_in_state(shadows, st);
+  ojson errors = ojson::object();
+  for (const ShadowEntry& e : shadows)
+    if (e.state == ShadowState::failed) errors[std::to_string(e.k)] = e.error;
+  sh["errors"] = errors;
+  j["shadows"] = sh;
+
+  std::vector<double> test_acc, train_acc, total_s;
+  std::map<std::string, std::vector<double>> phases;
+  std::vector<std::string> phase_order;
+  std::vector<std::string> devices;
+  for (const ShadowEntry& e : shadows) {
+    if (e.state != ShadowState::done) continue;
+    const nlohmann::json& m = e.metrics;
+    test_acc.push_back(m.value("test_accuracy", double(NAN)));
+    train_acc.push_back(m.value("train_accuracy", double(NAN)));
+    double tot = 0;
+    if (m.contains("seconds") && m["seconds"].is_object())
+      for (auto it = m["seconds"].begin(); it != m["seconds"].end(); ++it) {
+        if (!it.value().is_number()) continue;
+        if (!phases.count(it.key())) phase_order.push_back(it.key());
+        phases[it.key()].push_back(it.value().get<double>());
+        tot += it.value().get<double>();
+      }
+    total_s.push_back(tot);
+    std::string dev = m.value("device", std::string("?"));
+    if (std::find(devices.begin(), devices.end(), dev) == devices.end()) devices.push_back(dev);
+  }
+  j["utility"] = {{"test_accuracy", stats_json(test_acc, true)}, {"train_accuracy", stats_json(train_acc, false)}};
+
+  ojson cost;
+  cost["devices"] = devices;
+  // Phases in the order they happen; unknown ones after; phases that took no time anywhere left out.
+  static const std::vector<std::string> kOrder = {"setup", "selection", "synthesis", "train", "evaluate", "query",
+                                                  "query_all", "write"};
+  std::stable_sort(phase_order.begin(), phase_order.end(), [](const std::string& a, const std::string& b) {
+    auto rank = [](const std::string& x) {
+      auto it = std::find(kOrder.begin(), kOrder.end(), x);
+      return it == kOrder.end() ? kOrder.size() : size_t(it - kOrder.begin());
+    };
+    return rank(a) < rank(b);
+  });
+  ojson ph = ojson::object();
+  for (const std::string& p : phase_order) {
+    if (std::all_of(phases[p].begin(), phases[p].end(), [](double v) { return v == 0; })) continue;
+    double sum = 0;
+    for (double v : phases[p]) sum += v;
+    // A phase missing in some shadows (e.g. query_all) counts as 0 there.
+    ph[p] = total_s.empty() ? 0.0 : sum / double(total_s.size());
+  }
+  cost["seconds_per_model"] = ph;
+  cost["total_seconds_per_model"] = stats_json(total_s, false);
+  double sum_s = 0;
+  for (double v : total_s) sum_s += v;
+  cost["device_hours"] = sum_s / 3600.0;
+  bool gpu = std::any_of(devices.begin(), devices.end(), [](const std::string& d) { return d.rfind("cuda", 0) == 0; });
+  cost["device_kind"] = devices.empty() ? "none" : gpu ? "gpu" : "cpu";
+  j["cost"] = cost;
+
+  if (lira_results.is_object()) {
+    ojson priv = ojson::object();
+    for (auto it = lira_results["attacks"].begin(); it != lira_results["attacks"].end(); ++it) {
+      const nlohmann::json& a = it.value();
+      ojson e;
+      e["auc"] = a.value("auc", nlohmann::json(nullptr));
+      e["tpr_at_0.1%_fpr"] = num(tpr_at(a, 1e-3));
+      e["tpr_at_1%_fpr"] = num(tpr_at(a, 1e-2));
+      if (a.contains("bootstrap") && a["bootstrap"].contains("tpr_ci95")) e["tpr_at_0.1%_fpr_ci95"] = a["bootstrap"]["tpr_ci95"];
+      e["epsilon_lower_bound"] = a.value("epsilon_lower_bound", nlohmann::json(nullptr));
+      e["n_members"] = a.value("n_members", 0);
+      e["n_nonmembers"] = a.value("n_nonmembers", 0);
+      priv[it.key()] = e;
+    }
+    j["privacy"] = priv;
+    if (lira_results.contains("groups")) j["privacy_groups"] = lira_results["groups"];
+    j["lira"] = {{"n_models", lira_results.value("n_models", 0)},
+                 {"n_samples", lira_results.value("n_samples", 0)},
+                 {"n_queries", lira_results.value("n_queries", 0)},
+                 {"results", "lira/results.json"}};
+  }
+  if (!attack_error.empty()) j["attack_error"] = attack_error;
+  j["config"] = config;
+  return j;
+}
+
+std::string summary_csv(const std::vector<ojson>& summaries) {
+  std::string s =
+      "experiment,label,paradigm,shadows_done,shadows_total,test_accuracy_mean,test_accuracy_std,attack,auc,"
+      "tpr_at_0.1pct_fpr,tpr_at_1pct_fpr,epsilon_lower_bound,seconds_per_model,device_hours,device_kind\n";
+  for (const ojson& j : summaries) {
+    std::string head = csv_field(j.value("experiment", std::string())) + "," + csv_field(j.value("label", std::string())) +
+                       "," + csv_field(j.value("paradigm", std::string())) + "," +
+                       std::to_string(j["shadows"]["done"].size()) + "," + std::to_string(j["shadows"].value("total", 0)) +
+                       "," + fmt("%.6g", getd(j["utility"]["test_accuracy"], "mean")) + "," +
+                       fmt("%.6g", getd(j["utility"]["test_accuracy"], "std")) + ",";
+    std::string tail = "," + fmt("%.6g", getd(j["cost"]["total_seconds_per_model"], "mean")) + "," +
+                       fmt("%.6g", getd(j["cost"], "device_hours")) + "," + j["cost"].value("device_kind", std::string());
+    if (!j.contains("privacy") || j["privacy"].empty()) {
+      s += head + ",,,,," + tail.substr(1) + "\n";
+      continue;
+    }
+    for (auto it = j["privacy"].begin(); it != j["privacy"].end(); ++it) {
+      const ojson& a = it.value();
+      s += head + it.key() + "," + fmt("%.6g", getd(a, "auc")) + "," + fmt("%.6g", getd(a, "tpr_at_0.1%_fpr")) + "," +
+           fmt("%.6g", getd(a, "tpr_at_1%_fpr")) + "," + fmt("%.6g", getd(a, "epsilon_lower_bound")) + tail + "\n";
+    }
+  }
+  return s;
+}
+
+std::string summary_table(const std::vector<ojson>& summaries) {
+  std::string s;
+  char line[400];
+  std::snprintf(line, sizeof line, "%-34s %-24s %15s %11s %11s %7s %6s %10s\n", "setting", "attack", "test acc (%)",
+                "TPR@0.1%", "TPR@1%", "AUC", "eps>=", "s/model");
+  s += line;
+  for (const ojson& j : summaries) {
+    std::string label = j.value("label", std::string());
+    if (label.size() > 34) label = label.substr(0, 31) + "...";
+    const ojson& acc = j["utility"]["test_accuracy"];
+    std::string acc_s = fmt("%.2f", 100 * getd(acc, "mean")) + " +- " + fmt("%.2f", 100 * getd(acc, "std"));
+    std::string secs = fmt("%.1f", getd(j["cost"]["total_seconds_per_model"], "mean"));
+    if (!j.contains("privacy") || j["privacy"].empty()) {
+      std::snprintf(line, sizeof line, "%-34s %-24s %15s %11s %11s %7s %6s %10s\n", label.c_str(), "(not attacked)",
+                    acc_s.c_str(), "-", "-", "-", "-", secs.c_str());
+      s += line;
+      continue;
+    }
+    for (auto it = j["privacy"].begin(); it != j["privacy"].end(); ++it) {
+      const ojson& a = it.value();
+      std::snprintf(line, sizeof line, "%-34s %-24s %15s %10s%% %10s%% %7s %6s %10s\n", label.c_str(), it.key().c_str(),
+                    acc_s.c_str(), fmt("%.2f", 100 * getd(a, "tpr_at_0.1%_fpr")).c_str(),
+                    fmt("%.2f", 100 * getd(a, "tpr_at_1%_fpr")).c_str(), fmt("%.4f", getd(a, "auc")).c_str(),
+                    fmt("%.2f", getd(a, "epsilon_lower_bound")).c_str(), secs.c_str());
+      s += line;
+      label.clear();  // the setting and accuracy once per experiment
+      acc_s.clear();
+      secs.clear();
+    }
+  }
+  return s;
+}
+
+ojson read_summary(const std::string& dir) {
+  const std::string path = dir + "/summary.json";
+  std::vector<uint8_t> b = data::read_file_bytes(path);
+  ojson j = ojson::parse(b.begin(), b.end(), nullptr, false);
+  SP_CHECK(!j.is_discarded() && j.is_object() && j.contains("utility") && j.contains("shadows"), path,
+           ": not an sp_audit summary (corrupt file?); run `sp_audit CONFIG --out ", dir, "` to rebuild it");
+  return j;
+}
+
+}  // namespace sp::audit

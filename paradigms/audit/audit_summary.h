@@ -1,0 +1,45 @@
+// The numbers of one audited experiment, gathered from its directory (config.json, every finished shadow's
+// metrics.json, lira/results.json) into summary.json, the one source the reports, `--json`, summary.csv and
+// `sp_audit --compare` read:
+//   label, paradigm, config      what was run
+//   shadows                      total / done / running / failed / missing (indices) and the failures' errors
+//   utility                      test and train accuracy over the finished shadows: mean, std (sample), min,
+//                                max, per shadow
+//   cost                         seconds per model: mean of each phase of metrics.json "seconds" (setup,
+//                                selection, synthesis, train, evaluate, query, ...) and of their total;
+//                                device-hours (sum of shadow wall seconds / 3600) on the device(s) used
+//   privacy                      per attack: AUC, TPR at 0.1% and 1% FPR with the bootstrap interval of the
+//                                first, epsilon lower bound, member / non-member counts; groups as sp_lira wrote
+//   attack_error                 why the attacks were not run (too few finished shadows, ...), else absent
+// Tested in tests/test_sp_audit.cpp.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "paradigms/audit/shadow_scan.h"
+
+namespace sp::audit {
+
+using ojson = nlohmann::ordered_json;
+
+// A short name of the setting: the paradigm plus the settings of its own config section, e.g.
+// "coreset method=forgetting fraction=0.4".
+std::string setting_label(const nlohmann::json& config);
+
+// lira_results: lira/results.json (null when the attacks were not run; attack_error says why).
+ojson build_summary(const std::string& dir, const nlohmann::json& config, const std::vector<ShadowEntry>& shadows,
+                    const nlohmann::json& lira_results, const std::string& attack_error);
+
+// One row per (experiment, attack); the header names every column.
+std::string summary_csv(const std::vector<ojson>& summaries);
+
+// The console table of one or more experiments: setting, accuracy, TPR@0.1%/1% FPR, AUC, eps, time/model.
+std::string summary_table(const std::vector<ojson>& summaries);
+
+// The value of TPR at `fpr` in a results.json attack entry, NaN when absent.
+double tpr_at(const nlohmann::json& attack, double fpr);
+
+ojson read_summary(const std::string& dir);  // DIR/summary.json, with errors naming the file
+
+}  // namespace sp::audit

@@ -1,0 +1,37 @@
+// Training shadow models in concurrent worker processes: one `sp_train DIR/config.json --out DIR --shadow K`
+// process per shadow, at most one per slot at a time, where a slot is a GPU (the child sees only that GPU
+// through CUDA_VISIBLE_DEVICES) or a CPU worker. Separate processes keep a crashing or failing shadow from
+// taking the others down and need no thread safety from the device code; each writes its output to
+// DIR/shadow/<k>/train.log. A shadow whose process exits non-zero gets DIR/shadow/<k>/failed.json with the
+// last lines of its log. Tested in tests/test_sp_audit.cpp (two CPU workers).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace sp::audit {
+
+struct WorkerSlot {
+  std::string name;                  // "gpu 1", "cpu worker 0"
+  std::vector<std::string> env;      // extra "KEY=VALUE" entries for the child
+  std::vector<std::string> args;     // extra sp_train arguments (e.g. --device cuda)
+};
+
+struct WorkerJob {
+  int shadow = 0;
+  int exit_status = -1;              // set when finished; 128 + signal for a killed child
+  double seconds = 0;
+};
+
+// Runs `sp_train_path CONFIG --out DIR --shadow K <slot args>` for every shadow in `shadows`, keeping every
+// slot busy. `on_event` receives a line per start and end, and every `status_interval_s` a status line.
+std::vector<WorkerJob> run_worker_pool(const std::string& sp_train_path, const std::string& config_path,
+                                       const std::string& dir, const std::vector<int>& shadows,
+                                       const std::vector<WorkerSlot>& slots, double status_interval_s,
+                                       const std::function<void(const std::string&)>& on_event);
+
+// The last `n` non-empty lines of a text file ("" when unreadable); progress bars' carriage returns split
+// lines too.
+std::string tail_lines(const std::string& path, int n);
+
+}  // namespace sp::audit

@@ -1,0 +1,131 @@
+// The pieces of sp_audit's reports: ReportDoc's Markdown and HTML (escaping, every cell present, table
+// shape checked), the trade-off plot (discs where the axes say, area growing with time, PNG written),
+// summaries built from hand-made shadow metrics and LiRA results (mean/std, phases, privacy fields, CSV and
+// table), index lists, log tails, and the shadow lock seen by the status scan.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "data/file_util.h"
+#include "kernels/error.h"
+#include "paradigms/audit/audit_report.h"
+#include "paradigms/audit/report_doc.h"
+#include "paradigms/audit/tradeoff_plot.h"
+#include "paradigms/audit/worker_pool.h"
+#include "tests/lira_test_util.h"
+
+using namespace sp::audit;
+using sp::test::TempDir;
+namespace fs = std::filesystem;
+
+TEST(AuditReport, DocRendersEveryBlockInBothFormats) {
+  ReportDoc d("T <1>");
+  d.heading("Results");
+  d.paragraph("a & b");
+  d.table({"attack", "TPR"}, {{"online", "12.5%"}, {"x|y", "<b>"}});
+  d.image("lira/roc.png", "ROC");
+  d.code("{\"a\": 1}", "json");
+  std::string md = d.markdown(), html = d.html();
+  EXPECT_NE(md.find("# T <1>"), std::string::npos);
+  EXPECT_NE(md.find("| online | 12.5% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| x\\|y | <b> |"), std::string::npos) << md;
+  EXPECT_NE(md.find("![ROC](lira/roc.png)"), std::string::npos);
+  EXPECT_NE(md.find("```json\n{\"a\": 1}\n```"), std::string::npos);
+  EXPECT_NE(html.find("<title>T &lt;1&gt;</title>"), std::string::npos);
+  EXPECT_NE(html.find("<p>a &amp; b</p>"), std::string::npos);
+  EXPECT_NE(html.find("<td>&lt;b&gt;</td>"), std::string::npos);
+  EXPECT_NE(html.find("<img src=\"lira/roc.png\""), std::string::npos);
+  EXPECT_EQ(html.find("<b>"), std::string::npos) << "unescaped cell";
+  EXPECT_THROW(d.table({"a", "b"}, {{"1"}}), sp::Error);
+}
+
+TEST(AuditReport, TradeoffPlotPutsDiscsWhereTheAxesSay) {
+  std::vector<TradeoffPoint> pts = {{"baseline", 0.9, 0.3, 100}, {"dpsgd", 0.6, 0.002, 400}};
+  TradeoffLayout L = fit_layout(pts);
+  EXPECT_LE(L.acc_min, 0.6);
+  EXPECT_GE(L.acc_max, 0.9);
+  EXPECT_LT(tradeoff_x(L, 0.6), tradeoff_x(L, 0.9));
+  EXPECT_LT(tradeoff_y(L, 0.3), tradeoff_y(L, 0.002));  // higher TPR is higher up
+  EXPECT_EQ(tradeoff_y(L, 1e-6), tradeoff_y(L, 1e-3));  // below chance: drawn at the floor
+  EXPECT_LT(disc_radius(100, 400), disc_radius(400, 400));
+  EXPECT_NEAR(double(disc_radius(100, 400)) / disc_radius(400, 400), 0.5, 0.05);  // area ~ time
+  sp::lira::Canvas c = render_tradeoff_plot(pts, "t", L);
+  for (const auto& p : pts) {
+    auto px = c.at(int(std::lround(tradeoff_x(L, p.accuracy))), int(std::lround(tradeoff_y(L, p.tpr))));
+    EXPECT_FALSE(px.r == 255 && px.g == 255 && px.b == 255) << p.label << ": no disc at its centre";
+  }
+  TempDir t;
+  write_tradeoff_plot(t / "p.png", pts, "t");
+  EXPECT_GT(fs::file_size(t / "p.png"), 1000u);
+}
+
+TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
+  std::vector<ShadowEntry> sh(4);
+  for (int k = 0; k < 4; ++k) {
+    sh[size_t(k)].k = k;
+    sh[size_t(k)].state = k < 3 ? ShadowState::done : ShadowState::failed;
+    sh[size_t(k)].metrics = {{"test_accuracy", 0.5 + 0.1 * k},
+                             {"train_accuracy", 1.0},
+                             {"device", "cpu"},
+                             {"seconds", {{"train", 10.0 * (k + 1)}, {"query", 2.0}, {"query_all", 0.0}}}};
+  }
+  sh[3].error = "boom";
+  nlohmann::json lira = nlohmann::json::parse(R"({
+    "n_models": 3, "n_samples": 10, "n_queries": 18,
+    "attacks": {"online": {"auc": 0.9,
+                           "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.25}, {"fpr": 0.01, "tpr": 0.5}],
+                           "epsilon_lower_bound": 1.5, "n_members": 15, "n_nonmembers": 15,
+                           "bootstrap": {"tpr_ci95": [0.1, 0.4]}}}})");
+  nlohmann::json config = {{"paradigm", "coreset"}, {"coreset", {{"method", "forgetting"}, {"fraction", 0.4}}}};
+  ojson s = build_summary("/x", config, sh, lira, "");
+  EXPECT_EQ(s["label"], "coreset fraction=0.4 method=forgetting");
+  EXPECT_NEAR(s["utility"]["test_accuracy"]["mean"].get<double>(), 0.6, 1e-12);
+  EXPECT_NEAR(s["utility"]["test_accuracy"]["std"].get<double>(), 0.1, 1e-12);
+  EXPECT_EQ(s["shadows"]["failed"], ojson({3}));
+  EXPECT_EQ(s["shadows"]["errors"]["3"], "boom");
+  EXPECT_NEAR(s["cost"]["seconds_per_model"]["train"].get<double>(), 20.0, 1e-12);
+  EXPECT_FALSE(s["cost"]["seconds_per_model"].contains("query_all"));  // zero everywhere: left out
+  EXPECT_EQ(s["cost"]["seconds_per_model"].begin().key(), "train");     // in the order things happen
+  EXPECT_NEAR(s["cost"]["device_hours"].get<double>(), 66.0 / 3600, 1e-12);
+  EXPECT_EQ(s["privacy"]["online"]["tpr_at_0.1%_fpr"], 0.25);
+  EXPECT_EQ(s["privacy"]["online"]["tpr_at_1%_fpr"], 0.5);
+  EXPECT_EQ(s["privacy"]["online"]["tpr_at_0.1%_fpr_ci95"], ojson({0.1, 0.4}));
+  EXPECT_EQ(best_attack(s), "online");
+  std::string csv = summary_csv({s});
+  EXPECT_NE(csv.find("/x,coreset fraction=0.4 method=forgetting,coreset,3,4,0.6,0.1,online,0.9,0.25,0.5,1.5,22,"),
+            std::string::npos)
+      << csv;
+  std::string table = summary_table({s});
+  EXPECT_NE(table.find("25.00%"), std::string::npos) << table;
+  EXPECT_NE(table.find("60.00 +- 10.00"), std::string::npos) << table;
+}
+
+TEST(AuditReport, IndexListsLogTailsAndShadowLocks) {
+  EXPECT_EQ(format_index_list({0, 1, 2, 5, 7, 8}), "0-2, 5, 7-8");
+  EXPECT_EQ(format_index_list({}), "none");
+  TempDir t;
+  sp::test::write_text(t / "log", "a\nprogress 1\rprogress 2\n\nlast line\n");
+  EXPECT_EQ(tail_lines(t / "log", 1), "last line");
+  EXPECT_EQ(tail_lines(t / "log", 2), "progress 2\nlast line");
+  EXPECT_EQ(tail_lines(t / "missing", 2), "");
+
+  fs::create_directories(t / "shadow/0");
+  fs::create_directories(t / "shadow/1");
+  {
+    auto lock = sp::data::FileLock::try_lock(t / "shadow/0/.lock");
+    ASSERT_TRUE(lock);
+    EXPECT_FALSE(sp::data::FileLock::try_lock(t / "shadow/0/.lock")) << "a second holder";
+    EXPECT_TRUE(sp::data::FileLock::is_held(t / "shadow/0/.lock"));
+    mark_failed(t.path(), 1, "out of memory", 1);
+    std::vector<ShadowEntry> v = scan_shadows(t.path(), 3);
+    EXPECT_EQ(v[0].state, ShadowState::running);
+    EXPECT_EQ(v[1].state, ShadowState::failed);
+    EXPECT_EQ(v[1].error, "out of memory");
+    EXPECT_EQ(v[2].state, ShadowState::missing);
+  }
+  EXPECT_FALSE(sp::data::FileLock::is_held(t / "shadow/0/.lock"));
+  EXPECT_EQ(scan_shadows(t.path(), 1)[0].state, ShadowState::missing);
+  clear_failed(t.path(), 1);
+  EXPECT_EQ(scan_shadows(t.path(), 2)[1].state, ShadowState::missing);
+}
