@@ -5,6 +5,7 @@
 // child process, and run_slurm_submit with stand-in sbatch programs: the submitted commands and dependency,
 // jobs.json, finished shadows left out of the array, --dry-run submitting nothing, sbatch failing or missing,
 // a second submission refused while squeue still lists the first one's jobs.
+// sp_audit --slurm --dry-run writes both scripts with the options given; --no-train with it is refused.
 // The real cluster test is tests/slurm/slurm_e2e.sh.
 #include <sys/stat.h>
 
@@ -345,4 +346,35 @@ TEST(Slurm, SubmitWithAStandInSbatch) {
   b.config = t / "cfg2.json";
   EXPECT_ERROR(run_slurm_submit(b), "different configuration");
   EXPECT_FALSE(fs::exists(calls));
+}
+
+TEST(Slurm, SpAuditDryRun) {
+  const std::string bin = std::string(SP_BINARY_DIR) + "/bin/";
+  if (!fs::exists(bin + "sp_audit") || !fs::exists(bin + "sp_train")) GTEST_SKIP() << "sp_audit/sp_train not built";
+  TempDir t;
+  nlohmann::json c = {{"seed", 3},
+                      {"num_shadows", 4},
+                      {"dataset", {{"name", "shapes10"}, {"seed", 1}, {"train", 60}, {"test", 20}}},
+                      {"model", {{"name", "resnet18"}, {"width", 2}}},
+                      {"recipe", {{"epochs", 1}, {"batch_size", 16}, {"optimizer", {{"name", "adam"}, {"lr", 0.002}}}}},
+                      {"audit", {{"num_audit", 8}}}};
+  sp::test::write_text(t / "cfg.json", c.dump(2));
+  const std::string dir = t / "exp", head = bin + "sp_audit " + t / "cfg.json" + " --out " + dir;
+  auto r = sp::test::run_command(head + " --shadows 0-2 --slurm --dry-run --time 01:00:00 --mem 4G --device cpu");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("--dependency=afterany:${jid%%;*} " + dir + "/slurm/report.sbatch"), std::string::npos)
+      << r.output;
+  expect_lines(sp::test::read_text(dir + "/slurm/train_array.sbatch"),
+               {"#SBATCH --array=0-2\n", "#SBATCH --time=01:00:00\n", "#SBATCH --mem=4G\n",
+                "exec " + bin + "sp_train " + dir + "/slurm/config.json --out " + dir +
+                    " --shadow \"$SLURM_ARRAY_TASK_ID\" --device cpu\n"});
+  expect_lines(sp::test::read_text(dir + "/slurm/report.sbatch"),
+               {"exec " + bin + "sp_audit " + dir + "/slurm/config.json --out " + dir + " --no-train --shadows 0-2\n"});
+
+  r = sp::test::run_command(head + " --slurm --no-train");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--no-train and --gpus do not apply"), std::string::npos) << r.output;
+  r = sp::test::run_command(head + " --dry-run");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("--dry-run requires --slurm"), std::string::npos) << r.output;
 }

@@ -1,6 +1,9 @@
 // sp_audit: the whole evaluation in one command (issue 6).
 //   sp_audit CONFIG --out DIR [--shadows A-B] [--gpus 0,1,...] [--workers N] [--device auto|cpu|cuda]
 //            [--no-train] [--json] [--bootstrap N] [--data PATH] [--log-every S]
+//   sp_audit CONFIG --out DIR --slurm [--dry-run] [--partition P] [--account A] [--time T] [--gres G]
+//            [--cpus-per-task N] [--mem M] [--array-limit N] [--sbatch-extra OPT] [--slurm-log-dir D]:
+//            a SLURM job array (one task per shadow) and a dependent report job (paradigms/audit/slurm_submit.h)
 //   sp_audit --status DIR [--json]
 //   sp_audit --compare DIR1 DIR2 ... --out OUT [--json]
 // Exit status: 0 done; 1 an error before or outside training (message names the file or key); 2 some
@@ -14,6 +17,7 @@
 #include "kernels/cpu/blas_setup.h"
 #include "kernels/error.h"
 #include "paradigms/audit/audit_pipeline.h"
+#include "paradigms/audit/slurm_submit.h"
 
 using namespace sp;
 
@@ -79,6 +83,8 @@ int main(int argc, char** argv) {
                                          "and the results so far");
   app.add_option("--compare", compare, "combine the reports of several audited experiment directories (with --out)")
       ->expected(1, -1);
+  audit::SlurmCliOptions slurm;
+  audit::add_slurm_cli_options(app, slurm);
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGXFSZ, SIG_IGN);  // a full disk or file-size limit must end as a message
@@ -98,6 +104,18 @@ int main(int argc, char** argv) {
       SP_CHECK(o.first <= o.last, "--shadows: empty range ", shadows);
     }
     if (!gpus.empty()) o.gpus = parse_list(gpus, "--gpus");
+    if (slurm.enabled) {
+      SP_CHECK(!no_train && gpus.empty(), "--slurm: training happens in the job array (one task per shadow, GPUs "
+               "by --gres); --no-train and --gpus do not apply");
+      slurm.config = config;
+      slurm.out = o.dir;
+      slurm.data_path = o.data_path;
+      slurm.first = o.first;
+      slurm.last = o.last;
+      slurm.range_given = !shadows.empty();
+      if (o.device != "auto") slurm.train_args = {"--device", o.device};
+      return audit::run_slurm_submit(slurm);
+    }
     return audit::run_audit(o);
   } catch (const std::exception& e) {
     std::fflush(stdout);

@@ -26,7 +26,8 @@ slurm_up() {
   for prog in munged slurmctld slurmd sbatch squeue sinfo scontrol; do
     command -v "$prog" >/dev/null 2>&1 || { SLURM_UP_WHY="$prog is not installed (apt-get install slurm-wlm munge)"; return 1; }
   done
-  mkdir -p "$d/state" "$d/spool" "$d/munge" && chmod 700 "$d" "$d/munge" || { SLURM_UP_WHY="cannot create $d"; return 1; }
+  # munged wants its socket's directory searchable by all and not writable by others; the key stays 0400.
+  mkdir -p "$d/state" "$d/spool" "$d/munge" && chmod 755 "$d" "$d/munge" || { SLURM_UP_WHY="cannot create $d"; return 1; }
 
   dd if=/dev/urandom of="$d/munge/munge.key" bs=1024 count=1 status=none && chmod 400 "$d/munge/munge.key"
   if ! munged --force --key-file="$d/munge/munge.key" --socket="$d/munge/munge.sock" --pid-file="$d/munge/munged.pid" \
