@@ -141,6 +141,27 @@ TEST(SpAudit, WorkersAndInProcessAgreeAndEveryReportHoldsTheNumbers) {
   EXPECT_EQ(std::count(cmp.begin(), cmp.end(), '\n'), 9) << cmp;
 }
 
+// The README's demo configuration, shrunk to seconds (fewer, smaller images and models), runs end
+// to end with the default worker choice (its schedule needs two epochs).
+TEST(SpAudit, DemoConfigShrunkRunsEndToEnd) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  nlohmann::json demo = nlohmann::json::parse(sp::test::read_text(std::string(SP_SOURCE_DIR) + "/configs/demo.json"),
+                                              nullptr, true, /*ignore_comments=*/true);
+  demo["num_shadows"] = 6;
+  demo["dataset"]["train"] = 96;
+  demo["dataset"]["test"] = 40;
+  demo["model"]["width"] = 2;
+  demo["recipe"]["epochs"] = 2;  // the one warm-up epoch must be shorter than the run
+  demo["audit"]["num_audit"] = 12;
+  auto r = sp_audit(write_config(t, "demo.json", demo.dump()) + " --out " + (t / "demo"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "TPR@0.1%");
+  nlohmann::json s = read_json(t / "demo/summary.json");
+  EXPECT_EQ(s["shadows"]["done"].size(), 6u);
+  EXPECT_EQ(s["privacy"].size(), 4u);
+}
+
 TEST(SpAudit, KilledMidShadowResumesToTheSameBytes) {
   REQUIRE_BINARIES();
   TempDir t;
