@@ -5,7 +5,8 @@
 // result, --bench, and the bad inputs of issue 4 (typo, shadow out of range, another configuration in the
 // directory, an unusable output path, a full disk) ending with a message, a non-zero exit and the existing
 // outputs untouched. Array tasks starting at once on one directory: one configuration wins, every other
-// one is refused (config.json is written under the experiment lock). --slurm --dry-run writes the array. Also the model-file and epoch-checkpoint helpers and the progress formatting.
+// one is refused (config.json is written under the experiment lock). --slurm --dry-run writes the array.
+// Also the model-file and epoch-checkpoint helpers and the progress formatting.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
