@@ -32,6 +32,13 @@ std::string common_directives(const SlurmOptions& o) {
   return s;
 }
 
+void append_quoted(std::string& s, const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    s += ' ';
+    s += shell_quote(a);
+  }
+}
+
 // The start of a job script: what it is, its name and output file, then `more` and the shared directives.
 std::string script_head(const SlurmOptions& o, const SlurmJobs& j, const std::string& what, const std::string& job,
                         const std::string& output, const std::string& more) {
@@ -75,12 +82,20 @@ std::string array_spec(const std::vector<int>& indices, int limit) {
              indices[i - 1], " then ", indices[i], ")");
     size_t run = i;
     while (run + 1 < indices.size() && indices[run + 1] == indices[run] + 1) ++run;
-    s += (s.empty() ? "" : ",") + std::to_string(indices[i]);
-    if (run > i) s += "-" + std::to_string(indices[run]);
+    // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "," + std::to_string(...).
+    if (!s.empty()) s += ',';
+    s += std::to_string(indices[i]);
+    if (run > i) {
+      s += '-';
+      s += std::to_string(indices[run]);
+    }
     i = run + 1;
   }
   SP_CHECK(limit >= 0, "slurm job array: negative concurrency limit ", limit);
-  if (limit > 0) s += "%" + std::to_string(limit);
+  if (limit > 0) {
+    s += '%';
+    s += std::to_string(limit);
+  }
   return s;
 }
 
@@ -95,7 +110,7 @@ std::string train_array_script(const SlurmOptions& o, const SlurmJobs& j) {
   s += "set -euo pipefail\n";
   s += "exec " + shell_quote(j.sp_train) + " " + shell_quote(j.config) + " --out " + shell_quote(j.out_dir) +
        " --shadow \"$SLURM_ARRAY_TASK_ID\"";
-  for (const std::string& a : j.train_args) s += " " + shell_quote(a);
+  append_quoted(s, j.train_args);
   return s + "\n";
 }
 
@@ -104,7 +119,7 @@ std::string report_script(const SlurmOptions& o, const SlurmJobs& j) {
   s += "set -euo pipefail\n";
   s += "exec " + shell_quote(j.sp_audit) + " " + shell_quote(j.config) + " --out " + shell_quote(j.out_dir) +
        " --no-train";
-  for (const std::string& a : j.report_args) s += " " + shell_quote(a);
+  append_quoted(s, j.report_args);
   return s + "\n";
 }
 
