@@ -207,7 +207,7 @@ bool is_creation_entry(const std::string& rel, bool is_dir) {
 }
 
 std::string lock_path_of(const std::string& dir) {
-  SP_CHECK(is_fresh_experiment_dir(dir) || fs::is_regular_file(dir + "/experiment.json"), "experiment '", dir,
+  SP_CHECK(may_hold_experiment(dir), "experiment '", dir,
            "' exists and is not an experiment directory (no experiment.json); refusing to write into it");
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -225,6 +225,14 @@ bool is_fresh_experiment_dir(const std::string& dir) {
   for (; !ec && it != end; it.increment(ec))
     if (!is_creation_entry(it->path().lexically_relative(dir).generic_string(), it->is_directory(ec))) return false;
   return !ec;
+}
+
+bool may_hold_experiment(const std::string& dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec) &&
+      (fs::exists(dir + "/experiment.json", ec) || fs::is_regular_file(dir + "/.lock", ec)))
+    return true;
+  return is_fresh_experiment_dir(dir);
 }
 
 ExperimentLock::ExperimentLock(const std::string& dir) : dir_(dir), lock_(lock_path_of(dir)) {}

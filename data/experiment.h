@@ -51,6 +51,11 @@ ExperimentConfig make_experiment_config(const std::string& dataset_spec, const D
 // True when `dir` is missing, empty, or holds no experiment.json and only what creation writes (the lock,
 // audit arrays, keep.npy files and their temporaries, i.e. an interrupted creation): safe to create in.
 bool is_fresh_experiment_dir(const std::string& dir);
+// The check before taking the lock, when another process may be creating the experiment (so the directory
+// changes under is_fresh_experiment_dir's feet): false only for what is clearly not ours, a file or a
+// directory that is not fresh and holds neither experiment.json nor the lock file. Checked exactly under
+// the lock afterwards.
+bool may_hold_experiment(const std::string& dir);
 
 // The exclusive lock on DIR/.lock for creating or reopening the experiment in DIR (created when missing).
 // Throws without touching `dir` when it is a foreign directory (not fresh and without experiment.json).

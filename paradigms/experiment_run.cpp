@@ -19,8 +19,8 @@ void check_run_dir(const std::string& dir, const RunConfig& cfg) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return;
   SP_CHECK(fs::is_directory(dir, ec), "output '", dir, "' exists and is not a directory");
-  if (data::is_fresh_experiment_dir(dir)) return;
-  SP_CHECK(fs::exists(dir + "/experiment.json"), "output '", dir,
+  // Without experiment.json the directory is being created, or is fresh (checked exactly under the lock).
+  SP_CHECK(data::may_hold_experiment(dir), "output '", dir,
            "' exists and is not an experiment directory (no experiment.json); refusing to write into it");
   if (!fs::exists(config_path(dir))) return;  // created by another tool: config.json is added below
   cfg::Errors errors;

@@ -271,6 +271,19 @@ TEST(DataExperiment, InterruptedCreationIsCompletedForeignFilesAreNot) {
     EXPECT_FALSE(fs::exists(d + "/.lock"));
     EXPECT_FALSE(fs::exists(d + "/experiment.json"));
   }
+  // A directory with the lock file may be one another process is creating right now: the check before the
+  // lock lets it through, the exact one under the lock still refuses foreign files.
+  std::string d = tmp / "locked_foreign";
+  fs::create_directories(d);
+  write_file_atomic(d + "/.lock", std::string());
+  write_file_atomic(d + "/notes.txt", std::string("mine"));
+  EXPECT_TRUE(may_hold_experiment(d));
+  EXPECT_FALSE(is_fresh_experiment_dir(d));
+  std::string m = error_of([&] { create_or_open_experiment(d, s.cfg, s.labels); });
+  EXPECT_NE(m.find("not an experiment directory"), std::string::npos) << m;
+  EXPECT_FALSE(fs::exists(d + "/experiment.json"));
+  EXPECT_FALSE(may_hold_experiment(tmp / "foreign"));
+  EXPECT_TRUE(may_hold_experiment(dir));
   EXPECT_TRUE(is_fresh_experiment_dir(tmp / "missing"));
   EXPECT_FALSE(is_fresh_experiment_dir(dir + "/experiment.json"));  // a file
 }
