@@ -39,6 +39,16 @@ namespace {
     EXPECT_NE(m_.find(needle), std::string::npos) << "want '" << needle << "' in: " << m_; \
   } while (0)
 
+// A tiny experiment (only prepared here, never trained).
+nlohmann::json tiny_config() {
+  return {{"seed", 3},
+          {"num_shadows", 4},
+          {"dataset", {{"name", "shapes10"}, {"seed", 1}, {"train", 60}, {"test", 20}}},
+          {"model", {{"name", "resnet18"}, {"width", 2}}},
+          {"recipe", {{"epochs", 1}, {"batch_size", 16}, {"optimizer", {{"name", "adam"}, {"lr", 0.002}}}}},
+          {"audit", {{"num_audit", 8}}}};
+}
+
 SlurmOptions every_option() {
   SlurmOptions o;
   o.partition = "gpu,gpu-long";
@@ -229,12 +239,7 @@ TEST(Slurm, SubmitWithAStandInSbatch) {
   fs::create_directories(t / "bin");
   write_executable(t / "bin/sp_train", "#!/bin/sh\n");
   write_executable(t / "bin/sp_audit", "#!/bin/sh\n");
-  nlohmann::json c = {{"seed", 3},
-                      {"num_shadows", 4},
-                      {"dataset", {{"name", "shapes10"}, {"seed", 1}, {"train", 60}, {"test", 20}}},
-                      {"model", {{"name", "resnet18"}, {"width", 2}}},
-                      {"recipe", {{"epochs", 1}, {"batch_size", 16}, {"optimizer", {{"name", "adam"}, {"lr", 0.002}}}}},
-                      {"audit", {{"num_audit", 8}}}};
+  nlohmann::json c = tiny_config();
   sp::test::write_text(t / "cfg.json", c.dump(2));
 
   SlurmCliOptions o;
@@ -352,12 +357,7 @@ TEST(Slurm, SpAuditDryRun) {
   const std::string bin = std::string(SP_BINARY_DIR) + "/bin/";
   if (!fs::exists(bin + "sp_audit") || !fs::exists(bin + "sp_train")) GTEST_SKIP() << "sp_audit/sp_train not built";
   TempDir t;
-  nlohmann::json c = {{"seed", 3},
-                      {"num_shadows", 4},
-                      {"dataset", {{"name", "shapes10"}, {"seed", 1}, {"train", 60}, {"test", 20}}},
-                      {"model", {{"name", "resnet18"}, {"width", 2}}},
-                      {"recipe", {{"epochs", 1}, {"batch_size", 16}, {"optimizer", {{"name", "adam"}, {"lr", 0.002}}}}},
-                      {"audit", {{"num_audit", 8}}}};
+  nlohmann::json c = tiny_config();
   sp::test::write_text(t / "cfg.json", c.dump(2));
   const std::string dir = t / "exp", head = bin + "sp_audit " + t / "cfg.json" + " --out " + dir;
   auto r = sp::test::run_command(head + " --shadows 0-2 --slurm --dry-run --time 01:00:00 --mem 4G --device cpu");
