@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-call check on a machine with a GPU: builds Release with the CUDA backend, runs every test (the GPU
 # tests compare each CUDA kernel with the CPU reference), then prints the benchmark table (GEMM TFLOP/s,
-# ResNet-18 conv layers forward+backward, device copy GB/s). Meant to finish in under 5 minutes.
+# ResNet-18 conv layers forward+backward, device copy GB/s, sp_train throughput, the DP-SGD / non-private
+# step ratio of WRN-16-4 at batch 256). Meant to finish in under 5 minutes.
 # Logs go to $OUT (the device tool's result folder) when set, else build-gpu/.
 # Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb and CLI11 come from it.
 set -uo pipefail
@@ -47,5 +48,7 @@ log "benchmarks"
   timeout 150 build-gpu/bin/sp_bench_kernels --device cuda 2>&1 | tee "$out/bench_kernels.txt"
 [ -x build-gpu/bin/sp_train ] &&
   timeout 120 build-gpu/bin/sp_train --bench --device cuda 2>&1 | tee "$out/bench_train.txt"
+[ -x build-gpu/bin/sp_train ] &&
+  timeout 120 build-gpu/bin/sp_train --bench-dpsgd --device cuda --bench-batch 256 2>&1 | tee "$out/bench_dpsgd.txt"
 log "total $(( $(date +%s) - t0 )) s"
 exit $rc
