@@ -6,7 +6,7 @@
 //                   taking value i % 2 of pair i / 2 (dp_sgd_math.h): the same noise on every backend,
 //                   independent of launch geometry.
 // CPU reference kernels/cpu/dp_sgd.cpp, CUDA kernels/cuda/dp_sgd.cu; tested in tests/test_dpsgd_kernels.cpp
-// and tests/gpu/test_dpsgd_kernels_gpu.cpp.
+// and tests/gpu/test_dpsgd_gpu.cpp.
 #pragma once
 #include "kernels/registry.h"
 #include "kernels/tensor.h"

@@ -1,11 +1,9 @@
-// Per-example unfold (im2col) for per-sample convolution weight gradients. For a batch of K augmented copies
-// of B examples laid out copy-major (sample n = k * B + e) and a conv geometry g (groups 1):
-//   out [B, C*kh*kw, K*OH*OW],
-//   out[e, (c*kh + i)*kw + j, k*OH*OW + oy*OW + ox] = x[k*B + e, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]
-// (0 where the tap falls into the padding). Example e's weight gradient summed over its K copies is then one
-// GEMM: dY_e [O, K*OH*OW] x out[e]^T. Index math: unfold_math.h. CPU reference kernels/cpu/unfold.cpp, CUDA
-// kernels/cuda/unfold.cu; tested in tests/test_dpsgd_kernels.cpp (against direct loops) and
-// tests/gpu/test_dpsgd_kernels_gpu.cpp.
+// Unfold (im2col) of a batch for per-sample convolution weight gradients. For a conv geometry g (groups 1):
+//   out [N, C*kh*kw, OH*OW],  out[n, (c*kh + i)*kw + j, oy*OW + ox] = x[n, c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]
+// (0 where the tap falls into the padding), so sample n's weight gradient is one GEMM dY_n [O, OH*OW] x
+// out[n]^T, and a batch of them is one strided-batched GEMM. CPU reference kernels/cpu/unfold.cpp (a loop
+// nest), CUDA kernels/cuda/unfold.cu (per-element index math, unfold_math.h); tested in
+// tests/test_dpsgd_kernels.cpp (both against direct loops) and tests/gpu/test_dpsgd_gpu.cpp.
 #pragma once
 #include "kernels/conv.h"
 #include "kernels/registry.h"
@@ -14,15 +12,15 @@
 
 namespace sp {
 
-using UnfoldPerExampleFn = void(Stream&, const Tensor& out, const Tensor& x, const Conv2dGeom& g, int64_t copies);
-extern Kernel<UnfoldPerExampleFn> k_unfold_per_example;
+using UnfoldFn = void(Stream&, const Tensor& out, const Tensor& x, const Conv2dGeom& g);
+extern Kernel<UnfoldFn> k_unfold;
 
-// Shape of the unfolded tensor: [n / copies, c * kh * kw, copies * oh * ow].
-Shape unfold_per_example_shape(const Conv2dGeom& g, int64_t copies);
-// Validating wrapper: x [N, C, H, W] matching g (groups 1), N divisible by copies, out of the shape above,
-// both contiguous, same dtype and device.
-void unfold_per_example(Stream& s, const Tensor& out, const Tensor& x, const Conv2dGeom& g, int64_t copies);
-// The index helper both backends iterate with.
-UnfoldIndex make_unfold_index(const Conv2dGeom& g, int64_t copies);
+// Shape of the unfolded tensor: [n, c * kh * kw, oh * ow].
+Shape unfold_shape(const Conv2dGeom& g);
+// Validating wrapper: x [N, C, H, W] matching g (groups 1), out of the shape above, both contiguous, same
+// dtype and device.
+void unfold(Stream& s, const Tensor& out, const Tensor& x, const Conv2dGeom& g);
+// The per-element index helper of the CUDA kernel.
+UnfoldIndex make_unfold_index(const Conv2dGeom& g);
 
 }  // namespace sp

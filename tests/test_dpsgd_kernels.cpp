@@ -1,5 +1,5 @@
-// The DP-SGD kernels on the CPU: the per-example unfold against direct loops (copies, stride, padding,
-// dilation), squared row norms (with accumulation), clipping factors, and the counter-based Gaussian noise
+// The DP-SGD kernels on the CPU: the unfold (the CPU loop nest and the CUDA kernel's index math) against
+// direct loops (stride, padding, dilation, non-square kernels), squared row norms (with accumulation), clipping factors, and the counter-based Gaussian noise
 // (deterministic per key and stream, mean 0 and variance 1, independent streams, odd lengths); bad input.
 #include <cmath>
 
@@ -12,24 +12,23 @@ using namespace sp;
 
 namespace {
 
-// Direct definition of unfold_per_example (see kernels/unfold.h).
-std::vector<double> unfold_reference(const Tensor& x, const Conv2dGeom& g, int64_t K) {
+// Direct definition of unfold (see kernels/unfold.h).
+std::vector<double> unfold_reference(const Tensor& x, const Conv2dGeom& g) {
   auto xv = test::as_doubles(x);
-  const int64_t B = g.n / K, rows = g.c * g.kh * g.kw, cols = K * g.oh * g.ow;
-  std::vector<double> out(static_cast<size_t>(B * rows * cols), 0.0);
-  for (int64_t e = 0; e < B; ++e)
+  const int64_t rows = g.c * g.kh * g.kw, cols = g.oh * g.ow;
+  std::vector<double> out(static_cast<size_t>(g.n * rows * cols), 0.0);
+  for (int64_t n = 0; n < g.n; ++n)
     for (int64_t c = 0; c < g.c; ++c)
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j)
-          for (int64_t k = 0; k < K; ++k)
-            for (int64_t oy = 0; oy < g.oh; ++oy)
-              for (int64_t ox = 0; ox < g.ow; ++ox) {
-                int64_t iy = oy * g.sh - g.ph + i * g.dh, ix = ox * g.sw - g.pw + j * g.dw;
-                double v = 0;
-                if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) v = xv[size_t((((k * B + e) * g.c + c) * g.h + iy) * g.w + ix)];
-                int64_t row = (c * g.kh + i) * g.kw + j, col = k * g.oh * g.ow + oy * g.ow + ox;
-                out[size_t((e * rows + row) * cols + col)] = v;
-              }
+          for (int64_t oy = 0; oy < g.oh; ++oy)
+            for (int64_t ox = 0; ox < g.ow; ++ox) {
+              int64_t iy = oy * g.sh - g.ph + i * g.dh, ix = ox * g.sw - g.pw + j * g.dw;
+              double v = 0;
+              if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) v = xv[size_t(((n * g.c + c) * g.h + iy) * g.w + ix)];
+              int64_t row = (c * g.kh + i) * g.kw + j;
+              out[size_t((n * rows + row) * cols + oy * g.ow + ox)] = v;
+            }
   return out;
 }
 
@@ -39,21 +38,28 @@ TEST(DpsgdKernels, UnfoldMatchesDirectLoops) {
   struct Case {
     Shape x, w;
     Conv2dParams p;
-    int64_t copies;
   };
   std::vector<Case> cases = {
-      {{2, 3, 5, 5}, {4, 3, 3, 3}, {{1}, {1}, {1}, 1}, 1},
-      {{6, 2, 7, 6}, {3, 2, 3, 3}, {{2}, {1}, {1}, 1}, 3},
-      {{4, 2, 6, 6}, {2, 2, 1, 1}, {{2}, {0}, {1}, 1}, 2},
-      {{2, 1, 7, 7}, {1, 1, 3, 2}, {{1, 2}, {2, 0}, {2, 1}, 1}, 2},
+      {{2, 3, 5, 5}, {4, 3, 3, 3}, {{1}, {1}, {1}, 1}},
+      {{3, 2, 7, 6}, {3, 2, 3, 3}, {{2}, {1}, {1}, 1}},
+      {{2, 2, 6, 6}, {2, 2, 1, 1}, {{2}, {0}, {1}, 1}},
+      {{2, 1, 7, 7}, {1, 1, 3, 2}, {{1, 2}, {2, 0}, {2, 1}, 1}},
   };
   for (const Case& c : cases) {
     for (DType dt : {DType::f32, DType::f64}) {
       Tensor x = test::randn(c.x, dt, 7);
       Conv2dGeom g = conv2d_geometry(x, Tensor::empty(c.w, dt), c.p);
-      Tensor out = Tensor::empty(unfold_per_example_shape(g, c.copies), dt);
-      unfold_per_example(Stream::cpu(), out, x, g, c.copies);
-      EXPECT_EQ(test::as_doubles(out), unfold_reference(x, g, c.copies)) << x.str() << " copies " << c.copies;
+      Tensor out = Tensor::empty(unfold_shape(g), dt);
+      unfold(Stream::cpu(), out, x, g);
+      std::vector<double> want = unfold_reference(x, g);
+      EXPECT_EQ(test::as_doubles(out), want) << x.str();
+      // The CUDA kernel's per-element index math, evaluated on the host.
+      UnfoldIndex u = make_unfold_index(g);
+      auto xv = test::as_doubles(x);
+      for (int64_t i = 0; i < out.numel(); ++i) {
+        int64_t src = u.source(i);
+        ASSERT_EQ(src < 0 ? 0.0 : xv[size_t(src)], want[size_t(i)]) << i;
+      }
     }
   }
 }
@@ -61,12 +67,13 @@ TEST(DpsgdKernels, UnfoldMatchesDirectLoops) {
 TEST(DpsgdKernels, UnfoldRejectsBadInput) {
   Tensor x = test::randn({3, 2, 5, 5}, DType::f32, 1);
   Conv2dGeom g = conv2d_geometry(x, Tensor::empty({2, 2, 3, 3}, DType::f32), {});
-  test::expect_error_mentioning([&] { unfold_per_example_shape(g, 2); }, "not 2 copies");
   Tensor bad = Tensor::empty({3, 18, 8}, DType::f32);
-  test::expect_error_mentioning([&] { unfold_per_example(Stream::cpu(), bad, x, g, 1); }, "unfold_per_example: out");
+  test::expect_error_mentioning([&] { unfold(Stream::cpu(), bad, x, g); }, "unfold: out");
+  test::expect_error_mentioning([&] { unfold(Stream::cpu(), Tensor::empty(unfold_shape(g), DType::f64), x, g); },
+                                "should have dtype F32");
   Conv2dGeom grouped = conv2d_geometry(x, Tensor::empty({2, 1, 3, 3}, DType::f32), {{1}, {0}, {1}, 2});
-  Tensor out = Tensor::empty(unfold_per_example_shape(grouped, 1), DType::f32);
-  test::expect_error_mentioning([&] { unfold_per_example(Stream::cpu(), out, x, grouped, 1); }, "groups 2");
+  Tensor out = Tensor::empty(unfold_shape(grouped), DType::f32);
+  test::expect_error_mentioning([&] { unfold(Stream::cpu(), out, x, grouped); }, "groups 2");
 }
 
 TEST(DpsgdKernels, RowSquaredNormsAccumulate) {

@@ -15,7 +15,7 @@ namespace {
 ModelConfig tiny_model() {
   ModelConfig mc;
   mc.name = "wrn16_4";
-  mc.width = 8;
+  mc.width = 4;
   mc.num_classes = 4;
   mc.image_size = 8;
   return mc;
@@ -84,7 +84,7 @@ TEST(DpsgdTrainer, NoiseVarianceIsScaledByTheExpectedBatch) {
 
 TEST(DpsgdTrainer, SameSeedSameRunAndResumeIsExact) {
   auto model = make_model(tiny_model());
-  const int64_t n = 30, B = 6;
+  const int64_t n = 20, B = 5;
   DeviceData data = tiny_data(n);
   dpsgd::DpsgdSettings d = settings(0.8, 2, 0.999);
   dpsgd::DpPlan plan = dpsgd::plan_dpsgd(d, n, B, 2);

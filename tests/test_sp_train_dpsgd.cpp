@@ -1,29 +1,21 @@
-// End to end: build/bin/sp_train on a tiny paradigm-dpsgd experiment (shapes10, width-8 WRN-16-4). The
+// End to end: build/bin/sp_train on a tiny paradigm-dpsgd experiment (shapes10, width-4 WRN-16-4). The
 // shadow's outputs exist with the baseline's shapes, metrics.json records the privacy parameters (epsilon,
 // delta, sigma, C, q, steps, K, accountant) and that the EMA was evaluated, a SIGKILL after an epoch
 // checkpoint followed by a rerun gives the same bytes as an uninterrupted run, a batch-norm model is refused
 // before any work, and sp_train --bench-dpsgd prints the DP / non-private step ratio.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
-#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "data/npy.h"
 #include "nn/safetensors.h"
 #include "paradigms/dpsgd/rdp_accountant.h"
+#include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
 #include "tests/test_util.h"
 
 using namespace sp;
 using sp::test::TempDir;
 namespace fs = std::filesystem;
-
-extern char** environ;
 
 namespace {
 
@@ -34,7 +26,7 @@ nlohmann::json tiny_dp_config(int epochs, const std::string& model = "wrn16_4") 
           {"seed", 5},
           {"num_shadows", 2},
           {"dataset", {{"name", "shapes10"}, {"seed", 2}, {"train", 72}, {"test", 30}}},
-          {"model", {{"name", model}, {"width", 8}}},
+          {"model", {{"name", model}, {"width", 4}}},
           {"recipe", {{"epochs", epochs}, {"batch_size", 16}, {"optimizer", {{"name", "sgd"}, {"lr", 1.0}}}}},
           {"audit", {{"num_audit", 12}}},
           {"dpsgd",
@@ -62,12 +54,12 @@ void expect_contains(const std::string& text, const std::string& needle) {
 TEST(SpTrainDpsgd, TrainsRecordsPrivacyAndResumesToTheSameBytes) {
   if (!fs::exists(kTrain)) GTEST_SKIP() << "sp_train not built";
   TempDir t;
-  const std::string cfg = write_config(t, "dp.json", tiny_dp_config(3));
+  const std::string cfg = write_config(t, "dp.json", tiny_dp_config(2));
   const std::string a = t / "uninterrupted", b = t / "killed";
   auto r = sp_train(cfg + " --out " + a + " --shadow 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_contains(r.output, "DP-SGD q");
-  expect_contains(r.output, "shadow 0 epoch 3/3");
+  expect_contains(r.output, "shadow 0 epoch 2/2");
 
   const std::string sd = a + "/shadow/0";
   for (const char* f : {"model.safetensors", "logits.npy", "scores.npy", "metrics.json"})
@@ -81,7 +73,7 @@ TEST(SpTrainDpsgd, TrainsRecordsPrivacyAndResumesToTheSameBytes) {
   EXPECT_EQ(dp["train_size"], n);
   EXPECT_DOUBLE_EQ(dp["sample_rate"].get<double>(), 16.0 / double(n));
   EXPECT_EQ(dp["steps_per_epoch"], n / 16);
-  EXPECT_EQ(dp["steps"], 3 * (n / 16));
+  EXPECT_EQ(dp["steps"], 2 * (n / 16));
   EXPECT_EQ(m["steps"], dp["steps"]);
   EXPECT_EQ(dp["noise_multiplier"], 1.0);
   EXPECT_EQ(dp["clip_norm"], 1.0);
@@ -90,34 +82,19 @@ TEST(SpTrainDpsgd, TrainsRecordsPrivacyAndResumesToTheSameBytes) {
   EXPECT_EQ(dp["accountant"], "rdp");
   EXPECT_EQ(dp["evaluated_parameters"], "ema");
   EXPECT_DOUBLE_EQ(dp["epsilon"].get<double>(),
-                   dpsgd::rdp_epsilon({{16.0 / double(n), 1.0, 3 * (n / 16)}}, 1e-5).epsilon);
+                   dpsgd::rdp_epsilon({{16.0 / double(n), 1.0, 2 * (n / 16)}}, 1e-5).epsilon);
 
   // SIGKILL after the first epoch checkpoint, then rerun: the same bytes as the uninterrupted run.
-  std::vector<std::string> args = {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"};
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, kTrain.c_str(), &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
   const std::string ckpt = b + "/shadow/0/checkpoint.safetensors";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(ckpt) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "sp_train finished before it could be killed";
+  ASSERT_EQ(sp::test::kill_when_file_appears(
+                {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"}, ckpt, 120),
+            "");
   ASSERT_TRUE(fs::exists(ckpt));
   EXPECT_TRUE(load_safetensors(ckpt).contains("dpsgd/ema"));
   std::string done = load_safetensors(ckpt).metadata.at("epochs_done");
   r = sp_train(cfg + " --out " + b + " --shadow 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  expect_contains(r.output, "resuming from its checkpoint after epoch " + done + "/3");
+  expect_contains(r.output, "resuming from its checkpoint after epoch " + done + "/2");
   for (const char* f : {"model.safetensors", "logits.npy", "scores.npy"})
     EXPECT_EQ(sp::test::read_text(b + "/shadow/0/" + f), sp::test::read_text(sd + "/" + f)) << f;
 }

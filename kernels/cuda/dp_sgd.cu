@@ -1,7 +1,7 @@
 // CUDA DP-SGD kernels (see kernels/dp_sgd.h). row_sq_norm splits each row into fixed chunks (one block each,
 // so a few long rows still fill the GPU), writes per-chunk f64 partial sums to the stream workspace and adds
 // them per row in a fixed order: deterministic, no atomics. The noise kernel gives each thread one Philox pair.
-// Compared with the CPU in tests/gpu/test_dpsgd_kernels_gpu.cpp.
+// Compared with the CPU in tests/gpu/test_dpsgd_gpu.cpp.
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/reduce_util.cuh"
 #include "kernels/dispatch.h"

@@ -1,6 +1,6 @@
-// CUDA per-example unfold (see kernels/unfold.h): one thread per output element in a grid-stride loop, so
-// writes are coalesced; the index math (unfold_math.h, the CPU's too) divides with IndexDiv.
-// Compared with the CPU in tests/gpu/test_dpsgd_kernels_gpu.cpp.
+// CUDA unfold (see kernels/unfold.h): one thread per output element in a grid-stride loop, so writes are
+// coalesced; the index math (unfold_math.h) divides with IndexDiv. Compared with the CPU in
+// tests/gpu/test_dpsgd_gpu.cpp.
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/dispatch.h"
 #include "kernels/unfold.h"
@@ -14,15 +14,14 @@ __global__ void unfold_kernel(T* out, const T* x, UnfoldIndex u, int64_t n) {
     out[i] = src < 0 ? T(0) : x[src];
   }
 }
-void unfold_per_example_cuda(Stream& s, const Tensor& out, const Tensor& x, const Conv2dGeom& g, int64_t copies) {
-  const UnfoldIndex u = make_unfold_index(g, copies);
+void unfold_cuda(Stream& s, const Tensor& out, const Tensor& x, const Conv2dGeom& g) {
+  const UnfoldIndex u = make_unfold_index(g);
   const int64_t n = out.numel();
-  SP_DISPATCH_FLOAT(x.dtype(), "unfold_per_example", {
-    unfold_kernel<scalar_t>
-        <<<grid_1d(n), kBlock, 0, cuda_stream(s)>>>(out.data<scalar_t>(), x.data<scalar_t>(), u, n);
+  SP_DISPATCH_FLOAT(x.dtype(), "unfold", {
+    unfold_kernel<scalar_t><<<grid_1d(n), kBlock, 0, cuda_stream(s)>>>(out.data<scalar_t>(), x.data<scalar_t>(), u, n);
   });
   SP_CUDA_LAUNCH_CHECK();
 }
 }  // namespace
-SP_REGISTER_KERNEL(k_unfold_per_example, CUDA, unfold_per_example_cuda);
+SP_REGISTER_KERNEL(k_unfold, CUDA, unfold_cuda);
 }  // namespace sp

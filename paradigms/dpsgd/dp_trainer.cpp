@@ -2,8 +2,6 @@
 #include "paradigms/dpsgd/dp_trainer.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 
 #include "kernels/axpby.h"
 #include "kernels/counter_rng.h"
@@ -16,8 +14,6 @@
 namespace sp::dpsgd {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 constexpr uint64_t kNoisePurpose = 0x44504e4f495345ULL;  // "DPNOISE"
 const std::string kEmaKey = "dpsgd/ema";
 }  // namespace
@@ -78,42 +74,15 @@ EpochStats DpTrainer::train_epoch(const DeviceData& data, int epoch,
                                   double progress_interval_s) {
   const int64_t n = data.size(), steps = plan_.steps_per_epoch;
   SP_CHECK(n == plan_.train_size, "DpTrainer: planned for ", plan_.train_size, " examples, got ", n);
-  Tensor metrics = Tensor::zeros({2}, DType::f64, s_);
-  auto t0 = Clock::now(), last = t0;
-  int64_t seen = 0;  // augmented samples
-  TrainProgress pr;
-  pr.epoch = epoch;
-  pr.epochs = tr_.recipe().epochs;
-  pr.steps = steps;
-  auto report = [&](int64_t done) {
-    auto a = metrics.to_vector<double>(s_);
-    pr.step = done;
-    pr.loss = seen ? a[0] / double(seen) : 0;
-    pr.accuracy = seen ? a[1] / double(seen) : 0;
-    const double el = seconds_since(t0);
-    pr.images_per_s = el > 0 ? double(seen) / el : 0;
-    const double left = double(steps - done) + double(pr.epochs - epoch - 1) * double(steps);
-    pr.eta_s = done > 0 ? el / double(done) * left : 0;
-    SP_CHECK(std::isfinite(pr.loss), "DP-SGD training diverged: loss is ", pr.loss, " at epoch ", epoch + 1,
-             " step ", done);
-    if (progress) progress(pr);
-    last = Clock::now();
-  };
-  for (int64_t j = 0; j < steps; ++j) {
-    const int64_t t = int64_t(epoch) * steps + j;
-    std::vector<int64_t> ids = poisson_batch(n, plan_.sample_rate, seed_, t);
-    step(data, ids, t, metrics);
-    seen += int64_t(ids.size()) * d_.augmult;
-    if (progress && j + 1 < steps && seconds_since(last) >= progress_interval_s) report(j + 1);
-  }
-  report(steps);
-  EpochStats es;
-  es.epoch = epoch;
-  es.loss = pr.loss;
-  es.accuracy = pr.accuracy;
-  es.seconds = seconds_since(t0);
-  es.images_per_s = es.seconds > 0 ? double(seen) / es.seconds : 0;
-  return es;
+  return tr_.run_epoch(
+      epoch, steps,
+      [&](int64_t j, const Tensor& metrics) {
+        const int64_t t = int64_t(epoch) * steps + j;
+        std::vector<int64_t> ids = poisson_batch(n, plan_.sample_rate, seed_, t);
+        step(data, ids, t, metrics);
+        return int64_t(ids.size()) * d_.augmult;
+      },
+      progress, progress_interval_s);
 }
 
 std::map<std::string, Tensor> DpTrainer::state() const {

@@ -20,12 +20,6 @@ Tensor param_view(const Tensor& theta, int64_t offset, const Shape& shape) {
   return theta.narrow(0, offset, shape.numel()).view(shape);
 }
 
-// dY [K*B, C, rest...] as [B, C, K * rest] (example-major; a copy unless K = 1).
-Tensor per_example_columns(Stream& s, const Tensor& dy, int64_t copies) {
-  const int64_t n = dy.size(0), b = n / copies, c = dy.size(1), rest = dy.numel() / std::max<int64_t>(n * c, 1);
-  return dy.view({copies, b, c, rest}).permute({1, 2, 0, 3}).contiguous(s).view({b, c, copies * rest});
-}
-
 // Per-example sums of t [K*B, C, rest...] over copies and positions: [B, C].
 Tensor per_example_channel_sums(Stream& s, const Tensor& t, int64_t copies) {
   const int64_t n = t.size(0), b = n / copies, c = t.size(1), rest = t.numel() / std::max<int64_t>(n * c, 1);
@@ -97,19 +91,25 @@ void PerSampleGrads::compute(Stream& s, const Tensor& theta, const Tensor& buffe
     Tensor gw = Tensor::empty({B, nw}, theta.dtype(), s), gb;
     switch (l.kind) {
       case TracedLayer::Kind::conv: {
+        // One strided-batched GEMM per copy, accumulating: g_e += dY[k*B+e] [O, OH*OW] x unfold(x[k*B+e])^T.
         Conv2dGeom g = conv2d_geometry(xv, param_view(theta, l.weight_offset, l.weight_shape), l.conv);
-        Tensor u = Tensor::empty(unfold_per_example_shape(g, copies), xv.dtype(), s);
-        unfold_per_example(s, u, xv, g, copies);
-        gemm(s, gw.view({B, g.o, u.size(1)}), per_example_columns(s, dy, copies), u, false, true, 1.0, 0.0,
-             "per-sample conv weight");
+        Tensor u = Tensor::empty(unfold_shape(g), xv.dtype(), s);
+        unfold(s, u, xv, g);
+        const int64_t rows = u.size(1), plane = u.size(2);
+        Tensor dyk = dy.view({copies, B, g.o, plane}), uk = u.view({copies, B, rows, plane});
+        for (int64_t k = 0; k < copies; ++k)
+          gemm(s, gw.view({B, g.o, rows}), dyk.select(0, k), uk.select(0, k), false, true, 1.0, k ? 1.0 : 0.0,
+               "per-sample conv weight");
         if (l.bias_offset >= 0) gb = per_example_channel_sums(s, dy, copies);
         break;
       }
       case TracedLayer::Kind::linear: {
+        // Batched outer products, one GEMM per copy: g_e += dY[k*B+e]^T [out, 1] x x[k*B+e] [1, in].
         const int64_t out = dy.size(1), in = xv.size(1);
-        Tensor dye = dy.view({copies, B, out}).permute({1, 0, 2}).contiguous(s);
-        Tensor xe = xv.view({copies, B, in}).permute({1, 0, 2}).contiguous(s);
-        gemm(s, gw.view({B, out, in}), dye, xe, true, false, 1.0, 0.0, "per-sample linear weight");
+        Tensor dyk = dy.view({copies, B, 1, out}), xk = xv.view({copies, B, 1, in});
+        for (int64_t k = 0; k < copies; ++k)
+          gemm(s, gw.view({B, out, in}), dyk.select(0, k), xk.select(0, k), true, false, 1.0, k ? 1.0 : 0.0,
+               "per-sample linear weight");
         gb = per_example_channel_sums(s, dy, copies);
         break;
       }

@@ -1,13 +1,14 @@
 // Per-example gradients of one physical batch without a per-sample loop (the "hooks" method of Opacus, on
 // our tape): one forward with a LayerTrace, one backward that asks only for the gradients of the traced
 // layers' outputs (theta is not differentiated, so no batch weight gradients are computed), then per layer
-//   conv weight:   dY_e [O, K*OH*OW] x unfold(X_e)^T            one strided-batched GEMM over examples
-//   linear weight: dY_e^T [out, K] x X_e [K, in]                 batched outer products
+//   conv weight:   dY_n [O, OH*OW] x unfold(X_n)^T [OH*OW, C*kh*kw]   strided-batched GEMM over samples
+//   linear weight: dY_n^T [out, 1] x X_n [1, in]                        batched outer products
 //   biases, group-norm affine: per-example sums of dY and dY * xhat (xhat recomputed from the layer input)
 // With K augmented copies per example (x laid out copy-major: sample k * B + e) the gradient of example e is
-// the mean over its copies, as augmentation multiplicity requires. The blocks [B, n_l] stay separate, one per
-// parameter tensor: the squared norms are summed over blocks and the clipped sum is one GEMV per block into
-// the flat accumulator. Batch-norm models are refused (a per-sample gradient does not exist there).
+// the mean over its copies (the loss is seeded so each sample carries 1/K, and the K GEMMs accumulate), as
+// augmentation multiplicity requires. The blocks [B, n_l] stay separate, one per parameter tensor: the
+// squared norms are summed over blocks and the clipped sum is one GEMV per block into the flat accumulator.
+// Batch-norm models are refused (a per-sample gradient does not exist there).
 // Tested in tests/test_dpsgd_per_sample.cpp (equals one-sample batches in f64) and
 // tests/gpu/test_dpsgd_gpu.cpp (CUDA vs CPU).
 #pragma once

@@ -1,4 +1,4 @@
-// DP-SGD on CUDA against the CPU reference: the per-example unfold (bit for bit), squared row norms over rows
+// DP-SGD on CUDA against the CPU reference: the unfold (bit for bit), squared row norms over rows
 // longer than one block chunk and with accumulation, clipping factors, the counter-based noise (same values on
 // both backends), per-example gradients of a tiny WRN-16-4 with K = 2 copies, and whole DP-SGD steps (Poisson
 // batch, augmentation, clipping, noise, EMA). TF32 is off so the GEMMs are full fp32. Skips without a GPU.
@@ -54,20 +54,18 @@ TEST(DpsgdGpu, UnfoldMatchesCpuExactly) {
   struct Case {
     Shape x, w;
     Conv2dParams p;
-    int64_t copies;
   };
-  std::vector<Case> cases = {{{8, 16, 32, 32}, {32, 16, 3, 3}, {{1}, {1}, {1}, 1}, 1},
-                             {{12, 5, 9, 11}, {4, 5, 3, 3}, {{2}, {1}, {1}, 1}, 3},
-                             {{4, 8, 16, 16}, {16, 8, 1, 1}, {{2}, {0}, {1}, 1}, 2},
-                             {{2, 3, 7, 7}, {2, 3, 3, 2}, {{1, 2}, {2, 0}, {2, 1}, 1}, 2}};
+  std::vector<Case> cases = {{{8, 16, 32, 32}, {32, 16, 3, 3}, {{1}, {1}, {1}, 1}},
+                             {{12, 5, 9, 11}, {4, 5, 3, 3}, {{2}, {1}, {1}, 1}},
+                             {{4, 8, 16, 16}, {16, 8, 1, 1}, {{2}, {0}, {1}, 1}},
+                             {{2, 3, 7, 7}, {2, 3, 3, 2}, {{1, 2}, {2, 0}, {2, 1}, 1}}};
   for (const Case& c : cases)
     for (DType dt : {DType::f32, DType::f64}) {
       Tensor x = randn(c.x, dt, 5);
       Conv2dGeom g = conv2d_geometry(x, Tensor::empty(c.w, dt), c.p);
-      Shape shape = unfold_per_example_shape(g, c.copies);
-      Tensor want = Tensor::empty(shape, dt), got = Tensor::empty(shape, dt, gpu_stream());
-      unfold_per_example(Stream::cpu(), want, x, g, c.copies);
-      unfold_per_example(gpu_stream(), got, on_gpu(x), g, c.copies);
+      Tensor want = Tensor::empty(unfold_shape(g), dt), got = Tensor::empty(unfold_shape(g), dt, gpu_stream());
+      unfold(Stream::cpu(), want, x, g);
+      unfold(gpu_stream(), got, on_gpu(x), g);
       EXPECT_EQ(as_doubles(got, gpu_stream()), as_doubles(want)) << x.str();
     }
 }
