@@ -39,12 +39,13 @@ DpBenchResult run_dpsgd_bench(const DpBenchOptions& opt, Stream& s) {
            "bench-dpsgd: needs batch >= 1, steps >= 1, augmult >= 1");
   std::unique_ptr<Model> model = make_model(opt.model);
   check_dp_model(*model);
-  const int64_t b = opt.batch;
-  DeviceData warm = bench_synthetic_data(b * std::max(opt.warmup_steps, 1), opt.model, s);
-  DeviceData data = bench_synthetic_data(b * opt.steps, opt.model, s);
+  const int64_t b = opt.batch, images = b * opt.augmult;
+  DeviceData warm = bench_synthetic_data(images * std::max(opt.warmup_steps, 1), opt.model, s);
+  DeviceData data = bench_synthetic_data(images * opt.steps, opt.model, s);
   DpBenchResult r;
 
-  Trainer plain(*model, plain_recipe(b), s, 1);
+  // The non-private step sees as many images as the DP step (b examples x K copies).
+  Trainer plain(*model, plain_recipe(images), s, 1);
   if (opt.warmup_steps > 0) plain.train_epoch(warm, 0);
   r.plain_ms = time_ms_per_step(s, opt.steps, [&] { plain.train_epoch(data, 0); });
 
@@ -53,7 +54,7 @@ DpBenchResult run_dpsgd_bench(const DpBenchOptions& opt, Stream& s) {
   d.noise_multiplier = 1.0;
   d.augmult = opt.augmult;
   d.physical_batch = b;
-  DpTrainer dp(tr, d, plan_dpsgd(d, data.size(), b, 1), 1, s);
+  DpTrainer dp(tr, d, plan_dpsgd(d, data.size(), b, 1), 1, s);  // q = b / data.size(): the plan only needs q <= 1
   auto ids_of = [&](int64_t step) {
     std::vector<int64_t> ids(static_cast<size_t>(b));
     for (int64_t i = 0; i < b; ++i) ids[size_t(i)] = step * b + i;
@@ -72,12 +73,12 @@ std::string format_dpsgd_bench(const DpBenchOptions& opt, const DpBenchResult& r
   std::snprintf(buf, sizeof buf,
                 "sp_train --bench-dpsgd: %s width %lld (%lld parameters), device %s, f32%s\n"
                 "  batch %lld examples, augmentation multiplicity K = %lld, %d timed steps\n"
-                "  non-private step   %10.2f ms  (%lld images)\n"
+                "  non-private step   %10.2f ms  (%lld images, batch gradient)\n"
                 "  DP-SGD step        %10.2f ms  (%lld images: per-example grads, clip, noise, update)\n"
                 "  ratio DP / non-private: %.2fx\n",
                 opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
                 s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "",
-                (long long)opt.batch, (long long)opt.augmult, opt.steps, r.plain_ms, (long long)opt.batch, r.dp_ms,
+                (long long)opt.batch, (long long)opt.augmult, opt.steps, r.plain_ms, (long long)(opt.batch * opt.augmult), r.dp_ms,
                 (long long)(opt.batch * opt.augmult), r.ratio());
   return buf;
 }

@@ -1,9 +1,9 @@
 // sp_train --bench-dpsgd: the cost of privacy per step. Times a DP-SGD logical step (augmentation, per-example
 // gradients, flat clipping, clipped sum, noise, optimiser step) over a fixed batch that is one physical batch,
-// and a non-private Trainer step of the same model and batch, on synthetic data resident on the device; prints
-// both and their ratio (target on a GPU: <= 2x; Opacus's per-sample hooks cost ~4.4x). Warm-up steps come
-// first and each timing ends with a device synchronisation. Tested by tests/test_sp_train_dpsgd.cpp (a tiny
-// CPU run through sp_train).
+// and a non-private Trainer step of the same model over as many images (batch x K), on synthetic data
+// resident on the device; prints both and their ratio (target on a GPU: <= 2x; Opacus's per-sample hooks
+// cost ~4.4x). Warm-up steps come first and each timing ends with a device synchronisation. Tested by
+// tests/test_sp_train_dpsgd.cpp (a tiny CPU run through sp_train).
 #pragma once
 #include <string>
 

@@ -87,6 +87,7 @@ void PerSampleGrads::compute(Stream& s, const Tensor& theta, const Tensor& buffe
   for (size_t i = 0; i < layers.size(); ++i) {
     const TracedLayer& l = layers[i];
     const Tensor xv = t.value(l.x).contiguous(s), dy = dys[i].contiguous(s);
+    dys[i] = Tensor();  // freed with this iteration
     const int64_t nw = l.weight_shape.numel();
     Tensor gw = Tensor::empty({B, nw}, theta.dtype(), s), gb;
     switch (l.kind) {
