@@ -1,4 +1,5 @@
-// sp_train: trains the shadow models of an experiment (the undefended baseline) and queries them.
+// sp_train: trains the shadow models of an experiment (the undefended baseline, or DP-SGD with "paradigm":
+// "dpsgd") and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
 //            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
@@ -119,7 +120,7 @@ int run_bench_dpsgd(const std::string& config, const std::string& device, int wi
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "Train the shadow models of a membership-inference experiment (undefended baseline) and query them.\n"
+      "Train the shadow models of a membership-inference experiment (undefended baseline or DP-SGD) and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
   bool query_all = false, bench = false, bench_dpsgd = false;

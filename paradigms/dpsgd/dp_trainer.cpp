@@ -32,12 +32,14 @@ void DpTrainer::step(const DeviceData& data, const std::vector<int64_t>& ids, in
   const TrainRecipe& r = tr_.recipe();
   acc_.zero_(s_);
   for (const std::vector<int64_t>& chunk : physical_batches(ids, d_.physical_batch)) {
+    // The example ids and the K copies' labels go to the device in one copy.
     const int64_t b = int64_t(chunk.size());
-    Tensor bid = Tensor::from_vector(chunk, {b}).to(s_.device(), s_);
-    std::vector<int64_t> labels(static_cast<size_t>(K * b));
+    std::vector<int64_t> host(chunk);
+    host.resize(size_t((K + 1) * b));
     for (int64_t k = 0; k < K; ++k)
-      for (int64_t e = 0; e < b; ++e) labels[size_t(k * b + e)] = data.host_labels[size_t(chunk[size_t(e)])];
-    Tensor y = Tensor::from_vector(labels, {K * b}).to(s_.device(), s_);
+      for (int64_t e = 0; e < b; ++e) host[size_t((k + 1) * b + e)] = data.host_labels[size_t(chunk[size_t(e)])];
+    Tensor dev = Tensor::from_vector(host, {(K + 1) * b}).to(s_.device(), s_);
+    Tensor bid = dev.narrow(0, 0, b), y = dev.narrow(0, b, K * b);
     const int64_t c = data.images.size(1), h = data.images.size(2), w = data.images.size(3);
     Tensor x = Tensor::empty({K * b, c, h, w}, r.augment_cfg.dtype, s_);
     for (int64_t k = 0; k < K; ++k) {
