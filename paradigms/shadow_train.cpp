@@ -166,6 +166,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
                   name.c_str(), plan.sample_rate, (long long)plan.steps, plan.noise_multiplier, cfg.dpsgd.clip_norm,
                   (long long)cfg.dpsgd.augmult, plan.epsilon, cfg.dpsgd.accountant.c_str(), cfg.dpsgd.delta);
     log(line);
+    if (!plan.note.empty()) log(name + ": " + plan.note);
   }
   TrainState st;
   if (fs::exists(p.checkpoint)) {

@@ -140,6 +140,16 @@ TEST(DpsgdConfig, ShippedConfigsAreTheReferenceSettings) {
     EXPECT_EQ(e.dpsgd.noise_multiplier, 0.0);
     EXPECT_EQ(e.model.name, "wrn16_4");
   }
+  // Their epsilon on a CIFAR-10 shadow (N = 49,750) is the paper-protocol.md §1.8 table's: about 3.5e3, 1.7e8
+  // and 1.1e9, with the optimal RDP order at the grid's smallest, which the plan notes.
+  const int64_t N = 49750;
+  dpsgd::DpPlan pm = dpsgd::plan_dpsgd(m.dpsgd, N, 2048, 200), ph = dpsgd::plan_dpsgd(h.dpsgd, N, 64, 16),
+                pv = dpsgd::plan_dpsgd(v.dpsgd, N, 64, 25);
+  EXPECT_EQ(pm.steps, 200 * 24);
+  EXPECT_NEAR(pm.epsilon / 3.5e3, 1.0, 0.02);
+  EXPECT_NEAR(ph.epsilon / 1.7e8, 1.0, 0.05);
+  EXPECT_NEAR(pv.epsilon / 1.1e9, 1.0, 0.05);
+  EXPECT_NE(pm.note.find("smallest"), std::string::npos) << pm.note;
   RunConfig s = load_config(dir + "dpsgd_small_cpu.json");
   EXPECT_EQ(s.paradigm, "dpsgd");
   EXPECT_EQ(s.dataset.kind, "shapes10");

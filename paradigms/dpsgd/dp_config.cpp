@@ -47,6 +47,8 @@ DpPlan plan_dpsgd(const DpsgdSettings& d, int64_t train_size, int64_t expected_b
     p.noise_multiplier = d.noise_multiplier;
     try {
       p.epsilon = dp_epsilon(d.accountant, p.sample_rate, p.noise_multiplier, p.steps, d.delta);
+      if (d.accountant == "rdp")
+        p.note = rdp_epsilon({{p.sample_rate, p.noise_multiplier, p.steps}}, d.delta).warning;
     } catch (const Error& e) {
       SP_FAIL("dpsgd.accountant: ", d.accountant, " cannot account for sigma = ", p.noise_multiplier, ", q = ",
               p.sample_rate, ", ", p.steps, " steps: ", e.what());
@@ -71,7 +73,8 @@ nlohmann::json plan_json(const DpsgdSettings& d, const DpPlan& p) {
           {"augmult", d.augmult},
           {"physical_batch", d.physical_batch},
           {"ema_decay", d.ema_decay},
-          {"sampling", "poisson"}};
+          {"sampling", "poisson"},
+          {"accountant_note", p.note}};
 }
 
 void read_dpsgd_config(cfg::Fields& root, RunConfig& c, cfg::Errors& errors, nlohmann::json& out) {

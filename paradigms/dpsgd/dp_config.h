@@ -50,6 +50,7 @@ struct DpPlan {
   double noise_multiplier = 0;  // sigma (given or calibrated)
   bool calibrated = false;
   double epsilon = 0;           // from the accountant at (q, sigma, steps, delta)
+  std::string note;             // the RDP accountant's warning when its optimal order sits at the grid's edge
   double expected_batch() const { return sample_rate * double(train_size); }
 };
 
