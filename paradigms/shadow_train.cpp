@@ -257,7 +257,12 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
         {"write", write_s}}},
       {"resumed_from_epoch", resumed_from},
       {"history", history_json(st.history)}};
-  if (dp) m["dpsgd"] = dp->metrics_json();
+  if (dp) {  // Poisson batches of K copies: count the images each epoch really trained on
+    double images = 0;
+    for (const EpochStats& e : st.history) images += e.images_per_s * e.seconds;
+    m["images_per_s"] = train_s > 0 ? images / train_s : 0.0;
+    m["dpsgd"] = dp->metrics_json();
+  }
   write_file_atomic(p.metrics, m.dump(2) + "\n");
   fs::remove(p.checkpoint, ec);
 
