@@ -72,6 +72,13 @@ class Trainer {
   EpochStats train_epoch(const DeviceData& d, int epoch,
                          const std::function<void(const TrainProgress&)>& progress = {},
                          double progress_interval_s = 1.0);
+  // The epoch machinery train_epoch is built on, for paradigms with their own step (DP-SGD): runs
+  // step(j, metrics) for j in [0, steps), where each call trains one step, adds its loss and accuracy to
+  // `metrics` (f64 [2], accumulate_metrics) and returns how many samples it trained on; reports progress
+  // and returns the epoch's statistics as train_epoch does.
+  EpochStats run_epoch(int epoch, int64_t steps, const std::function<int64_t(int64_t, const Tensor&)>& step,
+                       const std::function<void(const TrainProgress&)>& progress = {},
+                       double progress_interval_s = 1.0);
   // Logits [N, C] (eval mode) of images[ids]; ids i64 on the device. With `query_views`, [N, 18, C] of the
   // 18 LiRA query views.
   Tensor predict(const DeviceData& d, const Tensor& ids, bool query_views = false);
