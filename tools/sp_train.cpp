@@ -1,16 +1,20 @@
-// sp_train: trains the shadow models of an experiment (the undefended baseline) and queries them.
+// sp_train: trains the shadow models of an experiment (the undefended baseline, or a paradigm such as
+// "coreset") and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
 //            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
-// Outputs per shadow: see paradigms/shadow_train.h. Errors end with a message and exit status 1.
+// Outputs per shadow: see paradigms/shadow_train.h; a finished coreset experiment also gets
+// DIR/coreset_groups.npy for sp_lira --groups (paradigms/coreset/coreset_shadow.h). Errors end with a message
+// and exit status 1.
 // Tested end to end by tests/test_sp_train.cpp.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <sstream>
 
+#include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/shadow_train.h"
 #include "paradigms/train_bench.h"
 
@@ -177,6 +181,12 @@ int main(int argc, char** argv) {
       (r.skipped ? skipped : trained) += 1;
       if (r.metrics.is_object() && r.metrics.contains("test_accuracy"))
         acc_sum += r.metrics["test_accuracy"].get<double>();
+    }
+    if (cfg.paradigm == "coreset") {
+      std::string groups = coreset::write_groups_when_complete(out, cfg.num_shadows);
+      if (!groups.empty())
+        std::printf("sp_train: wrote %s (sp_lira --groups: 1 = IN and selected, 2 = IN but not selected)\n",
+                    groups.c_str());
     }
     int n = range.last - range.first + 1;
     std::printf("sp_train: %d trained, %d already done; mean test accuracy of shadows %d-%d: %.2f%%\n", trained,
