@@ -10,6 +10,7 @@
 
 #include "data/png.h"
 #include "paradigms/json_fields.h"
+#include "tests/config_test_util.h"
 #include "tests/test_util.h"
 
 using namespace sp;
@@ -23,19 +24,8 @@ const char* kMinimal = R"({
   "audit": {"num_audit": 20}
 })";
 
-// The error message of parsing `text` ("" when it parses).
-std::string problems(const std::string& text) {
-  try {
-    parse_config_text(text, "test.json");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void expect_has(const std::string& msg, const std::string& needle) {
-  EXPECT_NE(msg.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << msg;
-}
+std::string problems(const std::string& text) { return test::config_problems(text); }
+using test::expect_has;
 
 // kMinimal with one replacement applied.
 std::string edit(const std::string& from, const std::string& to) {

@@ -69,7 +69,7 @@ std::string tiny_coreset_config(const std::string& method) {
 }  // namespace
 
 TEST(CoresetShadow, EveryMethodSelectsBalancedDeterministicSubsets) {
-  data::Dataset ds = data::make_shapes10(60, 4, "train", 1);
+  data::Dataset ds = data::make_shapes10(40, 4, "train", 1);
   Stream& s = Stream::cpu();
   DeviceData d = DeviceData::upload(ds, s);
   ModelConfig mc;
@@ -78,11 +78,11 @@ TEST(CoresetShadow, EveryMethodSelectsBalancedDeterministicSubsets) {
   SelectionContext ctx;
   ctx.model = model.get();
   ctx.recipe.epochs = 2;
-  ctx.recipe.batch_size = 20;
+  ctx.recipe.batch_size = 20;  // 2 steps per epoch
   ctx.recipe.schedule.base_lr = 0.05;
   ctx.data = &d;
   ctx.stream = &s;
-  ctx.eval_batch = 25;  // several eval batches
+  ctx.eval_batch = 15;  // several eval batches
   ctx.seed = 17;
   const std::vector<int64_t> want = expected_sizes(d.host_labels, 0.4, 10);
   for (const std::string& name : method_names()) {
@@ -103,9 +103,11 @@ TEST(CoresetShadow, EveryMethodSelectsBalancedDeterministicSubsets) {
     }
     SelectionResult b = select_coreset(c, ctx);
     EXPECT_EQ(b.positions, a.positions) << "deterministic from the seed";
-    // Unbalanced: one global budget.
-    c.balance = false;
-    EXPECT_EQ(select_coreset(c, ctx).positions.size(), 24u);
+    // Unbalanced: one global budget (a score-free and a feature-based method suffice: pools are generic).
+    if (c.method == Method::uniform || c.method == Method::kcenter) {
+      c.balance = false;
+      EXPECT_EQ(select_coreset(c, ctx).positions.size(), 16u);
+    }
   }
   // Another seed, another uniform subset.
   CoresetConfig u;
@@ -175,6 +177,9 @@ TEST(CoresetShadow, SpTrainSelectsFromEachPrivateSetAndResumes) {
     EXPECT_EQ(c["selection_reused"], false);
     EXPECT_EQ(c["selection"]["runs"][0]["epochs"], 2);
     EXPECT_TRUE(c["selection"]["forgetting_events"].contains("infinite"));
+    EXPECT_EQ(c["selection"]["scores_of_in_canaries"]["infinite"].get<int64_t>() +
+                  c["selection"]["scores_of_others"]["infinite"].get<int64_t>(),
+              c["selection"]["forgetting_events"]["infinite"].get<int64_t>());
   }
   EXPECT_NE(selections[0], selections[1]) << "each shadow selects from its own set";
 

@@ -89,6 +89,15 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
     SelectionResult r = select_coreset(cfg.coreset, ctx);
     for (int64_t pos : r.positions) selected.push_back(ts.indices[size_t(pos)]);
     record = r.details;
+    if (!r.scores.empty()) {
+      // How the method ranks the IN canaries against the rest of D_k: the reason they are or are not kept.
+      std::vector<double> canary, other;
+      for (size_t pos = 0; pos < r.scores.size(); ++pos)
+        (std::binary_search(run.exp.audit.indices.begin(), run.exp.audit.indices.end(), ts.indices[pos]) ? canary : other)
+            .push_back(r.scores[pos]);
+      record["scores_of_in_canaries"] = score_summary(canary);
+      record["scores_of_others"] = score_summary(other);
+    }
     record["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     record["private_size"] = int64_t(ts.indices.size());
     record["size"] = int64_t(selected.size());

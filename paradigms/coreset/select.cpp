@@ -17,23 +17,6 @@ namespace {
 constexpr uint64_t kPurposeRun = 0x434f52455352554eULL;     // "CORESRUN"
 constexpr uint64_t kPurposeChoose = 0x434f524553434855ULL;  // "CORESCHU"
 
-nlohmann::json score_summary(const std::vector<double>& s) {
-  int64_t inf = 0;
-  double sum = 0, lo = INFINITY, hi = -INFINITY;
-  int64_t finite = 0;
-  for (double v : s) {
-    if (std::isinf(v)) {
-      ++inf;
-      continue;
-    }
-    sum += v, ++finite;
-    lo = std::min(lo, v), hi = std::max(hi, v);
-  }
-  nlohmann::json j = {{"infinite", inf}};
-  if (finite) j.update({{"mean", sum / double(finite)}, {"min", lo}, {"max", hi}});
-  return j;
-}
-
 std::vector<double> forgetting_scores(const CoresetConfig& c, const SelectionContext& ctx, nlohmann::json& details) {
   Stream& s = *ctx.stream;
   const int64_t n = ctx.data->size(), C = ctx.model->config().num_classes;
@@ -80,6 +63,23 @@ std::vector<double> model_scores(const CoresetConfig& c, const SelectionContext&
 
 }  // namespace
 
+nlohmann::json score_summary(const std::vector<double>& s) {
+  int64_t inf = 0;
+  double sum = 0, lo = INFINITY, hi = -INFINITY;
+  int64_t finite = 0;
+  for (double v : s) {
+    if (std::isinf(v)) {
+      ++inf;
+      continue;
+    }
+    sum += v, ++finite;
+    lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  nlohmann::json j = {{"infinite", inf}};
+  if (finite) j.update({{"mean", sum / double(finite)}, {"min", lo}, {"max", hi}});
+  return j;
+}
+
 uint64_t selection_run_seed(uint64_t seed, int r) { return crng::mix64(crng::derive_key(seed, kPurposeRun) + uint64_t(r)); }
 
 SelectionResult select_coreset(const CoresetConfig& c, const SelectionContext& ctx) {
@@ -96,10 +96,9 @@ SelectionResult select_coreset(const CoresetConfig& c, const SelectionContext& c
     case Method::el2n:
     case Method::grand:
     case Method::uncertainty: {
-      std::vector<double> scores = c.method == Method::forgetting ? forgetting_scores(c, ctx, r.details)
-                                                                  : model_scores(c, ctx, r.details);
+      r.scores = c.method == Method::forgetting ? forgetting_scores(c, ctx, r.details) : model_scores(c, ctx, r.details);
       r.positions = select_from_pools(labels, c.fraction, c.balance, choose_seed, [&](const Pool& p, int64_t budget, uint64_t seed) {
-        return choose_top(scores, p, budget, seed);
+        return choose_top(r.scores, p, budget, seed);
       });
       break;
     }

@@ -19,10 +19,14 @@ namespace sp::coreset {
 
 struct SelectionResult {
   std::vector<int64_t> positions;  // ascending positions in the private set
+  std::vector<double> scores;      // per position: the ranking score (empty for uniform, herding, kcenter)
   nlohmann::json details;          // selection-model runs and score statistics, for coreset.json
 };
 
 SelectionResult select_coreset(const CoresetConfig& c, const SelectionContext& ctx);
+
+// Count of infinite values, and mean / min / max of the finite ones.
+nlohmann::json score_summary(const std::vector<double>& scores);
 
 // Seed of selection-model run r of a shadow whose selection seed is `seed`.
 uint64_t selection_run_seed(uint64_t seed, int r);

@@ -3,6 +3,7 @@
 #include "paradigms/coreset/selection_model.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "kernels/error.h"
 
@@ -29,10 +30,15 @@ SelectionRun train_selection_model(const SelectionContext& ctx, uint64_t seed, i
   };
   double interval = ctx.progress ? ctx.progress->update_interval_s() : 1e30;
   for (int e = 0; e < epochs; ++e) {
-    r.history.push_back(r.trainer->train_epoch(*ctx.data, e, on_progress, interval));
+    const EpochStats& es = r.history.emplace_back(r.trainer->train_epoch(*ctx.data, e, on_progress, interval));
     if (after_epoch) after_epoch(e);
+    if (ctx.progress) {
+      char line[200];
+      std::snprintf(line, sizeof line, "%s epoch %d/%d  loss %.4f  train acc %.2f%%  %s", ctx.name.c_str(), e + 1,
+                    epochs, es.loss, 100 * es.accuracy, format_duration(es.seconds).c_str());
+      ctx.progress->line(line);
+    }
   }
-  if (ctx.progress) ctx.progress->clear();
   return r;
 }
 
