@@ -10,8 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "data/audit.h"
+#include "data/dataset.h"
 #include "data/npy.h"
 #include "data/procedural.h"
+#include "kernels/counter_rng.h"
 #include "paradigms/coreset/budget.h"
 #include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/coreset/select.h"
@@ -114,6 +116,66 @@ TEST(CoresetShadow, EveryMethodSelectsBalancedDeterministicSubsets) {
   SelectionContext other = ctx;
   other.seed = 18;
   EXPECT_NE(select_coreset(u, other).positions, select_coreset(u, ctx).positions);
+}
+
+// On a task a small model learns in a few epochs (4 classes told apart by colour, 16x16 images), the
+// mislabeled samples are the ones the model never fits: forgetting and EL2N must keep far more of them than
+// their share, uniform about its fraction.
+TEST(CoresetShadow, ForgettingAndEl2nPreferMislabeledSamplesOnALearnableTask) {
+  const int64_t n = 120;
+  data::Dataset ds = data::make_dataset("colours", n, 3, 16, 16, {"red", "green", "blue", "white"});
+  std::vector<int64_t> labels(static_cast<size_t>(n)), mislabeled;
+  crng::Stream32 rng(5, 0);
+  uint8_t* px = ds.images.data<uint8_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = i % 4;
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t p = 0; p < 256; ++p) {
+        int on = c == 3 || c == ch;
+        px[(i * 3 + ch) * 256 + p] = uint8_t(on * 150 + rng.below(100));
+      }
+    labels[size_t(i)] = c;
+    if (i / 4 % 5 == 0) {  // 24 samples (6 per class) get another class's label
+      labels[size_t(i)] = (c + 1 + i / 20 % 3) % 4;
+      mislabeled.push_back(i);
+    }
+  }
+  ds.labels = Tensor::from_vector(labels, {n});
+  Stream& s = Stream::cpu();
+  DeviceData d = DeviceData::upload(ds, s);
+  ModelConfig mc;
+  mc.name = "convnet3";
+  mc.width = 8;
+  mc.image_size = 16;
+  mc.num_classes = 4;
+  auto model = make_model(mc);
+  SelectionContext ctx;
+  ctx.model = model.get();
+  ctx.recipe.epochs = 6;
+  ctx.recipe.batch_size = 20;
+  ctx.recipe.optim.kind = OptimKind::adam;
+  ctx.recipe.schedule.base_lr = 0.01;
+  ctx.recipe.augment = false;
+  ctx.data = &d;
+  ctx.stream = &s;
+  ctx.eval_batch = 60;
+  ctx.seed = 2;
+  auto kept = [&](Method m) {
+    CoresetConfig c;
+    c.method = m;
+    c.fraction = 0.25;  // 30 samples, 7-8 per class
+    c.selection_epochs = 6;
+    c.repeats = 2;
+    std::vector<int64_t> pos = select_coreset(c, ctx).positions;
+    int64_t hit = 0;
+    for (int64_t i : mislabeled) hit += std::binary_search(pos.begin(), pos.end(), i);
+    return double(hit) / double(mislabeled.size());
+  };
+  const double forgetting = kept(Method::forgetting), el2n = kept(Method::el2n), uniform = kept(Method::uniform);
+  RecordProperty("mislabeled_kept", std::to_string(forgetting) + " " + std::to_string(el2n) + " " + std::to_string(uniform));
+  EXPECT_GE(forgetting, 0.8);
+  EXPECT_GE(el2n, 0.8);
+  EXPECT_LE(uniform, 0.5);
 }
 
 TEST(CoresetShadow, SpTrainSelectsFromEachPrivateSetAndResumes) {
