@@ -12,11 +12,11 @@ using namespace sp::coreset;
 
 namespace {
 
-struct Setup {
+struct Selector {
   std::unique_ptr<Model> model;
   DeviceData data;
   SelectionContext ctx;
-  Setup(Stream& s, const data::Dataset& ds) {
+  Selector(Stream& s, const data::Dataset& ds) {
     ModelConfig mc;
     mc.width = 8;
     model = make_model(mc);
@@ -46,7 +46,7 @@ TEST(CoresetGpu, FeaturesMatchTheCpuAndSelectionsAreValid) {
   const bool tf32 = g.allow_tf32;
   g.allow_tf32 = false;
   data::Dataset ds = data::make_shapes10(120, 6, "train", 1);
-  Setup cpu(Stream::cpu(), ds), gpu(g, ds);
+  Selector cpu(Stream::cpu(), ds), gpu(g, ds);
 
   // Same initialisation on both devices: eval-mode outputs of the untrained selection model.
   SelectionRun rc = train_selection_model(cpu.ctx, 11, 0), rg = train_selection_model(gpu.ctx, 11, 0);
