@@ -99,7 +99,7 @@ int run_bench(const std::string& config, const std::string& device, int width, c
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "Train the shadow models of a membership-inference experiment (undefended baseline) and query them.\n"
+      "Train the shadow models of a membership-inference experiment (baseline or coreset paradigm) and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
   bool query_all = false, bench = false;
