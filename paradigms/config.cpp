@@ -209,7 +209,7 @@ RunConfig parse_config(const json& j, const std::string& source) {
   root.require("dataset");
   root.require("model");
   root.require("recipe");
-  c.paradigm = root.string("paradigm", "baseline", {"baseline", "dpsgd"});
+  c.paradigm = root.string("paradigm", "baseline", {"baseline", "dpsgd", "coreset"});
   c.seed = uint64_t(root.integer("seed", 0, 0));
   c.num_shadows = int(root.integer("num_shadows", 32, 2, 100000));
   if (c.num_shadows % 2) root.error("num_shadows", std::to_string(c.num_shadows) + " must be even (each audit sample is IN for exactly half)");
@@ -220,6 +220,11 @@ RunConfig parse_config(const json& j, const std::string& source) {
   read_dataset(root.object("dataset"), c, out["dataset"]);
   read_model(root.object("model"), c, errors, out["model"]);
   read_recipe(root.object("recipe"), c, out["recipe"]);
+
+  if (c.paradigm == "coreset")
+    coreset::read_coreset(root.object("coreset"), c.recipe.epochs, c.coreset, out["coreset"]);
+  else
+    root.reject({"coreset"}, "only used by paradigm coreset");
 
   cfg::Fields audit = root.object("audit");
   c.num_audit = audit.integer("num_audit", 500, 1);

@@ -10,6 +10,7 @@
 #include "data/npy.h"
 #include "kernels/lira_stat.h"
 #include "paradigms/dpsgd/dp_trainer.h"
+#include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/model_file.h"
 #include "paradigms/train_state.h"
 
@@ -97,17 +98,15 @@ AuditQuery query_audit(Trainer& tr, Stream& s, const ExperimentRun& run, int k) 
   return q;
 }
 
-// Model k's private training set D_k (every non-audit sample plus its IN audit samples, with their training
-// labels), uploaded to the device.
-DeviceData upload_private_set(const ExperimentRun& run, int k, Stream& s) {
-  data::TrainingSet ts = data::private_training_set(run.train_labels, run.exp.audit, run.exp.membership, k);
-  data::Dataset priv = data::subset(run.data.train, ts.indices, run.data.train.name + "/shadow" + std::to_string(k));
-  priv.labels = Tensor::from_vector(ts.labels, {int64_t(ts.labels.size())});
-  DeviceData d = DeviceData::upload(priv, s);
+}  // namespace
+
+DeviceData upload_training_set(const ExperimentRun& run, const data::TrainingSet& ts, const std::string& name, Stream& s) {
+  data::Dataset set = data::subset(run.data.train, ts.indices, name);
+  set.labels = Tensor::from_vector(ts.labels, {int64_t(ts.labels.size())});
+  DeviceData d = DeviceData::upload(set, s);
   s.synchronize();  // before the host copy goes away
   return d;
 }
-}  // namespace
 
 void for_query_blocks(Trainer& tr, Stream& s, const DeviceData& d, const std::vector<int64_t>& ids,
                       int64_t batch_images, const std::function<void(int64_t first, const Tensor& logits)>& sink) {
@@ -158,8 +157,13 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
     return r;
   }
 
+  // Model k's private training set D_k (every non-audit sample plus its IN audit samples, with their
+  // training labels); under paradigm "coreset" restricted to the coreset selected from it.
+  data::TrainingSet ts = data::private_training_set(run.train_labels, run.exp.audit, run.exp.membership, k);
+  coreset::ShadowCoreset coreset;
+  if (cfg.paradigm == "coreset") coreset = coreset::restrict_to_coreset(run, k, ts, s, opt.progress);
   auto t_setup = Clock::now();
-  DeviceData d = upload_private_set(run, k, s);
+  DeviceData d = upload_training_set(run, ts, run.data.train.name + "/shadow" + std::to_string(k), s);
   const int64_t n = d.size(), M = run.exp.audit.size();
   int64_t num_in = 0;
   for (int64_t j = 0; j < M; ++j) num_in += run.exp.membership.in(k, j) ? 1 : 0;
@@ -271,6 +275,10 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
     for (const EpochStats& e : st.history) images += e.images_per_s * e.seconds;
     m["images_per_s"] = train_s > 0 ? images / train_s : 0.0;
     m["dpsgd"] = dp->metrics_json();
+  }
+  if (cfg.paradigm == "coreset") {
+    m["seconds"]["select"] = coreset.seconds;
+    m["coreset"] = coreset.metrics;
   }
   write_file_atomic(p.metrics, m.dump(2) + "\n");
   fs::remove(p.checkpoint, ec);

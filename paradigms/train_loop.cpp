@@ -81,6 +81,7 @@ EpochStats Trainer::train_epoch(const DeviceData& d, int epoch, const std::funct
         Var loss = cross_entropy(tape_, logits, by, recipe_.label_smoothing);
         Tensor g = tape_.grad(loss, {th})[0];
         accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), by);
+        if (step_hook_) step_hook_(lo, bid, tape_.value(logits));
         opt_->step(s_, theta_, g, schedule.lr(opt_->steps()));
         return hi - lo;
       },

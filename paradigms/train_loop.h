@@ -85,6 +85,13 @@ class Trainer {
   // Eval-mode accuracy over the whole set, in batches of `batch`.
   double evaluate(const DeviceData& d, int64_t batch = 500);
 
+  // Called by train_epoch after every step's forward pass with the batch's position in the epoch order
+  // (epoch_permutation: sample perm[first + i] is row i), its sample ids (i64, on the device) and its
+  // training-mode logits (on the device, valid only during the call), for per-sample training statistics
+  // such as forgetting events (paradigms/coreset/). Unset (the default), a step does nothing extra.
+  using StepHook = std::function<void(int64_t first, const Tensor& ids, const Tensor& logits)>;
+  void set_step_hook(StepHook hook) { step_hook_ = std::move(hook); }
+
  private:
   Var forward(Tape& t, const Tensor& x, bool training);
   const Model& model_;
@@ -94,6 +101,7 @@ class Trainer {
   Tensor theta_, buffers_;
   std::unique_ptr<Optimizer> opt_;
   Tape tape_;
+  StepHook step_hook_;
 };
 
 // Deterministic permutation of [0, n) for (seed, epoch), identical on every platform.

@@ -1,5 +1,5 @@
-// sp_train: trains the shadow models of an experiment (the undefended baseline, or DP-SGD with "paradigm":
-// "dpsgd") and queries them.
+// sp_train: trains the shadow models of an experiment (the undefended baseline, DP-SGD with "paradigm":
+// "dpsgd", or a coreset with "paradigm": "coreset") and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
 //            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
@@ -7,7 +7,9 @@
 //     (a DP-SGD step of WRN-16-4, or CONFIG's group-norm model, against a non-private step: paradigms/dpsgd/dp_bench.h)
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
-// Outputs per shadow: see paradigms/shadow_train.h. Errors end with a message and exit status 1.
+// Outputs per shadow: see paradigms/shadow_train.h; a finished coreset experiment also gets
+// DIR/coreset_groups.npy for sp_lira --groups (paradigms/coreset/coreset_shadow.h). Errors end with a message
+// and exit status 1.
 // Tested end to end by tests/test_sp_train.cpp.
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -15,6 +17,7 @@
 #include <sstream>
 
 #include "paradigms/dpsgd/dp_bench.h"
+#include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/shadow_train.h"
 #include "paradigms/train_bench.h"
 #include "kernels/cpu/blas_setup.h"
@@ -122,7 +125,7 @@ int run_bench_dpsgd(const std::string& config, const std::string& device, int wi
 int main(int argc, char** argv) {
   sp::cpu::ensure_fast_blas(argv);
   CLI::App app{
-      "Train the shadow models of a membership-inference experiment (undefended baseline or DP-SGD) and query them.\n"
+      "Train the shadow models of a membership-inference experiment (baseline, dpsgd or coreset paradigm) and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
   bool query_all = false, bench = false, bench_dpsgd = false;
@@ -209,6 +212,12 @@ int main(int argc, char** argv) {
       (r.busy ? busy : r.skipped ? skipped : trained) += 1;
       if (r.metrics.is_object() && r.metrics.contains("test_accuracy"))
         acc_sum += r.metrics["test_accuracy"].get<double>();
+    }
+    if (cfg.paradigm == "coreset") {
+      std::string groups = coreset::write_groups_when_complete(out, cfg.num_shadows);
+      if (!groups.empty())
+        std::printf("sp_train: wrote %s (sp_lira --groups: 1 = IN and selected, 2 = IN but not selected)\n",
+                    groups.c_str());
     }
     int n = range.last - range.first + 1;
     std::printf("sp_train: %d trained, %d already done, %d being trained by another process; mean test accuracy of "
