@@ -2,7 +2,9 @@
 // buffers (BN running statistics) as ParamLayouts and runs forward(theta, buffers, x) on ANY parameter
 // vector of the right size: ordinary training passes the live parameters, trajectory matching passes stored
 // snapshots, DP-SGD and ensembles pass other vectors. Parameter names follow the usual PyTorch definitions so
-// checkpoints load there. Implementations: nn/models/*.cpp. Tested by tests/test_models*.cpp (golden states).
+// checkpoints load there. forward_features also returns the penultimate features (the classifier's input),
+// for embedding-based coreset selection. Implementations: nn/models/*.cpp. Tested by tests/test_models*.cpp
+// (golden states; features against the classifier).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,6 +23,11 @@ struct ModelConfig {
   int64_t image_size = 32;
 };
 
+// The penultimate features [N, F] (the input of the final linear classifier) and the logits [N, classes].
+struct ModelOutputs {
+  Var features, logits;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -33,6 +40,9 @@ class Model {
   // Logits [N, num_classes] for images x [N, C, H, W]. In training mode batch norm uses batch statistics and
   // updates the running statistics inside `buffers` in place; in eval mode it uses them.
   virtual Var forward(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const = 0;
+  // The same pass, also returning the penultimate features (logits = classifier(features)). The models of
+  // nn/models implement it; the default throws, naming the model, for models that do not expose features.
+  virtual ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const;
   // True when the model has batch norm (DP-SGD refuses such models).
   virtual bool has_batch_norm() const = 0;
 };

@@ -187,7 +187,8 @@ json RunConfig::identity() const {
 
 TrainRecipe RunConfig::recipe_for(int64_t n) const {
   TrainRecipe r = recipe;
-  int64_t b = r.batch_size, spe = r.drop_last ? n / b : (n + b - 1) / b;
+  // DP-SGD takes floor(N / B) Poisson-sampled steps per epoch (paradigms/dpsgd/dp_config.h).
+  int64_t b = r.batch_size, spe = r.drop_last || paradigm == "dpsgd" ? n / b : (n + b - 1) / b;
   ScheduleConfig& sc = r.schedule;
   sc.kind = schedule.kind;
   sc.warmup_steps = std::llround(schedule.warmup_epochs * double(spe));
@@ -208,7 +209,7 @@ RunConfig parse_config(const json& j, const std::string& source) {
   root.require("dataset");
   root.require("model");
   root.require("recipe");
-  c.paradigm = root.string("paradigm", "baseline", {"baseline"});
+  c.paradigm = root.string("paradigm", "baseline", {"baseline", "dpsgd", "coreset"});
   c.seed = uint64_t(root.integer("seed", 0, 0));
   c.num_shadows = int(root.integer("num_shadows", 32, 2, 100000));
   if (c.num_shadows % 2) root.error("num_shadows", std::to_string(c.num_shadows) + " must be even (each audit sample is IN for exactly half)");
@@ -220,6 +221,11 @@ RunConfig parse_config(const json& j, const std::string& source) {
   read_model(root.object("model"), c, errors, out["model"]);
   read_recipe(root.object("recipe"), c, out["recipe"]);
 
+  if (c.paradigm == "coreset")
+    coreset::read_coreset(root.object("coreset"), c.recipe.epochs, c.coreset, out["coreset"]);
+  else
+    root.reject({"coreset"}, "only used by paradigm coreset");
+
   cfg::Fields audit = root.object("audit");
   c.num_audit = audit.integer("num_audit", 500, 1);
   int64_t known_train = c.dataset.kind == "shapes10" ? c.dataset.n_train : c.train_subset;
@@ -229,6 +235,10 @@ RunConfig parse_config(const json& j, const std::string& source) {
   c.canary = data::parse_canary(audit.string("canary", "mislabel", {"mislabel", "clean"}));
   audit.finish();
   out["audit"] = {{"num_audit", c.num_audit}, {"canary", data::canary_name(c.canary)}};
+  if (c.paradigm == "dpsgd")
+    dpsgd::read_dpsgd_config(root, c, errors, out);
+  else
+    root.reject({"dpsgd"}, "only used by paradigm dpsgd");
 
   cfg::Fields dev = root.object("device");
   c.tf32 = dev.boolean("tf32", true);

@@ -1,7 +1,8 @@
 // The experiment configuration (one JSON file) shared by sp_train and the later paradigm tools:
 //
 //   {
-//     "paradigm": "baseline",                 // only "baseline" so far
+//     "paradigm": "baseline",                 // baseline | dpsgd (with a "dpsgd" section: paradigms/dpsgd/dp_config.h)
+//                                             // | coreset (with a "coreset" section: paradigms/coreset/coreset_config.h)
 //     "seed": 0,                              // audit choice, canaries, membership, every model's seed
 //     "num_shadows": 32,                      // even, >= 2
 //     "dataset": {"name": "cifar10", "path": "data"},                  // or
@@ -36,6 +37,8 @@
 #include "data/audit.h"
 #include "data/sources.h"
 #include "nn/model.h"
+#include "paradigms/dpsgd/dp_config.h"
+#include "paradigms/coreset/coreset_config.h"
 #include "paradigms/train_loop.h"
 
 namespace sp {
@@ -62,8 +65,10 @@ struct RunConfig {
   ScheduleEpochs schedule;
   int64_t num_audit = 500;
   data::CanaryType canary = data::CanaryType::mislabel;
+  coreset::CoresetConfig coreset;  // paradigm "coreset" only
   bool tf32 = true;
   int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / 18 samples)
+  dpsgd::DpsgdSettings dpsgd;     // paradigm "dpsgd" only
   nlohmann::json resolved;        // the whole configuration with every default filled in
 
   // resolved without the "device" section: what must match for two runs to share an experiment directory.

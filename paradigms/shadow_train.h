@@ -1,5 +1,6 @@
-// Training one shadow model of an experiment (the undefended baseline) and querying it, with every output
-// written atomically into DIR/shadow/<k>/:
+// Training one shadow model of an experiment (the undefended baseline, or under paradigm "coreset" on the
+// coreset selected from its private set: paradigms/coreset/coreset_shadow.h) and querying it, with every
+// output written atomically into DIR/shadow/<k>/:
 //   model.safetensors   the trained model as a PyTorch state_dict (paradigms/model_file.h)
 //   logits.npy          f32 [M, 18, C] eval-mode logits of the 18 query views of every audit sample
 //   scores.npy          f64 [M, 18] LiRA statistic phi = z_y - logsumexp_{j != y} z_j (y: training label)
@@ -39,6 +40,9 @@ struct ShadowResult {
 };
 
 ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOptions& opt = {});
+
+// The samples ts (indices into the training set, with their training labels) uploaded to the device.
+DeviceData upload_training_set(const ExperimentRun& run, const data::TrainingSet& ts, const std::string& name, Stream& s);
 
 // Eval-mode logits of the 18 query views of d's images[ids], in batches of about `batch_images` images;
 // `sink` receives each block's logits [b, 18, C] (on the device) with the position of its first sample.

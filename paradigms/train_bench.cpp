@@ -54,6 +54,8 @@ TrainRecipe bench_recipe(int64_t batch) {
 
 }  // namespace
 
+DeviceData bench_synthetic_data(int64_t n, const ModelConfig& mc, Stream& s) { return synthetic_data(n, mc, s); }
+
 std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
   SP_CHECK(!opt.batches.empty() && opt.steps >= 1 && opt.warmup_steps >= 0, "bench: needs batch sizes, steps >= 1");
   for (int64_t b : opt.batches) SP_CHECK(b >= 1, "bench: batch size ", b, " must be >= 1");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn/model.h"
+#include "paradigms/train_loop.h"
 
 namespace sp {
 
@@ -29,6 +30,9 @@ struct BenchRow {
 };
 
 std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s);
+// n deterministic random uint8 images and labels shaped for `mc`, on s's device (the data of the benchmarks;
+// also used by the DP-SGD one, paradigms/dpsgd/dp_bench.h).
+DeviceData bench_synthetic_data(int64_t n, const ModelConfig& mc, Stream& s);
 std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchRow>& rows, const Stream& s);
 
 }  // namespace sp

@@ -66,46 +66,58 @@ EpochStats Trainer::train_epoch(const DeviceData& d, int epoch, const std::funct
   for (size_t i = 0; i < perm.size(); ++i) perm_labels[i] = d.host_labels[size_t(perm[i])];
   Tensor ids = Tensor::from_vector(perm, {n}).to(s_.device(), s_);
   Tensor labels = Tensor::from_vector(perm_labels, {n}).to(s_.device(), s_);
-  Tensor acc = Tensor::zeros({2}, DType::f64, s_);
 
+  EpochStats es = run_epoch(
+      epoch, steps,
+      [&](int64_t step, const Tensor& acc) {
+        int64_t lo = step * B, hi = std::min(n, lo + B);
+        Tensor bid = ids.slice(0, lo, hi), by = labels.slice(0, lo, hi);
+        Tensor x = recipe_.augment
+                       ? data::augment_batch(s_, d.images, bid, seed_, uint64_t(epoch), recipe_.augment_cfg)
+                       : data::normalize_batch(s_, d.images, bid, recipe_.augment_cfg.norm, recipe_.augment_cfg.dtype);
+        tape_.clear();
+        Var th = tape_.leaf(theta_, true);
+        Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(x), true);
+        Var loss = cross_entropy(tape_, logits, by, recipe_.label_smoothing);
+        Tensor g = tape_.grad(loss, {th})[0];
+        accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), by);
+        if (step_hook_) step_hook_(lo, bid, tape_.value(logits));
+        opt_->step(s_, theta_, g, schedule.lr(opt_->steps()));
+        return hi - lo;
+      },
+      progress, progress_interval_s);
+  tape_.clear();
+  return es;
+}
+
+EpochStats Trainer::run_epoch(int epoch, int64_t steps, const std::function<int64_t(int64_t, const Tensor&)>& step,
+                              const std::function<void(const TrainProgress&)>& progress, double progress_interval_s) {
+  Tensor acc = Tensor::zeros({2}, DType::f64, s_);
   auto t0 = Clock::now(), last = t0;
   int64_t seen = 0;
   TrainProgress pr;
   pr.epoch = epoch;
   pr.epochs = recipe_.epochs;
   pr.steps = steps;
-  auto report = [&](int64_t step) {
+  auto report = [&](int64_t done) {
     auto a = acc.to_vector<double>(s_);  // the one synchronisation of a progress point
-    pr.step = step;
+    pr.step = done;
     pr.loss = seen ? a[0] / double(seen) : 0;
     pr.accuracy = seen ? a[1] / double(seen) : 0;
     double el = seconds_since(t0);
     pr.images_per_s = el > 0 ? double(seen) / el : 0;
-    double left_steps = double(steps - step) + double(recipe_.epochs - epoch - 1) * double(steps);
-    pr.eta_s = step > 0 ? el / double(step) * left_steps : 0;
+    double left_steps = double(steps - done) + double(recipe_.epochs - epoch - 1) * double(steps);
+    pr.eta_s = done > 0 ? el / double(done) * left_steps : 0;
     SP_CHECK(std::isfinite(pr.loss), "training diverged: loss is ", pr.loss, " at epoch ", epoch + 1, " step ",
-             step);
+             done);
     if (progress) progress(pr);
     last = Clock::now();
   };
 
-  for (int64_t step = 0; step < steps; ++step) {
-    int64_t lo = step * B, hi = std::min(n, lo + B);
-    Tensor bid = ids.slice(0, lo, hi), by = labels.slice(0, lo, hi);
-    Tensor x = recipe_.augment ? data::augment_batch(s_, d.images, bid, seed_, uint64_t(epoch), recipe_.augment_cfg)
-                               : data::normalize_batch(s_, d.images, bid, recipe_.augment_cfg.norm,
-                                                       recipe_.augment_cfg.dtype);
-    tape_.clear();
-    Var th = tape_.leaf(theta_, true);
-    Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(x), true);
-    Var loss = cross_entropy(tape_, logits, by, recipe_.label_smoothing);
-    Tensor g = tape_.grad(loss, {th})[0];
-    accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), by);
-    opt_->step(s_, theta_, g, schedule.lr(opt_->steps()));
-    seen += hi - lo;
-    if (progress && step + 1 < steps && seconds_since(last) >= progress_interval_s) report(step + 1);
+  for (int64_t j = 0; j < steps; ++j) {
+    seen += step(j, acc);
+    if (progress && j + 1 < steps && seconds_since(last) >= progress_interval_s) report(j + 1);
   }
-  tape_.clear();
   report(steps);
   EpochStats es;
   es.epoch = epoch;

@@ -72,11 +72,25 @@ class Trainer {
   EpochStats train_epoch(const DeviceData& d, int epoch,
                          const std::function<void(const TrainProgress&)>& progress = {},
                          double progress_interval_s = 1.0);
+  // The epoch machinery train_epoch is built on, for paradigms with their own step (DP-SGD): runs
+  // step(j, metrics) for j in [0, steps), where each call trains one step, adds its loss and accuracy to
+  // `metrics` (f64 [2], accumulate_metrics) and returns how many samples it trained on; reports progress
+  // and returns the epoch's statistics as train_epoch does.
+  EpochStats run_epoch(int epoch, int64_t steps, const std::function<int64_t(int64_t, const Tensor&)>& step,
+                       const std::function<void(const TrainProgress&)>& progress = {},
+                       double progress_interval_s = 1.0);
   // Logits [N, C] (eval mode) of images[ids]; ids i64 on the device. With `query_views`, [N, 18, C] of the
   // 18 LiRA query views.
   Tensor predict(const DeviceData& d, const Tensor& ids, bool query_views = false);
   // Eval-mode accuracy over the whole set, in batches of `batch`.
   double evaluate(const DeviceData& d, int64_t batch = 500);
+
+  // Called by train_epoch after every step's forward pass with the batch's position in the epoch order
+  // (epoch_permutation: sample perm[first + i] is row i), its sample ids (i64, on the device) and its
+  // training-mode logits (on the device, valid only during the call), for per-sample training statistics
+  // such as forgetting events (paradigms/coreset/). Unset (the default), a step does nothing extra.
+  using StepHook = std::function<void(int64_t first, const Tensor& ids, const Tensor& logits)>;
+  void set_step_hook(StepHook hook) { step_hook_ = std::move(hook); }
 
  private:
   Var forward(Tape& t, const Tensor& x, bool training);
@@ -87,6 +101,7 @@ class Trainer {
   Tensor theta_, buffers_;
   std::unique_ptr<Optimizer> opt_;
   Tape tape_;
+  StepHook step_hook_;
 };
 
 // Deterministic permutation of [0, n) for (seed, epoch), identical on every platform.

@@ -19,8 +19,10 @@ nlohmann::json history_json(const std::vector<EpochStats>& h) {
 }
 }  // namespace
 
-void save_train_state(const std::string& path, Trainer& tr, const TrainState& st, const std::string& tag, Stream& s) {
+void save_train_state(const std::string& path, Trainer& tr, const TrainState& st, const std::string& tag, Stream& s,
+                      const std::map<std::string, Tensor>& extra) {
   std::map<std::string, Tensor> t = tr.optimizer().state(kOptimPrefix);
+  t.insert(extra.begin(), extra.end());
   t.emplace("theta", tr.theta());
   if (tr.buffers().numel() > 0) t.emplace("buffers", tr.buffers());
   std::map<std::string, std::string> meta = {{"tag", tag},

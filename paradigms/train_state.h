@@ -7,6 +7,7 @@
 // never applied to another model. Tested in tests/test_sp_train.cpp (round trip, mismatches, and the
 // kill -9 resume of sp_train).
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ struct TrainState {
   std::vector<EpochStats> history;  // one entry per epoch done
 };
 
-void save_train_state(const std::string& path, Trainer& tr, const TrainState& st, const std::string& tag, Stream& s);
+// `extra`: further tensors of a paradigm's own state (e.g. the DP-SGD parameter EMA), stored under their names.
+void save_train_state(const std::string& path, Trainer& tr, const TrainState& st, const std::string& tag, Stream& s,
+                      const std::map<std::string, Tensor>& extra = {});
 // Restores the trainer from `path` and returns its progress; throws naming the file when it does not belong
 // to this trainer (other tag, parameter count, optimiser) or is corrupt.
 TrainState load_train_state(const std::string& path, Trainer& tr, const std::string& tag, Stream& s);

@@ -10,6 +10,7 @@
 
 #include "data/png.h"
 #include "paradigms/json_fields.h"
+#include "tests/config_test_util.h"
 #include "tests/test_util.h"
 
 using namespace sp;
@@ -23,19 +24,8 @@ const char* kMinimal = R"({
   "audit": {"num_audit": 20}
 })";
 
-// The error message of parsing `text` ("" when it parses).
-std::string problems(const std::string& text) {
-  try {
-    parse_config_text(text, "test.json");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void expect_has(const std::string& msg, const std::string& needle) {
-  EXPECT_NE(msg.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << msg;
-}
+std::string problems(const std::string& text) { return test::config_problems(text); }
+using test::expect_has;
 
 // kMinimal with one replacement applied.
 std::string edit(const std::string& from, const std::string& to) {
@@ -133,7 +123,7 @@ TEST(Config, EveryProblemIsReportedWithItsKeyPath) {
                "schedule": {"kind": "multistep", "milestones": [5, 2], "min_lr": 0.1}},
     "num_shadows": 31,
     "audit": {"canary": "poison"},
-    "paradigm": "coreset",
+    "paradigm": "distill",
     "colour": "blue"
   })");
   expect_has(msg, "test.json: ");
@@ -147,7 +137,7 @@ TEST(Config, EveryProblemIsReportedWithItsKeyPath) {
   expect_has(msg, "recipe.schedule.min_lr: not used by schedule multistep");
   expect_has(msg, "num_shadows: 31 must be even");
   expect_has(msg, "audit.canary: 'poison' is not one of mislabel, clean");
-  expect_has(msg, "paradigm: 'coreset' is not one of baseline");
+  expect_has(msg, "paradigm: 'distill' is not one of baseline, coreset");
   expect_has(msg, "colour: unknown key");
   expect_has(msg, "12 problems");
 }

@@ -1,7 +1,8 @@
 // The models of nn/models/: parameter counts and names of every architecture, PyTorch-default
 // initialisation (ranges, moments, determinism, name-keyed streams), forward shapes, eval mode's
 // independence from the rest of the batch, gradients of theta and of the input against finite differences
-// (f64), f32 against f64, and bad configurations and inputs.
+// (f64), f32 against f64, bad configurations and inputs, and the penultimate features of forward_features
+// (shape, and logits = classifier(features) recomputed on the host).
 #include <cmath>
 
 #include "nn/init.h"
@@ -170,6 +171,36 @@ TEST(Models, ForwardShapesForEveryModel) {
       auto g = t.grad(cross_entropy(t, out, Tensor::from_vector<int64_t>({0, 3, 6}, {3})), {th});
       EXPECT_EQ(g[0].shape(), m.theta.shape()) << "one flat gradient";
     }
+  }
+}
+
+TEST(Models, ForwardFeaturesFeedTheClassifier) {
+  struct Case {
+    const char* name;
+    const char* classifier;
+    int64_t features;  // at width 8, 16x16 inputs
+  };
+  for (const Case& k : {Case{"resnet18", "linear", 64}, Case{"resnet18_gn", "linear", 64}, Case{"wrn16_4", "fc", 32},
+                        Case{"convnet3", "classifier", 8 * 2 * 2}}) {
+    ModelConfig c = config(k.name, 8, 16, 7);
+    Instance m(c, DType::f64);
+    Tape t(Stream::cpu());
+    NoGrad off(t);
+    Tensor x = images(3, c, DType::f64);
+    ModelOutputs o = m.model->forward_features(t, t.leaf(m.theta), m.buffers, t.leaf(x), false);
+    Tensor h = t.value(o.features), z = t.value(o.logits);
+    ASSERT_EQ(h.shape(), (Shape{3, k.features})) << k.name;
+    ASSERT_EQ(z.shape(), (Shape{3, 7})) << k.name;
+    EXPECT_TRUE(all_close(z, t.value(m.model->forward(t, t.leaf(m.theta), m.buffers, t.leaf(x), false)), 0, 0));
+    std::vector<double> w = m.model->params().view(m.theta, std::string(k.classifier) + ".weight").contiguous().to_vector<double>();
+    std::vector<double> b = m.model->params().view(m.theta, std::string(k.classifier) + ".bias").to_vector<double>();
+    std::vector<double> hv = h.contiguous().to_vector<double>(), zv = z.to_vector<double>();
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 7; ++j) {
+        double want = b[size_t(j)];
+        for (int64_t f = 0; f < k.features; ++f) want += w[size_t(j * k.features + f)] * hv[size_t(i * k.features + f)];
+        EXPECT_NEAR(zv[size_t(i * 7 + j)], want, 1e-10) << k.name;
+      }
   }
 }
 

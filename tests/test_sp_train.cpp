@@ -7,16 +7,10 @@
 // outputs untouched. Array tasks starting at once on one directory: one configuration wins, every other
 // one is refused (config.json is written under the experiment lock). --slurm --dry-run writes the array.
 // Also the model-file and epoch-checkpoint helpers and the progress formatting.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "data/npy.h"
 #include "data/sources.h"
@@ -25,6 +19,7 @@
 #include "paradigms/model_file.h"
 #include "paradigms/progress.h"
 #include "paradigms/train_state.h"
+#include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
 #include "tests/process_test_util.h"
 #include "tests/test_util.h"
@@ -32,8 +27,6 @@
 using namespace sp;
 using sp::test::TempDir;
 namespace fs = std::filesystem;
-
-extern char** environ;
 
 namespace {
 
@@ -200,25 +193,10 @@ TEST(SpTrain, KilledMidEpochResumesToTheSameBytes) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   // Start the same run (a checkpoint after every epoch), wait for the first epoch checkpoint, then SIGKILL it in the middle of epoch 2.
-  std::vector<std::string> args = {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"};
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, kTrain.c_str(), &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
   const std::string ckpt = b + "/shadow/0/checkpoint.safetensors";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(ckpt) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "sp_train finished before it could be killed";
+  ASSERT_EQ(sp::test::kill_when_file_appears(
+                {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"}, ckpt, 120),
+            "");
   ASSERT_TRUE(fs::exists(ckpt));
   EXPECT_FALSE(fs::exists(b + "/shadow/0/metrics.json"));
   // Normally 1; 2 only if this process was descheduled for a whole epoch.

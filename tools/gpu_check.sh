@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-call check on a machine with a GPU: builds Release with the CUDA backend, runs every test (the GPU
 # tests compare each CUDA kernel with the CPU reference), then prints the benchmark table (GEMM TFLOP/s,
-# ResNet-18 conv layers forward+backward, device copy GB/s, sp_train throughput) and runs the built-in demo audit
-# end to end on the GPU. Meant to finish in under 8 minutes.
+# ResNet-18 conv layers forward+backward, device copy GB/s, sp_train throughput, the DP-SGD / non-private
+# step ratio of WRN-16-4 at batch 256) and runs the built-in demo audit end to end on the GPU. Meant to finish
+# in under 8 minutes.
 # Logs go to $OUT (the device tool's result folder) when set, else build-gpu/.
 # Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb and CLI11 come from it.
 set -uo pipefail
@@ -48,6 +49,8 @@ log "benchmarks"
   timeout 150 build-gpu/bin/sp_bench_kernels --device cuda 2>&1 | tee "$out/bench_kernels.txt"
 [ -x build-gpu/bin/sp_train ] &&
   timeout 120 build-gpu/bin/sp_train --bench --device cuda 2>&1 | tee "$out/bench_train.txt"
+[ -x build-gpu/bin/sp_train ] &&
+  timeout 120 build-gpu/bin/sp_train --bench-dpsgd --device cuda --bench-batch 256 2>&1 | tee "$out/bench_dpsgd.txt"
 log "the built-in demo audit end to end on the GPU"
 [ -x build-gpu/bin/sp_audit ] && rm -rf "$out/demo" &&
   { s0=$SECONDS; timeout 240 build-gpu/bin/sp_audit configs/demo.json --out "$out/demo" --log-every 30 \

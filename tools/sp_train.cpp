@@ -1,12 +1,17 @@
-// sp_train: trains the shadow models of an experiment (the undefended baseline) and queries them.
+// sp_train: trains the shadow models of an experiment (the undefended baseline, DP-SGD with "paradigm":
+// "dpsgd", or a coreset with "paradigm": "coreset") and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
 //            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train CONFIG --out DIR --slurm [--dry-run] [--partition P --gres gpu:1 ...]: the same as a SLURM job
 //            array, one task per shadow (paradigms/audit/slurm_submit.h; sp_audit --slurm adds the report job)
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
+//   sp_train [CONFIG] --bench-dpsgd [--bench-width W] [--bench-batch 256] [--bench-augmult K] [--bench-steps N]
+//     (a DP-SGD step of WRN-16-4, or CONFIG's group-norm model, against a non-private step: paradigms/dpsgd/dp_bench.h)
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
-// Outputs per shadow: see paradigms/shadow_train.h. Errors end with a message and exit status 1.
+// Outputs per shadow: see paradigms/shadow_train.h; a finished coreset experiment also gets
+// DIR/coreset_groups.npy for sp_lira --groups (paradigms/coreset/coreset_shadow.h). Errors end with a message
+// and exit status 1.
 // Tested end to end by tests/test_sp_train.cpp.
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -14,6 +19,8 @@
 #include <sstream>
 
 #include "paradigms/audit/slurm_submit.h"
+#include "paradigms/dpsgd/dp_bench.h"
+#include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/shadow_train.h"
 #include "paradigms/train_bench.h"
 #include "kernels/cpu/blas_setup.h"
@@ -95,15 +102,37 @@ int run_bench(const std::string& config, const std::string& device, int width, c
   return 0;
 }
 
+int run_bench_dpsgd(const std::string& config, const std::string& device, int width, const std::string& batches,
+                    int steps, int augmult, const std::string& tf32) {
+  dpsgd::DpBenchOptions o;
+  Stream& s = pick_device(device);
+  if (!config.empty()) {
+    RunConfig c = load_config(config);
+    o.model = c.model;
+    o.augmult = c.dpsgd.augmult;
+    if (c.paradigm == "dpsgd") o.batch = c.dpsgd.physical_batch;
+    s.allow_tf32 = c.tf32;
+  }
+  if (width > 0) o.model.width = width;
+  if (!batches.empty()) o.batch = parse_batches(batches).front();
+  if (augmult > 0) o.augmult = augmult;
+  o.steps = steps > 0 ? steps : (s.is_cuda() ? 20 : 3);
+  o.warmup_steps = s.is_cuda() ? 5 : 1;
+  if (!tf32.empty()) s.allow_tf32 = tf32 == "on";
+  std::printf("%s", dpsgd::format_dpsgd_bench(o, dpsgd::run_dpsgd_bench(o, s), s).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   sp::cpu::ensure_fast_blas(argv);
   CLI::App app{
-      "Train the shadow models of a membership-inference experiment (undefended baseline) and query them.\n"
+      "Train the shadow models of a membership-inference experiment (baseline, dpsgd or coreset paradigm) and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
-  bool query_all = false, bench = false;
+  bool query_all = false, bench = false, bench_dpsgd = false;
+  int bench_augmult = 0;
   double log_every = 30, checkpoint_every = 60;
   int bench_width = 0, bench_steps = 0, bench_query_batch = 0;
   std::string bench_batch;
@@ -132,6 +161,9 @@ int main(int argc, char** argv) {
   app.add_option("--bench-query-batch", bench_query_batch,
                  "images per query forward for --bench (a multiple of 18; default: CONFIG's eval_batch, else 1008)")
       ->check(CLI::Range(18, 1 << 20));
+  app.add_flag("--bench-dpsgd", bench_dpsgd, "time a DP-SGD step against a non-private step of the same model and exit");
+  app.add_option("--bench-augmult", bench_augmult, "augmentation multiplicity K for --bench-dpsgd (default 1)")
+      ->check(CLI::Range(1, 1024));
   app.add_option("--bench-steps", bench_steps, "timed steps per row (default 30 on a GPU, 3 on the CPU)")
       ->check(CLI::Range(1, 100000));
   audit::SlurmCliOptions slurm;
@@ -142,6 +174,7 @@ int main(int argc, char** argv) {
   // A file-size limit (or a full quota) must end as an error message, not as a SIGXFSZ kill.
   std::signal(SIGXFSZ, SIG_IGN);
   try {
+    if (bench_dpsgd) return run_bench_dpsgd(config, device, bench_width, bench_batch, bench_steps, bench_augmult, tf32);
     if (bench) return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32);
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
@@ -192,6 +225,12 @@ int main(int argc, char** argv) {
       (r.busy ? busy : r.skipped ? skipped : trained) += 1;
       if (r.metrics.is_object() && r.metrics.contains("test_accuracy"))
         acc_sum += r.metrics["test_accuracy"].get<double>();
+    }
+    if (cfg.paradigm == "coreset") {
+      std::string groups = coreset::write_groups_when_complete(out, cfg.num_shadows);
+      if (!groups.empty())
+        std::printf("sp_train: wrote %s (sp_lira --groups: 1 = IN and selected, 2 = IN but not selected)\n",
+                    groups.c_str());
     }
     int n = range.last - range.first + 1;
     std::printf("sp_train: %d trained, %d already done, %d being trained by another process; mean test accuracy of "

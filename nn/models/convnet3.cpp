@@ -28,7 +28,7 @@ class ConvNet3 final : public ModelBase {
     classifier_ = add_linear("classifier", features_, cfg.num_classes);
   }
 
-  Var forward(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
+  ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
     Var h = x;
     for (int d = 0; d < 3; ++d) {
@@ -36,7 +36,7 @@ class ConvNet3 final : public ModelBase {
       h = avg_pool2d(t, h, {.kernel = 2});
     }
     h = t.reshape(h, {t.value(h).size(0), features_});
-    return linear(t, theta, classifier_, h);
+    return {h, linear(t, theta, classifier_, h)};
   }
 
  private:

@@ -1,9 +1,14 @@
-// make_model: the model factory of nn/model.h, dispatching on ModelConfig::name. Tested in
-// tests/test_models.cpp (every name, unknown names, bad configurations).
+// make_model: the model factory of nn/model.h, dispatching on ModelConfig::name, and the default
+// Model::forward_features. Tested in tests/test_models.cpp (every name, unknown names, bad configurations,
+// features).
 #include "nn/model.h"
 #include "nn/models/model_base.h"
 
 namespace sp {
+
+ModelOutputs Model::forward_features(Tape&, Var, const Tensor&, Var, bool) const {
+  SP_FAIL("model '", config().name, "' does not expose penultimate features (forward_features)");
+}
 
 std::unique_ptr<Model> make_model(const ModelConfig& cfg) {
   if (cfg.name == "resnet18") return models::make_resnet18(cfg, false);

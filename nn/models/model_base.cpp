@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "nn/init.h"
+#include "nn/layer_trace.h"
 #include "nn/ops_conv.h"
 #include "nn/ops_matmul.h"
 #include "nn/ops_norm.h"
@@ -111,20 +112,40 @@ void ModelBase::check_forward(Tape& t, Var theta, const Tensor& buffers, Var x) 
 Var ModelBase::conv(Tape& t, Var theta, const ConvLayer& l, Var x) const {
   Var w = t.view(theta, l.weight.offset, l.weight.shape);
   Var b = l.bias.valid() ? t.view(theta, l.bias.offset, l.bias.shape) : Var{};
-  return conv2d(t, x, w, b, l.p);
+  Var y = conv2d(t, x, w, b, l.p);
+  if (LayerTrace* tr = LayerTrace::active()) {
+    TracedLayer tl{TracedLayer::Kind::conv, x, y, l.weight.offset, l.weight.shape, l.bias.offset, l.bias.shape};
+    tl.conv = l.p;
+    tr->add(tl);
+  }
+  return y;
 }
 
 Var ModelBase::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training) const {
   Var w = t.view(theta, l.weight.offset, l.weight.shape);
   Var b = t.view(theta, l.bias.offset, l.bias.shape);
-  if (!l.batch) return group_norm(t, x, l.groups, w, b);
-  const int64_t c = l.running_mean.shape.numel();
-  return batch_norm(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c), buffers.narrow(0, l.running_var.offset, c),
-                    training);
+  Var y;
+  if (!l.batch) {
+    y = group_norm(t, x, l.groups, w, b);
+  } else {
+    const int64_t c = l.running_mean.shape.numel();
+    y = batch_norm(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
+                   buffers.narrow(0, l.running_var.offset, c), training);
+  }
+  if (LayerTrace* tr = LayerTrace::active()) {
+    TracedLayer tl{l.batch ? TracedLayer::Kind::batch_norm : TracedLayer::Kind::group_norm,
+                   x, y, l.weight.offset, l.weight.shape, l.bias.offset, l.bias.shape};
+    tl.groups = l.groups;
+    tr->add(tl);
+  }
+  return y;
 }
 
 Var ModelBase::linear(Tape& t, Var theta, const LinearLayer& l, Var x) const {
-  return sp::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
+  Var y = sp::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
+  if (LayerTrace* tr = LayerTrace::active())
+    tr->add({TracedLayer::Kind::linear, x, y, l.weight.offset, l.weight.shape, l.bias.offset, l.bias.shape});
+  return y;
 }
 
 void check_config(const ModelConfig& cfg, int64_t min_image_size) {

@@ -43,6 +43,11 @@ class ModelBase : public Model {
   const ParamLayout& buffers() const override { return buffers_; }
   void init(Stream& s, const Tensor& theta, const Tensor& buffers, uint64_t seed) const override;
   bool has_batch_norm() const override { return buffers_.numel() > 0; }
+  // Every concrete model implements forward_features; the logits are its second half.
+  Var forward(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const final {
+    return forward_features(t, theta, buffers, x, training).logits;
+  }
+  ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override = 0;
 
  protected:
   explicit ModelBase(const ModelConfig& cfg) : cfg_(cfg) {}

@@ -45,7 +45,7 @@ class ResNet18 final : public ModelBase {
     classifier_ = add_linear("linear", in, cfg.num_classes);
   }
 
-  Var forward(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
+  ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
     auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in) {
       return norm(t, theta, buffers, n, conv(t, theta, c, in), training);
@@ -57,7 +57,8 @@ class ResNet18 final : public ModelBase {
       Var shortcut = b.projection ? conv_norm(b.shortcut_conv, b.shortcut_norm, h) : h;
       h = relu(t, add(t, o, shortcut));
     }
-    return linear(t, theta, classifier_, global_avg_pool(t, h));
+    Var f = global_avg_pool(t, h);
+    return {f, linear(t, theta, classifier_, f)};
   }
 
  private:

@@ -49,7 +49,7 @@ class Wrn16_4 final : public ModelBase {
     classifier_ = add_linear("fc", in, cfg.num_classes);
   }
 
-  Var forward(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
+  ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
     Var h = conv(t, theta, stem_, x);
     for (const Block& b : blocks_) {
@@ -59,7 +59,8 @@ class Wrn16_4 final : public ModelBase {
       h = add(t, o, b.projection ? conv(t, theta, b.shortcut, a) : h);
     }
     h = relu(t, norm(t, theta, buffers, final_norm_, h, training));
-    return linear(t, theta, classifier_, global_avg_pool(t, h));
+    Var f = global_avg_pool(t, h);
+    return {f, linear(t, theta, classifier_, f)};
   }
 
  private:

@@ -15,6 +15,7 @@
 #include "data/sample_grid.h"
 #include "paradigms/audit/audit_report.h"
 #include "paradigms/audit/worker_pool.h"
+#include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/json_fields.h"
 #include "paradigms/shadow_train.h"
 
@@ -150,7 +151,9 @@ nlohmann::json run_attacks(const std::string& dir, const std::vector<int>& done,
   lc.dir = dir;
   lc.bootstrap = bootstrap;
   if (int(done.size()) < total) lc.models.assign(done.begin(), done.end());
-  if (fs::exists(dir + "/groups.npy")) lc.groups = dir + "/groups.npy";
+  // Paradigms that split the audit samples per model (coreset: IN and selected / IN but not selected) leave an
+  // [S, M] group file; leakage is then reported per group too.
+  if (fs::exists(dir + "/coreset_groups.npy")) lc.groups = dir + "/coreset_groups.npy";
   const std::vector<std::vector<Attack>> tries = {
       {std::begin(lira::kAllAttacks), std::end(lira::kAllAttacks)},
       {Attack::online_global_variance, Attack::offline, Attack::global_threshold},
@@ -249,6 +252,7 @@ int run_audit(const AuditOptions& o) {
   }
   SP_CHECK(fs::exists(o.dir + "/experiment.json"), o.dir, ": no experiment here yet (run without --no-train first)");
 
+  if (cfg.paradigm == "coreset") coreset::write_groups_when_complete(o.dir, cfg.num_shadows);
   auto t_attack = Clock::now();
   std::vector<ShadowEntry> shadows = scan_shadows(o.dir, cfg.num_shadows);
   std::vector<int> done = shadows_in_state(shadows, ShadowState::done);

@@ -126,7 +126,7 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
   ojson cost;
   cost["devices"] = devices;
   // Phases in the order they happen; unknown ones after; phases that took no time anywhere left out.
-  static const std::vector<std::string> kOrder = {"setup", "selection", "synthesis", "train", "evaluate", "query",
+  static const std::vector<std::string> kOrder = {"setup", "select", "selection", "synthesis", "train", "evaluate", "query",
                                                   "query_all", "write"};
   std::stable_sort(phase_order.begin(), phase_order.end(), [](const std::string& a, const std::string& b) {
     auto rank = [](const std::string& x) {

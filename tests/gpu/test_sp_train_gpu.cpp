@@ -4,15 +4,9 @@
 // resumes and finishes (on a GPU the benchmarked cuDNN algorithms may differ between processes, so the
 // result is compared to float rounding, not bytes); and --bench prints its table on the GPU. Each test
 // skips without a GPU.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
-#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "data/npy.h"
 #include "data/sources.h"
@@ -20,13 +14,12 @@
 #include "paradigms/model_file.h"
 #include "paradigms/train_loop.h"
 #include "tests/gpu/gpu_test_util.h"
+#include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
 
 using namespace sp;
 using sp::test::TempDir;
 namespace fs = std::filesystem;
-
-extern char** environ;
 
 namespace {
 
@@ -106,26 +99,10 @@ TEST(SpTrainGpu, KilledRunResumes) {
   auto r = sp::test::run_command(kTrain + " " + (t / "c.json") + " --out " + a + " --shadow 0 --device cuda");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  std::vector<std::string> args = {kTrain, t / "c.json", "--out", b, "--shadow", "0", "--device", "cuda",
-                                   "--checkpoint-every", "0"};
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, kTrain.c_str(), &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  const std::string ckpt = b + "/shadow/0/checkpoint.safetensors";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (!fs::exists(ckpt) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "sp_train finished before it could be killed";
+  ASSERT_EQ(sp::test::kill_when_file_appears({kTrain, t / "c.json", "--out", b, "--shadow", "0", "--device", "cuda",
+                                              "--checkpoint-every", "0"},
+                                             b + "/shadow/0/checkpoint.safetensors", 300),
+            "");
   ASSERT_FALSE(fs::exists(b + "/shadow/0/metrics.json"));
 
   r = sp::test::run_command(kTrain + " " + (t / "c.json") + " --out " + b + " --shadow 0 --device cuda");

@@ -1,0 +1,191 @@
+// Coreset selection inside a shadow model's training (see coreset_shadow.h).
+#include "paradigms/coreset/coreset_shadow.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+
+#include "data/atomic_file.h"
+#include "data/file_util.h"
+#include "data/npy.h"
+#include "kernels/counter_rng.h"
+#include "paradigms/coreset/select.h"
+#include "paradigms/shadow_train.h"
+
+namespace fs = std::filesystem;
+
+namespace sp::coreset {
+
+namespace {
+
+constexpr uint64_t kPurposeSelect = 0x434f524553454cULL;  // "CORESEL"
+constexpr uint64_t kPurposeCoin = 0x434f524553434fULL;    // "CORESCO"
+
+struct Paths {
+  std::string record, groups, selected;
+  explicit Paths(const std::string& d) : record(d + "/coreset.json"), groups(d + "/groups.npy"), selected(d + "/selected.npy") {}
+};
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::vector<uint8_t> bytes = data::read_file_bytes(path);
+  nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  SP_CHECK(j.is_object(), path, ": not a JSON object");
+  return j;
+}
+
+// The coreset as read back from selected.npy: ascending, distinct, inside the private set.
+std::vector<int64_t> read_selected(const std::string& path, const data::TrainingSet& ts) {
+  npy::Reader r(path);
+  SP_CHECK(r.shape().size() == 1, path, ": expected a 1-d index array, got shape ", npy::shape_str(r.shape()));
+  std::vector<int64_t> v = r.read_integers();
+  SP_CHECK(std::adjacent_find(v.begin(), v.end(), std::greater_equal<int64_t>()) == v.end(), path,
+           ": indices must be strictly ascending");
+  SP_CHECK(std::includes(ts.indices.begin(), ts.indices.end(), v.begin(), v.end()), path,
+           ": holds indices outside this model's private training set (another experiment's file?)");
+  return v;
+}
+
+}  // namespace
+
+std::vector<int64_t> audit_groups(const data::AuditSet& audit, const data::Membership& m, int k,
+                                  const std::vector<int64_t>& selected) {
+  std::vector<int64_t> g(size_t(audit.size()));
+  for (int64_t j = 0; j < audit.size(); ++j) {
+    bool chosen = std::binary_search(selected.begin(), selected.end(), audit.indices[size_t(j)]);
+    SP_CHECK(!chosen || m.in(k, j), "coreset of model ", k, " contains audit sample ", audit.indices[size_t(j)],
+             ", which is OUT for it");
+    g[size_t(j)] = !m.in(k, j) ? kOut : chosen ? kSelected : kInNotSelected;
+  }
+  return g;
+}
+
+ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::TrainingSet& ts, Stream& s,
+                                  ProgressPrinter* progress) {
+  const RunConfig& cfg = run.cfg;
+  const Paths p(run.exp.shadow_dir(k));
+  const std::string name = "shadow " + std::to_string(k);
+  ShadowCoreset out;
+  nlohmann::json record;
+  std::vector<int64_t> selected;
+  if (fs::exists(p.selected)) {
+    selected = read_selected(p.selected, ts);
+    record = read_json_file(p.record);
+    out.reused = true;
+    if (progress) progress->line(name + ": reusing its coreset (selected.npy, " + std::to_string(selected.size()) + " samples)");
+  } else {
+    auto t0 = std::chrono::steady_clock::now();
+    DeviceData d = upload_training_set(run, ts, name + " private set", s);
+    std::unique_ptr<Model> model = make_model(cfg.model);
+    SelectionContext ctx;
+    ctx.model = model.get();
+    ctx.recipe = cfg.recipe_for(d.size());
+    ctx.data = &d;
+    ctx.stream = &s;
+    ctx.eval_batch = cfg.eval_batch;
+    ctx.seed = crng::derive_key(shadow_seed(cfg.seed, k), kPurposeSelect);
+    ctx.progress = progress;
+    ctx.name = name + " selection";
+    SelectionResult r = select_coreset(cfg.coreset, ctx);
+    for (int64_t pos : r.positions) selected.push_back(ts.indices[size_t(pos)]);
+    record = r.details;
+    if (!r.scores.empty()) {
+      // How the method ranks the IN canaries against the rest of D_k: the reason they are or are not kept.
+      std::vector<double> canary, other;
+      for (size_t pos = 0; pos < r.scores.size(); ++pos)
+        (std::binary_search(run.exp.audit.indices.begin(), run.exp.audit.indices.end(), ts.indices[pos]) ? canary : other)
+            .push_back(r.scores[pos]);
+      record["scores_of_in_canaries"] = score_summary(canary);
+      record["scores_of_others"] = score_summary(other);
+    }
+    record["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    record["private_size"] = int64_t(ts.indices.size());
+    record["size"] = int64_t(selected.size());
+    fs::create_directories(run.exp.shadow_dir(k));
+    write_file_atomic(p.record, record.dump(2) + "\n");
+  }
+  std::vector<int64_t> groups = audit_groups(run.exp.audit, run.exp.membership, k, selected);
+  const int64_t M = run.exp.audit.size();
+  npy::write(p.groups, std::vector<int64_t>{M}, groups);
+  if (!out.reused) npy::write(p.selected, std::vector<int64_t>{int64_t(selected.size())}, selected);
+
+  // Restrict the private set; record what the coreset holds.
+  const int64_t private_size = int64_t(ts.indices.size());
+  data::TrainingSet sub;
+  std::vector<int64_t> histogram(size_t(cfg.model.num_classes), 0);
+  for (size_t i = 0, j = 0; i < ts.indices.size() && j < selected.size(); ++i) {
+    if (ts.indices[i] != selected[j]) continue;
+    sub.indices.push_back(ts.indices[i]);
+    sub.labels.push_back(ts.labels[i]);
+    ++histogram[size_t(ts.labels[i])];
+    ++j;
+  }
+  SP_CHECK(sub.indices.size() == selected.size(), "coreset of model ", k, ": ", selected.size() - sub.indices.size(),
+           " selected samples are not in its private set");
+  ts = std::move(sub);
+  int64_t in = 0, in_selected = 0;
+  for (int64_t g : groups) in += g != kOut, in_selected += g == kSelected;
+  out.seconds = record.value("seconds", 0.0);
+  out.metrics = {{"method", method_name(cfg.coreset.method)},
+                 {"fraction", cfg.coreset.fraction},
+                 {"balance", cfg.coreset.balance},
+                 {"private_size", private_size},
+                 {"size", int64_t(selected.size())},
+                 {"class_histogram", histogram},
+                 {"in_canaries", in},
+                 {"in_canaries_selected", in_selected},
+                 {"in_canaries_selected_fraction", in ? double(in_selected) / double(in) : 0.0},
+                 {"selection_reused", out.reused},
+                 {"selection", record}};
+  char line[200];
+  std::snprintf(line, sizeof line, "%s: coreset %s %lld of %lld samples in %s; %lld of %lld IN canaries selected (%.0f%%)",
+                name.c_str(), method_name(cfg.coreset.method).c_str(), (long long)selected.size(),
+                (long long)private_size, format_duration(out.seconds).c_str(), (long long)in_selected, (long long)in,
+                in ? 100.0 * double(in_selected) / double(in) : 0.0);
+  if (progress) progress->line(line);
+  return out;
+}
+
+GroupArray experiment_groups(const std::string& dir) {
+  data::Experiment exp = data::open_experiment(dir);
+  const int S = exp.config.num_models;
+  const int64_t M = exp.audit.size();
+  GroupArray out;
+  out.S = S;
+  out.M = M;
+  out.values.resize(size_t(int64_t(S) * M));
+  const uint64_t coin = crng::derive_key(exp.config.seed, kPurposeCoin);
+  for (int k = 0; k < S; ++k) {
+    const std::string path = exp.shadow_dir(k) + "/groups.npy";
+    SP_CHECK(fs::exists(path), path, ": missing (shadow ", k, " has not been selected yet; run sp_train for it)");
+    npy::Reader r(path);
+    SP_CHECK(r.shape() == std::vector<int64_t>{M}, path, ": expected shape (", M, ",), got ", npy::shape_str(r.shape()));
+    std::vector<int64_t> g = r.read_integers();
+    crng::Stream32 rng(coin, uint64_t(k));
+    for (int64_t j = 0; j < M; ++j) {
+      const int64_t v = g[size_t(j)];
+      SP_CHECK(v == kOut || v == kSelected || v == kInNotSelected, path, ": value ", v, " at ", j, " is not 0, 1 or 2");
+      SP_CHECK((v == kOut) == !exp.membership.in(k, j), path, ": sample ", j, " is ", v == kOut ? "OUT" : "IN",
+               " here but ", exp.membership.in(k, j) ? "IN" : "OUT", " in keep.npy");
+      const bool heads = (rng.next_u32() & 1u) != 0;  // drawn for every pair, so the coin does not depend on g
+      out.values[size_t(int64_t(k) * M + j)] = v != kOut ? v : (heads ? kSelected : kInNotSelected);
+    }
+  }
+  return out;
+}
+
+GroupArray write_experiment_groups(const std::string& dir, const std::string& path) {
+  GroupArray g = experiment_groups(dir);
+  npy::write(path, std::vector<int64_t>{g.S, g.M}, g.values);
+  return g;
+}
+
+std::string write_groups_when_complete(const std::string& dir, int num_shadows) {
+  for (int k = 0; k < num_shadows; ++k)
+    if (!fs::exists(dir + "/shadow/" + std::to_string(k) + "/groups.npy")) return "";
+  const std::string path = dir + "/coreset_groups.npy";
+  write_experiment_groups(dir, path);
+  return path;
+}
+
+}  // namespace sp::coreset
