@@ -5,25 +5,19 @@
 // uninterrupted run; a failing shadow reported while the others finish (exit 2); and the bad inputs of
 // issue 6 (a configuration with several errors listed at once before any work, a directory holding another
 // configuration refused with the difference, a missing summary for --compare).
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "data/npy.h"
+#include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
 
 using sp::test::TempDir;
 namespace fs = std::filesystem;
 
-extern char** environ;
 
 namespace {
 
@@ -168,26 +162,11 @@ TEST(SpAudit, KilledMidShadowResumesToTheSameBytes) {
   const std::string cfg = write_config(t, "tiny.json", tiny_config(3)), a = t / "a", b = t / "b";
   ASSERT_EQ(sp_audit(cfg + " --out " + a + " --workers 0 --device cpu").exit_code, 0);
 
-  std::vector<std::string> args = {kAudit, cfg, "--out", b, "--workers", "0", "--device", "cpu", "--checkpoint-every", "0"};
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, kAudit.c_str(), &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
   // Killed once shadow 1 has an epoch checkpoint: shadow 0 is finished, shadow 1 is in the middle.
-  const std::string ckpt = b + "/shadow/1/checkpoint.safetensors";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (!fs::exists(ckpt) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "sp_audit finished before it could be killed";
+  ASSERT_EQ(sp::test::kill_when_file_appears({kAudit, cfg, "--out", b, "--workers", "0", "--device", "cpu",
+                                              "--checkpoint-every", "0"},
+                                             b + "/shadow/1/checkpoint.safetensors", 300),
+            "");
   EXPECT_TRUE(fs::exists(b + "/shadow/0/metrics.json"));
   EXPECT_FALSE(fs::exists(b + "/shadow/1/metrics.json"));
   auto st = sp::test::run_command(kAudit + " --status " + b);

@@ -104,7 +104,7 @@ void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::ve
 // CPU worker processes: as asked, or by default (cpu_workers < 0) one single-threaded worker per core when
 // training on the CPU, at most 8 and at most one per shadow. Separate single-threaded processes keep every
 // core busy without the per-op synchronisation of a shared thread pool (on the loaded 2-core development
-// box one epoch of 1,000 images took 6.5 s in one thread against 8.4 s with two threads and BLAS threads).
+// box one epoch of 1,000 images took 6.5 s wall in one thread against 8.4 s with two; docs/benchmarks.md).
 int workers_for(const AuditOptions& o, size_t todo) {
   if (!o.gpus.empty()) return 0;
   if (o.cpu_workers >= 0) return o.cpu_workers;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 
+#include "attacks/lira_attacks.h"
 #include "data/file_util.h"
 #include "kernels/error.h"
 
@@ -154,8 +155,14 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
 
   if (lira_results.is_object()) {
     ojson priv = ojson::object();
-    for (auto it = lira_results["attacks"].begin(); it != lira_results["attacks"].end(); ++it) {
-      const nlohmann::json& a = it.value();
+    // sp_lira's order (strongest assumptions first), whatever order the JSON reader kept.
+    std::vector<std::string> names;
+    for (lira::Attack at : lira::kAllAttacks)
+      if (lira_results["attacks"].contains(std::string(lira::attack_name(at)))) names.emplace_back(lira::attack_name(at));
+    for (auto it = lira_results["attacks"].begin(); it != lira_results["attacks"].end(); ++it)
+      if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
+    for (const std::string& name : names) {
+      const nlohmann::json& a = lira_results["attacks"][name];
       ojson e;
       e["auc"] = a.value("auc", nlohmann::json(nullptr));
       e["tpr_at_0.1%_fpr"] = num(tpr_at(a, 1e-3));
@@ -164,7 +171,7 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
       e["epsilon_lower_bound"] = a.value("epsilon_lower_bound", nlohmann::json(nullptr));
       e["n_members"] = a.value("n_members", 0);
       e["n_nonmembers"] = a.value("n_nonmembers", 0);
-      priv[it.key()] = e;
+      priv[name] = e;
     }
     j["privacy"] = priv;
     if (lira_results.contains("groups")) j["privacy_groups"] = lira_results["groups"];
