@@ -12,39 +12,14 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <sstream>
 
 #include "kernels/cpu/blas_setup.h"
 #include "kernels/error.h"
 #include "paradigms/audit/audit_pipeline.h"
 #include "paradigms/audit/slurm_submit.h"
+#include "paradigms/cli_args.h"
 
 using namespace sp;
-
-namespace {
-
-int parse_int(const std::string& s, const std::string& what) {
-  size_t used = 0;
-  long v = -1;
-  try {
-    v = std::stol(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  SP_CHECK(used == s.size() && !s.empty() && v >= 0 && v < (1L << 30), what, ": '", s, "' is not a non-negative integer");
-  return int(v);
-}
-
-std::vector<int> parse_list(const std::string& list, const std::string& what) {
-  std::vector<int> v;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(parse_int(item, what));
-  SP_CHECK(!v.empty(), what, ": empty list");
-  return v;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   sp::cpu::ensure_fast_blas(argv);
@@ -97,13 +72,9 @@ int main(int argc, char** argv) {
     o.train = !no_train;
     o.json = json;
     if (!shadows.empty()) {
-      size_t dash = shadows.find('-');
-      SP_CHECK(dash != std::string::npos, "--shadows: '", shadows, "' is not a range A-B");
-      o.first = parse_int(shadows.substr(0, dash), "--shadows");
-      o.last = parse_int(shadows.substr(dash + 1), "--shadows");
-      SP_CHECK(o.first <= o.last, "--shadows: empty range ", shadows);
+      parse_index_range(shadows, "--shadows", &o.first, &o.last);
     }
-    if (!gpus.empty()) o.gpus = parse_list(gpus, "--gpus");
+    if (!gpus.empty()) o.gpus = parse_index_list(gpus, "--gpus");
     if (slurm.enabled) {
       SP_CHECK(!no_train && gpus.empty(), "--slurm: training happens in the job array (one task per shadow, GPUs "
                "by --gres); --no-train and --gpus do not apply");

@@ -16,11 +16,11 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <sstream>
 
 #include "paradigms/audit/slurm_submit.h"
 #include "paradigms/dpsgd/dp_bench.h"
 #include "paradigms/coreset/coreset_shadow.h"
+#include "paradigms/cli_args.h"
 #include "paradigms/shadow_train.h"
 #include "paradigms/train_bench.h"
 #include "kernels/cpu/blas_setup.h"
@@ -33,49 +33,18 @@ struct Range {
   int first = 0, last = -1;  // inclusive; last < first: all shadows
 };
 
-int parse_index(const std::string& s, const std::string& what) {
-  size_t used = 0;
-  long v = -1;
-  try {
-    v = std::stol(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  SP_CHECK(used == s.size() && !s.empty() && v >= 0 && v < (1L << 30), what, ": '", s,
-           "' is not a shadow index (a non-negative integer)");
-  return int(v);
-}
-
 Range parse_range(const std::string& shadow, const std::string& shadows, int num_shadows) {
   Range r{0, num_shadows - 1};
   if (!shadow.empty()) r.first = r.last = parse_index(shadow, "--shadow");
-  if (!shadows.empty()) {
-    size_t dash = shadows.find('-');
-    SP_CHECK(dash != std::string::npos, "--shadows: '", shadows, "' is not a range A-B");
-    r.first = parse_index(shadows.substr(0, dash), "--shadows");
-    r.last = parse_index(shadows.substr(dash + 1), "--shadows");
-    SP_CHECK(r.first <= r.last, "--shadows: empty range ", shadows);
-  }
+  if (!shadows.empty()) parse_index_range(shadows, "--shadows", &r.first, &r.last);
   SP_CHECK(r.last < num_shadows, "shadow index ", r.last, " is out of range: the configuration has num_shadows = ",
            num_shadows, " (indices 0-", num_shadows - 1, ")");
   return r;
 }
 
-Stream& pick_device(const std::string& device) {
-  std::string why;
-  if (device == "cpu") return Stream::cpu();
-  bool have = cuda_available(&why);
-  SP_CHECK(have || device == "auto", "--device cuda: no usable GPU (", why, ")");
-  return have ? Stream::cuda_default(0) : Stream::cpu();
-}
-
 std::vector<int64_t> parse_batches(const std::string& list) {
-  std::vector<int64_t> v;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(parse_index(item, "--bench-batch"));
-  SP_CHECK(!v.empty(), "--bench-batch: empty list");
-  return v;
+  std::vector<int> b = parse_index_list(list, "--bench-batch");
+  return std::vector<int64_t>(b.begin(), b.end());
 }
 
 int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,

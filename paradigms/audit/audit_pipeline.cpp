@@ -15,6 +15,7 @@
 #include "data/sample_grid.h"
 #include "paradigms/audit/audit_report.h"
 #include "paradigms/audit/worker_pool.h"
+#include "paradigms/cli_args.h"
 #include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/json_fields.h"
 #include "paradigms/shadow_train.h"
@@ -54,14 +55,6 @@ class StdoutToStderr {
   int saved_ = -1;
 };
 
-Stream& pick_stream(const std::string& device) {
-  std::string why;
-  if (device == "cpu") return Stream::cpu();
-  bool have = cuda_available(&why);
-  SP_CHECK(have || device == "auto", "--device cuda: no usable GPU (", why, ")");
-  return have ? Stream::cuda_default(0) : Stream::cpu();
-}
-
 std::string sibling_tool(const std::string& self, const std::string& name) {
   std::error_code ec;
   fs::path exe = self.empty() ? fs::read_symlink("/proc/self/exe", ec) : fs::path(self);
@@ -79,7 +72,7 @@ nlohmann::json read_json(const std::string& path) {
 
 // Training in this process, one shadow after the other; a failing shadow is recorded and the rest go on.
 void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::vector<int>& todo) {
-  Stream& s = pick_stream(o.device);
+  Stream& s = pick_device(o.device);
   s.allow_tf32 = cfg.tf32;
   ExperimentRun run = open_experiment_run(cfg, o.dir, s);
   say("  " + std::to_string(run.data.train.size()) + " training / " + std::to_string(run.data.test.size()) +
