@@ -117,6 +117,14 @@ TEST(SpAudit, WorkersAndInProcessAgreeAndEveryReportHoldsTheNumbers) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;  // header + one row per attack
   expect_contains(csv, "tpr_at_0.1pct_fpr");
 
+  // Six models: the report warns about the leave-one-out bias, which --equalize-folds removes.
+  EXPECT_TRUE(s.contains("attack_caveat"));
+  expect_contains(md, "--equalize-folds");
+  auto eq = sp_audit(cfg + " --out " + b + " --no-train --equalize-folds");
+  ASSERT_EQ(eq.exit_code, 0) << eq.output;
+  EXPECT_FALSE(read_json(b + "/summary.json").contains("attack_caveat"));
+  EXPECT_TRUE(read_json(b + "/lira/results.json")["settings"]["equalize_folds"].get<bool>());
+
   // --json: the summary alone on stdout.
   auto j = sp::test::run_command("(" + kAudit + " " + cfg + " --out " + a + " --json --bootstrap 20 2>/dev/null)");
   ASSERT_EQ(j.exit_code, 0) << j.output;

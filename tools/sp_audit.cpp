@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   app.add_option("--bootstrap", o.bootstrap, "bootstrap replicates for the TPR@0.1%FPR interval (0: off)")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
+  app.add_flag("--equalize-folds", o.equalize_folds,
+               "LiRA: fit every leave-one-out fold on equally many IN and OUT models (removes the bias of few "
+               "shadow models; see sp_lira --help)");
   app.add_option("--data", o.data_path, "dataset path, overriding dataset.path of CONFIG");
   app.add_option("--log-every", o.log_every, "seconds between progress lines when not on a terminal")
       ->check(CLI::PositiveNumber)

@@ -134,7 +134,7 @@ void train_in_workers(const RunConfig& cfg, const AuditOptions& o, const std::ve
 // few finished shadows the attacks that fit IN and OUT Gaussians per sample cannot run (too few models
 // per leave-one-out fold); then the others run alone and *note says what was left out.
 nlohmann::json run_attacks(const std::string& dir, const std::vector<int>& done, int total, int bootstrap,
-                           std::string* error, std::string* note) {
+                           bool equalize_folds, std::string* error, std::string* note) {
   using lira::Attack;
   if (done.size() < 2) {
     *error = "only " + std::to_string(done.size()) + " finished shadow model(s); LiRA needs at least 2";
@@ -143,6 +143,7 @@ nlohmann::json run_attacks(const std::string& dir, const std::vector<int>& done,
   lira::LiraConfig lc;
   lc.dir = dir;
   lc.bootstrap = bootstrap;
+  lc.attack.equalize_folds = equalize_folds;
   if (int(done.size()) < total) lc.models.assign(done.begin(), done.end());
   // Paradigms that split the audit samples per model (coreset: IN and selected / IN but not selected) leave an
   // [S, M] group file; leakage is then reported per group too.
@@ -251,7 +252,8 @@ int run_audit(const AuditOptions& o) {
   std::vector<int> done = shadows_in_state(shadows, ShadowState::done);
   say("attacking " + std::to_string(done.size()) + " finished shadow models with LiRA...");
   std::string attack_error, attack_note;
-  nlohmann::json lira = run_attacks(o.dir, done, cfg.num_shadows, o.bootstrap, &attack_error, &attack_note);
+  nlohmann::json lira =
+      run_attacks(o.dir, done, cfg.num_shadows, o.bootstrap, o.equalize_folds, &attack_error, &attack_note);
   if (!attack_error.empty()) say("  attacks not run: " + attack_error);
   if (!attack_note.empty()) say("  attacks " + attack_note);
   double attack_s = std::chrono::duration<double>(Clock::now() - t_attack).count();
@@ -259,6 +261,11 @@ int run_audit(const AuditOptions& o) {
   std::vector<ReportImage> images = write_data_images(cfg, o.dir);
   ojson summary = build_summary(o.dir, cfg.resolved, shadows, lira, attack_error);
   if (!attack_note.empty()) summary["attack_note"] = "attacks " + attack_note;
+  if (!lira.is_null() && !o.equalize_folds && done.size() <= 16)
+    summary["attack_caveat"] = "with " + std::to_string(done.size()) +
+                               " models, leave-one-out fits member and non-member targets on different numbers of "
+                               "IN/OUT models, which by itself shifts the online and offline scores (online AUC can "
+                               "fall below 0.5); rerun with --no-train --equalize-folds to remove that bias";
   write_summary_files(o.dir, summary);
   write_experiment_report(o.dir, summary, images);
   say("\n" + summary_table({summary}));

@@ -21,6 +21,7 @@ struct AuditOptions {
   bool train = true;                 // false: attacks and report over what is there
   bool json = false;                 // summary JSON on stdout, everything else on stderr
   int bootstrap = 1000;              // LiRA bootstrap replicates for the TPR@0.1%FPR interval
+  bool equalize_folds = false;       // sp_lira --equalize-folds (removes the leave-one-out bias at small S)
   double log_every = 30;             // seconds between progress lines (not on a terminal)
   double checkpoint_every = 60;      // seconds between epoch checkpoints (0: every epoch)
   std::string data_path;             // overrides dataset.path

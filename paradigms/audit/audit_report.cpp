@@ -98,6 +98,7 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
                 std::to_string(l.value("n_samples", 0)) + " audit samples, " + std::to_string(l.value("n_queries", 0)) +
                 " query views each; a random guess has TPR 0.1% at 0.1% FPR. Full results: lira/results.json.");
     if (s.contains("attack_note")) d.paragraph("Some attacks were " + s["attack_note"].get<std::string>() + ".");
+    if (s.contains("attack_caveat")) d.paragraph("Caveat: " + s["attack_caveat"].get<std::string>() + ".");
   } else {
     d.paragraph("The attacks were not run: " + s.value("attack_error", std::string("no results")) + ".");
   }
