@@ -15,19 +15,10 @@ namespace sp::audit {
 
 namespace {
 
-double getd(const ojson& j, const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; }
-
-std::string fmt(const char* f, double v) {
-  if (!std::isfinite(v)) return "-";
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
 std::string pct(double v, int digits = 2) {
   char f[16];
   std::snprintf(f, sizeof f, "%%.%df%%%%", digits);
-  return fmt(f, 100 * v);
+  return format_number(f, 100 * v);
 }
 
 std::string now_utc() {
@@ -39,17 +30,17 @@ std::string now_utc() {
 
 std::string accuracy_text(const ojson& s) {
   const ojson& a = s["utility"]["test_accuracy"];
-  return pct(getd(a, "mean")) + " ± " + pct(getd(a, "std"));
+  return pct(summary_number(a, "mean")) + " ± " + pct(summary_number(a, "std"));
 }
 
 std::vector<std::string> attack_row(const std::string& name, const ojson& a) {
-  std::string tpr = pct(getd(a, "tpr_at_0.1%_fpr"));
+  std::string tpr = pct(summary_number(a, "tpr_at_0.1%_fpr"));
   if (a.contains("tpr_at_0.1%_fpr_ci95") && a["tpr_at_0.1%_fpr_ci95"].is_array() && a["tpr_at_0.1%_fpr_ci95"].size() == 2 &&
       a["tpr_at_0.1%_fpr_ci95"][0].is_number())
     tpr += " [" + pct(a["tpr_at_0.1%_fpr_ci95"][0].get<double>()) + ", " +
            pct(a["tpr_at_0.1%_fpr_ci95"][1].get<double>()) + "]";
-  return {name, tpr, pct(getd(a, "tpr_at_1%_fpr")), fmt("%.4f", getd(a, "auc")),
-          fmt("%.2f", getd(a, "epsilon_lower_bound")),
+  return {name, tpr, pct(summary_number(a, "tpr_at_1%_fpr")), format_number("%.4f", summary_number(a, "auc")),
+          format_number("%.2f", summary_number(a, "epsilon_lower_bound")),
           std::to_string(a.value("n_members", 0)) + " / " + std::to_string(a.value("n_nonmembers", 0))};
 }
 
@@ -78,7 +69,7 @@ std::string best_attack(const ojson& summary) {
   double v = -1;
   if (!summary.contains("privacy")) return best;
   for (auto it = summary["privacy"].begin(); it != summary["privacy"].end(); ++it) {
-    double t = getd(it.value(), "tpr_at_0.1%_fpr");
+    double t = summary_number(it.value(), "tpr_at_0.1%_fpr");
     if (std::isfinite(t) && t > v) v = t, best = it.key();
   }
   return best;
@@ -124,21 +115,21 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
   d.heading("Utility");
   const ojson& u = s["utility"];
   d.table({"metric", "mean", "std", "min", "max"},
-          {{"test accuracy", pct(getd(u["test_accuracy"], "mean")), pct(getd(u["test_accuracy"], "std")),
-            pct(getd(u["test_accuracy"], "min")), pct(getd(u["test_accuracy"], "max"))},
-           {"train accuracy", pct(getd(u["train_accuracy"], "mean")), pct(getd(u["train_accuracy"], "std")),
-            pct(getd(u["train_accuracy"], "min")), pct(getd(u["train_accuracy"], "max"))}});
+          {{"test accuracy", pct(summary_number(u["test_accuracy"], "mean")), pct(summary_number(u["test_accuracy"], "std")),
+            pct(summary_number(u["test_accuracy"], "min")), pct(summary_number(u["test_accuracy"], "max"))},
+           {"train accuracy", pct(summary_number(u["train_accuracy"], "mean")), pct(summary_number(u["train_accuracy"], "std")),
+            pct(summary_number(u["train_accuracy"], "min")), pct(summary_number(u["train_accuracy"], "max"))}});
   shadows_paragraph(d, s);
 
   d.heading("Cost");
   std::vector<std::vector<std::string>> rows;
   for (auto it = s["cost"]["seconds_per_model"].begin(); it != s["cost"]["seconds_per_model"].end(); ++it)
-    rows.push_back({it.key(), fmt("%.2f", it.value().get<double>())});
-  rows.push_back({"total", fmt("%.2f", getd(s["cost"]["total_seconds_per_model"], "mean"))});
+    rows.push_back({it.key(), format_number("%.2f", it.value().get<double>())});
+  rows.push_back({"total", format_number("%.2f", summary_number(s["cost"]["total_seconds_per_model"], "mean"))});
   d.table({"phase", "seconds per model (mean)"}, rows);
   std::string devs;
   for (const auto& v : s["cost"]["devices"]) devs += (devs.empty() ? "" : ", ") + v.get<std::string>();
-  d.paragraph("Total: " + fmt("%.4f", getd(s["cost"], "device_hours")) + " " +
+  d.paragraph("Total: " + format_number("%.4f", summary_number(s["cost"], "device_hours")) + " " +
               (s["cost"].value("device_kind", std::string()) == "gpu" ? "GPU" : "CPU") +
               "-hours of wall time (device: " + (devs.empty() ? "none" : devs) + ").");
 
@@ -158,9 +149,9 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
     std::string a = best_attack(s);
     TradeoffPoint p;
     p.label = s.value("label", std::string("?"));
-    p.accuracy = getd(s["utility"]["test_accuracy"], "mean");
-    p.tpr = a.empty() ? NAN : getd(s["privacy"][a], "tpr_at_0.1%_fpr");
-    p.seconds = getd(s["cost"]["total_seconds_per_model"], "mean");
+    p.accuracy = summary_number(s["utility"]["test_accuracy"], "mean");
+    p.tpr = a.empty() ? NAN : summary_number(s["privacy"][a], "tpr_at_0.1%_fpr");
+    p.seconds = summary_number(s["cost"]["total_seconds_per_model"], "mean");
     if (std::isfinite(p.accuracy) && std::isfinite(p.tpr)) pts.push_back(p);
   }
   write_tradeoff_plot(out + "/tradeoff.png", pts, "Privacy vs utility vs cost");
@@ -173,9 +164,9 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
     std::string a = best_attack(s);
     const ojson& sh = s["shadows"];
     rows.push_back({s.value("label", std::string("?")), s.value("experiment", std::string()), accuracy_text(s),
-                    a.empty() ? "-" : pct(getd(s["privacy"][a], "tpr_at_0.1%_fpr")), a.empty() ? "-" : a,
-                    a.empty() ? "-" : fmt("%.4f", getd(s["privacy"][a], "auc")),
-                    fmt("%.1f", getd(s["cost"]["total_seconds_per_model"], "mean")),
+                    a.empty() ? "-" : pct(summary_number(s["privacy"][a], "tpr_at_0.1%_fpr")), a.empty() ? "-" : a,
+                    a.empty() ? "-" : format_number("%.4f", summary_number(s["privacy"][a], "auc")),
+                    format_number("%.1f", summary_number(s["cost"]["total_seconds_per_model"], "mean")),
                     std::to_string(sh["done"].size()) + " / " + std::to_string(sh.value("total", 0))});
   }
   d.table({"setting", "experiment", "test accuracy", "TPR @ 0.1% FPR", "best attack", "AUC", "s / model", "shadows"}, rows);

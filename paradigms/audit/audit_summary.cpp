@@ -48,17 +48,6 @@ std::string scalar_text(const nlohmann::json& v) {
   return v.dump();
 }
 
-std::string fmt(const char* f, double v) {
-  if (!std::isfinite(v)) return "-";
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
-double getd(const ojson& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string q = "\"";
@@ -67,6 +56,17 @@ std::string csv_field(const std::string& s) {
 }
 
 }  // namespace
+
+double summary_number(const ojson& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
+}
+
+std::string format_number(const char* format, double v) {
+  if (!std::isfinite(v)) return "-";
+  char b[64];
+  std::snprintf(b, sizeof b, format, v);
+  return b;
+}
 
 std::string setting_label(const nlohmann::json& config) {
   std::string paradigm = config.value("paradigm", std::string("baseline"));
@@ -193,18 +193,18 @@ std::string summary_csv(const std::vector<ojson>& summaries) {
     std::string head = csv_field(j.value("experiment", std::string())) + "," + csv_field(j.value("label", std::string())) +
                        "," + csv_field(j.value("paradigm", std::string())) + "," +
                        std::to_string(j["shadows"]["done"].size()) + "," + std::to_string(j["shadows"].value("total", 0)) +
-                       "," + fmt("%.6g", getd(j["utility"]["test_accuracy"], "mean")) + "," +
-                       fmt("%.6g", getd(j["utility"]["test_accuracy"], "std")) + ",";
-    std::string tail = "," + fmt("%.6g", getd(j["cost"]["total_seconds_per_model"], "mean")) + "," +
-                       fmt("%.6g", getd(j["cost"], "device_hours")) + "," + j["cost"].value("device_kind", std::string());
+                       "," + format_number("%.6g", summary_number(j["utility"]["test_accuracy"], "mean")) + "," +
+                       format_number("%.6g", summary_number(j["utility"]["test_accuracy"], "std")) + ",";
+    std::string tail = "," + format_number("%.6g", summary_number(j["cost"]["total_seconds_per_model"], "mean")) + "," +
+                       format_number("%.6g", summary_number(j["cost"], "device_hours")) + "," + j["cost"].value("device_kind", std::string());
     if (!j.contains("privacy") || j["privacy"].empty()) {
       s += head + ",,,,," + tail.substr(1) + "\n";
       continue;
     }
     for (auto it = j["privacy"].begin(); it != j["privacy"].end(); ++it) {
       const ojson& a = it.value();
-      s += head + it.key() + "," + fmt("%.6g", getd(a, "auc")) + "," + fmt("%.6g", getd(a, "tpr_at_0.1%_fpr")) + "," +
-           fmt("%.6g", getd(a, "tpr_at_1%_fpr")) + "," + fmt("%.6g", getd(a, "epsilon_lower_bound")) + tail + "\n";
+      s += head + it.key() + "," + format_number("%.6g", summary_number(a, "auc")) + "," + format_number("%.6g", summary_number(a, "tpr_at_0.1%_fpr")) + "," +
+           format_number("%.6g", summary_number(a, "tpr_at_1%_fpr")) + "," + format_number("%.6g", summary_number(a, "epsilon_lower_bound")) + tail + "\n";
     }
   }
   return s;
@@ -220,8 +220,8 @@ std::string summary_table(const std::vector<ojson>& summaries) {
     std::string label = j.value("label", std::string());
     if (label.size() > 34) label = label.substr(0, 31) + "...";
     const ojson& acc = j["utility"]["test_accuracy"];
-    std::string acc_s = fmt("%.2f", 100 * getd(acc, "mean")) + " +- " + fmt("%.2f", 100 * getd(acc, "std"));
-    std::string secs = fmt("%.1f", getd(j["cost"]["total_seconds_per_model"], "mean"));
+    std::string acc_s = format_number("%.2f", 100 * summary_number(acc, "mean")) + " +- " + format_number("%.2f", 100 * summary_number(acc, "std"));
+    std::string secs = format_number("%.1f", summary_number(j["cost"]["total_seconds_per_model"], "mean"));
     if (!j.contains("privacy") || j["privacy"].empty()) {
       std::snprintf(line, sizeof line, "%-34s %-24s %15s %11s %11s %7s %6s %10s\n", label.c_str(), "(not attacked)",
                     acc_s.c_str(), "-", "-", "-", "-", secs.c_str());
@@ -231,9 +231,9 @@ std::string summary_table(const std::vector<ojson>& summaries) {
     for (auto it = j["privacy"].begin(); it != j["privacy"].end(); ++it) {
       const ojson& a = it.value();
       std::snprintf(line, sizeof line, "%-34s %-24s %15s %10s%% %10s%% %7s %6s %10s\n", label.c_str(), it.key().c_str(),
-                    acc_s.c_str(), fmt("%.2f", 100 * getd(a, "tpr_at_0.1%_fpr")).c_str(),
-                    fmt("%.2f", 100 * getd(a, "tpr_at_1%_fpr")).c_str(), fmt("%.4f", getd(a, "auc")).c_str(),
-                    fmt("%.2f", getd(a, "epsilon_lower_bound")).c_str(), secs.c_str());
+                    acc_s.c_str(), format_number("%.2f", 100 * summary_number(a, "tpr_at_0.1%_fpr")).c_str(),
+                    format_number("%.2f", 100 * summary_number(a, "tpr_at_1%_fpr")).c_str(), format_number("%.4f", summary_number(a, "auc")).c_str(),
+                    format_number("%.2f", summary_number(a, "epsilon_lower_bound")).c_str(), secs.c_str());
       s += line;
       label.clear();  // the setting and accuracy once per experiment
       acc_s.clear();

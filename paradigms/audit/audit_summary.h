@@ -40,6 +40,11 @@ std::string summary_table(const std::vector<ojson>& summaries);
 // The value of TPR at `fpr` in a results.json attack entry, NaN when absent.
 double tpr_at(const nlohmann::json& attack, double fpr);
 
-ojson read_summary(const std::string& dir);  // DIR/summary.json, with errors naming the file
+ojson read_summary(const std::string& dir);
+
+// j[key] as a number, NaN when absent or not a number (JSON null stands for NaN in the summary).
+double summary_number(const ojson& j, const char* key);
+// printf-style formatting of one number, "-" for NaN.
+std::string format_number(const char* format, double v);  // DIR/summary.json, with errors naming the file
 
 }  // namespace sp::audit
