@@ -74,6 +74,18 @@ TEST(Config, ShippedSmallConfigParses) {
   EXPECT_LE(c.num_shadows, 8);
 }
 
+TEST(Config, EveryShippedConfigLoads) {
+  // A config that no longer parses (a renamed key, a typo) must fail here, not in a user's first run.
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(SP_SOURCE_DIR) + "/configs")) {
+    if (e.path().extension() != ".json") continue;
+    SCOPED_TRACE(e.path().string());
+    EXPECT_NO_THROW(load_config(e.path().string()));
+    ++n;
+  }
+  EXPECT_GE(n, 10);
+}
+
 TEST(Config, DefaultsAreFilledInAndResolved) {
   RunConfig c = parse_config_text(kMinimal);
   EXPECT_EQ(c.num_shadows, 32);

@@ -102,6 +102,22 @@ TEST(CoresetConfig, ShippedConfigsAreThePaperSetting) {
     b.erase("paradigm");
     EXPECT_EQ(a, b);
   }
+  // The CPU comparisons' arms (docs/paradigms.md) differ only in the paradigm and its coreset section.
+  for (const std::string& prefix : {"coreset_cpu_", "coreset_cifar10_cpu_"}) {
+    RunConfig arm_base = load_config(dir + prefix + "baseline.json");
+    EXPECT_EQ(arm_base.paradigm, "baseline");
+    for (const std::string& m : {"uniform", "forgetting", "el2n"}) {
+      SCOPED_TRACE(prefix + m);
+      RunConfig c = load_config(dir + prefix + m + ".json");
+      EXPECT_EQ(coreset::method_name(c.coreset.method), m);
+      EXPECT_DOUBLE_EQ(c.coreset.fraction, 0.4);
+      nlohmann::json a = c.identity(), b = arm_base.identity();
+      a.erase("paradigm");
+      a.erase("coreset");
+      b.erase("paradigm");
+      EXPECT_EQ(a, b);
+    }
+  }
   RunConfig small = load_config(dir + "coreset_small_cpu.json");
   EXPECT_EQ(small.paradigm, "coreset");
   EXPECT_EQ(small.dataset.kind, "shapes10");

@@ -68,7 +68,8 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
     sh[size_t(k)].metrics = {{"test_accuracy", 0.5 + 0.1 * k},
                              {"train_accuracy", 1.0},
                              {"device", "cpu"},
-                             {"seconds", {{"train", 10.0 * (k + 1)}, {"query", 2.0}, {"query_all", 0.0}}}};
+                             {"seconds", {{"train", 10.0 * (k + 1)}, {"query", 2.0}, {"query_all", 0.0}}},
+                             {"coreset", {{"size", 40 + k}, {"in_canaries", 10}, {"in_canaries_selected", 4 + 2 * k}}}};
   }
   sh[3].error = "boom";
   nlohmann::json lira = nlohmann::json::parse(R"({
@@ -76,10 +77,14 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
     "attacks": {"online": {"auc": 0.9,
                            "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.25}, {"fpr": 0.01, "tpr": 0.5}],
                            "epsilon_lower_bound": 1.5, "n_members": 15, "n_nonmembers": 15,
-                           "bootstrap": {"tpr_ci95": [0.1, 0.4]}}}})");
+                           "bootstrap": {"tpr_ci95": [0.1, 0.4]}}},
+    "groups": {"1": {"online": {"auc": 0.95, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.375}], "n_members": 8,
+                                "n_nonmembers": 7}},
+               "2": {"online": {"auc": 0.5, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.0}], "n_members": 7,
+                                "n_nonmembers": 8}}}})");
   nlohmann::json config = {{"paradigm", "coreset"}, {"coreset", {{"method", "forgetting"}, {"fraction", 0.4}}}};
   ojson s = build_summary("/x", config, sh, lira, "");
-  EXPECT_EQ(s["label"], "coreset fraction=0.4 method=forgetting");
+  EXPECT_EQ(s["label"], "coreset method=forgetting fraction=0.4");  // the method first
   EXPECT_NEAR(s["utility"]["test_accuracy"]["mean"].get<double>(), 0.6, 1e-12);
   EXPECT_NEAR(s["utility"]["test_accuracy"]["std"].get<double>(), 0.1, 1e-12);
   EXPECT_EQ(s["shadows"]["failed"], ojson({3}));
@@ -93,9 +98,33 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
   EXPECT_EQ(s["privacy"]["online"]["tpr_at_0.1%_fpr_ci95"], ojson({0.1, 0.4}));
   EXPECT_EQ(best_attack(s), "online");
   std::string csv = summary_csv({s});
-  EXPECT_NE(csv.find("/x,coreset fraction=0.4 method=forgetting,coreset,3,4,0.6,0.1,online,0.9,0.25,0.5,1.5,22,"),
+  EXPECT_NE(csv.find("/x,coreset method=forgetting fraction=0.4,coreset,3,4,0.6,0.1,online,0.9,0.25,0.5,1.5,22,"),
             std::string::npos)
       << csv;
+  // Coreset: IN canaries kept, pooled over the finished shadows (4 + 6 + 8 of 30), and per shadow.
+  EXPECT_EQ(s["coreset"]["in_canaries"], 30);
+  EXPECT_EQ(s["coreset"]["in_canaries_selected"], 18);
+  EXPECT_NEAR(s["coreset"]["in_canaries_selected_fraction"].get<double>(), 0.6, 1e-12);
+  EXPECT_EQ(s["coreset"]["per_shadow_fraction"], ojson({0.4, 0.6, 0.8}));
+  EXPECT_NEAR(s["coreset"]["size"]["mean"].get<double>(), 41.0, 1e-12);
+  std::vector<ShadowEntry> plain = sh;  // a baseline's shadows have no coreset record
+  for (ShadowEntry& e : plain) e.metrics.erase("coreset");
+  EXPECT_FALSE(build_summary("/y", {{"paradigm", "baseline"}}, plain, lira, "").contains("coreset"));
+
+  // The report names the coreset groups and states the kept canaries; the comparison gets a column for them.
+  TempDir t;
+  write_experiment_report(t.path(), s, {});
+  std::string md = sp::test::read_text(t / "report.md");
+  EXPECT_NE(md.find("| IN, selected (1) | online | 37.50% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| IN, not selected (2) | online | 0.00% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("IN canaries kept in the coreset: 18 / 30 (60.0%) over the finished shadows, 40.0% to 80.0% per shadow"),
+            std::string::npos) << md;
+  write_compare_report(t / "cmp", {s, build_summary("/y", {{"paradigm", "baseline"}}, plain, lira, "")});
+  std::string cmp = sp::test::read_text(t / "cmp/report.md");
+  EXPECT_NE(cmp.find("| IN canaries in the coreset |"), std::string::npos) << cmp;
+  EXPECT_NE(cmp.find("| 18 / 30 (60.0%) |"), std::string::npos) << cmp;
+  EXPECT_NE(cmp.find("| baseline | /y | 60.00% ± 10.00% | - |"), std::string::npos) << cmp;
+
   std::string table = summary_table({s});
   EXPECT_NE(table.find("25.00%"), std::string::npos) << table;
   EXPECT_NE(table.find("60.00 +- 10.00"), std::string::npos) << table;

@@ -1,6 +1,7 @@
 // Building the audit reports from summaries (see audit_report.h).
 #include "paradigms/audit/audit_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include "data/atomic_file.h"
 #include "paradigms/audit/report_doc.h"
 #include "paradigms/audit/tradeoff_plot.h"
+#include "paradigms/coreset/coreset_shadow.h"
 
 namespace fs = std::filesystem;
 
@@ -62,6 +64,64 @@ void write_both(const std::string& dir, const ReportDoc& d) {
   write_file_atomic(dir + "/report.html", d.html());
 }
 
+// sp_lira's group values, named as the coreset paradigm assigns them (paradigms/coreset/coreset_shadow.h).
+std::string group_name(const ojson& s, const std::string& key) {
+  if (s.value("paradigm", std::string()) != "coreset") return key;
+  if (key == std::to_string(coreset::kSelected)) return "IN, selected (" + key + ")";
+  if (key == std::to_string(coreset::kInNotSelected)) return "IN, not selected (" + key + ")";
+  return key;
+}
+
+void group_section(ReportDoc& d, const ojson& s) {
+  d.heading("Leakage by group", 3);
+  if (s.value("paradigm", std::string()) == "coreset")
+    d.paragraph("Members: the IN canaries of each group; non-members: a random half of the OUT (model, canary) "
+                "pairs each, so both groups are attacked against the same kind of non-member.");
+  std::vector<std::vector<std::string>> rows;
+  for (auto g = s["privacy_groups"].begin(); g != s["privacy_groups"].end(); ++g) {
+    // The attacks in the order of the main table.
+    std::vector<std::string> names;
+    if (s.contains("privacy"))
+      for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it)
+        if (g.value().contains(it.key())) names.push_back(it.key());
+    for (auto it = g.value().begin(); it != g.value().end(); ++it)
+      if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
+    for (const std::string& name : names) {
+      const ojson& a = g.value()[name];
+      ojson e = {{"auc", a["auc"]}, {"epsilon_lower_bound", a["epsilon_lower_bound"]},
+                 {"n_members", a["n_members"]}, {"n_nonmembers", a["n_nonmembers"]}};
+      double t1 = tpr_at(a, 1e-3), t2 = tpr_at(a, 1e-2);
+      e["tpr_at_0.1%_fpr"] = std::isfinite(t1) ? ojson(t1) : ojson(nullptr);
+      e["tpr_at_1%_fpr"] = std::isfinite(t2) ? ojson(t2) : ojson(nullptr);
+      std::vector<std::string> r = attack_row(name, e);
+      r.insert(r.begin(), group_name(s, g.key()));
+      rows.push_back(r);
+    }
+  }
+  d.table({"group", "attack", "TPR @ 0.1% FPR", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
+}
+
+std::string kept_text(const ojson& c) {
+  return std::to_string(c.value("in_canaries_selected", int64_t(0))) + " / " +
+         std::to_string(c.value("in_canaries", int64_t(0))) + " (" +
+         pct(summary_number(c, "in_canaries_selected_fraction"), 1) + ")";
+}
+
+void coreset_section(ReportDoc& d, const ojson& c) {
+  d.heading("Coreset");
+  double lo = NAN, hi = NAN;
+  for (const auto& f : c["per_shadow_fraction"])
+    if (f.is_number()) {
+      double v = f.get<double>();
+      lo = std::isnan(lo) ? v : std::min(lo, v);
+      hi = std::isnan(hi) ? v : std::max(hi, v);
+    }
+  d.paragraph("IN canaries kept in the coreset: " + kept_text(c) + " over the finished shadows, " + pct(lo, 1) +
+              " to " + pct(hi, 1) + " per shadow; mean coreset size " +
+              format_number("%.1f", summary_number(c["size"], "mean")) +
+              ". A uniform selection keeps the coreset fraction of them on average.");
+}
+
 }  // namespace
 
 std::string best_attack(const ojson& summary) {
@@ -93,24 +153,9 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
   } else {
     d.paragraph("The attacks were not run: " + s.value("attack_error", std::string("no results")) + ".");
   }
-  if (s.contains("privacy_groups")) {
-    d.heading("Leakage by group", 3);
-    std::vector<std::vector<std::string>> rows;
-    for (auto g = s["privacy_groups"].begin(); g != s["privacy_groups"].end(); ++g)
-      for (auto it = g.value().begin(); it != g.value().end(); ++it) {
-        ojson a = it.value();
-        ojson e = {{"auc", a["auc"]}, {"epsilon_lower_bound", a["epsilon_lower_bound"]},
-                   {"n_members", a["n_members"]}, {"n_nonmembers", a["n_nonmembers"]}};
-        double t1 = tpr_at(a, 1e-3), t2 = tpr_at(a, 1e-2);
-        e["tpr_at_0.1%_fpr"] = std::isfinite(t1) ? ojson(t1) : ojson(nullptr);
-        e["tpr_at_1%_fpr"] = std::isfinite(t2) ? ojson(t2) : ojson(nullptr);
-        std::vector<std::string> r = attack_row(it.key(), e);
-        r.insert(r.begin(), g.key());
-        rows.push_back(r);
-      }
-    d.table({"group", "attack", "TPR @ 0.1% FPR", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
-  }
+  if (s.contains("privacy_groups")) group_section(d, s);
   if (fs::exists(dir + "/lira/roc.png")) d.image("lira/roc.png", "ROC curves of every attack (log-log)");
+  if (s.contains("coreset")) coreset_section(d, s["coreset"]);
 
   d.heading("Utility");
   const ojson& u = s["utility"];
@@ -129,9 +174,10 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
   d.table({"phase", "seconds per model (mean)"}, rows);
   std::string devs;
   for (const auto& v : s["cost"]["devices"]) devs += (devs.empty() ? "" : ", ") + v.get<std::string>();
-  d.paragraph("Total: " + format_number("%.4f", summary_number(s["cost"], "device_hours")) + " " +
-              (s["cost"].value("device_kind", std::string()) == "gpu" ? "GPU" : "CPU") +
-              "-hours of wall time (device: " + (devs.empty() ? "none" : devs) + ").");
+  d.paragraph("Summed over the finished models: " + format_number("%.3f", summary_number(s["cost"], "device_hours")) +
+              " " + (s["cost"].value("device_kind", std::string()) == "gpu" ? "GPU" : "CPU") +
+              "-hours (each model's wall time on its device: " + (devs.empty() ? "none" : devs) +
+              "; concurrent workers overlap them).");
 
   if (!images.empty()) {
     d.heading("Data");
@@ -160,6 +206,7 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
   ReportDoc d("synpriv comparison of " + std::to_string(summaries.size()) + " experiments");
   d.paragraph("Report written " + now_utc() + ". Leakage is the best attack's TPR at 0.1% FPR (a random guess: 0.1%).");
   std::vector<std::vector<std::string>> rows;
+  bool any_coreset = std::any_of(summaries.begin(), summaries.end(), [](const ojson& s) { return s.contains("coreset"); });
   for (const ojson& s : summaries) {
     std::string a = best_attack(s);
     const ojson& sh = s["shadows"];
@@ -168,8 +215,12 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
                     a.empty() ? "-" : format_number("%.4f", summary_number(s["privacy"][a], "auc")),
                     format_number("%.1f", summary_number(s["cost"]["total_seconds_per_model"], "mean")),
                     std::to_string(sh["done"].size()) + " / " + std::to_string(sh.value("total", 0))});
+    if (any_coreset) rows.back().insert(rows.back().begin() + 3, s.contains("coreset") ? kept_text(s["coreset"]) : "-");
   }
-  d.table({"setting", "experiment", "test accuracy", "TPR @ 0.1% FPR", "best attack", "AUC", "s / model", "shadows"}, rows);
+  std::vector<std::string> head = {"setting", "experiment", "test accuracy", "TPR @ 0.1% FPR", "best attack", "AUC",
+                                   "s / model", "shadows"};
+  if (any_coreset) head.insert(head.begin() + 3, "IN canaries in the coreset");
+  d.table(head, rows);
   d.image("tradeoff.png", "Privacy (TPR at 0.1% FPR) vs utility (test accuracy); disc area: training time per model");
   d.heading("Every attack");
   d.code(summary_table(summaries));

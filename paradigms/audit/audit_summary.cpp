@@ -71,10 +71,35 @@ std::string format_number(const char* format, double v) {
 std::string setting_label(const nlohmann::json& config) {
   std::string paradigm = config.value("paradigm", std::string("baseline"));
   std::string label = paradigm;
-  if (config.contains(paradigm) && config[paradigm].is_object())
-    for (auto it = config[paradigm].begin(); it != config[paradigm].end(); ++it)
-      if (!it.value().is_structured()) label += " " + it.key() + "=" + scalar_text(it.value());
+  if (!config.contains(paradigm) || !config[paradigm].is_object()) return label;
+  const nlohmann::json& section = config[paradigm];
+  // The method first: it is what tells settings apart, and long labels get cut at the end.
+  if (section.contains("method") && !section["method"].is_structured()) label += " method=" + scalar_text(section["method"]);
+  for (auto it = section.begin(); it != section.end(); ++it)
+    if (!it.value().is_structured() && it.key() != "method") label += " " + it.key() + "=" + scalar_text(it.value());
   return label;
+}
+
+ojson coreset_summary(const std::vector<ShadowEntry>& shadows) {
+  int64_t in = 0, kept = 0;
+  std::vector<double> per_shadow, size;
+  for (const ShadowEntry& e : shadows) {
+    if (e.state != ShadowState::done || !e.metrics.contains("coreset") || !e.metrics["coreset"].is_object()) continue;
+    const nlohmann::json& c = e.metrics["coreset"];
+    int64_t i = c.value("in_canaries", int64_t(0)), s = c.value("in_canaries_selected", int64_t(0));
+    in += i;
+    kept += s;
+    per_shadow.push_back(i > 0 ? double(s) / double(i) : NAN);
+    size.push_back(double(c.value("size", int64_t(0))));
+  }
+  if (per_shadow.empty()) return nullptr;
+  ojson fractions = ojson::array();
+  for (double f : per_shadow) fractions.push_back(num(f));
+  return {{"in_canaries", in},
+          {"in_canaries_selected", kept},
+          {"in_canaries_selected_fraction", in > 0 ? num(double(kept) / double(in)) : ojson(nullptr)},
+          {"per_shadow_fraction", fractions},
+          {"size", stats_json(size, false)}};
 }
 
 double tpr_at(const nlohmann::json& attack, double fpr) {
@@ -123,6 +148,8 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
     if (std::find(devices.begin(), devices.end(), dev) == devices.end()) devices.push_back(dev);
   }
   j["utility"] = {{"test_accuracy", stats_json(test_acc, true)}, {"train_accuracy", stats_json(train_acc, false)}};
+  ojson cs = coreset_summary(shadows);
+  if (!cs.is_null()) j["coreset"] = cs;
 
   ojson cost;
   cost["devices"] = devices;

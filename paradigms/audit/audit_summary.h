@@ -5,6 +5,8 @@
 //   shadows                      total / done / running / failed / missing (indices) and the failures' errors
 //   utility                      test and train accuracy over the finished shadows: mean, std (sample), min,
 //                                max, per shadow
+//   coreset                      coreset experiments only: IN canaries of the finished shadows and how many
+//                                their coresets kept (pooled fraction and per shadow), coreset size
 //   cost                         seconds per model: mean of each phase of metrics.json "seconds" (setup,
 //                                selection, synthesis, train, evaluate, query, ...) and of their total;
 //                                device-hours (sum of shadow wall seconds / 3600) on the device(s) used
@@ -26,6 +28,9 @@ using ojson = nlohmann::ordered_json;
 // A short name of the setting: the paradigm plus the settings of its own config section, e.g.
 // "coreset method=forgetting fraction=0.4".
 std::string setting_label(const nlohmann::json& config);
+
+// The "coreset" entry of the summary from the shadows' metrics.json (null when none has a coreset record).
+ojson coreset_summary(const std::vector<ShadowEntry>& shadows);
 
 // lira_results: lira/results.json (null when the attacks were not run; attack_error says why).
 ojson build_summary(const std::string& dir, const nlohmann::json& config, const std::vector<ShadowEntry>& shadows,
