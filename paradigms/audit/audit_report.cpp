@@ -88,8 +88,10 @@ void group_section(ReportDoc& d, const ojson& s) {
       if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
     for (const std::string& name : names) {
       const ojson& a = g.value()[name];
-      ojson e = {{"auc", a["auc"]}, {"epsilon_lower_bound", a["epsilon_lower_bound"]},
-                 {"n_members", a["n_members"]}, {"n_nonmembers", a["n_nonmembers"]}};
+      // value(), not operator[]: a key missing from a const JSON is undefined behaviour there.
+      ojson e = {{"auc", a.value("auc", ojson(nullptr))},
+                 {"epsilon_lower_bound", a.value("epsilon_lower_bound", ojson(nullptr))},
+                 {"n_members", a.value("n_members", 0)}, {"n_nonmembers", a.value("n_nonmembers", 0)}};
       double t1 = tpr_at(a, 1e-3), t2 = tpr_at(a, 1e-2);
       e["tpr_at_0.1%_fpr"] = std::isfinite(t1) ? ojson(t1) : ojson(nullptr);
       e["tpr_at_1%_fpr"] = std::isfinite(t2) ? ojson(t2) : ojson(nullptr);
@@ -110,7 +112,7 @@ std::string kept_text(const ojson& c) {
 void coreset_section(ReportDoc& d, const ojson& c) {
   d.heading("Coreset");
   double lo = NAN, hi = NAN;
-  for (const auto& f : c["per_shadow_fraction"])
+  for (const auto& f : c.value("per_shadow_fraction", ojson::array()))
     if (f.is_number()) {
       double v = f.get<double>();
       lo = std::isnan(lo) ? v : std::min(lo, v);
@@ -118,7 +120,7 @@ void coreset_section(ReportDoc& d, const ojson& c) {
     }
   d.paragraph("IN canaries kept in the coreset: " + kept_text(c) + " over the finished shadows, " + pct(lo, 1) +
               " to " + pct(hi, 1) + " per shadow; mean coreset size " +
-              format_number("%.1f", summary_number(c["size"], "mean")) +
+              format_number("%.1f", summary_number(c.value("size", ojson::object()), "mean")) +
               ". A uniform selection keeps the coreset fraction of them on average.");
 }
 

@@ -274,7 +274,8 @@ ojson read_summary(const std::string& dir) {
   const std::string path = dir + "/summary.json";
   std::vector<uint8_t> b = data::read_file_bytes(path);
   ojson j = ojson::parse(b.begin(), b.end(), nullptr, false);
-  SP_CHECK(!j.is_discarded() && j.is_object() && j.contains("utility") && j.contains("shadows"), path,
+  SP_CHECK(!j.is_discarded() && j.is_object() && j.contains("utility") && j.contains("shadows") && j.contains("cost"),
+           path,
            ": not an sp_audit summary (corrupt file?); run `sp_audit CONFIG --out ", dir, "` to rebuild it");
   return j;
 }
