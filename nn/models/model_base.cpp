@@ -109,12 +109,29 @@ void ModelBase::check_forward(Tape& t, Var theta, const Tensor& buffers, Var x) 
              " must be a contiguous vector of ", buffers_.numel(), " running statistics like theta ", th.str());
 }
 
+namespace {
+
+// A traced layer's kind, input, output and parameter ranges; the caller adds what only its kind has.
+TracedLayer traced(TracedLayer::Kind kind, Var x, Var y, const Slot& weight, const Slot& bias) {
+  TracedLayer tl;
+  tl.kind = kind;
+  tl.x = x;
+  tl.y = y;
+  tl.weight_offset = weight.offset;
+  tl.weight_shape = weight.shape;
+  tl.bias_offset = bias.offset;
+  tl.bias_shape = bias.shape;
+  return tl;
+}
+
+}  // namespace
+
 Var ModelBase::conv(Tape& t, Var theta, const ConvLayer& l, Var x) const {
   Var w = t.view(theta, l.weight.offset, l.weight.shape);
   Var b = l.bias.valid() ? t.view(theta, l.bias.offset, l.bias.shape) : Var{};
   Var y = conv2d(t, x, w, b, l.p);
   if (LayerTrace* tr = LayerTrace::active()) {
-    TracedLayer tl{TracedLayer::Kind::conv, x, y, l.weight.offset, l.weight.shape, l.bias.offset, l.bias.shape};
+    TracedLayer tl = traced(TracedLayer::Kind::conv, x, y, l.weight, l.bias);
     tl.conv = l.p;
     tr->add(tl);
   }
@@ -133,8 +150,8 @@ Var ModelBase::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& 
                    buffers.narrow(0, l.running_var.offset, c), training);
   }
   if (LayerTrace* tr = LayerTrace::active()) {
-    TracedLayer tl{l.batch ? TracedLayer::Kind::batch_norm : TracedLayer::Kind::group_norm,
-                   x, y, l.weight.offset, l.weight.shape, l.bias.offset, l.bias.shape};
+    TracedLayer tl = traced(l.batch ? TracedLayer::Kind::batch_norm : TracedLayer::Kind::group_norm, x, y,
+                            l.weight, l.bias);
     tl.groups = l.groups;
     tr->add(tl);
   }
@@ -144,7 +161,7 @@ Var ModelBase::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& 
 Var ModelBase::linear(Tape& t, Var theta, const LinearLayer& l, Var x) const {
   Var y = sp::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
   if (LayerTrace* tr = LayerTrace::active())
-    tr->add({TracedLayer::Kind::linear, x, y, l.weight.offset, l.weight.shape, l.bias.offset, l.bias.shape});
+    tr->add(traced(TracedLayer::Kind::linear, x, y, l.weight, l.bias));
   return y;
 }
 
