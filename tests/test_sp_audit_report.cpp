@@ -105,7 +105,12 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
   EXPECT_EQ(s["coreset"]["in_canaries"], 30);
   EXPECT_EQ(s["coreset"]["in_canaries_selected"], 18);
   EXPECT_NEAR(s["coreset"]["in_canaries_selected_fraction"].get<double>(), 0.6, 1e-12);
-  EXPECT_EQ(s["coreset"]["per_shadow_fraction"], ojson({0.4, 0.6, 0.8}));
+  EXPECT_EQ(s["coreset"]["fraction_per_shadow"]["per_shadow"], ojson({0.4, 0.6, 0.8}));
+  EXPECT_NEAR(s["coreset"]["fraction_per_shadow"]["min"].get<double>(), 0.4, 1e-12);
+  EXPECT_NEAR(s["coreset"]["fraction_per_shadow"]["max"].get<double>(), 0.8, 1e-12);
+  // Groups are summarised like the pooled attacks.
+  EXPECT_EQ(s["privacy_groups"]["1"]["online"]["tpr_at_0.1%_fpr"], 0.375);
+  EXPECT_EQ(s["privacy_groups"]["2"]["online"]["n_members"], 7);
   EXPECT_NEAR(s["coreset"]["size"]["mean"].get<double>(), 41.0, 1e-12);
   std::vector<ShadowEntry> plain = sh;  // a baseline's shadows have no coreset record
   for (ShadowEntry& e : plain) e.metrics.erase("coreset");

@@ -78,29 +78,13 @@ void group_section(ReportDoc& d, const ojson& s) {
     d.paragraph("Members: the IN canaries of each group; non-members: a random half of the OUT (model, canary) "
                 "pairs each, so both groups are attacked against the same kind of non-member.");
   std::vector<std::vector<std::string>> rows;
-  for (auto g = s["privacy_groups"].begin(); g != s["privacy_groups"].end(); ++g) {
-    // The attacks in the order of the main table.
-    std::vector<std::string> names;
-    if (s.contains("privacy"))
-      for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it)
-        if (g.value().contains(it.key())) names.push_back(it.key());
-    for (auto it = g.value().begin(); it != g.value().end(); ++it)
-      if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
-    for (const std::string& name : names) {
-      const ojson& a = g.value()[name];
-      // value(), not operator[]: a key missing from a const JSON is undefined behaviour there.
-      ojson e = {{"auc", a.value("auc", ojson(nullptr))},
-                 {"epsilon_lower_bound", a.value("epsilon_lower_bound", ojson(nullptr))},
-                 {"n_members", a.value("n_members", 0)}, {"n_nonmembers", a.value("n_nonmembers", 0)}};
-      double t1 = tpr_at(a, 1e-3), t2 = tpr_at(a, 1e-2);
-      e["tpr_at_0.1%_fpr"] = std::isfinite(t1) ? ojson(t1) : ojson(nullptr);
-      e["tpr_at_1%_fpr"] = std::isfinite(t2) ? ojson(t2) : ojson(nullptr);
-      std::vector<std::string> r = attack_row(name, e);
+  for (auto g = s["privacy_groups"].begin(); g != s["privacy_groups"].end(); ++g)
+    for (auto it = g.value().begin(); it != g.value().end(); ++it) {
+      std::vector<std::string> r = attack_row(it.key(), it.value());
       r.insert(r.begin(), group_name(s, g.key()));
       rows.push_back(r);
     }
-  }
-  d.table({"group", "attack", "TPR @ 0.1% FPR", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
+  d.table({"group", "attack", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
 }
 
 std::string kept_text(const ojson& c) {
@@ -111,15 +95,10 @@ std::string kept_text(const ojson& c) {
 
 void coreset_section(ReportDoc& d, const ojson& c) {
   d.heading("Coreset");
-  double lo = NAN, hi = NAN;
-  for (const auto& f : c.value("per_shadow_fraction", ojson::array()))
-    if (f.is_number()) {
-      double v = f.get<double>();
-      lo = std::isnan(lo) ? v : std::min(lo, v);
-      hi = std::isnan(hi) ? v : std::max(hi, v);
-    }
-  d.paragraph("IN canaries kept in the coreset: " + kept_text(c) + " over the finished shadows, " + pct(lo, 1) +
-              " to " + pct(hi, 1) + " per shadow; mean coreset size " +
+  const ojson per_shadow = c.value("fraction_per_shadow", ojson::object());
+  d.paragraph("IN canaries kept in the coreset: " + kept_text(c) + " over the finished shadows, " +
+              pct(summary_number(per_shadow, "min"), 1) + " to " + pct(summary_number(per_shadow, "max"), 1) +
+              " per shadow; mean coreset size " +
               format_number("%.1f", summary_number(c.value("size", ojson::object()), "mean")) +
               ". A uniform selection keeps the coreset fraction of them on average.");
 }

@@ -55,6 +55,31 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
+// sp_lira's attack results (lira/results.json "attacks", or one group of "groups") as the summary's
+// per-attack entries, in sp_lira's order (strongest assumptions first) whatever order the JSON reader kept.
+ojson privacy_entries(const nlohmann::json& attacks) {
+  ojson out = ojson::object();
+  if (!attacks.is_object()) return out;
+  std::vector<std::string> names;
+  for (lira::Attack at : lira::kAllAttacks)
+    if (attacks.contains(std::string(lira::attack_name(at)))) names.emplace_back(lira::attack_name(at));
+  for (auto it = attacks.begin(); it != attacks.end(); ++it)
+    if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
+  for (const std::string& name : names) {
+    const nlohmann::json& a = attacks[name];
+    ojson e;
+    e["auc"] = a.value("auc", nlohmann::json(nullptr));
+    e["tpr_at_0.1%_fpr"] = num(tpr_at(a, 1e-3));
+    e["tpr_at_1%_fpr"] = num(tpr_at(a, 1e-2));
+    if (a.contains("bootstrap") && a["bootstrap"].contains("tpr_ci95")) e["tpr_at_0.1%_fpr_ci95"] = a["bootstrap"]["tpr_ci95"];
+    e["epsilon_lower_bound"] = a.value("epsilon_lower_bound", nlohmann::json(nullptr));
+    e["n_members"] = a.value("n_members", 0);
+    e["n_nonmembers"] = a.value("n_nonmembers", 0);
+    out[name] = e;
+  }
+  return out;
+}
+
 }  // namespace
 
 double summary_number(const ojson& j, const char* key) {
@@ -89,16 +114,14 @@ ojson coreset_summary(const std::vector<ShadowEntry>& shadows) {
     int64_t i = c.value("in_canaries", int64_t(0)), s = c.value("in_canaries_selected", int64_t(0));
     in += i;
     kept += s;
-    per_shadow.push_back(i > 0 ? double(s) / double(i) : NAN);
+    if (i > 0) per_shadow.push_back(double(s) / double(i));  // a shadow without IN canaries has no fraction
     size.push_back(double(c.value("size", int64_t(0))));
   }
-  if (per_shadow.empty()) return nullptr;
-  ojson fractions = ojson::array();
-  for (double f : per_shadow) fractions.push_back(num(f));
+  if (size.empty()) return nullptr;
   return {{"in_canaries", in},
           {"in_canaries_selected", kept},
           {"in_canaries_selected_fraction", in > 0 ? num(double(kept) / double(in)) : ojson(nullptr)},
-          {"per_shadow_fraction", fractions},
+          {"fraction_per_shadow", stats_json(per_shadow, true)},
           {"size", stats_json(size, false)}};
 }
 
@@ -181,27 +204,13 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
   j["cost"] = cost;
 
   if (lira_results.is_object()) {
-    ojson priv = ojson::object();
-    // sp_lira's order (strongest assumptions first), whatever order the JSON reader kept.
-    std::vector<std::string> names;
-    for (lira::Attack at : lira::kAllAttacks)
-      if (lira_results["attacks"].contains(std::string(lira::attack_name(at)))) names.emplace_back(lira::attack_name(at));
-    for (auto it = lira_results["attacks"].begin(); it != lira_results["attacks"].end(); ++it)
-      if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
-    for (const std::string& name : names) {
-      const nlohmann::json& a = lira_results["attacks"][name];
-      ojson e;
-      e["auc"] = a.value("auc", nlohmann::json(nullptr));
-      e["tpr_at_0.1%_fpr"] = num(tpr_at(a, 1e-3));
-      e["tpr_at_1%_fpr"] = num(tpr_at(a, 1e-2));
-      if (a.contains("bootstrap") && a["bootstrap"].contains("tpr_ci95")) e["tpr_at_0.1%_fpr_ci95"] = a["bootstrap"]["tpr_ci95"];
-      e["epsilon_lower_bound"] = a.value("epsilon_lower_bound", nlohmann::json(nullptr));
-      e["n_members"] = a.value("n_members", 0);
-      e["n_nonmembers"] = a.value("n_nonmembers", 0);
-      priv[name] = e;
+    j["privacy"] = privacy_entries(lira_results["attacks"]);
+    if (lira_results.contains("groups") && lira_results["groups"].is_object()) {
+      ojson groups = ojson::object();
+      for (auto g = lira_results["groups"].begin(); g != lira_results["groups"].end(); ++g)
+        groups[g.key()] = privacy_entries(g.value());
+      j["privacy_groups"] = groups;
     }
-    j["privacy"] = priv;
-    if (lira_results.contains("groups")) j["privacy_groups"] = lira_results["groups"];
     j["lira"] = {{"n_models", lira_results.value("n_models", 0)},
                  {"n_samples", lira_results.value("n_samples", 0)},
                  {"n_queries", lira_results.value("n_queries", 0)},

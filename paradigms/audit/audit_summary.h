@@ -6,12 +6,14 @@
 //   utility                      test and train accuracy over the finished shadows: mean, std (sample), min,
 //                                max, per shadow
 //   coreset                      coreset experiments only: IN canaries of the finished shadows and how many
-//                                their coresets kept (pooled fraction and per shadow), coreset size
+//                                their coresets kept (pooled fraction; per-shadow fractions with mean, std,
+//                                min, max), coreset size
 //   cost                         seconds per model: mean of each phase of metrics.json "seconds" (setup,
 //                                selection, synthesis, train, evaluate, query, ...) and of their total;
 //                                device-hours (sum of shadow wall seconds / 3600) on the device(s) used
 //   privacy                      per attack: AUC, TPR at 0.1% and 1% FPR with the bootstrap interval of the
-//                                first, epsilon lower bound, member / non-member counts; groups as sp_lira wrote
+//                                first, epsilon lower bound, member / non-member counts
+//   privacy_groups               the same per attack for each group of sp_lira --groups (coreset experiments)
 //   attack_error                 why the attacks were not run (too few finished shadows, ...), else absent
 // Tested in tests/test_sp_audit.cpp.
 #pragma once
