@@ -6,7 +6,7 @@
 #include "kernels/pool.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(conv2d);
 SP_REGISTER_OP(max_pool2d);
@@ -96,4 +96,4 @@ Var global_avg_pool(Tape& t, Var x) {
   });
 }
 
-}  // namespace sp
+}  // namespace sp::ag

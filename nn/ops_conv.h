@@ -11,7 +11,7 @@
 #include "kernels/window.h"
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 
 Var conv2d(Tape& t, Var x, Var w, Var bias = {}, const Conv2dParams& p = {});
 
@@ -24,4 +24,4 @@ Var max_pool2d(Tape& t, Var x, const Pool2dOptions& o);
 Var avg_pool2d(Tape& t, Var x, const Pool2dOptions& o);
 Var global_avg_pool(Tape& t, Var x);
 
-}  // namespace sp
+}  // namespace sp::ag

@@ -9,7 +9,7 @@
 #include "kernels/reduce.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(relu);
 SP_REGISTER_OP(leaky_relu);
@@ -104,4 +104,4 @@ Var sub(Tape& t, Var a, Var b) { return binary_op(t, a, b, BinaryOp::sub); }
 Var mul(Tape& t, Var a, Var b) { return binary_op(t, a, b, BinaryOp::mul); }
 Var div(Tape& t, Var a, Var b) { return binary_op(t, a, b, BinaryOp::div); }
 
-}  // namespace sp
+}  // namespace sp::ag

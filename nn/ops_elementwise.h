@@ -5,7 +5,7 @@
 #pragma once
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 
 Var relu(Tape& t, Var x);
 Var leaky_relu(Tape& t, Var x, double negative_slope = 0.01);
@@ -18,4 +18,4 @@ Var sub(Tape& t, Var a, Var b);
 Var mul(Tape& t, Var a, Var b);
 Var div(Tape& t, Var a, Var b);
 
-}  // namespace sp
+}  // namespace sp::ag

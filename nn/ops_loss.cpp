@@ -6,7 +6,7 @@
 #include "kernels/softmax.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(log_softmax);
 SP_REGISTER_OP(cross_entropy);
@@ -99,4 +99,4 @@ Var mse_loss(Tape& t, Var input, Var target) {
   });
 }
 
-}  // namespace sp
+}  // namespace sp::ag

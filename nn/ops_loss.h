@@ -6,7 +6,7 @@
 #pragma once
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 
 // Along the last axis.
 Var log_softmax(Tape& t, Var x);
@@ -25,4 +25,4 @@ Var kl_div(Tape& t, Var student, Var teacher, double temperature = 1.0);
 // mean((input - target)^2); gradients for both.
 Var mse_loss(Tape& t, Var input, Var target);
 
-}  // namespace sp
+}  // namespace sp::ag

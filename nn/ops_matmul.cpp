@@ -6,7 +6,7 @@
 #include "kernels/matmul.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(matmul);
 SP_REGISTER_OP(linear);
@@ -78,4 +78,4 @@ Var linear(Tape& t, Var x, Var w, Var bias) {
   return t.record(y, {x, w}, backward);
 }
 
-}  // namespace sp
+}  // namespace sp::ag

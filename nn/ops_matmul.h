@@ -8,10 +8,10 @@
 #pragma once
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 
 Var matmul(Tape& t, Var a, Var b);
 // Pass Var{} (invalid) for no bias.
 Var linear(Tape& t, Var x, Var w, Var bias = {});
 
-}  // namespace sp
+}  // namespace sp::ag

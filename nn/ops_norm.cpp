@@ -8,7 +8,7 @@
 #include "kernels/groupnorm.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(batch_norm);
 SP_REGISTER_OP(group_norm);
@@ -99,4 +99,4 @@ Var instance_norm(Tape& t, Var x, Var weight, Var bias, double eps) {
   return group_norm_op(t, x, C, weight, bias, eps, "instance_norm");
 }
 
-}  // namespace sp
+}  // namespace sp::ag

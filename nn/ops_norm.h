@@ -7,7 +7,7 @@
 #pragma once
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 
 // x: [N, C, *]; weight, bias, running_mean, running_var: [C]. training: batch statistics (biased variance)
 // and, when running stats are given, running <- (1 - momentum) running + momentum batch (unbiased variance
@@ -21,4 +21,4 @@ Var group_norm(Tape& t, Var x, int64_t groups, Var weight = {}, Var bias = {}, d
 // group_norm with groups = C (each sample's channel normalised over its spatial positions).
 Var instance_norm(Tape& t, Var x, Var weight = {}, Var bias = {}, double eps = 1e-5);
 
-}  // namespace sp
+}  // namespace sp::ag

@@ -7,7 +7,7 @@
 #include "kernels/reduce.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(sum);
 SP_REGISTER_OP(mean);
@@ -70,4 +70,4 @@ Var max(Tape& t, Var x, const std::vector<int>& axes, bool keepdim) {
 }
 Var max(Tape& t, Var x) { return reduce_op(t, x, nullptr, false, Kind::max); }
 
-}  // namespace sp
+}  // namespace sp::ag

@@ -7,7 +7,7 @@
 
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 
 Var sum(Tape& t, Var x, const std::vector<int>& axes, bool keepdim = false);
 Var sum(Tape& t, Var x);
@@ -16,4 +16,4 @@ Var mean(Tape& t, Var x);
 Var max(Tape& t, Var x, const std::vector<int>& axes, bool keepdim = false);
 Var max(Tape& t, Var x);
 
-}  // namespace sp
+}  // namespace sp::ag

@@ -4,7 +4,7 @@
 #include "kernels/axpby.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(scale);
 
@@ -20,4 +20,4 @@ Var scale(Tape& t, Var x, double alpha) {
   });
 }
 
-}  // namespace sp
+}  // namespace sp::ag

@@ -3,6 +3,6 @@
 #pragma once
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 Var scale(Tape& t, Var x, double alpha);
-}  // namespace sp
+}  // namespace sp::ag

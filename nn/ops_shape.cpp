@@ -5,7 +5,7 @@
 #include "kernels/upsample.h"
 #include "nn/op_registry.h"
 
-namespace sp {
+namespace sp::ag {
 
 SP_REGISTER_OP(concat);
 SP_REGISTER_OP(upsample_nearest);
@@ -64,4 +64,4 @@ Var upsample_nearest(Tape& t, Var x, int64_t sh, int64_t sw) {
   });
 }
 
-}  // namespace sp
+}  // namespace sp::ag

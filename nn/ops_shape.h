@@ -7,9 +7,9 @@
 
 #include "nn/tape.h"
 
-namespace sp {
+namespace sp::ag {
 
 Var concat(Tape& t, const std::vector<Var>& xs, int axis);
 Var upsample_nearest(Tape& t, Var x, int64_t sh, int64_t sw);
 
-}  // namespace sp
+}  // namespace sp::ag

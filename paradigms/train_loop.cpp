@@ -78,7 +78,7 @@ EpochStats Trainer::train_epoch(const DeviceData& d, int epoch, const std::funct
         tape_.clear();
         Var th = tape_.leaf(theta_, true);
         Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(x), true);
-        Var loss = cross_entropy(tape_, logits, by, recipe_.label_smoothing);
+        Var loss = ag::cross_entropy(tape_, logits, by, recipe_.label_smoothing);
         Tensor g = tape_.grad(loss, {th})[0];
         accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), by);
         if (step_hook_) step_hook_(lo, bid, tape_.value(logits));

@@ -16,21 +16,21 @@ using BinOp = std::function<Var(Tape&, Var, Var)>;
 // relu, leaky_relu (with the given negative slope), silu, sigmoid, tanh.
 inline std::vector<std::pair<const char*, UnaryOp>> activation_ops(double leaky_slope) {
   return {
-      {"relu", [](Tape& t, Var x) { return relu(t, x); }},
-      {"leaky_relu", [leaky_slope](Tape& t, Var x) { return leaky_relu(t, x, leaky_slope); }},
-      {"silu", [](Tape& t, Var x) { return silu(t, x); }},
-      {"sigmoid", [](Tape& t, Var x) { return sigmoid(t, x); }},
-      {"tanh", [](Tape& t, Var x) { return sp::tanh(t, x); }},
+      {"relu", [](Tape& t, Var x) { return ag::relu(t, x); }},
+      {"leaky_relu", [leaky_slope](Tape& t, Var x) { return ag::leaky_relu(t, x, leaky_slope); }},
+      {"silu", [](Tape& t, Var x) { return ag::silu(t, x); }},
+      {"sigmoid", [](Tape& t, Var x) { return ag::sigmoid(t, x); }},
+      {"tanh", [](Tape& t, Var x) { return ag::tanh(t, x); }},
   };
 }
 
 // add, sub, mul, div.
 inline std::vector<std::pair<const char*, BinOp>> binary_ops() {
   return {
-      {"add", [](Tape& t, Var a, Var b) { return add(t, a, b); }},
-      {"sub", [](Tape& t, Var a, Var b) { return sub(t, a, b); }},
-      {"mul", [](Tape& t, Var a, Var b) { return mul(t, a, b); }},
-      {"div", [](Tape& t, Var a, Var b) { return sp::div(t, a, b); }},
+      {"add", [](Tape& t, Var a, Var b) { return ag::add(t, a, b); }},
+      {"sub", [](Tape& t, Var a, Var b) { return ag::sub(t, a, b); }},
+      {"mul", [](Tape& t, Var a, Var b) { return ag::mul(t, a, b); }},
+      {"div", [](Tape& t, Var a, Var b) { return ag::div(t, a, b); }},
   };
 }
 

@@ -99,7 +99,7 @@ inline GoldenReport run_golden(const std::string& path, const ModelConfig& cfg, 
   Tape t(s);
   Var th = t.leaf(theta, true), xv = t.leaf(x, true);
   Var logits = model->forward(t, th, buffers, xv, true);
-  Var loss = cross_entropy(t, logits, y);
+  Var loss = ag::cross_entropy(t, logits, y);
   r.add("logits_train", "out/logits_train", normwise_rel_error(t.value(logits), f.at("out/logits_train"), s));
   r.add("loss", "out/loss", normwise_rel_error(t.value(loss), f.at("out/loss"), s));
   std::vector<Tensor> g = t.grad(loss, {th, xv});
@@ -145,7 +145,7 @@ inline GoldenReport run_golden(const std::string& path, const ModelConfig& cfg, 
     r.add("after_step/param", p.name, normwise_rel_error(P.view(theta, p.name), f.at("after_step/param/" + p.name), s));
   Tape t2(s);
   NoGrad off(t2);
-  Var loss2 = cross_entropy(t2, model->forward(t2, t2.leaf(theta), buffers, t2.leaf(x), true), y);
+  Var loss2 = ag::cross_entropy(t2, model->forward(t2, t2.leaf(theta), buffers, t2.leaf(x), true), y);
   r.add("after_step/loss", "after_step/loss", normwise_rel_error(t2.value(loss2), f.at("after_step/loss"), s));
   return r;
 }

@@ -10,6 +10,7 @@
 #include "tests/test_util.h"
 
 using namespace sp;
+using namespace sp::ag;
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include "tests/test_util.h"
 
 using namespace sp;
+using namespace sp::ag;
 using namespace sp::test;
 
 SP_GRAD_TESTED(relu);
@@ -229,7 +230,7 @@ TEST(OpsElementwise, InputUsedTwiceAccumulates) {
   Tensor seed2 = Tensor::full({2, 3}, 1.0, DType::f64);
   EXPECT_EQ(as_doubles(t.grad(u, {x}, &seed2)[0]), (std::vector<double>{1 + 4 + 2, 2 + 5 + 2, 3 + 6 + 2}));
   check_gradients({randn({2, 3}, DType::f64, 7)}, {true}, [](Tape& tp, const std::vector<Var>& v) {
-    return sp::div(tp, add(tp, v[0], mul(tp, v[0], v[0])), add(tp, scale(tp, mul(tp, v[0], v[0]), 1.0), v[0]));
+    return ag::div(tp, add(tp, v[0], mul(tp, v[0], v[0])), add(tp, scale(tp, mul(tp, v[0], v[0]), 1.0), v[0]));
   });
 }
 
@@ -260,7 +261,7 @@ TEST(OpsElementwise, BadInput) {
   msg = error_of([&] { relu(t, i); });
   EXPECT_NE(msg.find("relu"), std::string::npos) << msg;
   EXPECT_NE(msg.find("I32[3, 4]"), std::string::npos) << msg;
-  EXPECT_THROW(sp::div(t, i, i), Error);
+  EXPECT_THROW(ag::div(t, i, i), Error);
   // Kernel level: wrong output shape, non-contiguous output.
   Stream& s = Stream::cpu();
   EXPECT_THROW(binary(s, Tensor::empty({4, 3}, DType::f32), t.value(a), t.value(a), BinaryOp::add), Error);

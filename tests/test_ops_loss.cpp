@@ -9,6 +9,7 @@
 #include "tests/test_util.h"
 
 using namespace sp;
+using namespace sp::ag;
 using namespace sp::test;
 
 SP_GRAD_TESTED(log_softmax);

@@ -7,6 +7,7 @@
 #include "tests/test_util.h"
 
 using namespace sp;
+using namespace sp::ag;
 using namespace sp::test;
 
 SP_GRAD_TESTED(concat);

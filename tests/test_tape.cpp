@@ -6,6 +6,7 @@
 #include "tests/test_util.h"
 
 using namespace sp;
+using namespace sp::ag;
 
 TEST(Tape, ReusableAndZeroForUnrelatedVars) {
   Tape t(Stream::cpu());

@@ -32,8 +32,8 @@ class ConvNet3 final : public ModelBase {
     check_forward(t, theta, buffers, x);
     Var h = x;
     for (int d = 0; d < 3; ++d) {
-      h = relu(t, norm(t, theta, buffers, norms_[d], conv(t, theta, convs_[d], h), training));
-      h = avg_pool2d(t, h, {.kernel = 2});
+      h = ag::relu(t, norm(t, theta, buffers, norms_[d], conv(t, theta, convs_[d], h), training));
+      h = ag::avg_pool2d(t, h, {.kernel = 2});
     }
     h = t.reshape(h, {t.value(h).size(0), features_});
     return {h, linear(t, theta, classifier_, h)};

@@ -129,7 +129,7 @@ TracedLayer traced(TracedLayer::Kind kind, Var x, Var y, const Slot& weight, con
 Var ModelBase::conv(Tape& t, Var theta, const ConvLayer& l, Var x) const {
   Var w = t.view(theta, l.weight.offset, l.weight.shape);
   Var b = l.bias.valid() ? t.view(theta, l.bias.offset, l.bias.shape) : Var{};
-  Var y = conv2d(t, x, w, b, l.p);
+  Var y = ag::conv2d(t, x, w, b, l.p);
   if (LayerTrace* tr = LayerTrace::active()) {
     TracedLayer tl = traced(TracedLayer::Kind::conv, x, y, l.weight, l.bias);
     tl.conv = l.p;
@@ -143,10 +143,10 @@ Var ModelBase::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& 
   Var b = t.view(theta, l.bias.offset, l.bias.shape);
   Var y;
   if (!l.batch) {
-    y = group_norm(t, x, l.groups, w, b);
+    y = ag::group_norm(t, x, l.groups, w, b);
   } else {
     const int64_t c = l.running_mean.shape.numel();
-    y = batch_norm(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
+    y = ag::batch_norm(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
                    buffers.narrow(0, l.running_var.offset, c), training);
   }
   if (LayerTrace* tr = LayerTrace::active()) {
@@ -159,7 +159,7 @@ Var ModelBase::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& 
 }
 
 Var ModelBase::linear(Tape& t, Var theta, const LinearLayer& l, Var x) const {
-  Var y = sp::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
+  Var y = ag::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
   if (LayerTrace* tr = LayerTrace::active())
     tr->add(traced(TracedLayer::Kind::linear, x, y, l.weight, l.bias));
   return y;

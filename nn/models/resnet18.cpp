@@ -50,14 +50,14 @@ class ResNet18 final : public ModelBase {
     auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in) {
       return norm(t, theta, buffers, n, conv(t, theta, c, in), training);
     };
-    Var h = relu(t, conv_norm(stem_, stem_norm_, x));
+    Var h = ag::relu(t, conv_norm(stem_, stem_norm_, x));
     for (const Block& b : blocks_) {
-      Var o = relu(t, conv_norm(b.conv1, b.bn1, h));
+      Var o = ag::relu(t, conv_norm(b.conv1, b.bn1, h));
       o = conv_norm(b.conv2, b.bn2, o);
       Var shortcut = b.projection ? conv_norm(b.shortcut_conv, b.shortcut_norm, h) : h;
-      h = relu(t, add(t, o, shortcut));
+      h = ag::relu(t, ag::add(t, o, shortcut));
     }
-    Var f = global_avg_pool(t, h);
+    Var f = ag::global_avg_pool(t, h);
     return {f, linear(t, theta, classifier_, f)};
   }
 

@@ -53,13 +53,13 @@ class Wrn16_4 final : public ModelBase {
     check_forward(t, theta, buffers, x);
     Var h = conv(t, theta, stem_, x);
     for (const Block& b : blocks_) {
-      Var a = relu(t, norm(t, theta, buffers, b.bn1, h, training));
-      Var o = relu(t, norm(t, theta, buffers, b.bn2, conv(t, theta, b.conv1, a), training));
+      Var a = ag::relu(t, norm(t, theta, buffers, b.bn1, h, training));
+      Var o = ag::relu(t, norm(t, theta, buffers, b.bn2, conv(t, theta, b.conv1, a), training));
       o = conv(t, theta, b.conv2, o);
-      h = add(t, o, b.projection ? conv(t, theta, b.shortcut, a) : h);
+      h = ag::add(t, o, b.projection ? conv(t, theta, b.shortcut, a) : h);
     }
-    h = relu(t, norm(t, theta, buffers, final_norm_, h, training));
-    Var f = global_avg_pool(t, h);
+    h = ag::relu(t, norm(t, theta, buffers, final_norm_, h, training));
+    Var f = ag::global_avg_pool(t, h);
     return {f, linear(t, theta, classifier_, f)};
   }
 

@@ -55,7 +55,7 @@ void PerSampleGrads::compute(Stream& s, const Tensor& theta, const Tensor& buffe
     logits = model_.forward(t, th, buffers, t.leaf(x, true), true);
     layers = trace.layers();
   }
-  loss = cross_entropy(t, logits, labels, label_smoothing);
+  loss = ag::cross_entropy(t, logits, labels, label_smoothing);
   logits_ = t.value(logits);
   loss_ = t.value(loss);
 

@@ -8,6 +8,7 @@
 #include "tests/gpu/gpu_compare.h"
 
 using namespace sp;
+using namespace sp::ag;
 using namespace sp::test;
 
 SP_BACKEND_TESTED(max_pool2d);

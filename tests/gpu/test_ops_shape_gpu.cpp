@@ -6,6 +6,7 @@
 #include "tests/gpu/gpu_test_util.h"
 
 using namespace sp;
+using namespace sp::ag;
 using namespace sp::test;
 
 SP_BACKEND_TESTED(concat);
