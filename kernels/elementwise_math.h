@@ -13,7 +13,7 @@
 
 namespace sp {
 
-enum class Act : uint8_t { relu, leaky_relu, silu, sigmoid, tanh };
+enum class Act : uint8_t { relu, leaky_relu, silu, sigmoid, tanh, exp, rsqrt };
 enum class BinaryOp : uint8_t { add, sub, mul, div };
 
 constexpr const char* act_name(Act a) {
@@ -23,6 +23,8 @@ constexpr const char* act_name(Act a) {
     case Act::silu: return "silu";
     case Act::sigmoid: return "sigmoid";
     case Act::tanh: return "tanh";
+    case Act::exp: return "exp";
+    case Act::rsqrt: return "rsqrt";
   }
   return "?";
 }
@@ -36,14 +38,18 @@ constexpr const char* binary_name(BinaryOp op) {
   return "?";
 }
 
-// Sigmoid and tanh differentiate most cheaply from their output; the others need the input.
-constexpr bool act_backward_uses_output(Act a) { return a == Act::sigmoid || a == Act::tanh; }
+// Sigmoid, tanh, exp and rsqrt differentiate most cheaply from their output; the others need the input.
+constexpr bool act_backward_uses_output(Act a) {
+  return a == Act::sigmoid || a == Act::tanh || a == Act::exp || a == Act::rsqrt;
+}
 
 // Overloads so the same template picks the float or double libm/CUDA function.
 SP_HD float math_exp(float x) { return ::expf(x); }
 SP_HD double math_exp(double x) { return ::exp(x); }
 SP_HD float math_tanh(float x) { return ::tanhf(x); }
 SP_HD double math_tanh(double x) { return ::tanh(x); }
+SP_HD float math_sqrt(float x) { return ::sqrtf(x); }
+SP_HD double math_sqrt(double x) { return ::sqrt(x); }
 
 // 1 / (1 + e^-x) without overflow: the exponent is always <= 0.
 template <class T>
@@ -61,6 +67,8 @@ SP_HD T act_forward(T x, T slope) {
   if constexpr (A == Act::silu) return x * stable_sigmoid(x);
   if constexpr (A == Act::sigmoid) return stable_sigmoid(x);
   if constexpr (A == Act::tanh) return math_tanh(x);
+  if constexpr (A == Act::exp) return math_exp(x);
+  if constexpr (A == Act::rsqrt) return T(1) / math_sqrt(x);  // +inf at 0, NaN below
 }
 
 // d act / dx times gy. `saved` is the output y for sigmoid/tanh and the input x otherwise
@@ -76,6 +84,8 @@ SP_HD T act_backward(T saved, T gy, T slope) {
   }
   if constexpr (A == Act::sigmoid) return gy * saved * (T(1) - saved);
   if constexpr (A == Act::tanh) return gy * (T(1) - saved * saved);
+  if constexpr (A == Act::exp) return gy * saved;
+  if constexpr (A == Act::rsqrt) return T(-0.5) * gy * saved * saved * saved;  // d x^-1/2 = -y^3 / 2
 }
 
 template <BinaryOp OP, class T>
@@ -102,6 +112,8 @@ void dispatch_act(Act a, F&& f) {
     case Act::silu: return f(std::integral_constant<Act, Act::silu>{});
     case Act::sigmoid: return f(std::integral_constant<Act, Act::sigmoid>{});
     case Act::tanh: return f(std::integral_constant<Act, Act::tanh>{});
+    case Act::exp: return f(std::integral_constant<Act, Act::exp>{});
+    case Act::rsqrt: return f(std::integral_constant<Act, Act::rsqrt>{});
   }
   SP_FAIL("activation: unknown function ", int(a));
 }

@@ -7,6 +7,7 @@ namespace sp {
 
 constinit Kernel<MaxPool2dFwdFn> k_max_pool2d_fwd("max_pool2d_fwd");
 constinit Kernel<MaxPool2dBwdFn> k_max_pool2d_bwd("max_pool2d_bwd");
+constinit Kernel<MaxPool2dGatherFn> k_max_pool2d_gather("max_pool2d_gather");
 constinit Kernel<AvgPool2dFwdFn> k_avg_pool2d_fwd("avg_pool2d_fwd");
 constinit Kernel<AvgPool2dBwdFn> k_avg_pool2d_bwd("avg_pool2d_bwd");
 constinit Kernel<GlobalAvgPoolFwdFn> k_global_avg_pool_fwd("global_avg_pool_fwd");
@@ -57,6 +58,15 @@ void max_pool2d_backward(Stream& s, const Tensor& dx, const Tensor& gy, const Te
   check_operand(s, "max_pool2d backward", "argmax", arg, out_shape(g), DType::i32, gy.device());
   if (dx.numel() == 0) return;
   k_max_pool2d_bwd(dx.device(), s, dx, gy, arg, g, beta);
+}
+
+void max_pool2d_gather(Stream& s, const Tensor& y, const Tensor& x, const Tensor& arg, const Pool2dGeom& g) {
+  check_operand(s, "max_pool2d_gather", "input", x, in_shape(g), x.dtype(), x.device());
+  check_float("max_pool2d_gather", x);
+  check_operand(s, "max_pool2d_gather", "output", y, out_shape(g), x.dtype(), x.device());
+  check_operand(s, "max_pool2d_gather", "argmax", arg, out_shape(g), DType::i32, x.device());
+  if (y.numel() == 0) return;
+  k_max_pool2d_gather(x.device(), s, y, x, arg, g);
 }
 
 void avg_pool2d_forward(Stream& s, const Tensor& y, const Tensor& x, const Pool2dGeom& g) {

@@ -14,12 +14,14 @@ namespace sp {
 using MaxPool2dFwdFn = void(Stream&, const Tensor& y, const Tensor& arg, const Tensor& x, const Pool2dGeom&);
 using MaxPool2dBwdFn = void(Stream&, const Tensor& dx, const Tensor& gy, const Tensor& arg, const Pool2dGeom&,
                             double beta);
+using MaxPool2dGatherFn = void(Stream&, const Tensor& y, const Tensor& x, const Tensor& arg, const Pool2dGeom&);
 using AvgPool2dFwdFn = void(Stream&, const Tensor& y, const Tensor& x, const Pool2dGeom&);
 using AvgPool2dBwdFn = void(Stream&, const Tensor& dx, const Tensor& gy, const Pool2dGeom&, double beta);
 using GlobalAvgPoolFwdFn = void(Stream&, const Tensor& y, const Tensor& x);
 using GlobalAvgPoolBwdFn = void(Stream&, const Tensor& dx, const Tensor& gy, double beta);
 extern Kernel<MaxPool2dFwdFn> k_max_pool2d_fwd;
 extern Kernel<MaxPool2dBwdFn> k_max_pool2d_bwd;
+extern Kernel<MaxPool2dGatherFn> k_max_pool2d_gather;
 extern Kernel<AvgPool2dFwdFn> k_avg_pool2d_fwd;
 extern Kernel<AvgPool2dBwdFn> k_avg_pool2d_bwd;
 extern Kernel<GlobalAvgPoolFwdFn> k_global_avg_pool_fwd;
@@ -33,6 +35,8 @@ Pool2dGeom pool2d_geometry(const char* op, const Tensor& x, Hw kernel, Hw stride
 void max_pool2d_forward(Stream& s, const Tensor& y, const Tensor& arg, const Tensor& x, const Pool2dGeom& g);
 void max_pool2d_backward(Stream& s, const Tensor& dx, const Tensor& gy, const Tensor& arg, const Pool2dGeom& g,
                          double beta);
+// y[o] = x[arg[o]] within each plane: the adjoint of max_pool2d_backward (second-order max pooling).
+void max_pool2d_gather(Stream& s, const Tensor& y, const Tensor& x, const Tensor& arg, const Pool2dGeom& g);
 void avg_pool2d_forward(Stream& s, const Tensor& y, const Tensor& x, const Pool2dGeom& g);
 void avg_pool2d_backward(Stream& s, const Tensor& dx, const Tensor& gy, const Pool2dGeom& g, double beta);
 // y: [N, C]; x: [N, C, H, W].

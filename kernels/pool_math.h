@@ -74,6 +74,12 @@ SP_HD T max_pool_grad_at(const T* gy_plane, const int32_t* arg_plane, const Pool
 }
 
 // d loss / d x[ih, iw] of one plane for average pooling: every covering window contributes gy / (kh*kw).
+// Output (oh, ow) of one plane read at its saved argmax: the adjoint of max_pool_grad_at (max_pool2d_gather).
+template <class T>
+SP_HD T max_pool_gather_at(const T* x_plane, const int32_t* arg_plane, const Pool2dGeom& g, int64_t oh, int64_t ow) {
+  return x_plane[arg_plane[oh * g.ow + ow]];
+}
+
 template <class T>
 SP_HD T avg_pool_grad_at(const T* gy_plane, const Pool2dGeom& g, int64_t ih, int64_t iw) {
   int64_t ohl, ohh, owl, owh;

@@ -1,7 +1,9 @@
-// Elementwise autograd ops: activations (relu, leaky_relu, silu, sigmoid, tanh) and the binary operators
-// add, sub, mul, div with NumPy broadcasting (a [3, 1, 4] and b [2, 1] give [3, 2, 4]); inputs may be
-// strided views. The gradient of a broadcast input is summed back onto its shape. Kernels:
-// kernels/elementwise.h. Tested in tests/test_ops_elementwise.cpp and tests/gpu/test_ops_elementwise_gpu.cpp.
+// Elementwise autograd ops: activations (relu, leaky_relu, silu, sigmoid, tanh), exp, rsqrt (x^-1/2) and the
+// binary operators add, sub, mul, div with NumPy broadcasting (a [3, 1, 4] and b [2, 1] give [3, 2, 4]);
+// inputs may be strided views. The gradient of a broadcast input is summed back onto its shape. Every op
+// has a differentiable backward built from these ops (relu's and leaky_relu's masks are constants).
+// Kernels: kernels/elementwise.h. Tested in tests/test_ops_elementwise.cpp (values, first- and second-order
+// gradient checks) and tests/gpu/test_ops_elementwise_gpu.cpp.
 #pragma once
 #include "nn/tape.h"
 
@@ -12,10 +14,15 @@ Var leaky_relu(Tape& t, Var x, double negative_slope = 0.01);
 Var silu(Tape& t, Var x);  // x * sigmoid(x)
 Var sigmoid(Tape& t, Var x);
 Var tanh(Tape& t, Var x);
+Var exp(Tape& t, Var x);
+Var rsqrt(Tape& t, Var x);  // 1 / sqrt(x)
 
 Var add(Tape& t, Var a, Var b);
 Var sub(Tape& t, Var a, Var b);
 Var mul(Tape& t, Var a, Var b);
 Var div(Tape& t, Var a, Var b);
+
+// A constant on the tape (no gradient): a scalar of x's dtype, for expressions like 1 - y.
+Var constant_like(Tape& t, Var x, double value);
 
 }  // namespace sp::ag

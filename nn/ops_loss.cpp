@@ -35,12 +35,12 @@ Var log_softmax(Tape& t, Var x) {
   Tensor xv = t.value(x).contiguous(s);
   Tensor y = Tensor::empty(xv.shape(), xv.dtype(), s);
   log_softmax_forward(s, y, xv);
-  return t.record(y, {x}, [y](BackwardCtx& c) {
+  return t.record("log_softmax", y, {x}, [y](BackwardCtx& c) {
     if (!c.needs(0)) return;
     double beta = 0;
     Tensor dx = sink_if_needed(c, 0, beta);
     log_softmax_backward(c.stream(), dx, c.grad_out().contiguous(c.stream()), y, beta);
-  });
+  }, {});
 }
 
 Var cross_entropy(Tape& t, Var logits, const Tensor& labels, double label_smoothing) {
@@ -50,12 +50,12 @@ Var cross_entropy(Tape& t, Var logits, const Tensor& labels, double label_smooth
   Tensor yv = labels.contiguous(s);
   Tensor loss = Tensor::empty({}, xv.dtype(), s), lse = Tensor::empty({rows_of("cross_entropy", xv)}, xv.dtype(), s);
   cross_entropy_forward(s, loss, lse, xv, yv, label_smoothing);
-  return t.record(loss, {logits}, [xv, yv, lse, label_smoothing](BackwardCtx& c) {
+  return t.record("cross_entropy", loss, {logits}, [xv, yv, lse, label_smoothing](BackwardCtx& c) {
     if (!c.needs(0)) return;
     double beta = 0;
     Tensor dx = sink_if_needed(c, 0, beta);
     cross_entropy_backward(c.stream(), dx, c.grad_out(), xv, yv, lse, label_smoothing, beta);
-  });
+  }, {});
 }
 
 Var cross_entropy(Tape& t, Var logits, Var targets, double label_smoothing) {
@@ -65,11 +65,11 @@ Var cross_entropy(Tape& t, Var logits, Var targets, double label_smoothing) {
   Tensor loss = Tensor::empty({}, xv.dtype(), s);
   Tensor lse = Tensor::empty({N}, xv.dtype(), s), tsum = Tensor::empty({N}, xv.dtype(), s);
   soft_cross_entropy_forward(s, loss, lse, tsum, xv, tv, label_smoothing);
-  return t.record(loss, {logits, targets}, [xv, tv, lse, tsum, label_smoothing](BackwardCtx& c) {
+  return t.record("cross_entropy", loss, {logits, targets}, [xv, tv, lse, tsum, label_smoothing](BackwardCtx& c) {
     double bl = 0, bt = 0;
     Tensor dl = sink_if_needed(c, 0, bl), dt = sink_if_needed(c, 1, bt);
     soft_cross_entropy_backward(c.stream(), dl, dt, c.grad_out(), xv, tv, lse, tsum, label_smoothing, bl, bt);
-  });
+  }, {});
 }
 
 Var kl_div(Tape& t, Var student, Var teacher, double temperature) {
@@ -80,11 +80,11 @@ Var kl_div(Tape& t, Var student, Var teacher, double temperature) {
   Tensor lse_s = Tensor::empty({N}, sv.dtype(), s), lse_t = Tensor::empty({N}, sv.dtype(), s);
   Tensor row_kl = Tensor::empty({N}, sv.dtype(), s);
   kl_div_forward(s, loss, lse_s, lse_t, row_kl, sv, tv, temperature);
-  return t.record(loss, {student, teacher}, [sv, tv, lse_s, lse_t, row_kl, temperature](BackwardCtx& c) {
+  return t.record("kl_div", loss, {student, teacher}, [sv, tv, lse_s, lse_t, row_kl, temperature](BackwardCtx& c) {
     double bs = 0, bt = 0;
     Tensor ds = sink_if_needed(c, 0, bs), dt = sink_if_needed(c, 1, bt);
     kl_div_backward(c.stream(), ds, dt, c.grad_out(), sv, tv, lse_s, lse_t, row_kl, temperature, bs, bt);
-  });
+  }, {});
 }
 
 Var mse_loss(Tape& t, Var input, Var target) {
@@ -92,11 +92,11 @@ Var mse_loss(Tape& t, Var input, Var target) {
   Tensor av = t.value(input).contiguous(s), bv = t.value(target).contiguous(s);
   Tensor loss = Tensor::empty({}, av.dtype(), s);
   mse_forward(s, loss, av, bv);
-  return t.record(loss, {input, target}, [av, bv](BackwardCtx& c) {
+  return t.record("mse_loss", loss, {input, target}, [av, bv](BackwardCtx& c) {
     double ba = 0, bb = 0;
     Tensor da = sink_if_needed(c, 0, ba), db = sink_if_needed(c, 1, bb);
     mse_backward(c.stream(), da, db, c.grad_out(), av, bv, ba, bb);
-  });
+  }, {});
 }
 
 }  // namespace sp::ag

@@ -65,11 +65,11 @@ Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double e
   Tensor invstd = Tensor::empty({xv.size(0), groups}, xv.dtype(), s);
   group_norm_forward(s, y, mean, invstd, xv, wv, bv, groups, eps);
   NormInputs in(x, weight, bias);
-  return t.record(y, in.vars, [xv, wv, mean, invstd, groups, iw = in.weight, ib = in.bias](BackwardCtx& c) {
+  return t.record(op, y, in.vars, [xv, wv, mean, invstd, groups, iw = in.weight, ib = in.bias](BackwardCtx& c) {
     NormGrads g(c, iw, ib);
     group_norm_backward(c.stream(), g.dx, g.dw, g.db, c.grad_out().contiguous(c.stream()), xv, mean, invstd, wv, groups,
                         g.bx, g.bw, g.bb);
-  });
+  }, {});
 }
 
 }  // namespace
@@ -83,11 +83,11 @@ Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean,
   Tensor mean = Tensor::empty({C}, xv.dtype(), s), invstd = Tensor::empty({C}, xv.dtype(), s);
   batch_norm_forward(s, y, mean, invstd, xv, wv, bv, running_mean, running_var, training, momentum, eps);
   NormInputs in(x, weight, bias);
-  return t.record(y, in.vars, [xv, wv, mean, invstd, training, iw = in.weight, ib = in.bias](BackwardCtx& c) {
+  return t.record("batch_norm", y, in.vars, [xv, wv, mean, invstd, training, iw = in.weight, ib = in.bias](BackwardCtx& c) {
     NormGrads g(c, iw, ib);
     batch_norm_backward(c.stream(), g.dx, g.dw, g.db, c.grad_out().contiguous(c.stream()), xv, mean, invstd, wv,
                         training, g.bx, g.bw, g.bb);
-  });
+  }, {});
 }
 
 Var group_norm(Tape& t, Var x, int64_t groups, Var weight, Var bias, double eps) {

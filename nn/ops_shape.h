@@ -1,5 +1,7 @@
 // Shape autograd ops: concat of N tensors along an axis (its backward hands each input its slice of the
-// gradient) and nearest upsampling of NCHW tensors by integer factors (its backward sums each block).
+// gradient), narrow (a slice [start, start + len) along an axis, copied; its backward pads with zeros) and
+// nearest upsampling of NCHW tensors by integer factors (its backward sums each block:
+// upsample_nearest_grad, whose own backward is upsample_nearest). Every op has a differentiable backward.
 // Kernels: kernels/concat.h, kernels/upsample.h. Tested in tests/test_ops_shape.cpp and
 // tests/gpu/test_ops_shape_gpu.cpp.
 #pragma once
@@ -10,6 +12,9 @@
 namespace sp::ag {
 
 Var concat(Tape& t, const std::vector<Var>& xs, int axis);
+Var narrow(Tape& t, Var x, int axis, int64_t start, int64_t len);
 Var upsample_nearest(Tape& t, Var x, int64_t sh, int64_t sw);
+// The adjoint of upsample_nearest: gy [N, C, H*sh, W*sw] -> [N, C, H, W], each block summed.
+Var upsample_nearest_grad(Tape& t, Var gy, int64_t sh, int64_t sw);
 
 }  // namespace sp::ag

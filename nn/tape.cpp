@@ -1,23 +1,68 @@
-// Reverse-mode sweep over the tape (see tape.h). Tested in tests/test_tape.cpp.
+// Reverse-mode sweeps over the tape (see tape.h): grad() with gradient buffers, grad_graph() with recorded
+// Vars. Tested in tests/test_tape.cpp and tests/test_tape_second_order.cpp.
 #include "nn/tape.h"
 
+#include <algorithm>
+#include <atomic>
+
 #include "kernels/error.h"
+#include "nn/ops_elementwise.h"
+#include "nn/ops_shape.h"
 
 namespace sp {
+
+namespace {
+uint32_t next_tag() {
+  static std::atomic<uint32_t> counter{0};
+  uint32_t t = ++counter;
+  if (t == 0) t = ++counter;  // 0 means "no tape"
+  return t;
+}
+}  // namespace
 
 Stream& BackwardCtx::stream() const { return tape_.stream_; }
 const Tensor& BackwardCtx::grad_out() const { return tape_.grads_[tape_.nodes_[node_].output]; }
 const Tensor& BackwardCtx::out() const { return tape_.values_[tape_.nodes_[node_].output]; }
 const Tensor& BackwardCtx::in(int i) const { return tape_.values_[tape_.nodes_[node_].inputs.at(i)]; }
-bool BackwardCtx::needs(int i) const { return tape_.req_[tape_.nodes_[node_].inputs.at(i)]; }
+bool BackwardCtx::needs(int i) const {
+  int32_t v = tape_.nodes_[node_].inputs.at(i);
+  return tape_.req_[v] && tape_.reach_[v];
+}
 GradSink BackwardCtx::sink(int i) const { return tape_.sink_for(tape_.nodes_[node_].inputs.at(i)); }
+
+Var DiffBackwardCtx::out() const { return tape_.make_var(output_); }
+Var DiffBackwardCtx::in(int i) const { return tape_.make_var(inputs_.at(size_t(i))); }
+void DiffBackwardCtx::add(int i, Var g) {
+  SP_CHECK(needs(i), "differentiable backward of '", tape_.producer(out()), "': input ", i,
+           " needs no gradient");
+  tape_.check_var(g, "differentiable backward");
+  const Tensor& want = tape_.values_[inputs_.at(size_t(i))];
+  const Tensor& got = tape_.value(g);
+  SP_CHECK(got.shape() == want.shape() && got.dtype() == want.dtype(), "differentiable backward of '",
+           tape_.producer(out()), "': gradient ", got.str(), " for input ", i, " ", want.str());
+  if (added_.size() < inputs_.size()) added_.resize(inputs_.size());
+  added_[size_t(i)].push_back(g);
+}
+const std::vector<Var>& DiffBackwardCtx::added(int i) const {
+  static const std::vector<Var> none;
+  return size_t(i) < added_.size() ? added_[size_t(i)] : none;
+}
+
+Tape::Tape(Stream& s) : stream_(s), tag_(next_tag()) {}
+
+void Tape::check_var(Var v, const char* who) const {
+  SP_CHECK(v.id >= 0, who, ": invalid (default-constructed) Var");
+  SP_CHECK(v.tape == tag_, who, ": Var ", v.id, " belongs to another tape or to this tape before clear()");
+  SP_CHECK(v.id < int(values_.size()), who, ": invalid var ", v.id);
+}
 
 Var Tape::add_value(const Tensor& t, bool req) {
   SP_CHECK(t.defined(), "Tape: recording an undefined tensor");
   values_.push_back(t);
   req_.push_back(req);
   alias_.push_back({});
-  return Var{int32_t(values_.size() - 1)};
+  producer_.push_back(-1);
+  return make_var(int32_t(values_.size() - 1));
 }
 
 Var Tape::leaf(const Tensor& t, bool requires_grad) {
@@ -27,7 +72,7 @@ Var Tape::leaf(const Tensor& t, bool requires_grad) {
 }
 
 const Tensor& Tape::value(Var v) const {
-  SP_CHECK(v.id >= 0 && v.id < int(values_.size()), "Tape: invalid var ", v.id);
+  check_var(v, "Tape");
   return values_[v.id];
 }
 
@@ -36,21 +81,31 @@ bool Tape::requires_grad(Var v) const {
   return req_[v.id];
 }
 
-Var Tape::record(const Tensor& out, std::initializer_list<Var> inputs, BackwardFn fn) {
-  return record(out, std::span<const Var>(inputs.begin(), inputs.size()), std::move(fn));
+const char* Tape::producer(Var v) const {
+  value(v);
+  if (producer_[v.id] >= 0) return nodes_[producer_[v.id]].op;
+  return alias_[v.id].base >= 0 ? "view" : "leaf";
 }
 
-Var Tape::record(const Tensor& out, std::span<const Var> inputs, BackwardFn fn) {
+Var Tape::record(const char* op, const Tensor& out, std::initializer_list<Var> inputs, BackwardFn backward,
+                 DiffBackwardFn diff_backward) {
+  return record(op, out, std::span<const Var>(inputs.begin(), inputs.size()), std::move(backward),
+                std::move(diff_backward));
+}
+
+Var Tape::record(const char* op, const Tensor& out, std::span<const Var> inputs, BackwardFn backward,
+                 DiffBackwardFn diff_backward) {
   bool req = false;
   for (Var v : inputs) {
-    value(v);
+    check_var(v, op);
     req = req || req_[v.id];
   }
   req = req && recording_;
   Var o = add_value(out, req);
   if (req) {
-    Node n{{}, o.id, std::move(fn)};
+    Node n{op, {}, o.id, std::move(backward), std::move(diff_backward)};
     for (Var v : inputs) n.inputs.push_back(v.id);
+    producer_[o.id] = int32_t(nodes_.size());
     nodes_.push_back(std::move(n));
   }
   return o;
@@ -76,6 +131,28 @@ Var Tape::reshape(Var base, const Shape& shape) {
   return view(base, 0, r.shape());
 }
 
+std::vector<uint8_t> Tape::reachable(std::span<const Var> wrt) const {
+  std::vector<uint8_t> reach(values_.size(), 0);
+  for (Var w : wrt) {
+    reach[w.id] = 1;
+    reach[root_of(w.id)] = 1;
+  }
+  // Values are created in order, so one forward pass propagates reachability.
+  for (size_t v = 0; v < values_.size(); ++v) {
+    if (reach[v]) continue;
+    if (alias_[v].base >= 0) {
+      reach[v] = reach[alias_[v].base];
+    } else if (producer_[v] >= 0) {
+      for (int32_t in : nodes_[producer_[v]].inputs)
+        if (reach[in]) {
+          reach[v] = 1;
+          break;
+        }
+    }
+  }
+  return reach;
+}
+
 GradSink Tape::sink_for(int32_t v) {
   const Alias& a = alias_[v];
   if (a.base >= 0) {
@@ -95,8 +172,10 @@ GradSink Tape::sink_for(int32_t v) {
 
 std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor* seed) {
   const Tensor& L = value(loss);
+  for (Var w : wrt) check_var(w, "Tape::grad wrt");
   grads_.assign(values_.size(), Tensor());
   written_.assign(values_.size(), 0);
+  reach_ = reachable(wrt);
   if (seed) {
     check_same_shape("Tape::grad seed", *seed, L);
     grads_[loss.id] = seed->contiguous(stream_);
@@ -113,17 +192,16 @@ std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor*
   }
   std::vector<uint8_t> keep(values_.size(), 0);
   for (Var w : wrt) {
-    value(w);
     keep[w.id] = 1;
-    if (alias_[w.id].base >= 0) keep[alias_[w.id].base] = 1;
+    keep[root_of(w.id)] = 1;
   }
   keep[loss.id] = 1;
 
   for (int n = int(nodes_.size()) - 1; n >= 0; --n) {
     Node& node = nodes_[n];
     int32_t o = node.output;
-    int32_t src = alias_[o].base >= 0 ? alias_[o].base : o;
-    if (!written_[src]) continue;  // nothing flows into this node
+    int32_t src = root_of(o);
+    if (!written_[src] || !reach_[o]) continue;  // nothing flows into this node, or nothing flows on
     BackwardCtx ctx(*this, n);
     if (alias_[o].base >= 0 && !grads_[o].defined()) grads_[o] = sink_for(o).t;  // view of the root buffer
     node.fn(ctx);
@@ -133,7 +211,7 @@ std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor*
   std::vector<Tensor> out;
   for (Var w : wrt) {
     const Alias& a = alias_[w.id];
-    int32_t src = a.base >= 0 ? a.base : w.id;
+    int32_t src = root_of(w.id);
     if (!written_[src]) {
       out.push_back(Tensor::zeros(values_[w.id].shape(), values_[w.id].dtype(), stream_));
     } else if (a.base >= 0) {
@@ -145,6 +223,111 @@ std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor*
   }
   grads_.clear();
   written_.clear();
+  reach_.clear();
+  return out;
+}
+
+Var Tape::sum_vars(const std::vector<Var>& terms) {
+  Var acc = terms[0];
+  for (size_t i = 1; i < terms.size(); ++i) acc = ag::add(*this, acc, terms[i]);
+  return acc;
+}
+
+// The gradient of a root from the gradients of its views (each flattened, at its offset): one concat of
+// the views and zero gaps when they do not overlap, else a sum of zero-padded pieces.
+Var Tape::assemble_root(int32_t root, std::vector<std::pair<int64_t, Var>>& parts) {
+  const Tensor& rv = values_[root];
+  const int64_t n = rv.numel();
+  std::stable_sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto zeros = [&](int64_t len) { return leaf(Tensor::zeros({len}, rv.dtype(), stream_)); };
+  auto padded = [&](const std::vector<std::pair<int64_t, Var>>& ps) {
+    std::vector<Var> pieces;
+    int64_t at = 0;
+    for (const auto& [off, g] : ps) {
+      if (off > at) pieces.push_back(zeros(off - at));
+      pieces.push_back(g);
+      at = off + values_[g.id].numel();
+    }
+    if (at < n) pieces.push_back(zeros(n - at));
+    Var flat = pieces.size() == 1 ? pieces[0] : ag::concat(*this, pieces, 0);
+    return reshape(flat, rv.shape());
+  };
+  bool overlap = false;
+  for (size_t i = 1; i < parts.size(); ++i)
+    overlap = overlap || parts[i].first < parts[i - 1].first + values_[parts[i - 1].second.id].numel();
+  if (!overlap) return padded(parts);
+  std::vector<Var> terms;
+  for (const auto& p : parts) terms.push_back(padded({p}));
+  return sum_vars(terms);
+}
+
+std::vector<Var> Tape::grad_graph(Var loss, std::span<const Var> wrt, Var seed) {
+  const Tensor& L = value(loss);
+  for (Var w : wrt) check_var(w, "Tape::grad_graph wrt");
+  struct RecordingOn {
+    Tape& t;
+    bool was;
+    ~RecordingOn() { t.recording_ = was; }
+  } guard{*this, recording_};
+  recording_ = true;
+
+  const int32_t n_before = int32_t(values_.size());
+  std::vector<uint8_t> reach = reachable(wrt);
+  Var g_loss;
+  if (seed.valid()) {
+    check_same_shape("Tape::grad_graph seed", value(seed), L);
+    g_loss = seed;
+  } else {
+    SP_CHECK(L.numel() == 1, "Tape::grad_graph: loss ", L.str(), " is not a scalar; pass a seed gradient");
+    g_loss = leaf(Tensor::full(L.shape(), 1.0, L.dtype(), stream_));
+  }
+  // Contributions per value: whole-value gradients, and (for roots) flattened view gradients at offsets.
+  std::vector<std::vector<Var>> full(static_cast<size_t>(n_before));
+  std::vector<std::vector<std::pair<int64_t, Var>>> parts(static_cast<size_t>(n_before));
+  std::vector<Var> total(static_cast<size_t>(n_before));
+  full[loss.id].push_back(g_loss);
+
+  for (int32_t v = loss.id; v >= 0; --v) {
+    if (!reach[v] || (full[v].empty() && parts[v].empty())) continue;
+    if (alias_[v].base >= 0) {  // a view hands its gradient to its root
+      Var g = sum_vars(full[v]);
+      parts[alias_[v].base].push_back({alias_[v].offset, reshape(g, {values_[v].numel()})});
+      total[v] = g;
+      continue;
+    }
+    std::vector<Var> terms = full[v];
+    if (!parts[v].empty()) terms.push_back(assemble_root(v, parts[v]));
+    Var g = sum_vars(terms);
+    total[v] = g;
+    const int32_t ni = producer_[v];
+    if (ni < 0) continue;
+    const Node node = nodes_[size_t(ni)];  // a copy: the sweep appends nodes
+    std::vector<uint8_t> needs(node.inputs.size());
+    bool any = false;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      needs[i] = req_[node.inputs[i]] && reach[node.inputs[i]];
+      any = any || needs[i];
+    }
+    if (!any) continue;
+    SP_CHECK(node.diff_fn, "Tape::grad_graph: op '", node.op,
+             "' has no differentiable backward (second-order gradients through it are not supported)");
+    DiffBackwardCtx ctx(*this, node.inputs, node.output, g, needs);
+    node.diff_fn(ctx);
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      for (Var gi : ctx.added(int(i))) full[node.inputs[i]].push_back(gi);
+  }
+
+  std::vector<Var> out;
+  for (Var w : wrt) {
+    int32_t r = root_of(w.id);
+    if (w.id != r && total[r].valid()) {
+      out.push_back(view(total[r], alias_[w.id].offset, values_[w.id].shape()));
+    } else if (w.id == r && total[r].valid()) {
+      out.push_back(total[r]);
+    } else {
+      out.push_back(leaf(Tensor::zeros(values_[w.id].shape(), values_[w.id].dtype(), stream_)));
+    }
+  }
   return out;
 }
 
@@ -152,7 +335,9 @@ void Tape::clear() {
   values_.clear();
   req_.clear();
   alias_.clear();
+  producer_.clear();
   nodes_.clear();
+  tag_ = next_tag();
 }
 
 }  // namespace sp

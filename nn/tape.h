@@ -1,11 +1,23 @@
-// Tape: first-order reverse-mode autograd. Ops run eagerly and, while recording, append a node holding a
-// backward closure; grad(loss, wrt) walks the nodes in reverse and returns d loss / d wrt for parameters
-// and inputs alike. Gradient buffers follow one rule: a backward writes `sink = result + beta * sink`,
-// with beta 0 for the first contribution (no zero-fill needed) and 1 for later ones. A view of a flat
-// parameter vector (Tape::view) aliases its gradient into the flat gradient, so grad(loss, {theta}) is
-// one contiguous vector with no gather. Tested in tests/test_tape.cpp and by every op's gradient check.
+// Tape: reverse-mode autograd of any order. Ops run eagerly and, while recording, append a node holding
+// two backward closures:
+//  - `backward` (first order, fast): writes input gradients straight into gradient buffers with the rule
+//    `sink = result + beta * sink` (beta 0 for the first contribution, 1 after), used by grad();
+//  - `diff_backward` (differentiable): builds the input gradients from tape ops on `Var`s, so they are
+//    recorded like any other value; used by grad_graph(), PyTorch's autograd.grad(create_graph=True).
+// A gradient returned by grad_graph() is an ordinary Var: a later grad()/grad_graph() of any scalar built
+// from it (a gradient distance, parameters after k unrolled SGD steps) is exact. An op recorded without a
+// differentiable backward makes grad_graph() fail, naming the op, only when the sweep has to pass through it.
+// Both sweeps visit only nodes on a path from a requested `wrt` to the loss.
+// A view of a flat parameter vector (Tape::view) aliases its gradient into the flat gradient, so
+// grad(loss, {theta}) is one contiguous vector with no gather; grad_graph() assembles the same flat
+// gradient from the views' gradients with one concat. Every Var remembers its tape (and the tape's
+// generation, bumped by clear()), so a Var from another tape or from before clear() is refused by name.
+// Tested in tests/test_tape.cpp, tests/test_tape_second_order.cpp and by every op's first- and
+// second-order gradient checks.
 #pragma once
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -15,6 +27,7 @@ namespace sp {
 
 struct Var {
   int32_t id = -1;
+  uint32_t tape = 0;  // owning tape's serial and generation (0: none)
   bool valid() const { return id >= 0; }
 };
 
@@ -26,6 +39,7 @@ struct GradSink {
   float beta;
 };
 
+// What a first-order backward sees of its node.
 class BackwardCtx {
  public:
   BackwardCtx(Tape& t, int node) : tape_(t), node_(node) {}
@@ -41,10 +55,35 @@ class BackwardCtx {
   int node_;
 };
 
+// What a differentiable backward sees of its node: Vars on the same tape. It adds each needed input's
+// gradient with add(i, g), a Var computed from grad_out(), in()/out() and constants with tape ops.
+class DiffBackwardCtx {
+ public:
+  DiffBackwardCtx(Tape& t, const std::vector<int32_t>& inputs, int32_t output, Var grad_out,
+                  const std::vector<uint8_t>& needs)
+      : tape_(t), inputs_(inputs), output_(output), grad_out_(grad_out), needs_(needs) {}
+  Tape& tape() const { return tape_; }
+  Var grad_out() const { return grad_out_; }
+  Var out() const;
+  Var in(int i) const;
+  bool needs(int i) const { return needs_.at(size_t(i)) != 0; }
+  void add(int i, Var g);
+  const std::vector<Var>& added(int i) const;  // for the tape
+
+ private:
+  Tape& tape_;
+  const std::vector<int32_t>& inputs_;
+  int32_t output_;
+  Var grad_out_;
+  const std::vector<uint8_t>& needs_;
+  std::vector<std::vector<Var>> added_;
+};
+
 class Tape {
  public:
   using BackwardFn = std::function<void(BackwardCtx&)>;
-  explicit Tape(Stream& s) : stream_(s) {}
+  using DiffBackwardFn = std::function<void(DiffBackwardCtx&)>;
+  explicit Tape(Stream& s);
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
@@ -52,10 +91,13 @@ class Tape {
 
   // A value entering the computation: an input, a constant, or parameters (requires_grad).
   Var leaf(const Tensor& t, bool requires_grad = false);
-  // Records an op's output. When recording is on and an input requires grad, `fn` is kept and the output
-  // requires grad; otherwise the closure is dropped (inference costs no tape memory).
-  Var record(const Tensor& out, std::initializer_list<Var> inputs, BackwardFn fn);
-  Var record(const Tensor& out, std::span<const Var> inputs, BackwardFn fn);
+  // Records the output of op `op` (a static name, used in errors). When recording is on and an input
+  // requires grad, the closures are kept and the output requires grad; otherwise they are dropped
+  // (inference costs no tape memory). `diff_backward` may be empty: the op then supports first order only.
+  Var record(const char* op, const Tensor& out, std::initializer_list<Var> inputs, BackwardFn backward,
+             DiffBackwardFn diff_backward);
+  Var record(const char* op, const Tensor& out, std::span<const Var> inputs, BackwardFn backward,
+             DiffBackwardFn diff_backward);
   // A contiguous view [offset, offset + shape.numel()) of a contiguous var whose gradient aliases the
   // base's gradient buffer: parameter views of a flat theta, and reshapes.
   Var view(Var base, int64_t offset, const Shape& shape);
@@ -64,6 +106,9 @@ class Tape {
   const Tensor& value(Var v) const;
   bool requires_grad(Var v) const;
   int size() const { return int(values_.size()); }
+  int num_nodes() const { return int(nodes_.size()); }
+  // The name of the op that produced v ("leaf" or "view" otherwise).
+  const char* producer(Var v) const;
 
   // d loss / d wrt for each wrt (a zero tensor where loss does not depend on it). loss must be a scalar
   // unless `seed` (the gradient of some scalar w.r.t. loss, same shape) is given. The tape stays intact,
@@ -73,18 +118,29 @@ class Tape {
     return grad(loss, std::span<const Var>(wrt.begin(), wrt.size()), seed);
   }
 
+  // The create-graph mode of grad: the same gradients as recorded Vars on this tape (a constant zero leaf
+  // where loss does not depend on a wrt), differentiable again. `seed` (a Var of loss's shape, itself
+  // differentiable) replaces the implicit 1 of a scalar loss. Recording is on during the sweep.
+  std::vector<Var> grad_graph(Var loss, std::span<const Var> wrt, Var seed = {});
+  std::vector<Var> grad_graph(Var loss, std::initializer_list<Var> wrt, Var seed = {}) {
+    return grad_graph(loss, std::span<const Var>(wrt.begin(), wrt.size()), seed);
+  }
+
   // Recording switch: off for evaluation (values are computed, nothing is kept for backward).
   bool recording() const { return recording_; }
   void set_recording(bool on) { recording_ = on; }
-  // Drops every value and node (call once per training step).
+  // Drops every value and node (call once per training step); Vars from before are refused afterwards.
   void clear();
 
  private:
   friend class BackwardCtx;
+  friend class DiffBackwardCtx;
   struct Node {
+    const char* op;
     std::vector<int32_t> inputs;
     int32_t output;
     BackwardFn fn;
+    DiffBackwardFn diff_fn;
   };
   struct Alias {  // value is a contiguous view of base at offset
     int32_t base = -1;
@@ -92,16 +148,28 @@ class Tape {
   };
   GradSink sink_for(int32_t v);
   Var add_value(const Tensor& t, bool req);
+  Var make_var(int32_t id) const { return Var{id, tag_}; }
+  void check_var(Var v, const char* who) const;
+  int32_t root_of(int32_t v) const { return alias_[v].base >= 0 ? alias_[v].base : v; }
+  // reach[v]: v is a wrt, the root of a wrt, a view of such a root, or computed from one.
+  std::vector<uint8_t> reachable(std::span<const Var> wrt) const;
+  Var sum_vars(const std::vector<Var>& terms);
+  Var assemble_root(int32_t root, std::vector<std::pair<int64_t, Var>>& parts);
 
   Stream& stream_;
+  uint32_t serial_ = 0;  // unique per tape
+  uint32_t tag_ = 0;     // serial and generation, stamped on every Var
+  uint32_t generation_ = 0;
   bool recording_ = true;
   std::vector<Tensor> values_;
   std::vector<uint8_t> req_;
   std::vector<Alias> alias_;
+  std::vector<int32_t> producer_;  // node index of each value's op, -1 for leaves and views
   std::vector<Node> nodes_;
-  // During grad(): gradient buffer and "written" flag per value.
+  // During grad(): gradient buffer, "written" flag, and "on a path to a wrt" flag per value.
   std::vector<Tensor> grads_;
   std::vector<uint8_t> written_;
+  std::vector<uint8_t> reach_;
 };
 
 // Turns recording off for a scope.

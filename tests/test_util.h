@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "kernels/tensor.h"
+#include "nn/ops_elementwise.h"
+#include "nn/ops_reduce.h"
 #include "nn/tape.h"
 
 namespace sp::test {
@@ -23,7 +25,17 @@ inline std::set<std::string>& grad_tested_ops() {
   static std::set<std::string> s;
   return s;
 }
+// Ops whose differentiable backward a test checks (SP_GRAD2_TESTED, check_second_order).
+inline std::set<std::string>& grad2_tested_ops() {
+  static std::set<std::string> s;
+  return s;
+}
 inline std::set<std::string>& backend_tested_ops() {
+  static std::set<std::string> s;
+  return s;
+}
+// Ops whose double backward a GPU test compares with the CPU (SP_BACKEND2_TESTED, compare_double_backward).
+inline std::set<std::string>& backend2_tested_ops() {
   static std::set<std::string> s;
   return s;
 }
@@ -91,6 +103,10 @@ inline void expect_error_mentioning(const std::function<void()>& f, const std::s
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
   }
 }
+
+// <a, b> and a + b on the tape (helpers of check_second_order).
+inline Var ag_dot(Tape& t, Var a, Var b) { return ag::sum(t, ag::mul(t, a, b)); }
+inline Var ag_add(Tape& t, Var a, Var b) { return ag::add(t, a, b); }
 
 struct GradCheckOptions {
   double eps = 1e-6;
@@ -167,8 +183,117 @@ inline void check_gradients(const std::vector<Tensor>& inputs, const std::vector
   }
 }
 
+// The second-order check of f at `inputs`: with random R (shape of f) and V_i (shape of input i),
+// h(x) = sum_i <d<R, f>/dx_i, V_i> is built with Tape::grad_graph (so through every op's differentiable
+// backward) and its tape gradient dh/dx_j is compared with central differences of h, where h itself is
+// evaluated with the first-order Tape::grad (checked separately by check_gradients). Also checks that
+// grad_graph's values equal grad's. Kinks are skipped as in check_gradients. All inputs marked in `wrt`
+// take part (mixed derivatives included).
+inline void check_second_order(const std::vector<Tensor>& inputs, const std::vector<bool>& wrt,
+                               const std::function<Var(Tape&, const std::vector<Var>&)>& f,
+                               GradCheckOptions opt = {}) {
+  Stream& s = Stream::cpu();
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (wrt[i]) idx.push_back(i);
+  auto leaves = [&](Tape& t, const std::vector<Tensor>& xs) {
+    std::vector<Var> vs;
+    for (size_t i = 0; i < xs.size(); ++i) vs.push_back(t.leaf(xs[i], wrt[i]));
+    return vs;
+  };
+  std::vector<Tensor> V;
+  Tensor R;
+  {
+    Tape t(s);
+    Tensor o = t.value(f(t, leaves(t, inputs)));
+    ASSERT_EQ(o.dtype(), DType::f64) << "gradient checks run in f64";
+    R = randn(o.shape(), DType::f64, opt.seed);
+    for (size_t k = 0; k < idx.size(); ++k) V.push_back(randn(inputs[idx[k]].shape(), DType::f64, opt.seed + 7 + k));
+  }
+  auto dot = [](const Tensor& a, const Tensor& b) {
+    auto x = as_doubles(a), y = as_doubles(b);
+    double acc = 0;
+    for (size_t k = 0; k < x.size(); ++k) acc += x[k] * y[k];
+    return acc;
+  };
+  // h by the first-order sweep.
+  auto h_first = [&](const std::vector<Tensor>& xs) {
+    Tape t(s);
+    std::vector<Var> vs = leaves(t, xs);
+    Var out = f(t, vs);
+    std::vector<Var> wv;
+    for (size_t i : idx) wv.push_back(vs[i]);
+    std::vector<Tensor> g = t.grad(out, wv, &R);
+    double acc = 0;
+    for (size_t k = 0; k < idx.size(); ++k) acc += dot(g[k], V[k]);
+    return acc;
+  };
+  // h by the recorded sweep, and its gradient.
+  Tape t(s);
+  std::vector<Var> vs = leaves(t, inputs);
+  Var out = f(t, vs);
+  std::vector<Var> wv;
+  for (size_t i : idx) wv.push_back(vs[i]);
+  std::vector<Tensor> g1 = t.grad(out, wv, &R);
+  std::vector<Var> g = t.grad_graph(out, wv, t.leaf(R));
+  ASSERT_EQ(g.size(), idx.size());
+  Var h;
+  for (size_t k = 0; k < idx.size(); ++k) {
+    EXPECT_TRUE(all_close(t.value(g[k]), g1[k], 1e-10, 1e-12)) << "grad_graph differs from grad, input " << idx[k];
+    Var term = ag_dot(t, g[k], t.leaf(V[k]));
+    h = h.valid() ? ag_add(t, h, term) : term;
+  }
+  if (!t.requires_grad(h)) {  // h does not depend on the inputs: every second derivative is zero
+    for (size_t k = 0; k < idx.size(); ++k) {
+      std::vector<Tensor> xs = inputs;
+      xs[idx[k]] = inputs[idx[k]].contiguous().clone();
+      double* p = xs[idx[k]].data<double>();
+      p[0] += opt.eps;
+      double fp = h_first(xs);
+      p[0] -= 2 * opt.eps;
+      double fm = h_first(xs);
+      EXPECT_NEAR((fp - fm) / (2 * opt.eps), 0.0, opt.rtol) << "h is constant on the tape but not numerically";
+    }
+    return;
+  }
+  std::vector<Tensor> hg = t.grad(h, wv);
+  std::mt19937_64 rng(opt.seed + 1);
+  for (size_t k = 0; k < idx.size(); ++k) {
+    auto gk = hg[k].contiguous().to_vector<double>();
+    const int64_t n = inputs[idx[k]].numel();
+    std::vector<int64_t> probe;
+    if (n <= opt.max_checks_per_input) {
+      for (int64_t e = 0; e < n; ++e) probe.push_back(e);
+    } else {
+      for (int e = 0; e < opt.max_checks_per_input; ++e) probe.push_back(int64_t(rng() % uint64_t(n)));
+    }
+    int skipped = 0;
+    for (int64_t e : probe) {
+      std::vector<Tensor> xs = inputs;
+      xs[idx[k]] = inputs[idx[k]].contiguous().clone();
+      double* p = xs[idx[k]].data<double>();
+      const double x0 = p[e];
+      const double f0 = h_first(xs);
+      p[e] = x0 + opt.eps;
+      const double fp = h_first(xs);
+      p[e] = x0 - opt.eps;
+      const double fm = h_first(xs);
+      const double right = (fp - f0) / opt.eps, left = (f0 - fm) / opt.eps, num = (fp - fm) / (2 * opt.eps);
+      const double scale = std::max(1.0, std::abs(num));
+      if (std::abs(right - left) > 1e-3 * scale) {
+        ++skipped;
+        continue;
+      }
+      EXPECT_NEAR(gk[e], num, opt.rtol * scale) << "second order: input " << idx[k] << " element " << e;
+    }
+    EXPECT_LE(skipped * 2, int(probe.size())) << "too many kinks skipped for input " << idx[k];
+  }
+}
+
 }  // namespace sp::test
 
+#define SP_GRAD2_TESTED(name) \
+  static ::sp::test::CoverageMark SP_GRAD2_MARK_##name(::sp::test::grad2_tested_ops(), #name)
 #define SP_GRAD_TESTED(name) \
   static ::sp::test::CoverageMark SP_GRAD_MARK_##name(::sp::test::grad_tested_ops(), #name)
 #define SP_BACKEND_TESTED(name) \

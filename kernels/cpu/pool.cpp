@@ -34,6 +34,18 @@ void max_bwd_cpu(Stream&, const Tensor& dx, const Tensor& gy, const Tensor& arg,
   });
 }
 
+void max_gather_cpu(Stream&, const Tensor& y, const Tensor& x, const Tensor& arg, const Pool2dGeom& g) {
+  SP_DISPATCH_FLOAT(x.dtype(), "max_pool2d_gather", {
+    const scalar_t* xp = x.data<scalar_t>();
+    const int32_t* ap = arg.data<int32_t>();
+    scalar_t* yp = y.data<scalar_t>();
+    for (int64_t p = 0; p < g.n * g.c; ++p)
+      for (int64_t oh = 0; oh < g.oh; ++oh)
+        for (int64_t ow = 0; ow < g.ow; ++ow)
+          yp[(p * g.oh + oh) * g.ow + ow] = max_pool_gather_at(xp + p * g.h * g.w, ap + p * g.oh * g.ow, g, oh, ow);
+  });
+}
+
 void avg_fwd_cpu(Stream&, const Tensor& y, const Tensor& x, const Pool2dGeom& g) {
   SP_DISPATCH_FLOAT(x.dtype(), "avg_pool2d", {
     const scalar_t* xp = x.data<scalar_t>();
@@ -85,6 +97,7 @@ void gap_bwd_cpu(Stream&, const Tensor& dx, const Tensor& gy, double beta) {
 }  // namespace
 SP_REGISTER_KERNEL(k_max_pool2d_fwd, CPU, max_fwd_cpu);
 SP_REGISTER_KERNEL(k_max_pool2d_bwd, CPU, max_bwd_cpu);
+SP_REGISTER_KERNEL(k_max_pool2d_gather, CPU, max_gather_cpu);
 SP_REGISTER_KERNEL(k_avg_pool2d_fwd, CPU, avg_fwd_cpu);
 SP_REGISTER_KERNEL(k_avg_pool2d_bwd, CPU, avg_bwd_cpu);
 SP_REGISTER_KERNEL(k_global_avg_pool_fwd, CPU, gap_fwd_cpu);

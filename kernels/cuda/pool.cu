@@ -31,6 +31,14 @@ __global__ void max_bwd_kernel(T* dx, const T* gy, const int32_t* arg, Pool2dGeo
 }
 
 template <class T>
+__global__ void max_gather_kernel(T* y, const T* x, const int32_t* arg, Pool2dGeom g, int64_t n) {
+  SP_GRID_STRIDE(o, n) {
+    int64_t ow = o % g.ow, rest = o / g.ow, oh = rest % g.oh, p = rest / g.oh;
+    y[o] = max_pool_gather_at(x + p * g.h * g.w, arg + p * g.oh * g.ow, g, oh, ow);
+  }
+}
+
+template <class T>
 __global__ void avg_fwd_kernel(T* y, const T* x, Pool2dGeom g, int64_t n) {
   SP_GRID_STRIDE(o, n) {
     int64_t ow = o % g.ow, rest = o / g.ow, oh = rest % g.oh, p = rest / g.oh;
@@ -83,6 +91,15 @@ void max_bwd_cuda(Stream& s, const Tensor& dx, const Tensor& gy, const Tensor& a
   SP_CUDA_LAUNCH_CHECK();
 }
 
+void max_gather_cuda(Stream& s, const Tensor& y, const Tensor& x, const Tensor& arg, const Pool2dGeom& g) {
+  int64_t n = y.numel();
+  SP_DISPATCH_FLOAT(x.dtype(), "max_pool2d_gather", {
+    max_gather_kernel<scalar_t><<<grid_1d(n), kBlock, 0, cuda_stream(s)>>>(
+        y.data<scalar_t>(), x.data<scalar_t>(), arg.data<int32_t>(), g, n);
+  });
+  SP_CUDA_LAUNCH_CHECK();
+}
+
 void avg_fwd_cuda(Stream& s, const Tensor& y, const Tensor& x, const Pool2dGeom& g) {
   int64_t n = y.numel();
   SP_DISPATCH_FLOAT(x.dtype(), "avg_pool2d", {
@@ -122,6 +139,7 @@ void gap_bwd_cuda(Stream& s, const Tensor& dx, const Tensor& gy, double beta) {
 }  // namespace
 SP_REGISTER_KERNEL(k_max_pool2d_fwd, CUDA, max_fwd_cuda);
 SP_REGISTER_KERNEL(k_max_pool2d_bwd, CUDA, max_bwd_cuda);
+SP_REGISTER_KERNEL(k_max_pool2d_gather, CUDA, max_gather_cuda);
 SP_REGISTER_KERNEL(k_avg_pool2d_fwd, CUDA, avg_fwd_cuda);
 SP_REGISTER_KERNEL(k_avg_pool2d_bwd, CUDA, avg_bwd_cuda);
 SP_REGISTER_KERNEL(k_global_avg_pool_fwd, CUDA, gap_fwd_cuda);
