@@ -13,7 +13,7 @@
 
 namespace sp {
 
-enum class Act : uint8_t { relu, leaky_relu, silu, sigmoid, tanh, exp, rsqrt };
+enum class Act : uint8_t { relu, leaky_relu, silu, sigmoid, tanh, exp, rsqrt, sqrt };
 enum class BinaryOp : uint8_t { add, sub, mul, div };
 
 constexpr const char* act_name(Act a) {
@@ -25,6 +25,7 @@ constexpr const char* act_name(Act a) {
     case Act::tanh: return "tanh";
     case Act::exp: return "exp";
     case Act::rsqrt: return "rsqrt";
+    case Act::sqrt: return "sqrt";
   }
   return "?";
 }
@@ -38,9 +39,9 @@ constexpr const char* binary_name(BinaryOp op) {
   return "?";
 }
 
-// Sigmoid, tanh, exp and rsqrt differentiate most cheaply from their output; the others need the input.
+// Sigmoid, tanh, exp, rsqrt and sqrt differentiate most cheaply from their output; the others need the input.
 constexpr bool act_backward_uses_output(Act a) {
-  return a == Act::sigmoid || a == Act::tanh || a == Act::exp || a == Act::rsqrt;
+  return a == Act::sigmoid || a == Act::tanh || a == Act::exp || a == Act::rsqrt || a == Act::sqrt;
 }
 
 // Overloads so the same template picks the float or double libm/CUDA function.
@@ -69,6 +70,7 @@ SP_HD T act_forward(T x, T slope) {
   if constexpr (A == Act::tanh) return math_tanh(x);
   if constexpr (A == Act::exp) return math_exp(x);
   if constexpr (A == Act::rsqrt) return T(1) / math_sqrt(x);  // +inf at 0, NaN below
+  if constexpr (A == Act::sqrt) return math_sqrt(x);
 }
 
 // d act / dx times gy. `saved` is the output y for sigmoid/tanh and the input x otherwise
@@ -86,6 +88,7 @@ SP_HD T act_backward(T saved, T gy, T slope) {
   if constexpr (A == Act::tanh) return gy * (T(1) - saved * saved);
   if constexpr (A == Act::exp) return gy * saved;
   if constexpr (A == Act::rsqrt) return T(-0.5) * gy * saved * saved * saved;  // d x^-1/2 = -y^3 / 2
+  if constexpr (A == Act::sqrt) return T(0.5) * gy / saved;                   // +inf at 0, as PyTorch
 }
 
 template <BinaryOp OP, class T>
@@ -114,6 +117,7 @@ void dispatch_act(Act a, F&& f) {
     case Act::tanh: return f(std::integral_constant<Act, Act::tanh>{});
     case Act::exp: return f(std::integral_constant<Act, Act::exp>{});
     case Act::rsqrt: return f(std::integral_constant<Act, Act::rsqrt>{});
+    case Act::sqrt: return f(std::integral_constant<Act, Act::sqrt>{});
   }
   SP_FAIL("activation: unknown function ", int(a));
 }

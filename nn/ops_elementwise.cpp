@@ -1,9 +1,9 @@
 // Elementwise autograd ops (see ops_elementwise.h). First-order backward: activations differentiate from the
-// saved output (sigmoid, tanh, exp, rsqrt) or input (the rest); binary: d(a+b) = g, d(a-b) = (g, -g),
+// saved output (sigmoid, tanh, exp, rsqrt, sqrt) or input (the rest); binary: d(a+b) = g, d(a-b) = (g, -g),
 // d(ab) = (g b, g a), d(a/b) = (g / b, -g y / b) with y = a / b; a contribution computed at the output's
 // shape is summed onto a broadcast input's shape, and written straight into the gradient when no broadcast
 // happened. Differentiable backward: the same formulas as tape ops (the derivative of sigmoid is y - y^2,
-// of tanh 1 - y^2, of silu s + x (s - s^2), of exp y, of rsqrt -y^3 / 2; relu's mask is a constant).
+// of tanh 1 - y^2, of silu s + x (s - s^2), of exp y, of rsqrt -y^3 / 2, of sqrt 1 / (2 y); relu's mask is a constant).
 #include "nn/ops_elementwise.h"
 
 #include "kernels/axpby.h"
@@ -22,6 +22,7 @@ SP_REGISTER_OP(sigmoid);
 SP_REGISTER_OP(tanh);
 SP_REGISTER_OP(exp);
 SP_REGISTER_OP(rsqrt);
+SP_REGISTER_OP(sqrt);
 SP_REGISTER_OP(add);
 SP_REGISTER_OP(sub);
 SP_REGISTER_OP(mul);
@@ -48,6 +49,7 @@ Var act_derivative(Tape& t, Var x, Var y, Act act, double slope) {
     case Act::tanh: return sub(t, constant_like(t, y, 1.0), mul(t, y, y));
     case Act::exp: return y;
     case Act::rsqrt: return scale(t, mul(t, y, mul(t, y, y)), -0.5);
+    case Act::sqrt: return div(t, constant_like(t, y, 0.5), y);
   }
   SP_CHECK(false, "act_derivative: unknown activation");
   return Var{};
@@ -165,6 +167,7 @@ Var sigmoid(Tape& t, Var x) { return activation_op(t, x, Act::sigmoid, 0.0); }
 Var tanh(Tape& t, Var x) { return activation_op(t, x, Act::tanh, 0.0); }
 Var exp(Tape& t, Var x) { return activation_op(t, x, Act::exp, 0.0); }
 Var rsqrt(Tape& t, Var x) { return activation_op(t, x, Act::rsqrt, 0.0); }
+Var sqrt(Tape& t, Var x) { return activation_op(t, x, Act::sqrt, 0.0); }
 
 Var add(Tape& t, Var a, Var b) { return binary_op(t, a, b, BinaryOp::add); }
 Var sub(Tape& t, Var a, Var b) { return binary_op(t, a, b, BinaryOp::sub); }

@@ -1,4 +1,4 @@
-// Elementwise autograd ops: activations (relu, leaky_relu, silu, sigmoid, tanh), exp, rsqrt (x^-1/2) and the
+// Elementwise autograd ops: activations (relu, leaky_relu, silu, sigmoid, tanh), exp, sqrt, rsqrt (x^-1/2) and the
 // binary operators add, sub, mul, div with NumPy broadcasting (a [3, 1, 4] and b [2, 1] give [3, 2, 4]);
 // inputs may be strided views. The gradient of a broadcast input is summed back onto its shape. Every op
 // has a differentiable backward built from these ops (relu's and leaky_relu's masks are constants).
@@ -16,6 +16,7 @@ Var sigmoid(Tape& t, Var x);
 Var tanh(Tape& t, Var x);
 Var exp(Tape& t, Var x);
 Var rsqrt(Tape& t, Var x);  // 1 / sqrt(x)
+Var sqrt(Tape& t, Var x);
 
 Var add(Tape& t, Var a, Var b);
 Var sub(Tape& t, Var a, Var b);

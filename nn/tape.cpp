@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <unordered_set>
 
 #include "kernels/error.h"
 #include "nn/ops_elementwise.h"
@@ -79,6 +80,14 @@ const Tensor& Tape::value(Var v) const {
 bool Tape::requires_grad(Var v) const {
   value(v);
   return req_[v.id];
+}
+
+size_t Tape::bytes_held() const {
+  std::unordered_set<const Storage*> seen;
+  size_t bytes = 0;
+  for (const Tensor& v : values_)
+    if (v.defined() && seen.insert(v.storage().get()).second) bytes += v.storage()->nbytes();
+  return bytes;
 }
 
 const char* Tape::producer(Var v) const {

@@ -16,6 +16,7 @@
 // second-order gradient checks.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <span>
@@ -107,6 +108,9 @@ class Tape {
   bool requires_grad(Var v) const;
   int size() const { return int(values_.size()); }
   int num_nodes() const { return int(nodes_.size()); }
+  // Bytes of the distinct storages the tape's values hold (what a recorded chain keeps alive, closures'
+  // saved tensors aside, which are almost always the same storages).
+  size_t bytes_held() const;
   // The name of the op that produced v ("leaf" or "view" otherwise).
   const char* producer(Var v) const;
 
@@ -161,7 +165,9 @@ class Tape {
   uint32_t tag_ = 0;     // serial and generation, stamped on every Var
   uint32_t generation_ = 0;
   bool recording_ = true;
-  std::vector<Tensor> values_;
+  // A deque, so a `const Tensor&` from value() stays valid while later ops append values (differentiable
+  // backwards hold one across the ops they record).
+  std::deque<Tensor> values_;
   std::vector<uint8_t> req_;
   std::vector<Alias> alias_;
   std::vector<int32_t> producer_;  // node index of each value's op, -1 for leaves and views
