@@ -1,8 +1,10 @@
 // Log-softmax and the training losses as tape ops, with PyTorch's semantics (F.log_softmax(dim=-1),
 // F.cross_entropy with mean reduction and label_smoothing, F.kl_div(log_softmax(s/T), softmax(t/T),
-// 'batchmean') * T^2, F.mse_loss). Losses return 0-dim tensors. Kernels: kernels/softmax.h,
-// kernels/loss.h. Tested in tests/test_ops_loss.cpp (values against naive f64 formulas, gradient checks
-// for every input, +-1000 logits, bad input) and tests/gpu/test_ops_loss_gpu.cpp.
+// 'batchmean') * T^2, F.mse_loss). Losses return 0-dim tensors. Every op has a differentiable backward
+// (second order), its first-order formula written with tape ops; hard labels enter it as a constant
+// smoothed one-hot. Kernels: kernels/softmax.h, kernels/loss.h. Tested in tests/test_ops_loss.cpp (values
+// against naive f64 formulas, first- and second-order gradient checks for every input, +-1000 logits, bad
+// input) and tests/gpu/test_ops_loss_gpu.cpp.
 #pragma once
 #include "nn/tape.h"
 

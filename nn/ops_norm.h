@@ -1,9 +1,11 @@
 // Normalisation layers as tape ops, with PyTorch's semantics (F.batch_norm, F.group_norm, instance norm
 // as group norm with one channel per group). Optional weight/bias: pass Var{} for "absent". Running
 // statistics of batch norm are plain tensors (not tape values), read in eval mode and updated in place in
-// training mode. Kernels: kernels/batchnorm.h, kernels/groupnorm.h. Tested in tests/test_ops_norm.cpp
-// (values against naive f64 formulas, running-stat updates, gradient checks, bad input) and
-// tests/gpu/test_ops_norm_gpu.cpp.
+// training mode. Every op has a differentiable backward (second order): training-mode statistics are
+// recomputed from x with tape ops so that their dependence on x is differentiated too; in eval mode the
+// running statistics the forward used are constants. Kernels: kernels/batchnorm.h, kernels/groupnorm.h.
+// Tested in tests/test_ops_norm.cpp (values against naive f64 formulas, running-stat updates, first- and
+// second-order gradient checks, bad input) and tests/gpu/test_ops_norm_gpu.cpp.
 #pragma once
 #include "nn/tape.h"
 

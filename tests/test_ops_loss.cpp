@@ -1,7 +1,8 @@
 // log_softmax, cross_entropy (hard labels with and without label smoothing, soft targets), kl_div (T = 1
 // and 4) and mse_loss: values against naive f64 formulas written here, f64 gradient checks for every input
-// (including inputs used twice, so gradients accumulate), +-1000 logits (finite losses and gradients),
-// and bad input.
+// (including inputs used twice, so gradients accumulate), second-order checks of the differentiable
+// backwards (the same cases), +-1000 logits (finite losses and gradients, first and second order), and bad
+// input.
 #include <cmath>
 
 #include "kernels/loss.h"
@@ -16,6 +17,10 @@ SP_GRAD_TESTED(log_softmax);
 SP_GRAD_TESTED(cross_entropy);
 SP_GRAD_TESTED(kl_div);
 SP_GRAD_TESTED(mse_loss);
+SP_GRAD2_TESTED(log_softmax);
+SP_GRAD2_TESTED(cross_entropy);
+SP_GRAD2_TESTED(kl_div);
+SP_GRAD2_TESTED(mse_loss);
 
 namespace {
 
@@ -205,6 +210,64 @@ TEST(OpsLoss, GradientsAccumulateThroughOverlappingViews) {
   });
 }
 
+TEST(OpsLoss, LogSoftmaxSecondOrder) {
+  check_second_order({randn({3, 5}, DType::f64, 30, 2.0)}, {true},
+                     [](Tape& t, const std::vector<Var>& v) { return log_softmax(t, v[0]); });
+  check_second_order({randn({2, 3, 4}, DType::f64, 31)}, {true},
+                     [](Tape& t, const std::vector<Var>& v) { return mse_loss(t, log_softmax(t, v[0]), v[0]); });
+}
+
+TEST(OpsLoss, CrossEntropySecondOrder) {
+  Tensor x = randn({5, 4}, DType::f64, 32, 2.0), tg = rand_uniform({5, 4}, DType::f64, 33, 0.0, 1.0);
+  Tensor y = labels_of({3, 0, 1, 1, 2});
+  for (double eps : {0.0, 0.1}) {
+    check_second_order({x}, {true}, [&](Tape& t, const std::vector<Var>& v) { return cross_entropy(t, v[0], y, eps); });
+    auto soft = [eps](Tape& t, const std::vector<Var>& v) { return cross_entropy(t, v[0], v[1], eps); };
+    check_second_order({x, tg}, {true, true}, soft);
+    check_second_order({x, tg}, {true, false}, soft);
+    check_second_order({x, tg}, {false, true}, soft);  // linear in the targets: h is constant
+  }
+  check_second_order({x}, {true}, [](Tape& t, const std::vector<Var>& v) { return cross_entropy(t, v[0], v[0], 0.2); });
+  check_second_order({x}, {true}, [&](Tape& t, const std::vector<Var>& v) {
+    return cross_entropy(t, log_softmax(t, v[0]), y, 0.05);
+  });
+  // Through a loss of the loss (the upstream gradient g is then not 1 but depends on x).
+  check_second_order({x}, {true}, [&](Tape& t, const std::vector<Var>& v) {
+    return mse_loss(t, cross_entropy(t, v[0], y, 0.1), mean(t, v[0]));
+  });
+}
+
+TEST(OpsLoss, KlDivAndMseSecondOrder) {
+  Tensor s = randn({4, 6}, DType::f64, 34, 2.0), te = randn({4, 6}, DType::f64, 35, 3.0);
+  for (double T : {1.0, 4.0}) {
+    auto kl = [T](Tape& t, const std::vector<Var>& v) { return kl_div(t, v[0], v[1], T); };
+    check_second_order({s, te}, {true, true}, kl);
+    check_second_order({s, te}, {true, false}, kl);
+    check_second_order({s, te}, {false, true}, kl);
+    check_second_order({s}, {true},
+                       [T](Tape& t, const std::vector<Var>& v) { return kl_div(t, v[0], log_softmax(t, v[0]), T); });
+  }
+  auto mse = [](Tape& t, const std::vector<Var>& v) { return mse_loss(t, v[0], v[1]); };
+  check_second_order({s, te}, {true, true}, mse);
+  check_second_order({s, te}, {false, true}, mse);
+  check_second_order({s}, {true}, [](Tape& t, const std::vector<Var>& v) {  // g depends on the input
+    return mse_loss(t, mse_loss(t, v[0], exp(t, v[0])), mean(t, v[0]));
+  });
+}
+
+TEST(OpsLoss, SecondOrderThroughOverlappingViews) {
+  Tensor theta = randn({30}, DType::f64, 36, 1.5);
+  auto pair = [](Tape& t, Var th) { return std::pair{t.view(th, 0, {4, 6}), t.view(th, 6, {4, 6})}; };
+  check_second_order({theta}, {true}, [&](Tape& t, const std::vector<Var>& v) {
+    auto [a, b] = pair(t, v[0]);
+    return kl_div(t, a, b, 2.0);
+  });
+  check_second_order({theta}, {true}, [&](Tape& t, const std::vector<Var>& v) {
+    auto [a, b] = pair(t, v[0]);
+    return cross_entropy(t, a, b, 0.1);
+  });
+}
+
 TEST(OpsLoss, HugeLogitsStayFinite) {
   for (DType dt : {DType::f32, DType::f64}) {
     // Rows of +-1000 with the label on the large and on the small side.
@@ -225,6 +288,13 @@ TEST(OpsLoss, HugeLogitsStayFinite) {
       auto g = t.grad(loss, {xv, te});
       for (const Tensor& gi : g)
         for (double v : vec(gi)) EXPECT_TRUE(std::isfinite(v));
+      // The differentiable backward and a Hessian-vector product through it.
+      auto gg = t.grad_graph(loss, {xv, te});
+      for (size_t i = 0; i < gg.size(); ++i) EXPECT_TRUE(all_close(t.value(gg[i]), g[i], 1e-5, 1e-6)) << i;
+      Var hv = add(t, sum(t, mul(t, gg[0], gg[0])), sum(t, mul(t, gg[1], gg[1])));
+      if (t.requires_grad(hv))
+        for (const Tensor& hi : t.grad(hv, {xv, te}))
+          for (double v : vec(hi)) EXPECT_TRUE(std::isfinite(v));
     }
     for (double v : vec(t.value(ls))) EXPECT_TRUE(std::isfinite(v));
     Tensor seed = Tensor::full({2, 3}, 1.0, dt);

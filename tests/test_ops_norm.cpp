@@ -1,7 +1,8 @@
 // batch_norm, group_norm, instance_norm: forward values and running-statistic updates against naive f64
 // formulas written here, f64 gradient checks for every input (train and eval batch norm, groups 1, 2 and
-// C, with and without affine, gradients accumulated through flat-parameter views and reused inputs), and
-// bad input.
+// C, with and without affine, gradients accumulated through flat-parameter views and reused inputs),
+// second-order checks of the differentiable backward (the same cases, plus strided inputs and seeds, which
+// it must reshape through a copy), and bad input.
 #include <cmath>
 
 #include "nn/ops_loss.h"
@@ -15,6 +16,9 @@ using namespace sp::test;
 SP_GRAD_TESTED(batch_norm);
 SP_GRAD_TESTED(group_norm);
 SP_GRAD_TESTED(instance_norm);
+SP_GRAD2_TESTED(batch_norm);
+SP_GRAD2_TESTED(group_norm);
+SP_GRAD2_TESTED(instance_norm);
 
 namespace {
 
@@ -212,6 +216,120 @@ TEST(OpsNorm, InstanceNormGradient) {
   Tensor x = randn({3, 3, 2, 3}, DType::f64, 34, 0.8), w = randn({3}, DType::f64, 35), b = randn({3}, DType::f64, 36);
   check_gradients({x, w, b}, {true, true, true},
                   [](Tape& t, const std::vector<Var>& v) { return instance_norm(t, v[0], v[1], v[2]); });
+}
+
+TEST(OpsNorm, BatchNormSecondOrderTrain) {
+  Tensor x = randn({3, 2, 2, 3}, DType::f64, 50, 1.5, 0.5), w = randn({2}, DType::f64, 51, 0.5, 1.0),
+         b = randn({2}, DType::f64, 52);
+  auto bn = [](Tape& t, const std::vector<Var>& v) {
+    return batch_norm(t, v[0], v[1], v[2], Tensor(), Tensor(), true);
+  };
+  check_second_order({x, w, b}, {true, true, true}, bn);
+  check_second_order({x, w, b}, {false, true, true}, bn);  // affine only: h is linear, so constant
+  check_second_order({x, w, b}, {true, false, true}, bn);
+  check_second_order({x}, {true}, [](Tape& t, const std::vector<Var>& v) {
+    return batch_norm(t, v[0], {}, {}, Tensor(), Tensor(), true, 0.1, 1e-3);
+  });
+  check_second_order({x, b}, {true, true}, [](Tape& t, const std::vector<Var>& v) {  // bias without weight
+    return batch_norm(t, v[0], {}, v[1], Tensor(), Tensor(), true);
+  });
+  // [N, C] input; running statistics are updated by the forward but play no part in the derivatives.
+  Tensor x2 = randn({5, 3}, DType::f64, 53), w2 = randn({3}, DType::f64, 54), b2 = randn({3}, DType::f64, 55);
+  Tensor rm = Tensor::zeros({3}, DType::f64), rv = Tensor::full({3}, 1.0, DType::f64);
+  check_second_order({x2, w2, b2}, {true, true, true}, [&](Tape& t, const std::vector<Var>& v) {
+    return batch_norm(t, v[0], v[1], v[2], rm, rv, true);
+  });
+  // x reaches the loss twice and weight and bias are views of one flat vector used by two layers.
+  Tensor theta = randn({4}, DType::f64, 56, 0.5, 1.0);
+  check_second_order({x, theta}, {true, true}, [](Tape& t, const std::vector<Var>& v) {
+    Var w = t.view(v[1], 0, {2}), b = t.view(v[1], 2, {2});
+    Var h = batch_norm(t, v[0], w, b, Tensor(), Tensor(), true);
+    return mse_loss(t, batch_norm(t, h, w, b, Tensor(), Tensor(), true), v[0]);
+  });
+}
+
+TEST(OpsNorm, BatchNormSecondOrderEval) {
+  Tensor x = randn({3, 2, 2, 2}, DType::f64, 57), w = randn({2}, DType::f64, 58), b = randn({2}, DType::f64, 59);
+  Tensor rm = randn({2}, DType::f64, 60), rv = rand_uniform({2}, DType::f64, 61, 0.5, 2.0);
+  auto bn = [&](Tape& t, const std::vector<Var>& v) { return batch_norm(t, v[0], v[1], v[2], rm, rv, false); };
+  // Eval batch norm is affine in x and bilinear in (x, w): the mixed x-w derivatives are what is checked.
+  check_second_order({x, w, b}, {true, true, true}, bn);
+  check_second_order({x, w}, {true, true}, [&](Tape& t, const std::vector<Var>& v) {
+    return batch_norm(t, v[0], v[1], {}, rm, rv, false, 0.1, 1e-3);
+  });
+  check_second_order({x}, {true}, [&](Tape& t, const std::vector<Var>& v) {  // no affine: h is constant
+    return batch_norm(t, v[0], {}, {}, rm, rv, false);
+  });
+  check_second_order({x, w, b}, {true, true, true}, [&](Tape& t, const std::vector<Var>& v) {
+    Var h = batch_norm(t, v[0], v[1], v[2], rm, rv, false);
+    return mse_loss(t, batch_norm(t, h, v[1], v[2], rm, rv, false), v[0]);
+  });
+}
+
+TEST(OpsNorm, BatchNormEvalDiffBackwardUsesForwardStatistics) {
+  // Running statistics change in place after the forward (a later training step): the differentiable
+  // backward must still use the values the forward normalised with, as the first-order backward does.
+  Tensor x = randn({3, 2, 2}, DType::f64, 62), w = randn({2}, DType::f64, 63);
+  Tensor rm = randn({2}, DType::f64, 64), rv = rand_uniform({2}, DType::f64, 65, 0.5, 2.0);
+  Tape t(Stream::cpu());
+  Var xv = t.leaf(x, true), wv = t.leaf(w, true);
+  Var loss = sum(t, mul(t, batch_norm(t, xv, wv, {}, rm, rv, false), xv));
+  batch_norm(t, t.leaf(randn({4, 2, 2}, DType::f64, 66, 3.0, 2.0)), {}, {}, rm, rv, true, 0.5);
+  auto g1 = t.grad(loss, {xv, wv});
+  auto g2 = t.grad_graph(loss, {xv, wv});
+  EXPECT_TRUE(all_close(t.value(g2[0]), g1[0], 1e-12, 1e-12));
+  EXPECT_TRUE(all_close(t.value(g2[1]), g1[1], 1e-12, 1e-12));
+}
+
+TEST(OpsNorm, GroupNormSecondOrder) {
+  Tensor x = randn({2, 4, 3, 2}, DType::f64, 70, 1.2, 0.3), w = randn({4}, DType::f64, 71, 0.5, 1.0),
+         b = randn({4}, DType::f64, 72);
+  for (int64_t G : {1, 2, 4}) {
+    check_second_order({x, w, b}, {true, true, true},
+                       [G](Tape& t, const std::vector<Var>& v) { return group_norm(t, v[0], G, v[1], v[2]); });
+    check_second_order({x}, {true},
+                       [G](Tape& t, const std::vector<Var>& v) { return mse_loss(t, group_norm(t, v[0], G), v[0]); });
+  }
+  check_second_order({x, w}, {true, true},
+                     [](Tape& t, const std::vector<Var>& v) { return group_norm(t, v[0], 2, v[1], {}, 1e-3); });
+  check_second_order({randn({4, 6}, DType::f64, 73)}, {true},  // [N, C]: groups of two values
+                     [](Tape& t, const std::vector<Var>& v) { return group_norm(t, v[0], 3); });
+  check_second_order({x, w, b}, {true, true, true}, [](Tape& t, const std::vector<Var>& v) {
+    return group_norm(t, group_norm(t, v[0], 2, v[1], v[2]), 4, v[1], v[2]);
+  });
+}
+
+TEST(OpsNorm, InstanceNormSecondOrder) {
+  Tensor x = randn({3, 3, 2, 3}, DType::f64, 74, 0.8), w = randn({3}, DType::f64, 75, 0.5, 1.0),
+         b = randn({3}, DType::f64, 76);
+  check_second_order({x, w, b}, {true, true, true},
+                     [](Tape& t, const std::vector<Var>& v) { return instance_norm(t, v[0], v[1], v[2]); });
+  check_second_order({x}, {true}, [](Tape& t, const std::vector<Var>& v) {
+    return mse_loss(t, instance_norm(t, v[0]), v[0]);
+  });
+}
+
+TEST(OpsNorm, SecondOrderThroughStridedInputAndSeed) {
+  // x and the seed are transposed views: the differentiable backward reshapes them, which Tape::reshape
+  // only does for contiguous values. The double backward must match the one of the contiguous copies.
+  Tensor xt = randn({3, 2, 4}, DType::f64, 80).transpose(0, 1);
+  Tensor seedt = randn({3, 2, 4}, DType::f64, 81).transpose(0, 1);
+  Tensor w = randn({3}, DType::f64, 82), v = randn({2, 3, 4}, DType::f64, 83);
+  ASSERT_FALSE(xt.is_contiguous());
+  for (int op = 0; op < 2; ++op) {
+    std::vector<Tensor> second;
+    for (bool strided : {true, false}) {
+      Tape t(Stream::cpu());
+      Var x = t.leaf(strided ? xt : xt.contiguous(), true), wv = t.leaf(w, true);
+      Var y = op == 0 ? batch_norm(t, x, wv, {}, Tensor(), Tensor(), true) : group_norm(t, x, 3, wv);
+      Var seed = t.leaf(strided ? seedt : seedt.contiguous());
+      auto g = t.grad_graph(y, {x, wv}, seed);
+      EXPECT_TRUE(all_close(t.value(g[0]), t.grad(y, {x}, &seedt)[0], 1e-12, 1e-12)) << op;
+      second.push_back(t.grad(sum(t, mul(t, g[0], t.leaf(v))), {x})[0]);
+    }
+    EXPECT_GT(max_abs(second[1]), 1e-3) << op;
+    EXPECT_TRUE(all_close(second[0], second[1], 1e-12, 1e-12)) << op;
+  }
 }
 
 TEST(OpsNorm, BadInput) {

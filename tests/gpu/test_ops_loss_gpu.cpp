@@ -1,7 +1,7 @@
 // log_softmax, cross_entropy (hard with and without smoothing, soft), kl_div (T = 1, 4), mse_loss: CUDA
 // against the CPU reference in f32, forward and every input gradient, on several shapes (short and long
 // rows, row counts that leave warps idle, more elements than the MSE partial-sum grid), plus +-1000
-// logits and the NaN marking of out-of-range labels on the GPU.
+// logits and the NaN marking of out-of-range labels on the GPU; and the double backward of each op.
 #include <cmath>
 
 #include "nn/ops_loss.h"
@@ -15,6 +15,10 @@ SP_BACKEND_TESTED(log_softmax);
 SP_BACKEND_TESTED(cross_entropy);
 SP_BACKEND_TESTED(kl_div);
 SP_BACKEND_TESTED(mse_loss);
+SP_BACKEND2_TESTED(log_softmax);
+SP_BACKEND2_TESTED(cross_entropy);
+SP_BACKEND2_TESTED(kl_div);
+SP_BACKEND2_TESTED(mse_loss);
 
 namespace {
 
@@ -107,4 +111,40 @@ TEST(OpsLossGpu, OutOfRangeLabelGivesNaN) {
   EXPECT_TRUE(std::isnan(t.value(loss).to(Device::cpu(), g).item()));
   auto grad = as_doubles(t.grad(loss, {x})[0], g);
   EXPECT_TRUE(std::isnan(grad[4]) && !std::isnan(grad[0])) << "row 1 marked, row 0 intact";
+}
+
+TEST(OpsLossGpu, LogSoftmaxDoubleBackwardMatchesCpu) {
+  SP_REQUIRE_GPU();
+  for (Shape s : {Shape{7, 13}, Shape{2, 3, 5}, Shape{4, 1000}})
+    compare_double_backward(
+        {randn(s, DType::f32, 11, 3.0)}, {true},
+        [](Tape& t, const std::vector<Var>& v) { return log_softmax(t, v[0]); }, 1e-4, 1e-5);
+}
+
+TEST(OpsLossGpu, CrossEntropyDoubleBackwardMatchesCpu) {
+  SP_REQUIRE_GPU();
+  for (Shape s : kLogitShapes) {
+    Tensor y = random_labels(s[0], s[1], 12);
+    for (double eps : {0.0, 0.1}) {
+      compare_double_backward(
+          {randn(s, DType::f32, 13, 3.0)}, {true},
+          [&](Tape& t, const std::vector<Var>& v) { return cross_entropy(t, v[0], on(t, y), eps); }, 1e-4, 1e-6);
+      compare_double_backward(
+          {randn(s, DType::f32, 14, 3.0), rand_uniform(s, DType::f32, 15, 0.0, 1.0)}, {true, true},
+          [eps](Tape& t, const std::vector<Var>& v) { return cross_entropy(t, v[0], v[1], eps); }, 1e-4, 1e-6);
+    }
+  }
+}
+
+TEST(OpsLossGpu, KlDivAndMseDoubleBackwardMatchCpu) {
+  SP_REQUIRE_GPU();
+  for (Shape s : kLogitShapes)
+    for (double T : {1.0, 4.0})
+      compare_double_backward(
+          {randn(s, DType::f32, 16, 3.0), randn(s, DType::f32, 17, 4.0)}, {true, true},
+          [T](Tape& t, const std::vector<Var>& v) { return kl_div(t, v[0], v[1], T); }, 1e-4, 1e-6);
+  for (Shape s : {Shape{1000, 33}, Shape{1}})
+    compare_double_backward(
+        {randn(s, DType::f32, 18), randn(s, DType::f32, 19, 2.0)}, {true, true},
+        [](Tape& t, const std::vector<Var>& v) { return mse_loss(t, v[0], v[1]); }, 1e-5, 1e-7);
 }

@@ -1,7 +1,7 @@
 // batch_norm, group_norm, instance_norm: CUDA against the CPU reference in f32, forward and every input
 // gradient, on shapes that take each kernel path (split channel reductions at ResNet-18 size [64, 64, 32,
 // 32], warp- and block-per-segment group statistics, [N, C] inputs), plus running statistics after train
-// steps.
+// steps, and the double backward (train and eval batch norm, with and without affine).
 #include "nn/ops_norm.h"
 #include "tests/gpu/gpu_test_util.h"
 
@@ -12,6 +12,9 @@ using namespace sp::test;
 SP_BACKEND_TESTED(batch_norm);
 SP_BACKEND_TESTED(group_norm);
 SP_BACKEND_TESTED(instance_norm);
+SP_BACKEND2_TESTED(batch_norm);
+SP_BACKEND2_TESTED(group_norm);
+SP_BACKEND2_TESTED(instance_norm);
 
 namespace {
 
@@ -134,4 +137,52 @@ TEST(OpsNormGpu, InstanceNormMatchesCpu) {
         in, {false, true, true}, [](Tape& t, const std::vector<Var>& v) { return instance_norm(t, v[0], v[1], v[2]); },
         1e-4, 1e-3);
   }
+}
+
+TEST(OpsNormGpu, BatchNormDoubleBackwardMatchesCpu) {
+  SP_REQUIRE_GPU();
+  for (Shape s : {Shape{8, 3, 5, 7}, Shape{16, 10}}) {
+    const int64_t C = s[1];
+    TwinStats st(C, 51);
+    std::vector<Tensor> in = {randn(s, DType::f32, 52, 2.0, 1.0), randn({C}, DType::f32, 53),
+                              randn({C}, DType::f32, 54)};
+    for (bool training : {true, false}) {
+      compare_double_backward(
+          in, {true, true, true},
+          [&](Tape& t, const std::vector<Var>& v) {
+            return batch_norm(t, v[0], v[1], v[2], st.mean(t), st.var(t), training);
+          },
+          1e-3, 1e-4);
+      compare_double_backward(
+          {in[0]}, {true},
+          [&](Tape& t, const std::vector<Var>& v) {
+            return batch_norm(t, v[0], {}, {}, st.mean(t), st.var(t), training);
+          },
+          1e-3, 1e-4);
+    }
+  }
+}
+
+TEST(OpsNormGpu, GroupNormDoubleBackwardMatchesCpu) {
+  SP_REQUIRE_GPU();
+  for (int64_t G : {1, 2, 6}) {
+    std::vector<Tensor> in = {randn({4, 6, 5, 3}, DType::f32, 55, 2.0, -1.0), randn({6}, DType::f32, 56),
+                              randn({6}, DType::f32, 57)};
+    compare_double_backward(
+        in, {true, true, true}, [G](Tape& t, const std::vector<Var>& v) { return group_norm(t, v[0], G, v[1], v[2]); },
+        1e-3, 1e-4);
+    compare_double_backward(
+        {in[0]}, {true}, [G](Tape& t, const std::vector<Var>& v) { return group_norm(t, v[0], G); }, 1e-3, 1e-4);
+  }
+}
+
+TEST(OpsNormGpu, InstanceNormDoubleBackwardMatchesCpu) {
+  SP_REQUIRE_GPU();
+  std::vector<Tensor> in = {randn({3, 4, 6, 6}, DType::f32, 58, 1.0, 2.0), randn({4}, DType::f32, 59),
+                            randn({4}, DType::f32, 60)};
+  compare_double_backward(
+      in, {true, true, true}, [](Tape& t, const std::vector<Var>& v) { return instance_norm(t, v[0], v[1], v[2]); },
+      1e-3, 1e-4);
+  compare_double_backward(
+      {in[0]}, {true}, [](Tape& t, const std::vector<Var>& v) { return instance_norm(t, v[0]); }, 1e-3, 1e-4);
 }
