@@ -36,7 +36,7 @@ TEST(OpsAugmentGpu, AffineGridMatchesCpu) {
       Tensor theta = randn({5, 2, 3}, dt, 1);
       Tensor c = affine_grid_tensor(Stream::cpu(), theta, 7, 9, align);
       Tensor g = affine_grid_tensor(gs, theta.to(gs.device(), gs), 7, 9, align);
-      EXPECT_TRUE(all_close(g, c, 1e-6, 1e-6, gs));
+      EXPECT_TRUE(all_close(g, c, 1e-5, 1e-5, gs));  // f32: FMA contraction may differ
     }
 }
 
