@@ -57,6 +57,13 @@ void Tape::check_var(Var v, const char* who) const {
   SP_CHECK(v.id < int(values_.size()), who, ": invalid var ", v.id);
 }
 
+// A gradient w.r.t. a value that requires none cannot be had: the ops that consumed it kept no backward.
+void Tape::check_wrt(Var w, const char* who) const {
+  check_var(w, who);
+  SP_CHECK(req_[w.id], who, ": wrt Var ", w.id, " (", producer(w), ", ", values_[w.id].str(),
+           ") does not require grad: make it a leaf with requires_grad, or compute it from one");
+}
+
 Var Tape::add_value(const Tensor& t, bool req) {
   SP_CHECK(t.defined(), "Tape: recording an undefined tensor");
   values_.push_back(t);
@@ -181,7 +188,7 @@ GradSink Tape::sink_for(int32_t v) {
 
 std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor* seed) {
   const Tensor& L = value(loss);
-  for (Var w : wrt) check_var(w, "Tape::grad wrt");
+  for (Var w : wrt) check_wrt(w, "Tape::grad");
   grads_.assign(values_.size(), Tensor());
   written_.assign(values_.size(), 0);
   reach_ = reachable(wrt);
@@ -272,7 +279,7 @@ Var Tape::assemble_root(int32_t root, std::vector<std::pair<int64_t, Var>>& part
 
 std::vector<Var> Tape::grad_graph(Var loss, std::span<const Var> wrt, Var seed) {
   const Tensor& L = value(loss);
-  for (Var w : wrt) check_var(w, "Tape::grad_graph wrt");
+  for (Var w : wrt) check_wrt(w, "Tape::grad_graph");
   struct RecordingOn {
     Tape& t;
     bool was;

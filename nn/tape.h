@@ -154,6 +154,7 @@ class Tape {
   Var add_value(const Tensor& t, bool req);
   Var make_var(int32_t id) const { return Var{id, tag_}; }
   void check_var(Var v, const char* who) const;
+  void check_wrt(Var w, const char* who) const;
   int32_t root_of(int32_t v) const { return alias_[v].base >= 0 ? alias_[v].base : v; }
   // reach[v]: v is a wrt, the root of a wrt, a view of such a root, or computed from one.
   std::vector<uint8_t> reachable(std::span<const Var> wrt) const;

@@ -10,6 +10,8 @@ namespace sp {
 Var unrolled_sgd(Tape& t, const Model& model, Var theta0, Var lr, std::span<const UnrolledBatch> batches,
                  const Tensor& buffers) {
   SP_CHECK(t.value(lr).numel() == 1, "unrolled_sgd: the learning rate ", t.value(lr).str(), " must be a scalar");
+  SP_CHECK(t.requires_grad(theta0), "unrolled_sgd: theta0 must require grad (the inner gradients are taken "
+           "w.r.t. it; the meta-gradient sweep skips it unless asked)");
   SP_CHECK(t.value(theta0).dim() == 1, "unrolled_sgd: theta ", t.value(theta0).str(), " must be a flat vector");
   // A [1] lr broadcasts as a scalar only in its 0-dim form.
   Var step = t.value(lr).dim() == 0 ? lr : t.reshape(lr, {});

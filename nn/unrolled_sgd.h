@@ -21,7 +21,8 @@ struct UnrolledBatch {
   Var soft_targets;
 };
 
-// theta_K after one step per batch, from theta0 (a contiguous [P] Var) and a scalar or [1] lr Var. The model
+// theta_K after one step per batch, from theta0 (a contiguous [P] Var that requires grad) and a scalar or
+// [1] lr Var. The model
 // runs in training mode with `buffers` (models without batch norm take an undefined tensor).
 Var unrolled_sgd(Tape& t, const Model& model, Var theta0, Var lr, std::span<const UnrolledBatch> batches,
                  const Tensor& buffers = Tensor());

@@ -5,6 +5,8 @@
 // loss and its gradient, and the BatchNorm-statistics loss of a frozen ResNet-18 and its image gradient.
 // Float64 must agree to 1e-9 (normwise relative), float32 to 1e-4. The affine warp of the same file is
 // checked in tests/test_dsa_golden.cpp.
+#include <cstdio>
+
 #include "nn/hvp.h"
 #include "nn/layer_trace.h"
 #include "nn/matching_losses.h"
@@ -26,12 +28,12 @@ constexpr const char* kFile = "second_order_convnet3_w8.safetensors";
 double tolerance(DType dt) { return dt == DType::f64 ? 1e-9 : 1e-4; }
 
 // The file's ConvNet-3 (width 8) at theta0, and its inputs, in dtype dt on the CPU.
-struct Setup {
+struct GoldenCase {
   TensorFile f;
   std::unique_ptr<Model> model;
   Tensor theta, x_syn, y_syn, x_real, y_real;
   DType dt;
-  Setup(const std::string& path, DType d) : f(load_safetensors(path)), dt(d) {
+  GoldenCase(const std::string& path, DType d) : f(load_safetensors(path)), dt(d) {
     ModelConfig cfg;
     cfg.name = "convnet3";
     cfg.width = 8;
@@ -49,8 +51,11 @@ struct Setup {
     model->params().load(v, f.tensors, prefix);
     return v;
   }
+  // Normwise relative error against the file's key, printed so a run shows the agreement reached.
   double err(const Tensor& got, const std::string& key) const {
-    return normwise_rel_error(got, f.at(key), Stream::cpu());
+    double e = normwise_rel_error(got, f.at(key), Stream::cpu());
+    if (key.rfind("mtt/theta_final/", 0) != 0) std::printf("  %s %s: %.3g\n", std::string(dtype_name(dt)).c_str(), key.c_str(), e);
+    return e;
   }
 };
 
@@ -59,10 +64,10 @@ Tensor rows(const Tensor& x, int64_t start, int64_t n) { return x.narrow(0, star
 
 void trajectory_matching(DType dt) {
   SP_REQUIRE_GOLDEN(path, kFile);
-  Setup S(path, dt);
+  GoldenCase S(path, dt);
   Tape t(Stream::cpu());
   Var xs = t.leaf(S.x_syn, true), lr = t.leaf(S.f.at("input/syn_lr").to(dt), true);
-  Var theta0 = t.leaf(S.theta);
+  Var theta0 = t.leaf(S.theta, true);  // the inner gradients are taken w.r.t. it
   std::vector<UnrolledBatch> batches;
   for (int64_t start : {0, 5, 0, 5})
     batches.push_back({ag::narrow(t, xs, 0, start, 5), rows(S.y_syn, start, 5), Var{}});
@@ -84,7 +89,7 @@ void trajectory_matching(DType dt) {
 
 void hessian_vector_products(DType dt) {
   SP_REQUIRE_GOLDEN(path, kFile);
-  Setup S(path, dt);
+  GoldenCase S(path, dt);
   Tape t(Stream::cpu());
   Var th = t.leaf(S.theta, true), xs = t.leaf(S.x_syn, true);
   Var loss = ag::cross_entropy(t, S.model->forward(t, th, Tensor(), xs, true), S.y_syn);
@@ -93,7 +98,9 @@ void hessian_vector_products(DType dt) {
   std::vector<Var> wrt = {th, xs};
   std::vector<Tensor> both = directional_grad_vjp(t, loss, th, v, wrt);
   Tensor want = S.flat("hvp/");
-  EXPECT_LT(normwise_rel_error(both[0], want, Stream::cpu()), tolerance(dt)) << "H v";
+  const double e = normwise_rel_error(both[0], want, Stream::cpu());
+  std::printf("  %s hvp/*: %.3g\n", std::string(dtype_name(dt)).c_str(), e);
+  EXPECT_LT(e, tolerance(dt)) << "H v";
   EXPECT_LT(S.err(both[1], "grad/mixed/x_syn"), tolerance(dt)) << "d/dx <grad_theta L, v>";
   // The single-purpose helpers agree with the combined one.
   EXPECT_TRUE(all_close(hvp(t, loss, th, v), both[0], 1e-12, 0));
@@ -102,7 +109,7 @@ void hessian_vector_products(DType dt) {
 
 void gradient_matching(DType dt) {
   SP_REQUIRE_GOLDEN(path, kFile);
-  Setup S(path, dt);
+  GoldenCase S(path, dt);
   const ParamLayout& P = S.model->params();
   Tape t(Stream::cpu());
   Var xs = t.leaf(S.x_syn, true);
@@ -131,7 +138,7 @@ void gradient_matching(DType dt) {
 
 void distribution_matching(DType dt) {
   SP_REQUIRE_GOLDEN(path, kFile);
-  Setup S(path, dt);
+  GoldenCase S(path, dt);
   Tape t(Stream::cpu());
   Var xs = t.leaf(S.x_syn, true), th = t.leaf(S.theta);
   Var total;
@@ -150,7 +157,7 @@ void distribution_matching(DType dt) {
 
 void bn_statistics(DType dt) {
   SP_REQUIRE_GOLDEN(path, kFile);
-  Setup S(path, dt);
+  GoldenCase S(path, dt);
   ModelConfig cfg;
   cfg.name = "resnet18";
   cfg.width = 8;

@@ -131,7 +131,7 @@ void unrolled(Stream& s, const Options& o) {
     Tape t(s);
     Var xv = t.leaf(x, true), lr = t.leaf(Tensor::full({}, 0.01, DType::f32, s), true);
     std::vector<UnrolledBatch> batches(size_t(o.steps), UnrolledBatch{xv, y, Var{}});
-    Var th = unrolled_sgd(t, *m, t.leaf(theta), lr, batches);
+    Var th = unrolled_sgd(t, *m, t.leaf(theta, true), lr, batches);
     Var d = ag::sub(t, th, t.leaf(target));
     Var loss = ag::sum(t, ag::mul(t, d, d));
     s.synchronize();
@@ -154,7 +154,7 @@ void memory_per_step(Stream& s, const Options& o) {
     Tensor x = random({n, 3, 32, 32}, 8, s), y = labels(n, s);
     Tape t(s);
     Var xv = t.leaf(x, true), lr = t.leaf(Tensor::full({}, 0.01, DType::f32, s), true);
-    Var th = t.leaf(theta);
+    Var th = t.leaf(theta, true);
     // Step 1 warms the allocator; the growth of steps 2 and 3 is what each further step costs.
     std::vector<double> tape_mib, rss;
     for (int k = 0; k < 3; ++k) {
