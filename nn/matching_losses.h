@@ -10,7 +10,7 @@
 //    layers of a frozen teacher traced during one forward: sum over layers of |running_var - var|_2 +
 //    |running_mean - mean|_2 (L2 norms, not squared; batch mean and biased variance over N, H, W).
 // Tested against PyTorch in tests/test_second_order_golden.cpp and on hand-made inputs in
-// tests/test_matching_losses.cpp.
+// tests/test_hvp.cpp.
 #pragma once
 #include "nn/layer_trace.h"
 #include "nn/model.h"
