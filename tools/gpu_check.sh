@@ -2,7 +2,8 @@
 # One-call check on a machine with a GPU: builds Release with the CUDA backend, runs every test (the GPU
 # tests compare each CUDA kernel with the CPU reference), then prints the benchmark table (GEMM TFLOP/s,
 # ResNet-18 conv layers forward+backward, device copy GB/s, sp_train throughput, the DP-SGD / non-private
-# step ratio of WRN-16-4 at batch 256) and runs the built-in demo audit end to end on the GPU. Meant to finish
+# step ratio of WRN-16-4 at batch 256, the double-backward / backward ratio, the unrolled meta-gradient and the
+# memory per unrolled step of ConvNet-3) and runs the built-in demo audit end to end on the GPU. Meant to finish
 # in under 8 minutes.
 # Logs go to $OUT (the device tool's result folder) when set, else build-gpu/.
 # Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb and CLI11 come from it.
@@ -51,6 +52,8 @@ log "benchmarks"
   timeout 120 build-gpu/bin/sp_train --bench --device cuda 2>&1 | tee "$out/bench_train.txt"
 [ -x build-gpu/bin/sp_train ] &&
   timeout 120 build-gpu/bin/sp_train --bench-dpsgd --device cuda --bench-batch 256 2>&1 | tee "$out/bench_dpsgd.txt"
+[ -x build-gpu/bin/sp_bench_second_order ] &&
+  timeout 120 build-gpu/bin/sp_bench_second_order --device cuda --memory 2>&1 | tee "$out/bench_second_order.txt"
 log "the built-in demo audit end to end on the GPU"
 [ -x build-gpu/bin/sp_audit ] && rm -rf "$out/demo" &&
   { s0=$SECONDS; timeout 240 build-gpu/bin/sp_audit configs/demo.json --out "$out/demo" --log-every 30 \

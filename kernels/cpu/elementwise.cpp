@@ -1,5 +1,6 @@
 // CPU activation and binary kernels (see kernels/elementwise.h); the per-element math is
 // kernels/elementwise_math.h, shared with kernels/cuda/elementwise.cu.
+#include "kernels/cpu/strided_runs.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 
@@ -8,30 +9,35 @@ namespace {
 
 template <Act A, class T>
 void activation_loop(T* y, const T* x, const StridedIter<1>& it, int64_t n, T slope) {
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off[1];
-    it.offsets(i, off);
-    y[i] = act_forward<A>(x[off[0]], slope);
-  }
+  cpu::for_each_run(it, n, [&](int64_t i, int64_t len, const int64_t* off, const int64_t* step) {
+    const T* xp = x + off[0];
+    for (int64_t t = 0; t < len; ++t) y[i + t] = act_forward<A>(xp[t * step[0]], slope);
+  });
 }
 
 template <Act A, class T>
 void activation_backward_loop(T* gx, const T* gy, const T* saved, const StridedIter<1>& it, int64_t n, T slope,
                               T beta) {
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off[1];
-    it.offsets(i, off);
-    gx[i] = blend(act_backward<A>(saved[off[0]], gy[i], slope), T(1), beta, gx + i);
-  }
+  cpu::for_each_run(it, n, [&](int64_t i, int64_t len, const int64_t* off, const int64_t* step) {
+    const T* sp = saved + off[0];
+    for (int64_t t = 0; t < len; ++t)
+      gx[i + t] = blend(act_backward<A>(sp[t * step[0]], gy[i + t], slope), T(1), beta, gx + i + t);
+  });
 }
 
 template <BinaryOp OP, class T>
 void binary_loop(T* out, const T* a, const T* b, const StridedIter<2>& it, int64_t n, T alpha, T beta) {
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off[2];
-    it.offsets(i, off);
-    out[i] = blend(binary_apply<OP>(a[off[0]], b[off[1]]), alpha, beta, out + i);
-  }
+  cpu::for_each_run(it, n, [&](int64_t i, int64_t len, const int64_t* off, const int64_t* step) {
+    const T *ap = a + off[0], *bp = b + off[1];
+    const int64_t sa = step[0], sb = step[1];
+    T* o = out + i;
+    if (sa == 1 && sb == 1) {  // the common contiguous case: let the compiler vectorise
+      for (int64_t t = 0; t < len; ++t) o[t] = blend(binary_apply<OP>(ap[t], bp[t]), alpha, beta, o + t);
+    } else {
+      for (int64_t t = 0; t < len; ++t)
+        o[t] = blend(binary_apply<OP>(ap[t * sa], bp[t * sb]), alpha, beta, o + t);
+    }
+  });
 }
 
 void activation_cpu(Stream&, const Tensor& y, const Tensor& x, Act act, double slope) {
