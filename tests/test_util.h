@@ -115,6 +115,41 @@ struct GradCheckOptions {
   uint64_t seed = 1234;
 };
 
+// Compares g, the analytic derivative of objective w.r.t. input i, with central differences at up to
+// opt.max_checks_per_input elements. Elements where the one-sided differences disagree are treated as kinks
+// (ReLU at 0, max-pool ties) and skipped; at most half may be skipped.
+inline void expect_central_differences(const std::vector<Tensor>& inputs, size_t i, const std::vector<double>& g,
+                                       const std::function<double(const std::vector<Tensor>&)>& objective,
+                                       const GradCheckOptions& opt, std::mt19937_64& rng, const char* what) {
+  const int64_t n = inputs[i].numel();
+  std::vector<int64_t> probe;
+  if (n <= opt.max_checks_per_input) {
+    for (int64_t k = 0; k < n; ++k) probe.push_back(k);
+  } else {
+    for (int k = 0; k < opt.max_checks_per_input; ++k) probe.push_back(int64_t(rng() % uint64_t(n)));
+  }
+  int skipped = 0;
+  for (int64_t k : probe) {
+    std::vector<Tensor> xs = inputs;
+    xs[i] = inputs[i].contiguous().clone();
+    double* p = xs[i].data<double>();
+    const double x0 = p[k];
+    const double f0 = objective(xs);
+    p[k] = x0 + opt.eps;
+    const double fp = objective(xs);
+    p[k] = x0 - opt.eps;
+    const double fm = objective(xs);
+    const double right = (fp - f0) / opt.eps, left = (f0 - fm) / opt.eps, num = (fp - fm) / (2 * opt.eps);
+    const double scale = std::max(1.0, std::abs(num));
+    if (std::abs(right - left) > 1e-3 * scale) {  // a kink: derivative undefined here
+      ++skipped;
+      continue;
+    }
+    EXPECT_NEAR(g[size_t(k)], num, opt.rtol * scale) << what << "input " << i << " element " << k;
+  }
+  EXPECT_LE(skipped * 2, int(probe.size())) << what << "too many kinks skipped for input " << i;
+}
+
 // Builds f from leaf inputs, then compares the tape gradient of sum(R * f) (R random) with central
 // differences for each input marked in `wrt`. Elements where the one-sided differences disagree are
 // treated as kinks (ReLU at 0, max-pool ties) and skipped; at most half may be skipped.
@@ -152,34 +187,8 @@ inline void check_gradients(const std::vector<Tensor>& inputs, const std::vector
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!wrt[i]) continue;
     auto g = grads[gi++].contiguous().to_vector<double>();
-    int64_t n = inputs[i].numel();
-    ASSERT_EQ(int64_t(g.size()), n);
-    std::vector<int64_t> probe;
-    if (n <= opt.max_checks_per_input) {
-      for (int64_t k = 0; k < n; ++k) probe.push_back(k);
-    } else {
-      for (int k = 0; k < opt.max_checks_per_input; ++k) probe.push_back(int64_t(rng() % uint64_t(n)));
-    }
-    int skipped = 0;
-    for (int64_t k : probe) {
-      std::vector<Tensor> xs = inputs;
-      xs[i] = inputs[i].contiguous().clone();
-      double* p = xs[i].data<double>();
-      double x0 = p[k];
-      double f0 = objective(xs);
-      p[k] = x0 + opt.eps;
-      double fp = objective(xs);
-      p[k] = x0 - opt.eps;
-      double fm = objective(xs);
-      double right = (fp - f0) / opt.eps, left = (f0 - fm) / opt.eps, num = (fp - fm) / (2 * opt.eps);
-      double scale = std::max(1.0, std::abs(num));
-      if (std::abs(right - left) > 1e-3 * scale) {  // a kink: derivative undefined here
-        ++skipped;
-        continue;
-      }
-      EXPECT_NEAR(g[k], num, opt.rtol * scale) << "input " << i << " element " << k;
-    }
-    EXPECT_LE(skipped * 2, int(probe.size())) << "too many kinks skipped for input " << i;
+    ASSERT_EQ(int64_t(g.size()), inputs[i].numel());
+    expect_central_differences(inputs, i, g, objective, opt, rng, "");
   }
 }
 
@@ -258,36 +267,9 @@ inline void check_second_order(const std::vector<Tensor>& inputs, const std::vec
   }
   std::vector<Tensor> hg = t.grad(h, wv);
   std::mt19937_64 rng(opt.seed + 1);
-  for (size_t k = 0; k < idx.size(); ++k) {
-    auto gk = hg[k].contiguous().to_vector<double>();
-    const int64_t n = inputs[idx[k]].numel();
-    std::vector<int64_t> probe;
-    if (n <= opt.max_checks_per_input) {
-      for (int64_t e = 0; e < n; ++e) probe.push_back(e);
-    } else {
-      for (int e = 0; e < opt.max_checks_per_input; ++e) probe.push_back(int64_t(rng() % uint64_t(n)));
-    }
-    int skipped = 0;
-    for (int64_t e : probe) {
-      std::vector<Tensor> xs = inputs;
-      xs[idx[k]] = inputs[idx[k]].contiguous().clone();
-      double* p = xs[idx[k]].data<double>();
-      const double x0 = p[e];
-      const double f0 = h_first(xs);
-      p[e] = x0 + opt.eps;
-      const double fp = h_first(xs);
-      p[e] = x0 - opt.eps;
-      const double fm = h_first(xs);
-      const double right = (fp - f0) / opt.eps, left = (f0 - fm) / opt.eps, num = (fp - fm) / (2 * opt.eps);
-      const double scale = std::max(1.0, std::abs(num));
-      if (std::abs(right - left) > 1e-3 * scale) {
-        ++skipped;
-        continue;
-      }
-      EXPECT_NEAR(gk[e], num, opt.rtol * scale) << "second order: input " << idx[k] << " element " << e;
-    }
-    EXPECT_LE(skipped * 2, int(probe.size())) << "too many kinks skipped for input " << idx[k];
-  }
+  for (size_t k = 0; k < idx.size(); ++k)
+    expect_central_differences(inputs, idx[k], hg[k].contiguous().to_vector<double>(), h_first, opt, rng,
+                               "second order: ");
 }
 
 }  // namespace sp::test
