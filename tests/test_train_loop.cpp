@@ -40,7 +40,6 @@ class TinyNet : public Model {
     Var h = relu(t, conv2d(t, x, params_.view(t, theta, "conv.weight"), params_.view(t, theta, "conv.bias"), p));
     return linear(t, global_avg_pool(t, h), params_.view(t, theta, "fc.weight"), params_.view(t, theta, "fc.bias"));
   }
-  bool has_batch_norm() const override { return false; }
 
  private:
   ModelConfig cfg_;
