@@ -2,7 +2,7 @@
 // boundary resume (parameters, buffers and optimiser state restored) equals an uninterrupted run, and
 // divergence and bad recipes are reported; the step hook sees every step's batch in epoch order without
 // changing the run.
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 #include "data/procedural.h"
 #include "kernels/counter_rng.h"
