@@ -21,6 +21,7 @@
 #include "paradigms/audit/report_doc.h"
 #include "paradigms/audit/shadow_scan.h"
 #include "paradigms/config.h"
+#include "paradigms/engine/experiment_run.h"
 #include "paradigms/engine/shadow_job.h"
 #include "paradigms/json_fields.h"
 
