@@ -1,4 +1,4 @@
-// Model: an image classifier, a Module (nn/module.h: a network as a pure function of a flat parameter
+// Model: an image classifier, a Network (nn/module.h: a network as a pure function of a flat parameter
 // vector, with PyTorch-named parameters) with what only classifiers have: a configuration with the class
 // count, logits as the output, and forward_features, which also returns the penultimate features (the
 // classifier's input) for embedding-based coreset selection. Ordinary training passes the live parameters,
@@ -26,11 +26,11 @@ struct ModelOutputs {
   Var features, logits;
 };
 
-class Model : public Module {
+class Model : public Network {
  public:
   virtual const ModelConfig& config() const = 0;
   const std::string& name() const override { return config().name; }
-  // Logits [N, num_classes] for images x [N, C, H, W] (Module::forward).
+  // Logits [N, num_classes] for images x [N, C, H, W] (Network::forward).
   // The same pass, also returning the penultimate features (logits = classifier(features)). The models of
   // nn/models implement it; the default throws, naming the model, for models that do not expose features.
   virtual ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const;

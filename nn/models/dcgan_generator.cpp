@@ -8,7 +8,7 @@
 namespace sp::models {
 namespace {
 
-class DcganGenerator final : public Module {
+class DcganGenerator final : public Network {
  public:
   explicit DcganGenerator(const GeneratorConfig& cfg) : cfg_(cfg), layers_(name_) {
     SP_CHECK(cfg.latent >= 1 && cfg.width >= 1 && cfg.channels >= 1, name_, ": latent ", cfg.latent, ", width ",
@@ -60,7 +60,7 @@ class DcganGenerator final : public Module {
 
 }  // namespace
 
-std::unique_ptr<Module> make_dcgan_generator(const GeneratorConfig& cfg) {
+std::unique_ptr<Network> make_dcgan_generator(const GeneratorConfig& cfg) {
   return std::make_unique<DcganGenerator>(cfg);
 }
 

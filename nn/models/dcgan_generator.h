@@ -1,4 +1,4 @@
-// The DCGAN-style image generator of Fast DFKD (Fang et al. 2022), the first non-classifier Module: a latent
+// The DCGAN-style image generator of Fast DFKD (Fang et al. 2022), a non-classifier Network: a latent
 // z [N, nz] -> linear to ngf*2 x (size/4)^2 -> BN -> 2x nearest upsample -> 3x3 conv -> BN -> leaky ReLU(0.2)
 // -> 2x upsample -> 3x3 conv -> BN -> leaky ReLU(0.2) -> 3x3 conv (bias) -> sigmoid, giving images
 // [N, channels, size, size] in [0, 1]. Parameter names are the reference's nn.Sequential indices
@@ -19,6 +19,6 @@ struct GeneratorConfig {
 };
 
 // Throws sp::Error naming the generator for a non-positive size or an image size not divisible by 4.
-std::unique_ptr<Module> make_dcgan_generator(const GeneratorConfig& cfg);
+std::unique_ptr<Network> make_dcgan_generator(const GeneratorConfig& cfg);
 
 }  // namespace sp::models
