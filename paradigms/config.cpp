@@ -6,6 +6,7 @@
 #include "kernels/counter_rng.h"
 #include "kernels/error.h"
 #include "paradigms/json_fields.h"
+#include "paradigms/paradigm.h"
 
 namespace sp {
 
@@ -187,8 +188,7 @@ json RunConfig::identity() const {
 
 TrainRecipe RunConfig::recipe_for(int64_t n) const {
   TrainRecipe r = recipe;
-  // DP-SGD takes floor(N / B) Poisson-sampled steps per epoch (paradigms/dpsgd/dp_config.h).
-  int64_t b = r.batch_size, spe = r.drop_last || paradigm == "dpsgd" ? n / b : (n + b - 1) / b;
+  int64_t b = r.batch_size, spe = r.drop_last || floor_steps_per_epoch ? n / b : (n + b - 1) / b;
   ScheduleConfig& sc = r.schedule;
   sc.kind = schedule.kind;
   sc.warmup_steps = std::llround(schedule.warmup_epochs * double(spe));
@@ -209,7 +209,7 @@ RunConfig parse_config(const json& j, const std::string& source) {
   root.require("dataset");
   root.require("model");
   root.require("recipe");
-  c.paradigm = root.string("paradigm", "baseline", {"baseline", "dpsgd", "coreset"});
+  c.paradigm = root.string("paradigm", kDefaultParadigm, paradigm_names());
   c.seed = uint64_t(root.integer("seed", 0, 0));
   c.num_shadows = int(root.integer("num_shadows", 32, 2, 100000));
   if (c.num_shadows % 2) root.error("num_shadows", std::to_string(c.num_shadows) + " must be even (each audit sample is IN for exactly half)");
@@ -221,11 +221,6 @@ RunConfig parse_config(const json& j, const std::string& source) {
   read_model(root.object("model"), c, errors, out["model"]);
   read_recipe(root.object("recipe"), c, out["recipe"]);
 
-  if (c.paradigm == "coreset")
-    coreset::read_coreset(root.object("coreset"), c.recipe.epochs, c.coreset, out["coreset"]);
-  else
-    root.reject({"coreset"}, "only used by paradigm coreset");
-
   cfg::Fields audit = root.object("audit");
   c.num_audit = audit.integer("num_audit", 500, 1);
   int64_t known_train = c.dataset.kind == "shapes10" ? c.dataset.n_train : c.train_subset;
@@ -235,10 +230,11 @@ RunConfig parse_config(const json& j, const std::string& source) {
   c.canary = data::parse_canary(audit.string("canary", "mislabel", {"mislabel", "clean"}));
   audit.finish();
   out["audit"] = {{"num_audit", c.num_audit}, {"canary", data::canary_name(c.canary)}};
-  if (c.paradigm == "dpsgd")
-    dpsgd::read_dpsgd_config(root, c, errors, out);
-  else
-    root.reject({"dpsgd"}, "only used by paradigm dpsgd");
+  // The paradigm's own sections; those of the others are refused.
+  const Paradigm* paradigm = find_paradigm_or_null(c.paradigm);  // null: already reported as unknown
+  for (const Paradigm* other : registered_paradigms())
+    if (other != paradigm) root.reject(other->config_sections(), "only used by paradigm " + other->name());
+  if (paradigm) paradigm->read_config(root, c, errors, out);
 
   cfg::Fields dev = root.object("device");
   c.tf32 = dev.boolean("tf32", true);

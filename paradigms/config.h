@@ -1,8 +1,9 @@
 // The experiment configuration (one JSON file) shared by sp_train and the later paradigm tools:
 //
 //   {
-//     "paradigm": "baseline",                 // baseline | dpsgd (with a "dpsgd" section: paradigms/dpsgd/dp_config.h)
-//                                             // | coreset (with a "coreset" section: paradigms/coreset/coreset_config.h)
+//     "paradigm": "baseline",                 // a registered paradigm (paradigms/paradigm.h): baseline | dpsgd
+//                                             // (a "dpsgd" section: paradigms/dpsgd/dp_config.h) | coreset
+//                                             // (a "coreset" section: paradigms/coreset/coreset_config.h)
 //     "seed": 0,                              // audit choice, canaries, membership, every model's seed
 //     "num_shadows": 32,                      // even, >= 2
 //     "dataset": {"name": "cifar10", "path": "data"},                  // or
@@ -26,20 +27,21 @@
 //   }
 //
 // Parsing is strict: unknown keys, wrong types and out-of-range values are errors naming the key path, and
-// every problem of a file is reported at once before any work starts. Schedules are given in epochs and
+// every problem of a file is reported at once before any work starts. The paradigm validates its own section
+// (Paradigm::read_config); another paradigm's section is refused. Schedules are given in epochs and
 // turned into optimiser steps once the size of a model's training set is known. Tested in
 // tests/test_config.cpp.
 #pragma once
+#include <any>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "data/audit.h"
 #include "data/sources.h"
 #include "nn/model.h"
-#include "paradigms/dpsgd/dp_config.h"
-#include "paradigms/coreset/coreset_config.h"
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 namespace sp {
 
@@ -52,8 +54,11 @@ struct ScheduleEpochs {
   double min_lr = 0;                // warmup_cosine
 };
 
+// The paradigm of a configuration without "paradigm" (and of summaries written before the key existed).
+inline constexpr const char* kDefaultParadigm = "baseline";
+
 struct RunConfig {
-  std::string paradigm = "baseline";
+  std::string paradigm = kDefaultParadigm;
   uint64_t seed = 0;
   int num_shadows = 32;
   data::DatasetSpec dataset;
@@ -65,14 +70,26 @@ struct RunConfig {
   ScheduleEpochs schedule;
   int64_t num_audit = 500;
   data::CanaryType canary = data::CanaryType::mislabel;
-  coreset::CoresetConfig coreset;  // paradigm "coreset" only
   bool tf32 = true;
   int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / 18 samples)
-  dpsgd::DpsgdSettings dpsgd;     // paradigm "dpsgd" only
+  std::any paradigm_settings;     // the paradigm's typed settings (e.g. dpsgd::DpsgdSettings), from its section
+  bool floor_steps_per_epoch = false;  // epochs of floor(N / B) steps (DP-SGD's Poisson sampling), set by the paradigm
   nlohmann::json resolved;        // the whole configuration with every default filled in
 
   // resolved without the "device" section: what must match for two runs to share an experiment directory.
   nlohmann::json identity() const;
+  // The paradigm's settings of type T (throws naming the paradigm when they are of another type or absent),
+  // or null.
+  template <class T>
+  const T& settings() const {
+    const T* p = settings_if<T>();
+    SP_CHECK(p, "paradigm '", paradigm, "' has no settings of type ", typeid(T).name());
+    return *p;
+  }
+  template <class T>
+  const T* settings_if() const {
+    return std::any_cast<T>(&paradigm_settings);
+  }
   // The training recipe for a training set of n samples (warm-up, milestones and step sizes in steps).
   TrainRecipe recipe_for(int64_t n) const;
 };

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "paradigms/config.h"
+#include "paradigms/coreset/coreset_config.h"
 #include "tests/config_test_util.h"
 #include "tests/test_util.h"
 
@@ -30,29 +31,29 @@ using test::expect_has;
 TEST(CoresetConfig, EveryMethodParsesWithDefaults) {
   RunConfig c = parse_config_text(with_coreset(R"({"method": "uniform", "fraction": 0.4})"));
   EXPECT_EQ(c.paradigm, "coreset");
-  EXPECT_EQ(c.coreset.method, Method::uniform);
-  EXPECT_DOUBLE_EQ(c.coreset.fraction, 0.4);
-  EXPECT_TRUE(c.coreset.balance);
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().method, Method::uniform);
+  EXPECT_DOUBLE_EQ(c.settings<coreset::CoresetConfig>().fraction, 0.4);
+  EXPECT_TRUE(c.settings<coreset::CoresetConfig>().balance);
   EXPECT_EQ(c.resolved["coreset"], nlohmann::json({{"method", "uniform"}, {"fraction", 0.4}, {"balance", true}}));
 
   c = parse_config_text(with_coreset(R"({"method": "forgetting", "fraction": 0.5, "balance": false})"));
-  EXPECT_EQ(c.coreset.method, Method::forgetting);
-  EXPECT_FALSE(c.coreset.balance);
-  EXPECT_EQ(c.coreset.selection_epochs, 6) << "default: min(10, recipe.epochs)";
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().method, Method::forgetting);
+  EXPECT_FALSE(c.settings<coreset::CoresetConfig>().balance);
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().selection_epochs, 6) << "default: min(10, recipe.epochs)";
   c = parse_config_text(with_coreset(R"({"method": "el2n", "fraction": 0.4, "selection_epochs": 2})"));
-  EXPECT_EQ(c.coreset.selection_epochs, 2);
-  EXPECT_EQ(c.coreset.repeats, 10);
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().selection_epochs, 2);
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().repeats, 10);
   c = parse_config_text(with_coreset(R"({"method": "grand", "fraction": 0.4, "selection_epochs": 0, "repeats": 3})"));
-  EXPECT_EQ(c.coreset.method, Method::grand);
-  EXPECT_EQ(c.coreset.selection_epochs, 0) << "GraNd at initialisation is allowed";
-  EXPECT_EQ(c.coreset.repeats, 3);
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().method, Method::grand);
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().selection_epochs, 0) << "GraNd at initialisation is allowed";
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().repeats, 3);
   c = parse_config_text(with_coreset(R"({"method": "uncertainty", "fraction": 0.4, "score": "margin"})"));
-  EXPECT_EQ(c.coreset.score, coreset::Uncertainty::margin);
+  EXPECT_EQ(c.settings<coreset::CoresetConfig>().score, coreset::Uncertainty::margin);
   EXPECT_EQ(c.resolved["coreset"]["score"], "margin");
   for (const char* m : {"herding", "kcenter"}) {
     c = parse_config_text(with_coreset(std::string(R"({"method": ")") + m + R"(", "fraction": 1})"));
-    EXPECT_EQ(coreset::method_name(c.coreset.method), m);
-    EXPECT_DOUBLE_EQ(c.coreset.fraction, 1.0);
+    EXPECT_EQ(coreset::method_name(c.settings<coreset::CoresetConfig>().method), m);
+    EXPECT_DOUBLE_EQ(c.settings<coreset::CoresetConfig>().fraction, 1.0);
   }
   // The resolved form parses to the same configuration.
   RunConfig again = parse_config(c.resolved);
@@ -92,9 +93,9 @@ TEST(CoresetConfig, ShippedConfigsAreThePaperSetting) {
     SCOPED_TRACE(m);
     RunConfig c = load_config(dir + "coreset_" + m + ".json");
     EXPECT_EQ(c.paradigm, "coreset");
-    EXPECT_EQ(coreset::method_name(c.coreset.method), m);
-    EXPECT_DOUBLE_EQ(c.coreset.fraction, 0.4);
-    EXPECT_TRUE(c.coreset.balance);
+    EXPECT_EQ(coreset::method_name(c.settings<coreset::CoresetConfig>().method), m);
+    EXPECT_DOUBLE_EQ(c.settings<coreset::CoresetConfig>().fraction, 0.4);
+    EXPECT_TRUE(c.settings<coreset::CoresetConfig>().balance);
     // Everything but the paradigm is the baseline experiment.
     nlohmann::json a = c.identity(), b = base.identity();
     a.erase("paradigm");
@@ -109,8 +110,8 @@ TEST(CoresetConfig, ShippedConfigsAreThePaperSetting) {
     for (const std::string& m : {"uniform", "forgetting", "el2n"}) {
       SCOPED_TRACE(prefix + m);
       RunConfig c = load_config(dir + prefix + m + ".json");
-      EXPECT_EQ(coreset::method_name(c.coreset.method), m);
-      EXPECT_DOUBLE_EQ(c.coreset.fraction, 0.4);
+      EXPECT_EQ(coreset::method_name(c.settings<coreset::CoresetConfig>().method), m);
+      EXPECT_DOUBLE_EQ(c.settings<coreset::CoresetConfig>().fraction, 0.4);
       nlohmann::json a = c.identity(), b = arm_base.identity();
       a.erase("paradigm");
       a.erase("coreset");

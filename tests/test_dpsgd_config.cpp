@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "paradigms/config.h"
+#include "paradigms/dpsgd/dp_config.h"
 #include "paradigms/dpsgd/calibrate.h"
 #include "tests/test_util.h"
 
@@ -43,21 +44,21 @@ void expect_has(const std::string& msg, const std::string& needle) {
 TEST(DpsgdConfig, ParsesAndPlans) {
   RunConfig c = parse_config_text(kDp);
   EXPECT_EQ(c.paradigm, "dpsgd");
-  EXPECT_EQ(c.dpsgd.noise_multiplier, 1.1);
-  EXPECT_EQ(c.dpsgd.augmult, 2);
-  EXPECT_EQ(c.dpsgd.physical_batch, 16);
-  EXPECT_EQ(c.dpsgd.accountant, "rdp");
+  EXPECT_EQ(c.settings<dpsgd::DpsgdSettings>().noise_multiplier, 1.1);
+  EXPECT_EQ(c.settings<dpsgd::DpsgdSettings>().augmult, 2);
+  EXPECT_EQ(c.settings<dpsgd::DpsgdSettings>().physical_batch, 16);
+  EXPECT_EQ(c.settings<dpsgd::DpsgdSettings>().accountant, "rdp");
   EXPECT_EQ(c.resolved["dpsgd"]["ema_decay"], 0.9999);
   // N = 290 examples (280 non-audit + 10 IN): q = 32 / 290, floor(290 / 32) = 9 steps per epoch.
   TrainRecipe r = c.recipe_for(290);
   EXPECT_EQ(r.batch_size, 32);
-  dpsgd::DpPlan p = dpsgd::plan_dpsgd(c.dpsgd, 290, 32, 3);
+  dpsgd::DpPlan p = dpsgd::plan_dpsgd(c.settings<dpsgd::DpsgdSettings>(), 290, 32, 3);
   EXPECT_DOUBLE_EQ(p.sample_rate, 32.0 / 290.0);
   EXPECT_EQ(p.steps_per_epoch, 9);
   EXPECT_EQ(p.steps, 27);
   EXPECT_DOUBLE_EQ(p.expected_batch(), 32.0);
   EXPECT_DOUBLE_EQ(p.epsilon, dpsgd::rdp_epsilon({{32.0 / 290.0, 1.1, 27}}, 1e-5).epsilon);
-  nlohmann::json j = dpsgd::plan_json(c.dpsgd, p);
+  nlohmann::json j = dpsgd::plan_json(c.settings<dpsgd::DpsgdSettings>(), p);
   for (const char* k : {"epsilon", "delta", "noise_multiplier", "clip_norm", "sample_rate", "steps", "augmult",
                         "accountant"})
     EXPECT_TRUE(j.contains(k)) << k;
@@ -68,7 +69,7 @@ TEST(DpsgdConfig, ParsesAndPlans) {
 TEST(DpsgdConfig, TargetEpsilonCalibratesSigma) {
   std::string text = edit("\"noise_multiplier\": 1.1", "\"target_epsilon\": 4");
   RunConfig c = parse_config_text(text);
-  dpsgd::DpPlan p = dpsgd::plan_dpsgd(c.dpsgd, 290, 32, 3);
+  dpsgd::DpPlan p = dpsgd::plan_dpsgd(c.settings<dpsgd::DpsgdSettings>(), 290, 32, 3);
   EXPECT_TRUE(p.calibrated);
   EXPECT_LE(p.epsilon, 4.0);
   EXPECT_GT(p.epsilon, 3.99);
@@ -121,30 +122,30 @@ TEST(DpsgdConfig, ShippedConfigsAreTheReferenceSettings) {
   EXPECT_EQ(m.recipe.batch_size, 2048);
   EXPECT_EQ(m.recipe.epochs, 200);
   EXPECT_EQ(m.recipe.schedule.base_lr, 4.0);
-  EXPECT_EQ(m.dpsgd.noise_multiplier, 0.2);
-  EXPECT_EQ(m.dpsgd.clip_norm, 1.0);
-  EXPECT_EQ(m.dpsgd.augmult, 8);
-  EXPECT_EQ(m.dpsgd.delta, 1e-5);
-  EXPECT_EQ(m.dpsgd.ema_decay, 0.9999);
+  EXPECT_EQ(m.settings<dpsgd::DpsgdSettings>().noise_multiplier, 0.2);
+  EXPECT_EQ(m.settings<dpsgd::DpsgdSettings>().clip_norm, 1.0);
+  EXPECT_EQ(m.settings<dpsgd::DpsgdSettings>().augmult, 8);
+  EXPECT_EQ(m.settings<dpsgd::DpsgdSettings>().delta, 1e-5);
+  EXPECT_EQ(m.settings<dpsgd::DpsgdSettings>().ema_decay, 0.9999);
   RunConfig h = load_config(dir + "dpsgd_high.json");
   EXPECT_EQ(h.recipe.batch_size, 64);
   EXPECT_EQ(h.recipe.epochs, 16);
-  EXPECT_EQ(h.dpsgd.noise_multiplier, 0.00625);
+  EXPECT_EQ(h.settings<dpsgd::DpsgdSettings>().noise_multiplier, 0.00625);
   RunConfig v = load_config(dir + "dpsgd_very_high.json");
   EXPECT_EQ(v.recipe.batch_size, 64);
   EXPECT_EQ(v.recipe.epochs, 25);
-  EXPECT_EQ(v.dpsgd.noise_multiplier, 0.003125);
+  EXPECT_EQ(v.settings<dpsgd::DpsgdSettings>().noise_multiplier, 0.003125);
   for (int eps : {1, 2, 4, 8}) {
     RunConfig e = load_config(dir + "dpsgd_eps" + std::to_string(eps) + ".json");
-    EXPECT_EQ(e.dpsgd.target_epsilon, double(eps));
-    EXPECT_EQ(e.dpsgd.noise_multiplier, 0.0);
+    EXPECT_EQ(e.settings<dpsgd::DpsgdSettings>().target_epsilon, double(eps));
+    EXPECT_EQ(e.settings<dpsgd::DpsgdSettings>().noise_multiplier, 0.0);
     EXPECT_EQ(e.model.name, "wrn16_4");
   }
   // Their epsilon on a CIFAR-10 shadow (N = 49,750) is the paper-protocol.md §1.8 table's: about 3.5e3, 1.7e8
   // and 1.1e9, with the optimal RDP order at the grid's smallest, which the plan notes.
   const int64_t N = 49750;
-  dpsgd::DpPlan pm = dpsgd::plan_dpsgd(m.dpsgd, N, 2048, 200), ph = dpsgd::plan_dpsgd(h.dpsgd, N, 64, 16),
-                pv = dpsgd::plan_dpsgd(v.dpsgd, N, 64, 25);
+  dpsgd::DpPlan pm = dpsgd::plan_dpsgd(m.settings<dpsgd::DpsgdSettings>(), N, 2048, 200), ph = dpsgd::plan_dpsgd(h.settings<dpsgd::DpsgdSettings>(), N, 64, 16),
+                pv = dpsgd::plan_dpsgd(v.settings<dpsgd::DpsgdSettings>(), N, 64, 25);
   EXPECT_EQ(pm.steps, 200 * 24);
   EXPECT_NEAR(pm.epsilon / 3.5e3, 1.0, 0.02);
   EXPECT_NEAR(ph.epsilon / 1.7e8, 1.0, 0.05);

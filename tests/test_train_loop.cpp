@@ -2,7 +2,7 @@
 // boundary resume (parameters, buffers and optimiser state restored) equals an uninterrupted run, and
 // divergence and bad recipes are reported; the step hook sees every step's batch in epoch order without
 // changing the run.
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 #include "data/procedural.h"
 #include "kernels/counter_rng.h"
@@ -40,7 +40,6 @@ class TinyNet : public Model {
     Var h = relu(t, conv2d(t, x, params_.view(t, theta, "conv.weight"), params_.view(t, theta, "conv.bias"), p));
     return linear(t, global_avg_pool(t, h), params_.view(t, theta, "fc.weight"), params_.view(t, theta, "fc.bias"));
   }
-  bool has_batch_norm() const override { return false; }
 
  private:
   ModelConfig cfg_;

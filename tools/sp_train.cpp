@@ -1,5 +1,5 @@
-// sp_train: trains the shadow models of an experiment (the undefended baseline, DP-SGD with "paradigm":
-// "dpsgd", or a coreset with "paradigm": "coreset") and queries them.
+// sp_train: trains the shadow models of an experiment under its paradigm (paradigms/paradigm.h: the undefended
+// baseline, "dpsgd", "coreset", ...) and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
 //            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train CONFIG --out DIR --slurm [--dry-run] [--partition P --gres gpu:1 ...]: the same as a SLURM job
@@ -9,8 +9,8 @@
 //     (a DP-SGD step of WRN-16-4, or CONFIG's group-norm model, against a non-private step: paradigms/dpsgd/dp_bench.h)
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
-// Outputs per shadow: see paradigms/shadow_train.h; a finished coreset experiment also gets
-// DIR/coreset_groups.npy for sp_lira --groups (paradigms/coreset/coreset_shadow.h). Errors end with a message
+// Outputs per shadow: see paradigms/engine/shadow_train.h; the paradigm adds experiment-level files once its
+// shadows are done (coreset: DIR/coreset_groups.npy for sp_lira --groups). Errors end with a message
 // and exit status 1.
 // Tested end to end by tests/test_sp_train.cpp.
 #include <CLI/CLI.hpp>
@@ -19,10 +19,11 @@
 
 #include "paradigms/audit/slurm_submit.h"
 #include "paradigms/dpsgd/dp_bench.h"
-#include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/cli_args.h"
-#include "paradigms/shadow_train.h"
-#include "paradigms/train_bench.h"
+#include "paradigms/dpsgd/dp_config.h"
+#include "paradigms/paradigm.h"
+#include "paradigms/engine/shadow_train.h"
+#include "paradigms/engine/train_bench.h"
 #include "kernels/cpu/blas_setup.h"
 
 using namespace sp;
@@ -78,8 +79,10 @@ int run_bench_dpsgd(const std::string& config, const std::string& device, int wi
   if (!config.empty()) {
     RunConfig c = load_config(config);
     o.model = c.model;
-    o.augmult = c.dpsgd.augmult;
-    if (c.paradigm == "dpsgd") o.batch = c.dpsgd.physical_batch;
+    if (const dpsgd::DpsgdSettings* d = c.settings_if<dpsgd::DpsgdSettings>()) {
+      o.augmult = d->augmult;
+      o.batch = d->physical_batch;
+    }
     s.allow_tf32 = c.tf32;
   }
   if (width > 0) o.model.width = width;
@@ -97,7 +100,7 @@ int run_bench_dpsgd(const std::string& config, const std::string& device, int wi
 int main(int argc, char** argv) {
   sp::cpu::ensure_fast_blas(argv);
   CLI::App app{
-      "Train the shadow models of a membership-inference experiment (baseline, dpsgd or coreset paradigm) and query them.\n"
+      "Train the shadow models of a membership-inference experiment under its paradigm and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
   bool query_all = false, bench = false, bench_dpsgd = false;
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
                 data::canary_name(cfg.canary).c_str(), run.load_seconds);
     std::fflush(stdout);
 
+    const Paradigm& paradigm = paradigm_of(cfg);
     ProgressPrinter progress(ProgressPrinter::stderr_is_terminal(), log_every);
     ShadowOptions opt;
     opt.query_all = query_all;
@@ -190,17 +194,12 @@ int main(int argc, char** argv) {
     double acc_sum = 0;
     int trained = 0, skipped = 0, busy = 0;
     for (int k = range.first; k <= range.last; ++k) {
-      ShadowResult r = train_shadow(run, k, s, opt);
+      ShadowResult r = train_shadow(run, k, s, paradigm, opt);
       (r.busy ? busy : r.skipped ? skipped : trained) += 1;
       if (r.metrics.is_object() && r.metrics.contains("test_accuracy"))
         acc_sum += r.metrics["test_accuracy"].get<double>();
     }
-    if (cfg.paradigm == "coreset") {
-      std::string groups = coreset::write_groups_when_complete(out, cfg.num_shadows);
-      if (!groups.empty())
-        std::printf("sp_train: wrote %s (sp_lira --groups: 1 = IN and selected, 2 = IN but not selected)\n",
-                    groups.c_str());
-    }
+    for (const std::string& line : paradigm.finish_experiment(out, cfg)) std::printf("sp_train: %s\n", line.c_str());
     int n = range.last - range.first + 1;
     std::printf("sp_train: %d trained, %d already done, %d being trained by another process; mean test accuracy of "
                 "the %d finished shadows in %d-%d: %.2f%%\n",

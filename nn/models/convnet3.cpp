@@ -19,24 +19,24 @@ class ConvNet3 final : public ModelBase {
     const int64_t w = cfg.width;
     int64_t in = cfg.in_channels, size = cfg.image_size;
     for (int d = 0; d < 3; ++d) {
-      convs_[d] = add_conv("features." + std::to_string(4 * d), in, w, 3, 1, 1, true);
-      norms_[d] = add_group_norm("features." + std::to_string(4 * d + 1), w, w);
+      convs_[d] = layers_.add_conv("features." + std::to_string(4 * d), in, w, 3, 1, 1, true);
+      norms_[d] = layers_.add_group_norm("features." + std::to_string(4 * d + 1), w, w);
       in = w;
       size /= 2;  // the pool floors odd sizes, as PyTorch's
     }
     features_ = w * size * size;
-    classifier_ = add_linear("classifier", features_, cfg.num_classes);
+    classifier_ = layers_.add_linear("classifier", features_, cfg.num_classes);
   }
 
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
     Var h = x;
     for (int d = 0; d < 3; ++d) {
-      h = ag::relu(t, norm(t, theta, buffers, norms_[d], conv(t, theta, convs_[d], h), training));
+      h = ag::relu(t, layers_.norm(t, theta, buffers, norms_[d], layers_.conv(t, theta, convs_[d], h), training));
       h = ag::avg_pool2d(t, h, {.kernel = 2});
     }
     h = t.reshape(h, {t.value(h).size(0), features_});
-    return {h, linear(t, theta, classifier_, h)};
+    return {h, layers_.linear(t, theta, classifier_, h)};
   }
 
  private:

@@ -20,7 +20,7 @@ class ResNet18 final : public ModelBase {
   ResNet18(const ModelConfig& cfg, bool group_norm) : ModelBase(cfg), group_norm_(group_norm) {
     check_config(cfg, 8);
     const int64_t w = cfg.width;
-    stem_ = add_conv("conv1", cfg.in_channels, w, 3, 1, 1, false);
+    stem_ = layers_.add_conv("conv1", cfg.in_channels, w, 3, 1, 1, false);
     stem_norm_ = add_norm("bn1", w);
     int64_t in = w;
     for (int stage = 0; stage < 4; ++stage) {
@@ -29,26 +29,26 @@ class ResNet18 final : public ModelBase {
         const std::string p = "layer" + std::to_string(stage + 1) + "." + std::to_string(b) + ".";
         const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
         Block k;
-        k.conv1 = add_conv(p + "conv1", in, out, 3, stride, 1, false);
+        k.conv1 = layers_.add_conv(p + "conv1", in, out, 3, stride, 1, false);
         k.bn1 = add_norm(p + "bn1", out);
-        k.conv2 = add_conv(p + "conv2", out, out, 3, 1, 1, false);
+        k.conv2 = layers_.add_conv(p + "conv2", out, out, 3, 1, 1, false);
         k.bn2 = add_norm(p + "bn2", out);
         k.projection = stride != 1 || in != out;
         if (k.projection) {
-          k.shortcut_conv = add_conv(p + "shortcut.0", in, out, 1, stride, 0, false);
+          k.shortcut_conv = layers_.add_conv(p + "shortcut.0", in, out, 1, stride, 0, false);
           k.shortcut_norm = add_norm(p + "shortcut.1", out);
         }
         blocks_.push_back(k);
         in = out;
       }
     }
-    classifier_ = add_linear("linear", in, cfg.num_classes);
+    classifier_ = layers_.add_linear("linear", in, cfg.num_classes);
   }
 
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
     auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in) {
-      return norm(t, theta, buffers, n, conv(t, theta, c, in), training);
+      return layers_.norm(t, theta, buffers, n, layers_.conv(t, theta, c, in), training);
     };
     Var h = ag::relu(t, conv_norm(stem_, stem_norm_, x));
     for (const Block& b : blocks_) {
@@ -58,7 +58,7 @@ class ResNet18 final : public ModelBase {
       h = ag::relu(t, ag::add(t, o, shortcut));
     }
     Var f = ag::global_avg_pool(t, h);
-    return {f, linear(t, theta, classifier_, f)};
+    return {f, layers_.linear(t, theta, classifier_, f)};
   }
 
  private:
@@ -68,8 +68,8 @@ class ResNet18 final : public ModelBase {
     bool projection = false;  // 1x1 conv + norm on the shortcut when the stride or width changes
   };
   NormLayer add_norm(const std::string& name, int64_t channels) {
-    return group_norm_ ? add_group_norm(name, channels, std::gcd(int64_t(32), channels))
-                       : add_batch_norm(name, channels);
+    return group_norm_ ? layers_.add_group_norm(name, channels, std::gcd(int64_t(32), channels))
+                       : layers_.add_batch_norm(name, channels);
   }
 
   bool group_norm_;

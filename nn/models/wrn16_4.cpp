@@ -27,7 +27,7 @@ class Wrn16_4 final : public ModelBase {
     check_config(cfg, 8);
     SP_CHECK(cfg.width % 4 == 0, cfg.name, ": width ", cfg.width, " must be a multiple of 4 (16k with k = 4)");
     const int64_t w = cfg.width;
-    stem_ = add_conv("conv1", cfg.in_channels, w / 4, 3, 1, 1, false);
+    stem_ = layers_.add_conv("conv1", cfg.in_channels, w / 4, 3, 1, 1, false);
     int64_t in = w / 4;
     for (int group = 0; group < 3; ++group) {
       const int64_t out = w << group;
@@ -36,31 +36,31 @@ class Wrn16_4 final : public ModelBase {
         const int64_t stride = (group > 0 && b == 0) ? 2 : 1;
         Block k;
         k.bn1 = add_gn(p + "bn1", in);
-        k.conv1 = add_conv(p + "conv1", in, out, 3, stride, 1, false);
+        k.conv1 = layers_.add_conv(p + "conv1", in, out, 3, stride, 1, false);
         k.bn2 = add_gn(p + "bn2", out);
-        k.conv2 = add_conv(p + "conv2", out, out, 3, 1, 1, false);
+        k.conv2 = layers_.add_conv(p + "conv2", out, out, 3, 1, 1, false);
         k.projection = stride != 1 || in != out;
-        if (k.projection) k.shortcut = add_conv(p + "convShortcut", in, out, 1, stride, 0, false);
+        if (k.projection) k.shortcut = layers_.add_conv(p + "convShortcut", in, out, 1, stride, 0, false);
         blocks_.push_back(k);
         in = out;
       }
     }
     final_norm_ = add_gn("bn1", in);
-    classifier_ = add_linear("fc", in, cfg.num_classes);
+    classifier_ = layers_.add_linear("fc", in, cfg.num_classes);
   }
 
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
-    Var h = conv(t, theta, stem_, x);
+    Var h = layers_.conv(t, theta, stem_, x);
     for (const Block& b : blocks_) {
-      Var a = ag::relu(t, norm(t, theta, buffers, b.bn1, h, training));
-      Var o = ag::relu(t, norm(t, theta, buffers, b.bn2, conv(t, theta, b.conv1, a), training));
-      o = conv(t, theta, b.conv2, o);
-      h = ag::add(t, o, b.projection ? conv(t, theta, b.shortcut, a) : h);
+      Var a = ag::relu(t, layers_.norm(t, theta, buffers, b.bn1, h, training));
+      Var o = ag::relu(t, layers_.norm(t, theta, buffers, b.bn2, layers_.conv(t, theta, b.conv1, a), training));
+      o = layers_.conv(t, theta, b.conv2, o);
+      h = ag::add(t, o, b.projection ? layers_.conv(t, theta, b.shortcut, a) : h);
     }
-    h = ag::relu(t, norm(t, theta, buffers, final_norm_, h, training));
+    h = ag::relu(t, layers_.norm(t, theta, buffers, final_norm_, h, training));
     Var f = ag::global_avg_pool(t, h);
-    return {f, linear(t, theta, classifier_, f)};
+    return {f, layers_.linear(t, theta, classifier_, f)};
   }
 
  private:
@@ -70,7 +70,7 @@ class Wrn16_4 final : public ModelBase {
     bool projection = false;
   };
   NormLayer add_gn(const std::string& name, int64_t channels) {
-    return add_group_norm(name, channels, std::gcd(int64_t(16), channels));
+    return layers_.add_group_norm(name, channels, std::gcd(int64_t(16), channels));
   }
 
   ConvLayer stem_;

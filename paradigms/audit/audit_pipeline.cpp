@@ -16,9 +16,9 @@
 #include "paradigms/audit/audit_report.h"
 #include "paradigms/audit/worker_pool.h"
 #include "paradigms/cli_args.h"
-#include "paradigms/coreset/coreset_shadow.h"
 #include "paradigms/json_fields.h"
-#include "paradigms/shadow_train.h"
+#include "paradigms/paradigm.h"
+#include "paradigms/engine/shadow_train.h"
 
 namespace fs = std::filesystem;
 
@@ -85,7 +85,7 @@ void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::ve
   for (int k : todo) {
     clear_failed(o.dir, k);
     try {
-      train_shadow(run, k, s, opt);
+      train_shadow(run, k, s, paradigm_of(cfg), opt);
     } catch (const std::exception& e) {
       progress.clear();
       mark_failed(o.dir, k, e.what());
@@ -133,8 +133,8 @@ void train_in_workers(const RunConfig& cfg, const AuditOptions& o, const std::ve
 // The attacks over the finished shadows; returns results.json, or null with *error saying why not. With
 // few finished shadows the attacks that fit IN and OUT Gaussians per sample cannot run (too few models
 // per leave-one-out fold); then the others run alone and *note says what was left out.
-nlohmann::json run_attacks(const std::string& dir, const std::vector<int>& done, int total, int bootstrap,
-                           bool equalize_folds, std::string* error, std::string* note) {
+nlohmann::json run_attacks(const std::string& dir, const std::string& groups, const std::vector<int>& done, int total,
+                           int bootstrap, bool equalize_folds, std::string* error, std::string* note) {
   using lira::Attack;
   if (done.size() < 2) {
     *error = "only " + std::to_string(done.size()) + " finished shadow model(s); LiRA needs at least 2";
@@ -147,7 +147,7 @@ nlohmann::json run_attacks(const std::string& dir, const std::vector<int>& done,
   if (int(done.size()) < total) lc.models.assign(done.begin(), done.end());
   // Paradigms that split the audit samples per model (coreset: IN and selected / IN but not selected) leave an
   // [S, M] group file; leakage is then reported per group too.
-  if (fs::exists(dir + "/coreset_groups.npy")) lc.groups = dir + "/coreset_groups.npy";
+  lc.groups = groups;
   const std::vector<std::vector<Attack>> tries = {
       {std::begin(lira::kAllAttacks), std::end(lira::kAllAttacks)},
       {Attack::online_global_variance, Attack::offline, Attack::global_threshold},
@@ -176,33 +176,21 @@ nlohmann::json run_attacks(const std::string& dir, const std::vector<int>& done,
 }
 
 // Grids of the data a model trains on that differs from the plain dataset: the canaries (with their
-// training labels) and, for paradigms that choose or make data, shadow 0's selected or synthetic images.
+// training labels) and whatever the paradigm chose or made (shadow 0's selected or synthetic images).
 std::vector<ReportImage> write_data_images(const RunConfig& cfg, const std::string& dir) {
   std::vector<ReportImage> images;
   fs::create_directories(dir + "/images");
-  const std::string canaries = "images/canaries.png", selected = "images/selected_shadow0.png";
-  const bool have_sel = fs::exists(dir + "/shadow/0/selected.npy");
-  if (!fs::exists(dir + "/" + canaries) || (have_sel && !fs::exists(dir + "/" + selected))) {
+  const std::string canaries = "images/canaries.png";
+  if (!fs::exists(dir + "/" + canaries)) {
     data::DatasetSplits d = load_run_dataset(cfg);
     data::Experiment exp = data::open_experiment(dir);
-    if (!fs::exists(dir + "/" + canaries)) {
-      data::Dataset c = data::subset(d.train, exp.audit.indices, "canaries");
-      c.labels = Tensor::from_vector(exp.audit.labels, {int64_t(exp.audit.labels.size())});
-      data::save_sample_grid(dir + "/" + canaries, c, 8, 2);
-    }
-    if (have_sel && !fs::exists(dir + "/" + selected)) {
-      std::vector<int64_t> idx = npy::Reader(dir + "/shadow/0/selected.npy").read_integers();
-      std::vector<int64_t> labels = data::training_labels(d.train.labels.to_vector<int64_t>(), exp.audit);
-      data::Dataset s = data::subset(d.train, idx, "selected");
-      std::vector<int64_t> sl;
-      for (int64_t i : idx) sl.push_back(labels[size_t(i)]);
-      s.labels = Tensor::from_vector(sl, {int64_t(sl.size())});
-      data::save_sample_grid(dir + "/" + selected, s, 10, 2);
-    }
+    data::Dataset c = data::subset(d.train, exp.audit.indices, "canaries");
+    c.labels = Tensor::from_vector(exp.audit.labels, {int64_t(exp.audit.labels.size())});
+    data::save_sample_grid(dir + "/" + canaries, c, 8, 2);
   }
   images.push_back({canaries, std::string("Audit samples as the models see them (") + data::canary_name(cfg.canary) +
                                   " canaries): row k holds canaries with training label k"});
-  if (have_sel) images.push_back({selected, "Shadow 0's selected training data, one row per class"});
+  for (const ReportImage& i : paradigm_of(cfg).report_images(cfg, dir)) images.push_back(i);
   return images;
 }
 
@@ -246,14 +234,15 @@ int run_audit(const AuditOptions& o) {
   }
   SP_CHECK(fs::exists(o.dir + "/experiment.json"), o.dir, ": no experiment here yet (run without --no-train first)");
 
-  if (cfg.paradigm == "coreset") coreset::write_groups_when_complete(o.dir, cfg.num_shadows);
+  const Paradigm& paradigm = paradigm_of(cfg);
+  for (const std::string& line : paradigm.finish_experiment(o.dir, cfg)) say("  " + line);
   auto t_attack = Clock::now();
   std::vector<ShadowEntry> shadows = scan_shadows(o.dir, cfg.num_shadows);
   std::vector<int> done = shadows_in_state(shadows, ShadowState::done);
   say("attacking " + std::to_string(done.size()) + " finished shadow models with LiRA...");
   std::string attack_error, attack_note;
   nlohmann::json lira =
-      run_attacks(o.dir, done, cfg.num_shadows, o.bootstrap, o.equalize_folds, &attack_error, &attack_note);
+      run_attacks(o.dir, paradigm.lira_groups(o.dir), done, cfg.num_shadows, o.bootstrap, o.equalize_folds, &attack_error, &attack_note);
   if (!attack_error.empty()) say("  attacks not run: " + attack_error);
   if (!attack_note.empty()) say("  attacks " + attack_note);
   double attack_s = std::chrono::duration<double>(Clock::now() - t_attack).count();

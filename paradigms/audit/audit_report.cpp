@@ -9,7 +9,7 @@
 #include "data/atomic_file.h"
 #include "paradigms/audit/report_doc.h"
 #include "paradigms/audit/tradeoff_plot.h"
-#include "paradigms/coreset/coreset_shadow.h"
+#include "paradigms/paradigm.h"
 
 namespace fs = std::filesystem;
 
@@ -17,11 +17,7 @@ namespace sp::audit {
 
 namespace {
 
-std::string pct(double v, int digits = 2) {
-  char f[16];
-  std::snprintf(f, sizeof f, "%%.%df%%%%", digits);
-  return format_number(f, 100 * v);
-}
+std::string pct(double v, int digits = 2) { return percent_text(v, digits); }
 
 std::string now_utc() {
   std::time_t t = std::time(nullptr);
@@ -64,46 +60,32 @@ void write_both(const std::string& dir, const ReportDoc& d) {
   write_file_atomic(dir + "/report.html", d.html());
 }
 
-// sp_lira's group values, named as the coreset paradigm assigns them (paradigms/coreset/coreset_shadow.h).
-std::string group_name(const ojson& s, const std::string& key) {
-  if (s.value("paradigm", std::string()) != "coreset") return key;
-  if (key == std::to_string(coreset::kSelected)) return "IN, selected (" + key + ")";
-  if (key == std::to_string(coreset::kInNotSelected)) return "IN, not selected (" + key + ")";
-  return key;
+// The experiment's paradigm, or null for a summary of an unknown (or future) paradigm.
+const Paradigm* paradigm_of_summary(const ojson& s) {
+  return find_paradigm_or_null(s.value("paradigm", std::string(kDefaultParadigm)));
 }
 
 void group_section(ReportDoc& d, const ojson& s) {
   d.heading("Leakage by group", 3);
-  if (s.value("paradigm", std::string()) == "coreset")
-    d.paragraph("Members: the IN canaries of each group; non-members: a random half of the OUT (model, canary) "
-                "pairs each, so both groups are attacked against the same kind of non-member.");
+  const Paradigm* p = paradigm_of_summary(s);
+  if (p && !p->groups_note().empty()) d.paragraph(p->groups_note());
   std::vector<std::vector<std::string>> rows;
   for (auto g = s["privacy_groups"].begin(); g != s["privacy_groups"].end(); ++g)
     for (auto it = g.value().begin(); it != g.value().end(); ++it) {
       std::vector<std::string> r = attack_row(it.key(), it.value());
-      r.insert(r.begin(), group_name(s, g.key()));
+      r.insert(r.begin(), p ? p->group_name(g.key()) : g.key());
       rows.push_back(r);
     }
   d.table({"group", "attack", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
 }
 
-std::string kept_text(const ojson& c) {
-  return std::to_string(c.value("in_canaries_selected", int64_t(0))) + " / " +
-         std::to_string(c.value("in_canaries", int64_t(0))) + " (" +
-         pct(summary_number(c, "in_canaries_selected_fraction"), 1) + ")";
-}
-
-void coreset_section(ReportDoc& d, const ojson& c) {
-  d.heading("Coreset");
-  const ojson per_shadow = c.value("fraction_per_shadow", ojson::object());
-  d.paragraph("IN canaries kept in the coreset: " + kept_text(c) + " over the finished shadows, " +
-              pct(summary_number(per_shadow, "min"), 1) + " to " + pct(summary_number(per_shadow, "max"), 1) +
-              " per shadow; mean coreset size " +
-              format_number("%.1f", summary_number(c.value("size", ojson::object()), "mean")) +
-              ". A uniform selection keeps the coreset fraction of them on average.");
-}
-
 }  // namespace
+
+std::string percent_text(double v, int digits) {
+  char f[16];
+  std::snprintf(f, sizeof f, "%%.%df%%%%", digits);
+  return format_number(f, 100 * v);
+}
 
 std::string best_attack(const ojson& summary) {
   std::string best;
@@ -136,7 +118,7 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
   }
   if (s.contains("privacy_groups")) group_section(d, s);
   if (fs::exists(dir + "/lira/roc.png")) d.image("lira/roc.png", "ROC curves of every attack (log-log)");
-  if (s.contains("coreset")) coreset_section(d, s["coreset"]);
+  if (const Paradigm* p = paradigm_of_summary(s)) p->report_section(d, s);
 
   d.heading("Utility");
   const ojson& u = s["utility"];
@@ -187,7 +169,13 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
   ReportDoc d("synpriv comparison of " + std::to_string(summaries.size()) + " experiments");
   d.paragraph("Report written " + now_utc() + ". Leakage is the best attack's TPR at 0.1% FPR (a random guess: 0.1%).");
   std::vector<std::vector<std::string>> rows;
-  bool any_coreset = std::any_of(summaries.begin(), summaries.end(), [](const ojson& s) { return s.contains("coreset"); });
+  // A column of each paradigm among the experiments that has one (the coreset's kept canaries, DP's epsilon).
+  std::vector<const Paradigm*> columns;
+  for (const ojson& s : summaries) {
+    const Paradigm* p = paradigm_of_summary(s);
+    if (p && !p->comparison_heading().empty() && std::find(columns.begin(), columns.end(), p) == columns.end())
+      columns.push_back(p);
+  }
   for (const ojson& s : summaries) {
     std::string a = best_attack(s);
     const ojson& sh = s["shadows"];
@@ -196,11 +184,13 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
                     a.empty() ? "-" : format_number("%.4f", summary_number(s["privacy"][a], "auc")),
                     format_number("%.1f", summary_number(s["cost"]["total_seconds_per_model"], "mean")),
                     std::to_string(sh["done"].size()) + " / " + std::to_string(sh.value("total", 0))});
-    if (any_coreset) rows.back().insert(rows.back().begin() + 3, s.contains("coreset") ? kept_text(s["coreset"]) : "-");
+    for (size_t c = 0; c < columns.size(); ++c)
+      rows.back().insert(rows.back().begin() + 3 + long(c),
+                         paradigm_of_summary(s) == columns[c] ? columns[c]->comparison_cell(s) : "-");
   }
   std::vector<std::string> head = {"setting", "experiment", "test accuracy", "TPR @ 0.1% FPR", "best attack", "AUC",
                                    "s / model", "shadows"};
-  if (any_coreset) head.insert(head.begin() + 3, "IN canaries in the coreset");
+  for (size_t c = 0; c < columns.size(); ++c) head.insert(head.begin() + 3 + long(c), columns[c]->comparison_heading());
   d.table(head, rows);
   d.image("tradeoff.png", "Privacy (TPR at 0.1% FPR) vs utility (test accuracy); disc area: training time per model");
   d.heading("Every attack");

@@ -1,5 +1,6 @@
 // report.md and report.html of an audited experiment, and of `sp_audit --compare` over several, built from
-// summary.json documents (audit_summary.h) as ReportDoc blocks. Tested in tests/test_sp_audit_report.cpp
+// summary.json documents (audit_summary.h) as ReportDoc blocks; the experiment's paradigm adds its section,
+// names its sp_lira groups and adds its column to the comparison (paradigms/paradigm.h). Tested in tests/test_sp_audit_report.cpp
 // and end to end in tests/test_sp_audit.cpp.
 #pragma once
 #include <string>
@@ -20,6 +21,9 @@ void write_experiment_report(const std::string& dir, const ojson& summary, const
 
 // Writes OUT/report.md, OUT/report.html, OUT/tradeoff.png and OUT/summary.csv for several experiments.
 void write_compare_report(const std::string& out, const std::vector<ojson>& summaries);
+
+// 100 v as "12.34%" ("-" for NaN), for report sections.
+std::string percent_text(double v, int digits = 2);
 
 // The attack with the highest TPR at 0.1% FPR in a summary ("" when none was run).
 std::string best_attack(const ojson& summary);

@@ -10,6 +10,7 @@
 #include "attacks/lira_attacks.h"
 #include "data/file_util.h"
 #include "kernels/error.h"
+#include "paradigms/paradigm.h"
 
 namespace sp::audit {
 
@@ -33,15 +34,7 @@ Stats stats(const std::vector<double>& v) {
   return s;
 }
 
-// NaN as JSON null (JSON has no NaN).
-ojson num(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
-
-ojson stats_json(const std::vector<double>& v, bool per_shadow) {
-  Stats s = stats(v);
-  ojson j = {{"mean", num(s.mean)}, {"std", num(s.std)}, {"min", num(s.min)}, {"max", num(s.max)}};
-  if (per_shadow) j["per_shadow"] = v;
-  return j;
-}
+ojson num(double v) { return number_or_null(v); }
 
 std::string scalar_text(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -94,7 +87,7 @@ std::string format_number(const char* format, double v) {
 }
 
 std::string setting_label(const nlohmann::json& config) {
-  std::string paradigm = config.value("paradigm", std::string("baseline"));
+  std::string paradigm = config.value("paradigm", std::string(kDefaultParadigm));
   std::string label = paradigm;
   if (!config.contains(paradigm) || !config[paradigm].is_object()) return label;
   const nlohmann::json& section = config[paradigm];
@@ -105,24 +98,13 @@ std::string setting_label(const nlohmann::json& config) {
   return label;
 }
 
-ojson coreset_summary(const std::vector<ShadowEntry>& shadows) {
-  int64_t in = 0, kept = 0;
-  std::vector<double> per_shadow, size;
-  for (const ShadowEntry& e : shadows) {
-    if (e.state != ShadowState::done || !e.metrics.contains("coreset") || !e.metrics["coreset"].is_object()) continue;
-    const nlohmann::json& c = e.metrics["coreset"];
-    int64_t i = c.value("in_canaries", int64_t(0)), s = c.value("in_canaries_selected", int64_t(0));
-    in += i;
-    kept += s;
-    if (i > 0) per_shadow.push_back(double(s) / double(i));  // a shadow without IN canaries has no fraction
-    size.push_back(double(c.value("size", int64_t(0))));
-  }
-  if (size.empty()) return nullptr;
-  return {{"in_canaries", in},
-          {"in_canaries_selected", kept},
-          {"in_canaries_selected_fraction", in > 0 ? num(double(kept) / double(in)) : ojson(nullptr)},
-          {"fraction_per_shadow", stats_json(per_shadow, true)},
-          {"size", stats_json(size, false)}};
+ojson number_or_null(double v) { return std::isfinite(v) ? ojson(v) : ojson(nullptr); }
+
+ojson stats_json(const std::vector<double>& v, bool per_shadow) {
+  Stats s = stats(v);
+  ojson j = {{"mean", num(s.mean)}, {"std", num(s.std)}, {"min", num(s.min)}, {"max", num(s.max)}};
+  if (per_shadow) j["per_shadow"] = v;
+  return j;
 }
 
 double tpr_at(const nlohmann::json& attack, double fpr) {
@@ -137,7 +119,7 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
   ojson j;
   j["experiment"] = dir;
   j["label"] = setting_label(config);
-  j["paradigm"] = config.value("paradigm", std::string("baseline"));
+  j["paradigm"] = config.value("paradigm", std::string(kDefaultParadigm));
 
   ojson sh;
   sh["total"] = shadows.size();
@@ -171,8 +153,10 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
     if (std::find(devices.begin(), devices.end(), dev) == devices.end()) devices.push_back(dev);
   }
   j["utility"] = {{"test_accuracy", stats_json(test_acc, true)}, {"train_accuracy", stats_json(train_acc, false)}};
-  ojson cs = coreset_summary(shadows);
-  if (!cs.is_null()) j["coreset"] = cs;
+  if (const Paradigm* p = find_paradigm_or_null(j["paradigm"].get<std::string>())) {
+    ojson ps = p->summarize(shadows);
+    if (!ps.is_null()) j[p->name()] = ps;
+  }
 
   ojson cost;
   cost["devices"] = devices;

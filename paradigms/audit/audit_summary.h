@@ -31,10 +31,12 @@ using ojson = nlohmann::ordered_json;
 // "coreset method=forgetting fraction=0.4".
 std::string setting_label(const nlohmann::json& config);
 
-// The "coreset" entry of the summary from the shadows' metrics.json (null when none has a coreset record).
-ojson coreset_summary(const std::vector<ShadowEntry>& shadows);
+// NaN as JSON null (JSON has no NaN), and mean / std / min / max (and the values, per_shadow) of a list.
+ojson number_or_null(double v);
+ojson stats_json(const std::vector<double>& v, bool per_shadow);
 
-// lira_results: lira/results.json (null when the attacks were not run; attack_error says why).
+// lira_results: lira/results.json (null when the attacks were not run; attack_error says why). The
+// experiment's paradigm (config's "paradigm") adds its entry under its name (Paradigm::summarize).
 ojson build_summary(const std::string& dir, const nlohmann::json& config, const std::vector<ShadowEntry>& shadows,
                     const nlohmann::json& lira_results, const std::string& attack_error);
 

@@ -6,7 +6,7 @@
 #include "data/atomic_file.h"
 #include "data/file_util.h"
 #include "kernels/error.h"
-#include "paradigms/shadow_train.h"
+#include "paradigms/engine/shadow_train.h"
 
 namespace fs = std::filesystem;
 

@@ -1,7 +1,7 @@
 // The state of every shadow model of an experiment directory, read from its files only, so `sp_audit
 // --status` works while other processes (local workers, SLURM tasks) train:
 //   done     DIR/shadow/<k>/metrics.json exists (written last by train_shadow)
-//   running  another process holds DIR/shadow/<k>/.lock (paradigms/shadow_train.h)
+//   running  another process holds DIR/shadow/<k>/.lock (paradigms/engine/shadow_train.h)
 //   failed   DIR/shadow/<k>/failed.json exists: sp_audit recorded the error of its last attempt
 //   missing  none of these (never started, or killed: a checkpoint lets the next attempt resume)
 // Tested in tests/test_sp_audit.cpp.

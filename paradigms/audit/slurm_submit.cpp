@@ -12,7 +12,7 @@
 #include "data/atomic_file.h"
 #include "data/file_util.h"
 #include "paradigms/audit/subprocess.h"
-#include "paradigms/experiment_run.h"
+#include "paradigms/engine/experiment_run.h"
 
 namespace fs = std::filesystem;
 

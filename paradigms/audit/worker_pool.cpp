@@ -16,7 +16,7 @@
 
 #include "kernels/error.h"
 #include "paradigms/audit/shadow_scan.h"
-#include "paradigms/progress.h"
+#include "paradigms/engine/progress.h"
 
 extern char** environ;
 

@@ -11,7 +11,7 @@
 #include "data/npy.h"
 #include "kernels/counter_rng.h"
 #include "paradigms/coreset/select.h"
-#include "paradigms/shadow_train.h"
+#include "paradigms/engine/shadow_train.h"
 
 namespace fs = std::filesystem;
 
@@ -63,6 +63,7 @@ std::vector<int64_t> audit_groups(const data::AuditSet& audit, const data::Membe
 ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::TrainingSet& ts, Stream& s,
                                   ProgressPrinter* progress) {
   const RunConfig& cfg = run.cfg;
+  const CoresetConfig& cc = cfg.settings<CoresetConfig>();
   const Paths p(run.exp.shadow_dir(k));
   const std::string name = "shadow " + std::to_string(k);
   ShadowCoreset out;
@@ -86,7 +87,7 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
     ctx.seed = crng::derive_key(shadow_seed(cfg.seed, k), kPurposeSelect);
     ctx.progress = progress;
     ctx.name = name + " selection";
-    SelectionResult r = select_coreset(cfg.coreset, ctx);
+    SelectionResult r = select_coreset(cc, ctx);
     for (int64_t pos : r.positions) selected.push_back(ts.indices[size_t(pos)]);
     record = r.details;
     if (!r.scores.empty()) {
@@ -126,9 +127,9 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
   int64_t in = 0, in_selected = 0;
   for (int64_t g : groups) in += g != kOut, in_selected += g == kSelected;
   out.seconds = record.value("seconds", 0.0);
-  out.metrics = {{"method", method_name(cfg.coreset.method)},
-                 {"fraction", cfg.coreset.fraction},
-                 {"balance", cfg.coreset.balance},
+  out.metrics = {{"method", method_name(cc.method)},
+                 {"fraction", cc.fraction},
+                 {"balance", cc.balance},
                  {"private_size", private_size},
                  {"size", int64_t(selected.size())},
                  {"class_histogram", histogram},
@@ -139,7 +140,7 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
                  {"selection", record}};
   char line[200];
   std::snprintf(line, sizeof line, "%s: coreset %s %lld of %lld samples in %s; %lld of %lld IN canaries selected (%.0f%%)",
-                name.c_str(), method_name(cfg.coreset.method).c_str(), (long long)selected.size(),
+                name.c_str(), method_name(cc.method).c_str(), (long long)selected.size(),
                 (long long)private_size, format_duration(out.seconds).c_str(), (long long)in_selected, (long long)in,
                 in ? 100.0 * double(in_selected) / double(in) : 0.0);
   if (progress) progress->line(line);

@@ -1,4 +1,4 @@
-// Paradigm "coreset" inside train_shadow (paradigms/shadow_train.cpp): between building shadow k's private
+// Paradigm "coreset" inside train_shadow (paradigms/engine/shadow_train.cpp): between building shadow k's private
 // set D_k and uploading it, the selection runs ON D_k (so an OUT canary can never be chosen) and D_k is
 // restricted to the coreset, which model k then trains on with the baseline recipe. Files in
 // DIR/shadow/<k>/, each written atomically before the model's training starts:
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "paradigms/experiment_run.h"
-#include "paradigms/progress.h"
+#include "paradigms/engine/experiment_run.h"
+#include "paradigms/engine/progress.h"
 
 namespace sp::coreset {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "paradigms/progress.h"
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/progress.h"
+#include "paradigms/engine/train_loop.h"
 
 namespace sp::coreset {
 

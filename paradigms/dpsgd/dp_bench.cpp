@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "paradigms/dpsgd/dp_trainer.h"
-#include "paradigms/train_bench.h"
+#include "paradigms/engine/train_bench.h"
 
 namespace sp::dpsgd {
 

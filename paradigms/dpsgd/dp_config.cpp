@@ -79,7 +79,7 @@ nlohmann::json plan_json(const DpsgdSettings& d, const DpPlan& p) {
 
 void read_dpsgd_config(cfg::Fields& root, RunConfig& c, cfg::Errors& errors, nlohmann::json& out) {
   cfg::Fields f = root.object("dpsgd");
-  DpsgdSettings& d = c.dpsgd;
+  DpsgdSettings d;
   const double inf = std::numeric_limits<double>::infinity();
   d.clip_norm = f.number("clip_norm", 1.0, 0, inf);
   if (f.has("clip_norm") && !(d.clip_norm > 0)) f.error("clip_norm", "must be > 0");
@@ -126,6 +126,8 @@ void read_dpsgd_config(cfg::Fields& root, RunConfig& c, cfg::Errors& errors, nlo
                  colon == std::string::npos ? msg : msg.substr(colon + 2));
     }
   }
+  c.paradigm_settings = d;
+  c.floor_steps_per_epoch = true;  // floor(1 / q) Poisson-sampled steps per epoch
 }
 
 }  // namespace sp::dpsgd

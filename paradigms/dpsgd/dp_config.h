@@ -54,7 +54,8 @@ struct DpPlan {
   double expected_batch() const { return sample_rate * double(train_size); }
 };
 
-// Reads root's "dpsgd" section into c.dpsgd (called by parse_config for paradigm "dpsgd"); problems are added
+// Reads root's "dpsgd" section into c.paradigm_settings (a DpsgdSettings; called through the dpsgd paradigm's
+// read_config) and marks epochs as floor(N / B) steps; problems are added
 // to `errors` naming their key path. Also refuses batch-norm models ("model.name") and, when the training set
 // size is known from the configuration, checks q and the reachability of target_epsilon early.
 void read_dpsgd_config(cfg::Fields& root, RunConfig& c, cfg::Errors& errors, nlohmann::json& out);

@@ -20,7 +20,7 @@
 
 #include "paradigms/dpsgd/dp_config.h"
 #include "paradigms/dpsgd/per_sample_grad.h"
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 namespace sp::dpsgd {
 

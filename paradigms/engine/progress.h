@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 namespace sp {
 

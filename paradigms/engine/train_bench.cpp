@@ -1,13 +1,13 @@
 // Training and query throughput on synthetic data (see train_bench.h).
-#include "paradigms/train_bench.h"
+#include "paradigms/engine/train_bench.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "kernels/counter_rng.h"
-#include "paradigms/progress.h"
-#include "paradigms/shadow_train.h"
+#include "paradigms/engine/progress.h"
+#include "paradigms/engine/shadow_train.h"
 
 namespace sp {
 

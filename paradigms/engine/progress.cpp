@@ -1,5 +1,5 @@
 // Progress bar and plain progress lines (see progress.h).
-#include "paradigms/progress.h"
+#include "paradigms/engine/progress.h"
 
 #include <unistd.h>
 

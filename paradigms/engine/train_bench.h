@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "nn/model.h"
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 namespace sp {
 

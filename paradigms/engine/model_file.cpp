@@ -1,5 +1,5 @@
 // Model files as PyTorch state_dicts (see model_file.h).
-#include "paradigms/model_file.h"
+#include "paradigms/engine/model_file.h"
 
 #include "nn/safetensors.h"
 

@@ -1,5 +1,8 @@
-// The supervised training loop every paradigm reuses: a model trained on a dataset resident on the device
-// (uint8 images, augmented on the device), one tape per step, metrics accumulated on the device and read
+// The supervised training loop every paradigm reuses: a model trained on a training source
+// (paradigms/engine/training_source.h: the dataset resident on the device as uint8 images augmented on the
+// device, an in-memory image set, or batches made on the fly) with a pluggable loss (paradigms/engine/loss.h:
+// hard or soft cross-entropy, distillation; hard cross-entropy with the recipe's label smoothing unless set),
+// one tape per step, metrics accumulated on the device and read
 // only at progress points and epoch ends, and the learning rate from a schedule passed to a fused optimiser
 // kernel. The same code runs on the CPU and the GPU. Tested in tests/test_train_loop.cpp (loss falls, runs
 // are reproducible, resume from a mid-run state equals an uninterrupted run) and
@@ -9,7 +12,9 @@
 #include <memory>
 
 #include "data/augment.h"
-#include "data/dataset.h"
+#include "paradigms/engine/device_data.h"
+#include "paradigms/engine/loss.h"
+#include "paradigms/engine/training_source.h"
 #include "nn/model.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
@@ -28,15 +33,6 @@ struct TrainRecipe {
   // Weight decay on every parameter (PyTorch's default, the paper's setting) or only on conv/linear weights
   // (the model's decay mask).
   bool decay_all = true;
-};
-
-// A labelled image set on the device a Trainer runs on.
-struct DeviceData {
-  Tensor images;                     // u8 [N, C, H, W]
-  Tensor labels;                     // i64 [N]
-  std::vector<int64_t> host_labels;  // the same labels on the host
-  int64_t size() const { return images.defined() ? images.size(0) : 0; }
-  static DeviceData upload(const data::Dataset& d, Stream& s);
 };
 
 struct TrainProgress {
@@ -65,13 +61,19 @@ class Trainer {
   Optimizer& optimizer() { return *opt_; }
   int64_t steps_per_epoch(int64_t n) const;
 
-  // One epoch (epoch counted from 0) over `d` in an order and with augmentations that depend only on
-  // (seed, epoch), so a run resumed at an epoch boundary continues exactly. `progress` is called about
-  // every `progress_interval_s` seconds and after the last step; each call reads the device once.
-  // Throws sp::Error when the loss becomes NaN or infinite.
+  // One epoch (epoch counted from 0) over the source's batches of recipe().batch_size, with the loss
+  // (set_loss). Sources order and augment by (seed, epoch) only, so a run resumed at an epoch boundary
+  // continues exactly. `progress` is called about every `progress_interval_s` seconds and after the last
+  // step; each call reads the device once. Throws sp::Error when the loss becomes NaN or infinite.
+  EpochStats train_epoch(TrainingSource& source, int epoch,
+                         const std::function<void(const TrainProgress&)>& progress = {},
+                         double progress_interval_s = 1.0);
+  // The same over the dataset `d` (a DatasetSource with the recipe's augmentation and the trainer's seed).
   EpochStats train_epoch(const DeviceData& d, int epoch,
                          const std::function<void(const TrainProgress&)>& progress = {},
                          double progress_interval_s = 1.0);
+  // Replaces the loss of train_epoch (default: HardCrossEntropy with the recipe's label smoothing).
+  void set_loss(std::unique_ptr<Loss> loss) { loss_ = std::move(loss); }
   // The epoch machinery train_epoch is built on, for paradigms with their own step (DP-SGD): runs
   // step(j, metrics) for j in [0, steps), where each call trains one step, adds its loss and accuracy to
   // `metrics` (f64 [2], accumulate_metrics) and returns how many samples it trained on; reports progress
@@ -101,10 +103,8 @@ class Trainer {
   Tensor theta_, buffers_;
   std::unique_ptr<Optimizer> opt_;
   Tape tape_;
+  std::unique_ptr<Loss> loss_;
   StepHook step_hook_;
 };
-
-// Deterministic permutation of [0, n) for (seed, epoch), identical on every platform.
-std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int epoch);
 
 }  // namespace sp

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 namespace sp {
 

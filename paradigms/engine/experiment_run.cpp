@@ -1,5 +1,5 @@
 // Opening an experiment for training (see experiment_run.h).
-#include "paradigms/experiment_run.h"
+#include "paradigms/engine/experiment_run.h"
 
 #include <chrono>
 #include <filesystem>

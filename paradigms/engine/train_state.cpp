@@ -1,5 +1,5 @@
 // Epoch checkpoints (see train_state.h).
-#include "paradigms/train_state.h"
+#include "paradigms/engine/train_state.h"
 
 #include <nlohmann/json.hpp>
 

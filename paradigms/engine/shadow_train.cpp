@@ -1,5 +1,5 @@
 // Training and querying one shadow model (see shadow_train.h).
-#include "paradigms/shadow_train.h"
+#include "paradigms/engine/shadow_train.h"
 
 #include <chrono>
 #include <cmath>
@@ -9,10 +9,8 @@
 #include "data/file_util.h"
 #include "data/npy.h"
 #include "kernels/lira_stat.h"
-#include "paradigms/dpsgd/dp_trainer.h"
-#include "paradigms/coreset/coreset_shadow.h"
-#include "paradigms/model_file.h"
-#include "paradigms/train_state.h"
+#include "paradigms/engine/model_file.h"
+#include "paradigms/engine/train_state.h"
 
 namespace fs = std::filesystem;
 
@@ -120,7 +118,8 @@ void for_query_blocks(Trainer& tr, Stream& s, const DeviceData& d, const std::ve
   }
 }
 
-ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOptions& opt) {
+ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPreparer& preparer,
+                          const ShadowOptions& opt) {
   const RunConfig& cfg = run.cfg;
   const ShadowPaths p(run.exp.shadow_dir(k));
   auto log = [&](const std::string& text) {
@@ -158,10 +157,9 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
   }
 
   // Model k's private training set D_k (every non-audit sample plus its IN audit samples, with their
-  // training labels); under paradigm "coreset" restricted to the coreset selected from it.
+  // training labels), as the paradigm prepares it (a coreset of it, for instance).
   data::TrainingSet ts = data::private_training_set(run.train_labels, run.exp.audit, run.exp.membership, k);
-  coreset::ShadowCoreset coreset;
-  if (cfg.paradigm == "coreset") coreset = coreset::restrict_to_coreset(run, k, ts, s, opt.progress);
+  std::unique_ptr<ShadowJob> job = preparer.prepare_shadow(run, k, ts, s, opt.progress);
   auto t_setup = Clock::now();
   DeviceData d = upload_training_set(run, ts, run.data.train.name + "/shadow" + std::to_string(k), s);
   const int64_t n = d.size(), M = run.exp.audit.size();
@@ -169,22 +167,12 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
   for (int64_t j = 0; j < M; ++j) num_in += run.exp.membership.in(k, j) ? 1 : 0;
   TrainRecipe recipe = cfg.recipe_for(n);
   Trainer tr(*model, recipe, s, seed);
-  // Paradigm dpsgd: the DP-SGD step replaces the trainer's (paradigms/dpsgd/dp_trainer.h).
-  std::unique_ptr<dpsgd::DpTrainer> dp;
-  if (cfg.paradigm == "dpsgd") {
-    dpsgd::DpPlan plan = dpsgd::plan_dpsgd(cfg.dpsgd, n, recipe.batch_size, recipe.epochs);
-    dp = std::make_unique<dpsgd::DpTrainer>(tr, cfg.dpsgd, plan, seed, s);
-    char line[200];
-    std::snprintf(line, sizeof line, "%s: DP-SGD q %.5g, %lld steps, sigma %.5g, C %g, K %lld -> epsilon %.4g (%s, delta %g)",
-                  name.c_str(), plan.sample_rate, (long long)plan.steps, plan.noise_multiplier, cfg.dpsgd.clip_norm,
-                  (long long)cfg.dpsgd.augmult, plan.epsilon, cfg.dpsgd.accountant.c_str(), cfg.dpsgd.delta);
-    log(line);
-    if (!plan.note.empty()) log(name + ": " + plan.note);
-  }
+  job->start(tr, d, name, log);
+  std::unique_ptr<TrainingSource> source = job->source(tr, d, seed);
   TrainState st;
   if (fs::exists(p.checkpoint)) {
     st = load_train_state(p.checkpoint, tr, tag, s);
-    if (dp) dp->load_state(p.checkpoint);
+    job->load_checkpoint_state(p.checkpoint);
     log(name + ": resuming from its checkpoint after epoch " + std::to_string(st.epochs_done) + "/" +
         std::to_string(recipe.epochs));
   }
@@ -199,11 +187,11 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
   double interval = opt.progress ? opt.progress->update_interval_s() : 1e30;
   auto last_checkpoint = Clock::now();
   for (int e = st.epochs_done; e < recipe.epochs; ++e) {
-    EpochStats es = dp ? dp->train_epoch(d, e, on_progress, interval) : tr.train_epoch(d, e, on_progress, interval);
+    EpochStats es = job->train_epoch(tr, *source, e, on_progress, interval);
     st.history.push_back(es);
     st.epochs_done = e + 1;
     if (e + 1 == recipe.epochs || since(last_checkpoint) >= opt.checkpoint_interval_s) {
-      save_train_state(p.checkpoint, tr, st, tag, s, dp ? dp->state() : std::map<std::string, Tensor>{});
+      save_train_state(p.checkpoint, tr, st, tag, s, job->checkpoint_state());
       last_checkpoint = Clock::now();
     }
     char line[200];
@@ -216,7 +204,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
   for (const EpochStats& e : st.history) train_s += e.seconds;
 
   // Evaluation (eval mode): test accuracy and accuracy on the model's own training set; the audit queries.
-  if (dp) dp->finish();  // DP-SGD with EMA: the EMA parameters are evaluated, queried and saved
+  job->finish_training(tr);
   auto t_eval = Clock::now();
   double test_acc = tr.evaluate(run.test, cfg.eval_batch);
   double train_acc = tr.evaluate(d, cfg.eval_batch);
@@ -270,16 +258,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOpti
         {"write", write_s}}},
       {"resumed_from_epoch", resumed_from},
       {"history", history_json(st.history)}};
-  if (dp) {  // Poisson batches of K copies: count the images each epoch really trained on
-    double images = 0;
-    for (const EpochStats& e : st.history) images += e.images_per_s * e.seconds;
-    m["images_per_s"] = train_s > 0 ? images / train_s : 0.0;
-    m["dpsgd"] = dp->metrics_json();
-  }
-  if (cfg.paradigm == "coreset") {
-    m["seconds"]["select"] = coreset.seconds;
-    m["coreset"] = coreset.metrics;
-  }
+  job->add_metrics(m, st, train_s);
   write_file_atomic(p.metrics, m.dump(2) + "\n");
   fs::remove(p.checkpoint, ec);
 

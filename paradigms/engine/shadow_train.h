@@ -1,12 +1,12 @@
-// Training one shadow model of an experiment (the undefended baseline, or under paradigm "coreset" on the
-// coreset selected from its private set: paradigms/coreset/coreset_shadow.h) and querying it, with every
-// output written atomically into DIR/shadow/<k>/:
-//   model.safetensors   the trained model as a PyTorch state_dict (paradigms/model_file.h)
+// Training one shadow model of an experiment, prepared and driven by the experiment's paradigm through the
+// ShadowJob seam (paradigms/engine/shadow_job.h), and querying it, with every output written atomically into
+// DIR/shadow/<k>/:
+//   model.safetensors   the trained model as a PyTorch state_dict (paradigms/engine/model_file.h)
 //   logits.npy          f32 [M, 18, C] eval-mode logits of the 18 query views of every audit sample
 //   scores.npy          f64 [M, 18] LiRA statistic phi = z_y - logsumexp_{j != y} z_j (y: training label)
 //   logits_all.npy      f32 [N, 18, C] for the whole training set (only with query_all)
 //   metrics.json        accuracies, per-phase seconds, images/s, device; written last: a shadow with it is done
-//   checkpoint.safetensors  at epoch ends while training (paradigms/train_state.h); removed at the end
+//   checkpoint.safetensors  at epoch ends while training (paradigms/engine/train_state.h); removed at the end
 //   .lock               flock held while a process trains the shadow; a second process skips it (busy)
 // A shadow whose metrics.json exists is skipped (with query_all, its missing logits_all.npy is computed from
 // model.safetensors); one with a checkpoint resumes after the checkpoint's epoch and ends with the same
@@ -16,8 +16,9 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "paradigms/experiment_run.h"
-#include "paradigms/progress.h"
+#include "paradigms/engine/experiment_run.h"
+#include "paradigms/engine/progress.h"
+#include "paradigms/engine/shadow_job.h"
 
 namespace sp {
 
@@ -39,7 +40,9 @@ struct ShadowResult {
   nlohmann::json metrics;  // the metrics.json content (read back when skipped)
 };
 
-ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowOptions& opt = {});
+// `preparer`: the experiment's paradigm (paradigms/paradigm.h: paradigm_of(run.cfg)).
+ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPreparer& preparer,
+                          const ShadowOptions& opt = {});
 
 // The samples ts (indices into the training set, with their training labels) uploaded to the device.
 DeviceData upload_training_set(const ExperimentRun& run, const data::TrainingSet& ts, const std::string& name, Stream& s);

@@ -1,37 +1,17 @@
 // Training loop (see train_loop.h).
-#include "paradigms/train_loop.h"
+#include "paradigms/engine/train_loop.h"
 
 #include <chrono>
 #include <cmath>
 
-#include "kernels/counter_rng.h"
 #include "kernels/metrics.h"
-#include "nn/ops_loss.h"
 
 namespace sp {
 
 namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-constexpr uint64_t kShufflePurpose = 0x5348554646ULL;  // "SHUFF"
 }  // namespace
-
-DeviceData DeviceData::upload(const data::Dataset& d, Stream& s) {
-  d.validate("DeviceData::upload");
-  DeviceData out;
-  out.images = d.images.to(s.device(), s);
-  out.labels = d.labels.to(s.device(), s);
-  out.host_labels = d.labels.to_vector<int64_t>();
-  return out;
-}
-
-std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int epoch) {
-  std::vector<int64_t> p(size_t(std::max<int64_t>(n, 0)));
-  for (int64_t i = 0; i < n; ++i) p[i] = i;
-  crng::Stream32 rng(crng::derive_key(seed, kShufflePurpose), uint64_t(epoch));
-  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[int64_t(rng.below64(uint64_t(i + 1)))]);
-  return p;
-}
 
 Trainer::Trainer(const Model& model, const TrainRecipe& recipe, Stream& s, uint64_t seed)
     : model_(model), recipe_(recipe), s_(s), seed_(seed), tape_(s) {
@@ -41,6 +21,7 @@ Trainer::Trainer(const Model& model, const TrainRecipe& recipe, Stream& s, uint6
   buffers_ = Tensor::empty({std::max<int64_t>(model.buffers().numel(), 0)}, DType::f32, s);
   model.init(s, theta_, buffers_, seed);
   opt_ = make_optimizer(recipe.optim, theta_, s, recipe.decay_all ? Tensor() : model.params().decay_mask(s));
+  loss_ = std::make_unique<HardCrossEntropy>(recipe.label_smoothing);
 }
 
 int64_t Trainer::steps_per_epoch(int64_t n) const {
@@ -55,33 +36,32 @@ Var Trainer::forward(Tape& t, const Tensor& x, bool training) {
 
 EpochStats Trainer::train_epoch(const DeviceData& d, int epoch, const std::function<void(const TrainProgress&)>& progress,
                                 double progress_interval_s) {
-  const int64_t n = d.size(), steps = steps_per_epoch(n), B = recipe_.batch_size;
+  DatasetSource source(d, recipe_.augment, recipe_.augment_cfg, seed_);
+  return train_epoch(source, epoch, progress, progress_interval_s);
+}
+
+EpochStats Trainer::train_epoch(TrainingSource& source, int epoch,
+                                const std::function<void(const TrainProgress&)>& progress,
+                                double progress_interval_s) {
+  const int64_t n = source.size(), steps = steps_per_epoch(n), B = recipe_.batch_size;
   SP_CHECK(steps > 0, "train_epoch: ", n, " samples give no batch of ", B);
   ScheduleConfig sc = recipe_.schedule;
   if (sc.total_steps == 0) sc.total_steps = int64_t(recipe_.epochs) * steps;
   LrSchedule schedule(sc);
 
-  // The epoch's order and the labels in that order go to the device once; batches are slices of them.
-  std::vector<int64_t> perm = epoch_permutation(n, seed_, epoch), perm_labels(perm.size());
-  for (size_t i = 0; i < perm.size(); ++i) perm_labels[i] = d.host_labels[size_t(perm[i])];
-  Tensor ids = Tensor::from_vector(perm, {n}).to(s_.device(), s_);
-  Tensor labels = Tensor::from_vector(perm_labels, {n}).to(s_.device(), s_);
-
+  source.begin_epoch(s_, epoch);
   EpochStats es = run_epoch(
       epoch, steps,
       [&](int64_t step, const Tensor& acc) {
         int64_t lo = step * B, hi = std::min(n, lo + B);
-        Tensor bid = ids.slice(0, lo, hi), by = labels.slice(0, lo, hi);
-        Tensor x = recipe_.augment
-                       ? data::augment_batch(s_, d.images, bid, seed_, uint64_t(epoch), recipe_.augment_cfg)
-                       : data::normalize_batch(s_, d.images, bid, recipe_.augment_cfg.norm, recipe_.augment_cfg.dtype);
+        Batch b = source.batch(s_, epoch, lo, hi);
         tape_.clear();
         Var th = tape_.leaf(theta_, true);
-        Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(x), true);
-        Var loss = ag::cross_entropy(tape_, logits, by, recipe_.label_smoothing);
+        Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(b.x), true);
+        Var loss = loss_->compute(tape_, logits, b);
         Tensor g = tape_.grad(loss, {th})[0];
-        accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), by);
-        if (step_hook_) step_hook_(lo, bid, tape_.value(logits));
+        accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), b.labels);
+        if (step_hook_) step_hook_(lo, b.ids, tape_.value(logits));
         opt_->step(s_, theta_, g, schedule.lr(opt_->steps()));
         return hi - lo;
       },

@@ -1,0 +1,162 @@
+// Layer declaration, PyTorch-default initialisation and layer application over a flat parameter vector
+// (see layer_builder.h).
+#include "nn/models/layer_builder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nn/init.h"
+#include "nn/layer_trace.h"
+#include "nn/ops_conv.h"
+#include "nn/ops_matmul.h"
+#include "nn/ops_norm.h"
+
+namespace sp::models {
+
+Slot LayerBuilder::add_param(const std::string& name, const Shape& shape, InitRule r, bool decay) {
+  int64_t off = params_.add(name, shape, decay);
+  param_init_.push_back(r);
+  return {off, shape};
+}
+
+Slot LayerBuilder::add_buffer(const std::string& name, const Shape& shape, double value) {
+  int64_t off = buffers_.add(name, shape, false);
+  buffer_init_.push_back({value, value});
+  return {off, shape};
+}
+
+ConvLayer LayerBuilder::add_conv(const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                              int64_t padding, bool bias) {
+  const double bound = 1.0 / std::sqrt(double(in * kernel * kernel));
+  ConvLayer l;
+  l.weight = add_param(name + ".weight", {out, in, kernel, kernel}, {-bound, bound}, true);
+  if (bias) l.bias = add_param(name + ".bias", {out}, {-bound, bound}, false);
+  l.p.stride = stride;
+  l.p.padding = padding;
+  return l;
+}
+
+NormLayer LayerBuilder::add_batch_norm(const std::string& name, int64_t channels) {
+  NormLayer l;
+  l.batch = true;
+  l.weight = add_param(name + ".weight", {channels}, {1, 1}, false);
+  l.bias = add_param(name + ".bias", {channels}, {0, 0}, false);
+  l.running_mean = add_buffer(name + ".running_mean", {channels}, 0.0);
+  l.running_var = add_buffer(name + ".running_var", {channels}, 1.0);
+  return l;
+}
+
+NormLayer LayerBuilder::add_group_norm(const std::string& name, int64_t channels, int64_t groups) {
+  SP_CHECK(groups >= 1 && channels % groups == 0, owner_, ": group norm '", name, "' with ", groups,
+           " groups does not divide ", channels, " channels");
+  NormLayer l;
+  l.batch = false;
+  l.groups = groups;
+  l.weight = add_param(name + ".weight", {channels}, {1, 1}, false);
+  l.bias = add_param(name + ".bias", {channels}, {0, 0}, false);
+  return l;
+}
+
+LinearLayer LayerBuilder::add_linear(const std::string& name, int64_t in, int64_t out) {
+  const double bound = 1.0 / std::sqrt(double(in));
+  LinearLayer l;
+  l.weight = add_param(name + ".weight", {out, in}, {-bound, bound}, true);
+  l.bias = add_param(name + ".bias", {out}, {-bound, bound}, false);
+  return l;
+}
+
+void LayerBuilder::init_flat(Stream& s, const Tensor& flat, const ParamLayout& layout,
+                             const std::vector<InitRule>& rules, uint64_t seed, const char* what) const {
+  if (layout.numel() == 0) return;  // a model without buffers accepts an undefined or empty buffer vector
+  SP_CHECK(flat.defined() && flat.dim() == 1 && flat.numel() == layout.numel() && flat.is_contiguous() &&
+               is_floating(flat.dtype()),
+           owner_, ".init: ", what, " ", flat.defined() ? flat.str() : std::string("(undefined)"),
+           " must be a contiguous floating vector [", layout.numel(), "]");
+  // Values are drawn in f64 on the host (a one-off cost) so every device and dtype sees the same numbers.
+  Tensor host = Tensor::empty({layout.numel()}, DType::f64);
+  double* h = host.data<double>();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const ParamSpec& p = layout.specs()[i];
+    const InitRule& r = rules[i];
+    if (r.lo == r.hi)
+      std::fill(h + p.offset, h + p.offset + p.numel(), r.lo);
+    else
+      fill_uniform(h + p.offset, p.numel(), r.lo, r.hi, seed, stream_id(p.name));
+  }
+  Tensor dst = flat;  // a handle: copy_ writes the caller's storage
+  dst.copy_(host, s);
+}
+
+void LayerBuilder::init(Stream& s, const Tensor& theta, const Tensor& buffers, uint64_t seed) const {
+  init_flat(s, theta, params_, param_init_, seed, "theta");
+  init_flat(s, buffers, buffers_, buffer_init_, seed, "buffers");
+}
+
+void LayerBuilder::check_theta_and_buffers(Tape& t, Var theta, const Tensor& buffers) const {
+  const Tensor& th = t.value(theta);
+  SP_CHECK(th.numel() == params_.numel() && th.is_contiguous() && is_floating(th.dtype()), owner_, ": theta ",
+           th.str(), " must be a contiguous floating vector of ", params_.numel(), " parameters");
+  if (buffers_.numel() > 0)
+    SP_CHECK(buffers.defined() && buffers.dim() == 1 && buffers.numel() == buffers_.numel() &&
+                 buffers.is_contiguous() && buffers.dtype() == th.dtype() && buffers.device() == th.device(),
+             owner_, ": buffers ", buffers.defined() ? buffers.str() : std::string("(undefined)"),
+             " must be a contiguous vector of ", buffers_.numel(), " running statistics like theta ", th.str());
+}
+
+namespace {
+
+// A traced layer's kind, input, output and parameter ranges; the caller adds what only its kind has.
+TracedLayer traced(TracedLayer::Kind kind, Var x, Var y, const Slot& weight, const Slot& bias) {
+  TracedLayer tl;
+  tl.kind = kind;
+  tl.x = x;
+  tl.y = y;
+  tl.weight_offset = weight.offset;
+  tl.weight_shape = weight.shape;
+  tl.bias_offset = bias.offset;
+  tl.bias_shape = bias.shape;
+  return tl;
+}
+
+}  // namespace
+
+Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x) const {
+  Var w = t.view(theta, l.weight.offset, l.weight.shape);
+  Var b = l.bias.valid() ? t.view(theta, l.bias.offset, l.bias.shape) : Var{};
+  Var y = ag::conv2d(t, x, w, b, l.p);
+  if (LayerTrace* tr = LayerTrace::active()) {
+    TracedLayer tl = traced(TracedLayer::Kind::conv, x, y, l.weight, l.bias);
+    tl.conv = l.p;
+    tr->add(tl);
+  }
+  return y;
+}
+
+Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training) const {
+  Var w = t.view(theta, l.weight.offset, l.weight.shape);
+  Var b = t.view(theta, l.bias.offset, l.bias.shape);
+  Var y;
+  if (!l.batch) {
+    y = ag::group_norm(t, x, l.groups, w, b);
+  } else {
+    const int64_t c = l.running_mean.shape.numel();
+    y = ag::batch_norm(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
+                   buffers.narrow(0, l.running_var.offset, c), training);
+  }
+  if (LayerTrace* tr = LayerTrace::active()) {
+    TracedLayer tl = traced(l.batch ? TracedLayer::Kind::batch_norm : TracedLayer::Kind::group_norm, x, y,
+                            l.weight, l.bias);
+    tl.groups = l.groups;
+    tr->add(tl);
+  }
+  return y;
+}
+
+Var LayerBuilder::linear(Tape& t, Var theta, const LinearLayer& l, Var x) const {
+  Var y = ag::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
+  if (LayerTrace* tr = LayerTrace::active())
+    tr->add(traced(TracedLayer::Kind::linear, x, y, l.weight, l.bias));
+  return y;
+}
+
+}  // namespace sp::models

@@ -1,0 +1,84 @@
+// LayerBuilder: the layers of any network over one flat parameter vector, for classifiers (nn/models/
+// model_base.h) and other modules alike (nn/models/dcgan_generator.cpp). A network's constructor declares its
+// layers with add_conv / add_batch_norm / add_group_norm / add_linear, which append PyTorch-named parameters
+// (and BN running statistics) to two ParamLayouts, remember how PyTorch initialises each, and return a small
+// layer record of resolved offsets; forward applies a record with conv / norm / linear, taking views of theta
+// (Tape::view: no copies, no name lookups). Tested in tests/test_layer_builder.cpp and through every model's
+// tests (tests/test_models.cpp, tests/test_models_golden.cpp).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/conv.h"
+#include "nn/params.h"
+#include "nn/tape.h"
+
+namespace sp::models {
+
+// A parameter (or buffer) as a range of its flat vector.
+struct Slot {
+  int64_t offset = -1;
+  Shape shape;
+  bool valid() const { return offset >= 0; }
+};
+
+struct ConvLayer {
+  Slot weight, bias;  // bias invalid when the conv has none
+  Conv2dParams p;
+};
+
+struct NormLayer {
+  bool batch = true;    // batch norm (with running statistics) or group norm
+  int64_t groups = 1;   // group norm only
+  Slot weight, bias;
+  Slot running_mean, running_var;  // batch norm only: ranges of the buffers vector
+};
+
+struct LinearLayer {
+  Slot weight, bias;
+};
+
+class LayerBuilder {
+ public:
+  // `owner` names the network in error messages.
+  explicit LayerBuilder(std::string owner) : owner_(std::move(owner)) {}
+
+  // Declaration. Weights follow PyTorch's defaults: conv and linear weights and biases U(+-1/sqrt(fan_in))
+  // (kaiming-uniform with a = sqrt(5)), norm weight 1 and bias 0, running mean 0 and running var 1. Conv and
+  // linear weights are marked for weight decay, biases and norm parameters are not (ParamSpec::decay), so a
+  // trainer can opt into that common variant with params().decay_mask(); PyTorch's default decays everything.
+  ConvLayer add_conv(const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                     int64_t padding, bool bias);
+  NormLayer add_batch_norm(const std::string& name, int64_t channels);
+  NormLayer add_group_norm(const std::string& name, int64_t channels, int64_t groups);
+  LinearLayer add_linear(const std::string& name, int64_t in, int64_t out);
+
+  const ParamLayout& params() const { return params_; }
+  const ParamLayout& buffers() const { return buffers_; }  // empty without batch norm
+  // Every declared parameter and buffer initialised by its rule, deterministically from the seed (each
+  // parameter draws from its own stream keyed by its name, so adding a layer leaves the others unchanged).
+  void init(Stream& s, const Tensor& theta, const Tensor& buffers, uint64_t seed) const;
+
+  // Application (forward). `buffers` is the flat running-statistics vector (batch norm only).
+  Var conv(Tape& t, Var theta, const ConvLayer& l, Var x) const;
+  Var norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training) const;
+  Var linear(Tape& t, Var theta, const LinearLayer& l, Var x) const;
+
+  // Checks theta (and, with batch norm, the buffers) against the layouts; errors name the owner.
+  void check_theta_and_buffers(Tape& t, Var theta, const Tensor& buffers) const;
+
+ private:
+  struct InitRule {
+    double lo = 0, hi = 0;  // U(lo, hi); lo == hi means the constant lo
+  };
+  Slot add_param(const std::string& name, const Shape& shape, InitRule r, bool decay);
+  Slot add_buffer(const std::string& name, const Shape& shape, double value);
+  void init_flat(Stream& s, const Tensor& flat, const ParamLayout& layout, const std::vector<InitRule>& rules,
+                 uint64_t seed, const char* what) const;
+
+  std::string owner_;
+  ParamLayout params_, buffers_;
+  std::vector<InitRule> param_init_, buffer_init_;
+};
+
+}  // namespace sp::models
