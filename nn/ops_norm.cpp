@@ -8,8 +8,11 @@
 
 #include <vector>
 
+#include "kernels/axpby.h"
 #include "kernels/batchnorm.h"
+#include "kernels/elementwise.h"
 #include "kernels/groupnorm.h"
+#include "kernels/reduce.h"
 #include "nn/op_registry.h"
 #include "nn/ops_elementwise.h"
 #include "nn/ops_reduce.h"
@@ -20,6 +23,8 @@ namespace sp::ag {
 SP_REGISTER_OP(batch_norm);
 SP_REGISTER_OP(group_norm);
 SP_REGISTER_OP(instance_norm);
+SP_REGISTER_OP(norm_input_grad);
+SP_REGISTER_OP(norm_weight_grad);
 
 namespace {
 
@@ -88,24 +93,75 @@ struct NormLayout {
   }
 };
 
-// The differentiable backward of training-mode normalisation (batch statistics, biased variance).
-void normalise_diff_backward(DiffBackwardCtx& c, const NormLayout& l, int iw, int ib, double eps) {
+// The shapes the norm-gradient ops work in: x as [N, C, S] (`chan`, where weights act per channel), as
+// `grouped` (where statistics are taken, over `axes`), a statistic's shape (`stat`) and a per-channel
+// broadcast shape ([1, C, 1]); `count` elements make one statistic.
+struct NormGeo {
+  NormLayout layout;
+  Shape stat, per_channel;
+  int64_t count = 1;
+  NormGeo(const Shape& x, const NormStats& st)
+      : layout(st.batch ? NormLayout::batch(x) : NormLayout::group(x, st.groups)) {
+    stat = layout.grouped;
+    for (int a : layout.axes) {
+      count *= stat[a];
+      stat[a] = 1;
+    }
+    per_channel = {1, layout.channels[1], 1};
+  }
+};
+
+// r P(z w) per statistics group (w per channel, or none): the fused kernels' input gradient, written as
+// out = result + beta * out.
+void r_project(Stream& s, const Tensor& out, const Tensor& z, const Tensor& x, const NormStats& st, const Tensor& w,
+               double beta) {
+  if (st.batch)
+    batch_norm_backward(s, out, Tensor(), Tensor(), z, x, st.mean, st.invstd, w, true, beta, 0, 0);
+  else
+    group_norm_backward(s, out, Tensor(), Tensor(), z, x, st.mean, st.invstd, w, st.groups, beta, 0, 0);
+}
+
+Tensor tensor_op(Stream& s, const Tensor& a, const Tensor& b, BinaryOp op, const Shape& shape, double alpha = 1.0) {
+  Tensor out = Tensor::empty(shape, a.dtype(), s);
+  binary(s, out, a, b, op, alpha, 0.0);
+  return out;
+}
+
+// xhat = (x - mean) invstd, in the grouped layout, from the saved statistics.
+Tensor xhat_of(Stream& s, const Tensor& x, const NormStats& st, const NormGeo& g) {
+  const Shape& gs = g.layout.grouped;
+  Tensor d = tensor_op(s, x.view(gs), st.mean.view(g.stat), BinaryOp::sub, gs);
+  return tensor_op(s, d, st.invstd.view(g.stat), BinaryOp::mul, gs);
+}
+
+// Per-group sums of a * b (grouped layout) -> stat shape.
+Tensor group_dot(Stream& s, const Tensor& a, const Tensor& b, const NormGeo& g) {
+  Tensor prod = tensor_op(s, a, b, BinaryOp::mul, g.layout.grouped);
+  Tensor out = Tensor::empty(g.stat, a.dtype(), s);
+  sum_to_shape(s, out, prod, 1.0, 0.0);
+  return out;
+}
+
+// xhat and r recomputed from x with tape ops (grouped layout; r in the stat shape): what the third-order
+// path needs to differentiate the statistics.
+struct XhatVars {
+  Var xhat, r;
+};
+XhatVars xhat_vars(Tape& t, Var x, const NormGeo& g, double eps) {
+  Var xg = reshaped(t, x, g.layout.grouped);
+  Var d = sub(t, xg, mean(t, xg, g.layout.axes, true));
+  Var r = rsqrt(t, add(t, mean(t, mul(t, d, d), g.layout.axes, true), constant_like(t, x, eps)));
+  return {mul(t, d, r), r};
+}
+
+// The differentiable backward of training-mode normalisation (batch statistics, biased variance): the
+// fused gradient ops, whose own backwards differentiate the statistics analytically.
+void normalise_diff_backward(DiffBackwardCtx& c, const NormStats& st, int iw, int ib) {
   Tape& t = c.tape();
-  const bool need_w = iw >= 0 && c.needs(iw), need_b = ib >= 0 && c.needs(ib);
-  Var gy = reshaped(t, c.grad_out(), l.channels);
-  if (need_b) c.add(ib, sum(t, gy, {0, 2}));
-  if (!c.needs(0) && !need_w) return;
-  Var x = reshaped(t, c.in(0), l.grouped);
-  Var d = sub(t, x, mean(t, x, l.axes, true));
-  Var rstd = rsqrt(t, add(t, mean(t, mul(t, d, d), l.axes, true), constant_like(t, x, eps)));
-  Var xhat = mul(t, d, rstd);
-  if (need_w) c.add(iw, sum(t, mul(t, gy, reshaped(t, xhat, l.channels)), {0, 2}));
-  if (!c.needs(0)) return;
-  Var gxhat = iw >= 0 ? mul(t, gy, reshaped(t, c.in(iw), {1, l.channels[1], 1})) : gy;
-  gxhat = reshaped(t, gxhat, l.grouped);
-  Var centred = sub(t, gxhat, mean(t, gxhat, l.axes, true));
-  Var gx = mul(t, rstd, sub(t, centred, mul(t, xhat, mean(t, mul(t, gxhat, xhat), l.axes, true))));
-  c.add(0, reshaped(t, gx, l.x));
+  const NormGeo g(t.value(c.in(0)).shape(), st);
+  if (ib >= 0 && c.needs(ib)) c.add(ib, sum(t, reshaped(t, c.grad_out(), g.layout.channels), {0, 2}));
+  if (iw >= 0 && c.needs(iw)) c.add(iw, norm_weight_grad(t, c.grad_out(), c.in(0), st));
+  if (c.needs(0)) c.add(0, norm_input_grad(t, c.grad_out(), c.in(0), iw >= 0 ? c.in(iw) : Var{}, st));
 }
 
 // Eval-mode batch norm, y = (x - mean) (invstd w) + b with the statistics the forward saved (the running
@@ -145,8 +201,8 @@ Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double e
         group_norm_backward(c.stream(), g.dx, g.dw, g.db, c.grad_out().contiguous(c.stream()), xv, mean, invstd, wv,
                             groups, g.bx, g.bw, g.bb);
       },
-      [layout, eps, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
-        normalise_diff_backward(c, layout, iw, ib, eps);
+      [st = NormStats{false, groups, mean, invstd, eps}, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
+        normalise_diff_backward(c, st, iw, ib);
       });
 }
 
@@ -171,7 +227,7 @@ Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean,
       },
       [layout, mean, invstd, training, eps, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
         if (training)
-          normalise_diff_backward(c, layout, iw, ib, eps);
+          normalise_diff_backward(c, NormStats{true, 1, mean, invstd, eps}, iw, ib);
         else
           batch_norm_eval_diff_backward(c, layout, mean, invstd, iw, ib);
       });
@@ -184,6 +240,125 @@ Var group_norm(Tape& t, Var x, int64_t groups, Var weight, Var bias, double eps)
 Var instance_norm(Tape& t, Var x, Var weight, Var bias, double eps) {
   const int64_t C = channels_of("instance_norm", t.value(x));
   return group_norm_op(t, x, C, weight, bias, eps, "instance_norm");
+}
+
+
+Var norm_input_grad(Tape& t, Var gy, Var x, Var w, const NormStats& st) {
+  Stream& s = t.stream();
+  Tensor gv = t.value(gy).contiguous(s), xv = t.value(x).contiguous(s), wv = value_or_none(t, w);
+  SP_CHECK(gv.shape() == xv.shape(), "norm_input_grad: gradient ", gv.str(), " and input ", xv.str(), " differ");
+  channels_of("norm_input_grad", xv);
+  const NormGeo g(xv.shape(), st);
+  Tensor gx = Tensor::empty(xv.shape(), xv.dtype(), s);
+  r_project(s, gx, gv, xv, st, wv, 0.0);
+  std::vector<Var> ins{gy, x};
+  if (w.valid()) ins.push_back(w);
+  return t.record(
+      "norm_input_grad", gx, ins,
+      [gv, xv, wv, gx, st, g](BackwardCtx& c) {
+        Stream& s = c.stream();
+        const Tensor u = c.grad_out().contiguous(s);
+        const Shape& chan = g.layout.channels;
+        const bool need_w = wv.defined() && c.needs(2);
+        if (c.needs(0) || need_w) {
+          Tensor rpu = Tensor::empty(xv.shape(), xv.dtype(), s);  // r P(u): the map gy -> gx is r P(. w)
+          r_project(s, rpu, u, xv, st, Tensor(), 0.0);
+          if (c.needs(0)) {
+            GradSink d = c.sink(0);
+            if (wv.defined())
+              binary(s, d.t.view(chan), rpu.view(chan), wv.view(g.per_channel), BinaryOp::mul, 1.0, d.beta);
+            else
+              axpby(s, d.t, rpu, 1.0, d.beta);
+          }
+          if (need_w) {
+            GradSink d = c.sink(2);
+            sum_to_shape(s, d.t.view(g.per_channel), tensor_op(s, gv.view(chan), rpu.view(chan), BinaryOp::mul, chan),
+                         1.0, d.beta);
+          }
+        }
+        if (!c.needs(1)) return;
+        // d<u, gx>/dx = r P(a) - r xhat L / count, with a = -(r / count) (h Ux + u Hx), h = gy w and the
+        // per-group sums Ux = <u, xhat>, Hx = <h, xhat>, L = <u, gx> (the statistics' dependence on x).
+        const Shape& gs = g.layout.grouped;
+        Tensor xhat = xhat_of(s, xv, st, g);
+        Tensor h = wv.defined() ? tensor_op(s, gv.view(chan), wv.view(g.per_channel), BinaryOp::mul, chan) : gv;
+        Tensor ug = u.view(gs), hg = h.view(gs);
+        Tensor Ux = group_dot(s, ug, xhat, g), Hx = group_dot(s, hg, xhat, g), L = group_dot(s, ug, gx.view(gs), g);
+        Tensor a = tensor_op(s, hg, Ux, BinaryOp::mul, gs);
+        binary(s, a, ug, Hx, BinaryOp::mul, 1.0, 1.0);
+        Tensor ra = tensor_op(s, a, st.invstd.view(g.stat), BinaryOp::mul, gs, -1.0 / double(g.count));
+        Tensor rpa = Tensor::empty(xv.shape(), xv.dtype(), s);
+        r_project(s, rpa, ra.view(xv.shape()), xv, st, Tensor(), 0.0);
+        Tensor xl = tensor_op(s, xhat, L, BinaryOp::mul, gs);
+        Tensor corr = tensor_op(s, xl, st.invstd.view(g.stat), BinaryOp::mul, gs, 1.0 / double(g.count));
+        GradSink d = c.sink(1);
+        binary(s, d.t.view(gs), rpa.view(gs), corr, BinaryOp::sub, 1.0, d.beta);
+      },
+      [st, g, has_w = w.valid()](DiffBackwardCtx& c) {
+        Tape& t = c.tape();
+        const Shape& chan = g.layout.channels;
+        const Shape x_shape = t.value(c.in(1)).shape();
+        Var u = c.grad_out(), x = c.in(1);
+        Var wb = has_w ? reshaped(t, c.in(2), g.per_channel) : Var{};
+        if (c.needs(0) || (has_w && c.needs(2))) {
+          Var rpu = reshaped(t, norm_input_grad(t, u, x, Var{}, st), chan);
+          if (c.needs(0)) c.add(0, reshaped(t, has_w ? mul(t, rpu, wb) : rpu, x_shape));
+          if (has_w && c.needs(2)) c.add(2, sum(t, mul(t, reshaped(t, c.in(0), chan), rpu), {0, 2}));
+        }
+        if (!c.needs(1)) return;
+        const Shape& gs = g.layout.grouped;
+        const std::vector<int>& ax = g.layout.axes;
+        XhatVars xv = xhat_vars(t, x, g, st.eps);
+        Var h = reshaped(t, c.in(0), chan);
+        if (has_w) h = mul(t, h, wb);
+        Var hg = reshaped(t, h, gs), ug = reshaped(t, u, gs);
+        Var Ux = sum(t, mul(t, ug, xv.xhat), ax, true), Hx = sum(t, mul(t, hg, xv.xhat), ax, true);
+        Var L = sum(t, mul(t, ug, reshaped(t, c.out(), gs)), ax, true);
+        Var a = scale(t, mul(t, xv.r, add(t, mul(t, hg, Ux), mul(t, ug, Hx))), -1.0 / double(g.count));
+        Var rpa = reshaped(t, norm_input_grad(t, reshaped(t, a, x_shape), x, Var{}, st), gs);
+        Var corr = scale(t, mul(t, mul(t, xv.xhat, L), xv.r), 1.0 / double(g.count));
+        c.add(1, reshaped(t, sub(t, rpa, corr), x_shape));
+      });
+}
+
+Var norm_weight_grad(Tape& t, Var gy, Var x, const NormStats& st) {
+  Stream& s = t.stream();
+  Tensor gv = t.value(gy).contiguous(s), xv = t.value(x).contiguous(s);
+  SP_CHECK(gv.shape() == xv.shape(), "norm_weight_grad: gradient ", gv.str(), " and input ", xv.str(), " differ");
+  const int64_t C = channels_of("norm_weight_grad", xv);
+  const NormGeo g(xv.shape(), st);
+  // sum over N, * of gy xhat, from xhat in the channel layout.
+  Tensor xhat = xhat_of(s, xv, st, g);
+  Tensor gw = Tensor::empty({C}, xv.dtype(), s);
+  sum_to_shape(s, gw.view(g.per_channel),
+               tensor_op(s, gv.view(g.layout.channels), xhat.view(g.layout.channels), BinaryOp::mul, g.layout.channels),
+               1.0, 0.0);
+  return t.record(
+      "norm_weight_grad", gw, {gy, x},
+      [gv, xv, st, g](BackwardCtx& c) {
+        Stream& s = c.stream();
+        const Tensor u = c.grad_out().contiguous(s);
+        if (c.needs(0)) {  // xhat u per channel
+          GradSink d = c.sink(0);
+          const Shape& chan = g.layout.channels;
+          binary(s, d.t.view(chan), xhat_of(s, xv, st, g).view(chan), u.view(g.per_channel), BinaryOp::mul, 1.0,
+                 d.beta);
+        }
+        if (c.needs(1)) {  // d/dx sum gy u xhat = r P(gy u)
+          GradSink d = c.sink(1);
+          r_project(s, d.t, gv, xv, st, u, d.beta);
+        }
+      },
+      [st, g](DiffBackwardCtx& c) {
+        Tape& t = c.tape();
+        const Shape x_shape = t.value(c.in(1)).shape();
+        if (c.needs(0)) {
+          XhatVars xv = xhat_vars(t, c.in(1), g, st.eps);
+          Var ub = reshaped(t, c.grad_out(), g.per_channel);
+          c.add(0, reshaped(t, mul(t, reshaped(t, xv.xhat, g.layout.channels), ub), x_shape));
+        }
+        if (c.needs(1)) c.add(1, norm_input_grad(t, c.in(0), c.in(1), c.grad_out(), st));
+      });
 }
 
 }  // namespace sp::ag

@@ -23,4 +23,20 @@ Var group_norm(Tape& t, Var x, int64_t groups, Var weight = {}, Var bias = {}, d
 // group_norm with groups = C (each sample's channel normalised over its spatial positions).
 Var instance_norm(Tape& t, Var x, Var weight = {}, Var bias = {}, double eps = 1e-5);
 
+// The backward of training-mode normalisation as ops, so that second-order sweeps run the fused kernels and
+// keep one tensor per layer instead of a composite's intermediates. `stats` names the layout and holds the
+// statistics the forward saved (they are functions of x; the ops' own backward differentiates through
+// them analytically). With P(z) = z - mean(z) - xhat mean(z xhat) over each statistics group and
+// r = 1 / sqrt(var + eps):
+//   norm_input_grad(gy, x, w) = r P(gy w)         (d loss / dx; w may be Var{}: no weight),
+//   norm_weight_grad(gy, x)   = sum over N, * of gy xhat   ([C], d loss / dweight).
+struct NormStats {
+  bool batch = true;     // batch norm: a group is a channel over (N, *); else group norm: (sample, group)
+  int64_t groups = 1;    // group norm
+  Tensor mean, invstd;   // as the forward saved them: [C] (batch) or [N, groups] (group)
+  double eps = 1e-5;
+};
+Var norm_input_grad(Tape& t, Var gy, Var x, Var w, const NormStats& stats);
+Var norm_weight_grad(Tape& t, Var gy, Var x, const NormStats& stats);
+
 }  // namespace sp::ag

@@ -1,10 +1,13 @@
 // Second-order checks (check_second_order: the gradient of <grad_x f, v>, built with Tape::grad_graph, against
 // central differences in f64) for the elementwise, reduction, shape, scale, matmul, conv and pool ops, and
 // first-order checks and forward values of the ops that exist to make backward passes differentiable (exp,
-// rsqrt, expand, sum_to, narrow, the conv/pool/upsample adjoints).
+// rsqrt, expand, sum_to, narrow, the conv/pool/upsample adjoints, the normalisation gradients).
 #include "nn/ops_conv.h"
 #include "nn/ops_elementwise.h"
+#include "kernels/batchnorm.h"
+#include "kernels/groupnorm.h"
 #include "nn/ops_matmul.h"
+#include "nn/ops_norm.h"
 #include "nn/ops_reduce.h"
 #include "nn/ops_scale.h"
 #include "nn/ops_shape.h"
@@ -27,6 +30,8 @@ SP_GRAD_TESTED(conv2d_weight_grad);
 SP_GRAD_TESTED(max_pool2d_grad);
 SP_GRAD_TESTED(max_pool2d_gather);
 SP_GRAD_TESTED(avg_pool2d_grad);
+SP_GRAD_TESTED(norm_input_grad);
+SP_GRAD_TESTED(norm_weight_grad);
 
 SP_GRAD2_TESTED(relu);
 SP_GRAD2_TESTED(leaky_relu);
@@ -61,6 +66,8 @@ SP_GRAD2_TESTED(max_pool2d_gather);
 SP_GRAD2_TESTED(avg_pool2d);
 SP_GRAD2_TESTED(avg_pool2d_grad);
 SP_GRAD2_TESTED(global_avg_pool);
+SP_GRAD2_TESTED(norm_input_grad);
+SP_GRAD2_TESTED(norm_weight_grad);
 
 namespace {
 using Fn = std::function<Var(Tape&, const std::vector<Var>&)>;
@@ -293,4 +300,61 @@ TEST(OpsSecondOrder, ScaleAndAChainOfLayers) {
                        return mul(t, z, z);
                      },
                      {.rtol = 1e-5, .max_checks_per_input = 16});
+}
+
+namespace {
+// The statistics a training-mode forward saves for x: computed inside each evaluation, so the finite
+// differences see them move with x as they do in a network.
+NormStats stats_for(const Tensor& x, bool batch, int64_t groups) {
+  Stream& s = Stream::cpu();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  NormStats st;
+  st.batch = batch;
+  st.groups = groups;
+  st.mean = Tensor::empty(batch ? Shape{x.size(1)} : Shape{x.size(0), groups}, x.dtype());
+  st.invstd = Tensor::empty(st.mean.shape(), x.dtype());
+  if (batch)
+    batch_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, st.eps);
+  else
+    group_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), groups, st.eps);
+  return st;
+}
+}  // namespace
+
+TEST(OpsSecondOrder, NormalisationGradientOps) {
+  struct Case {
+    bool batch;
+    int64_t groups;
+    Shape x;
+  };
+  for (const Case& k : {Case{true, 1, {3, 4, 2, 3}}, Case{false, 2, {2, 4, 3, 2}}, Case{false, 4, {2, 4, 5}},
+                        Case{true, 1, {5, 3}}}) {
+    SCOPED_TRACE(testing::Message() << (k.batch ? "batch" : "group") << " " << k.x);
+    Tensor gy = randn(k.x, DType::f64, 40), x = randn(k.x, DType::f64, 41, 1.5, 0.3), w = randn({k.x[1]}, DType::f64, 42);
+    // Against the first-order kernels of the norm ops.
+    Tape t(Stream::cpu());
+    Var xv = t.leaf(x, true), wv = t.leaf(w, true);
+    Var y = k.batch ? batch_norm(t, xv, wv, Var{}, Tensor(), Tensor(), true) : group_norm(t, xv, k.groups, wv);
+    std::vector<Tensor> ref = t.grad(y, {xv, wv}, &gy);
+    NormStats st = stats_for(x, k.batch, k.groups);
+    Var gyv = t.leaf(gy);
+    EXPECT_TRUE(all_close(t.value(norm_input_grad(t, gyv, xv, wv, st)), ref[0], 1e-12, 1e-12));
+    EXPECT_TRUE(all_close(t.value(norm_weight_grad(t, gyv, xv, st)), ref[1], 1e-12, 1e-12));
+    const bool batch = k.batch;
+    const int64_t groups = k.groups;
+    auto sq = [](Tape& t, Var v) { return mul(t, v, v); };
+    both_orders({gy, x, w}, {true, true, true}, [=](Tape& t, const std::vector<Var>& v) {
+      return sq(t, norm_input_grad(t, v[0], v[1], v[2], stats_for(t.value(v[1]), batch, groups)));
+    }, 16);
+    both_orders({gy, x}, {true, true}, [=](Tape& t, const std::vector<Var>& v) {
+      return sq(t, norm_input_grad(t, v[0], v[1], Var{}, stats_for(t.value(v[1]), batch, groups)));
+    }, 16);
+    both_orders({gy, x}, {true, true}, [=](Tape& t, const std::vector<Var>& v) {
+      return sq(t, norm_weight_grad(t, v[0], v[1], stats_for(t.value(v[1]), batch, groups)));
+    }, 16);
+  }
+  Tape t(Stream::cpu());
+  Tensor x = randn({2, 4, 3}, DType::f64, 43);
+  expect_error_mentioning([&] { norm_input_grad(t, t.leaf(Tensor::zeros({2, 4, 2}, DType::f64)), t.leaf(x), Var{}, stats_for(x, true, 1)); },
+                          "norm_input_grad");
 }

@@ -5,10 +5,10 @@
 //       matching pays per step;
 //   (b) a --steps-step unrolled meta-gradient (MTT's inner loop, nn/unrolled_sgd.h) on --syn-batch images:
 //       time of the unrolled chain and of its meta-backward w.r.t. images and step size;
-//   (c) memory per unrolled step at width 128 for batch 100 and 1000 (--memory): the tape's held bytes and
+//   (c) memory per unrolled step at width 128 for batch 100 and 1000 (--memory, --memory-batches): the tape's held bytes and
 //       the process's resident-set growth per step (CPU) or the CUDA pool's growth (GPU).
 // Usage: sp_bench_second_order [--device cpu|cuda] [--width W] [--batch B] [--steps K] [--syn-batch N]
-//        [--reps R] [--memory]. Times are the median of --reps runs after one warm-up.
+//        [--reps R] [--memory [--memory-batches 100,1000]]. Times are the median of --reps runs after one warm-up.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -40,6 +40,7 @@ struct Options {
   int64_t width = 32, batch = 64, steps = 10, syn_batch = 100;
   int reps = 5;
   bool memory = false;
+  std::vector<int64_t> memory_batches{100, 1000};
 };
 
 double rss_mib() {
@@ -150,7 +151,7 @@ void memory_per_step(Stream& s, const Options& o) {
   auto m = convnet(128);
   Tensor theta = Tensor::empty({m->params().numel()}, DType::f32, s);
   m->init(s, theta, Tensor(), 7);
-  for (int64_t n : {int64_t(100), int64_t(1000)}) {
+  for (int64_t n : o.memory_batches) {
     Tensor x = random({n, 3, 32, 32}, 8, s), y = labels(n, s);
     Tape t(s);
     Var xv = t.leaf(x, true), lr = t.leaf(Tensor::full({}, 0.01, DType::f32, s), true);
@@ -182,6 +183,7 @@ int main(int argc, char** argv) {
   app.add_option("--syn-batch", o.syn_batch, "synthetic images of (b)")->check(CLI::Range(1, 100000));
   app.add_option("--reps", o.reps, "timed repetitions")->check(CLI::Range(1, 1000));
   app.add_flag("--memory", o.memory, "also measure (c), memory per unrolled step at width 128 (batch 1000 needs ~GBs)");
+  app.add_option("--memory-batches", o.memory_batches, "batches of (c) (default 100 1000)")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   try {
     Stream* s = &Stream::cpu();
