@@ -1,9 +1,13 @@
 // batch_norm, group_norm, instance_norm: forward through the kernels, backward closures that request only
-// the gradients the tape needs (see ops_norm.h). The differentiable backward recomputes the statistics from
-// x with tape ops instead of reusing the saved ones, since in training mode they depend on x and their
-// derivatives are part of the second order; with x viewed as [N, G, L] (group norm) or [N, C, S] (batch
-// norm, statistics over axes 0 and 2) it is gx = rstd (gxhat - mean(gxhat) - xhat mean(gxhat xhat)),
-// gxhat = gy w. Eval-mode batch norm is affine in x, so there the saved (running) statistics are constants.
+// the gradients the tape needs (see ops_norm.h). In training mode the differentiable backward is two ops,
+// norm_input_grad = r P(gy w) and norm_weight_grad = sum gy xhat, computed by the fused kernels; their own
+// first-order backwards are analytic (with x viewed as [N, G, L] for group norm or [N, C, S] for batch
+// norm, statistics over axes 2 or {0, 2}):
+//   d<u, r P(gy w)>/dgy = w r P(u),  /dw = sum gy r P(u),
+//   /dx = r P(a) - r xhat L / n  with  a = -(r / n)(gy w <u, xhat> + u <gy w, xhat>),  L = <u, r P(gy w)>,
+// per statistics group of n elements (the statistics' own dependence on x), and their differentiable
+// backwards build the same from tape ops, recomputing xhat and r from x, so every order is exact. Eval-mode
+// batch norm is affine in x, so there the saved (running) statistics are constants.
 #include "nn/ops_norm.h"
 
 #include <vector>

@@ -1,11 +1,12 @@
 // Normalisation layers as tape ops, with PyTorch's semantics (F.batch_norm, F.group_norm, instance norm
 // as group norm with one channel per group). Optional weight/bias: pass Var{} for "absent". Running
 // statistics of batch norm are plain tensors (not tape values), read in eval mode and updated in place in
-// training mode. Every op has a differentiable backward (second order): training-mode statistics are
-// recomputed from x with tape ops so that their dependence on x is differentiated too; in eval mode the
-// running statistics the forward used are constants. Kernels: kernels/batchnorm.h, kernels/groupnorm.h.
+// training mode. Every op has a differentiable backward (any order): in training mode it is the fused
+// gradient ops below, whose backwards differentiate the batch statistics' dependence on x analytically;
+// in eval mode the running statistics the forward used are constants. Kernels: kernels/batchnorm.h, kernels/groupnorm.h.
 // Tested in tests/test_ops_norm.cpp (values against naive f64 formulas, running-stat updates, first- and
-// second-order gradient checks, bad input) and tests/gpu/test_ops_norm_gpu.cpp.
+// second-order gradient checks, bad input), tests/test_ops_second_order.cpp (the gradient ops) and their GPU
+// twins.
 #pragma once
 #include "nn/tape.h"
 

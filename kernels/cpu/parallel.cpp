@@ -111,6 +111,16 @@ Pool& pool() {
 
 }  // namespace
 
+void parallel_ranges(int64_t n, int64_t items_per_block, const std::function<void(int64_t, int64_t)>& f) {
+  if (n <= 0) return;
+  const int64_t per = std::max<int64_t>(1, items_per_block), blocks = (n + per - 1) / per;
+  if (blocks == 1) {
+    f(0, n);
+    return;
+  }
+  parallel_for(blocks, [&](int64_t b) { f(b * per, std::min(n, (b + 1) * per)); });
+}
+
 void parallel_for(int64_t n, const std::function<void(int64_t)>& f) {
   if (n <= 0) return;
   if (n == 1 || hardware_threads() == 1 || inside_task || !pool().run(n, f))

@@ -16,4 +16,8 @@ int hardware_threads();
 
 void parallel_for(int64_t n, const std::function<void(int64_t)>& f);
 
+// f(begin, end) over [0, n) in blocks of `items_per_block` (the last shorter), in parallel when there is
+// more than one block: for loops whose items are independent, so results do not depend on the thread count.
+void parallel_ranges(int64_t n, int64_t items_per_block, const std::function<void(int64_t, int64_t)>& f);
+
 }  // namespace sp::cpu

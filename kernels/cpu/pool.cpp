@@ -1,21 +1,32 @@
-// CPU pooling kernels (see kernels/pool.h): loops over planes calling the shared math of pool_math.h.
+// CPU pooling kernels (see kernels/pool.h): loops over planes, in blocks on several threads, calling the
+// shared math of pool_math.h.
+#include <algorithm>
+
+#include "kernels/cpu/parallel.h"
 #include "kernels/dispatch.h"
 #include "kernels/pool.h"
 
 namespace sp {
 namespace {
 
+// Planes are independent: blocks of at least ~32k values run on several threads (each plane as on one).
+int64_t planes_per_block(const Pool2dGeom& g) {
+  return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, g.h * g.w));
+}
+
 void max_fwd_cpu(Stream&, const Tensor& y, const Tensor& arg, const Tensor& x, const Pool2dGeom& g) {
   SP_DISPATCH_FLOAT(x.dtype(), "max_pool2d", {
     const scalar_t* xp = x.data<scalar_t>();
     scalar_t* yp = y.data<scalar_t>();
     int32_t* ap = arg.data<int32_t>();
-    for (int64_t p = 0; p < g.n * g.c; ++p)
-      for (int64_t oh = 0; oh < g.oh; ++oh)
-        for (int64_t ow = 0; ow < g.ow; ++ow) {
-          int64_t o = (p * g.oh + oh) * g.ow + ow;
-          yp[o] = max_pool_window(xp + p * g.h * g.w, g, oh, ow, ap + o);
-        }
+    cpu::parallel_ranges(g.n * g.c, planes_per_block(g), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t oh = 0; oh < g.oh; ++oh)
+          for (int64_t ow = 0; ow < g.ow; ++ow) {
+            int64_t o = (p * g.oh + oh) * g.ow + ow;
+            yp[o] = max_pool_window(xp + p * g.h * g.w, g, oh, ow, ap + o);
+          }
+    });
   });
 }
 
@@ -25,12 +36,14 @@ void max_bwd_cpu(Stream&, const Tensor& dx, const Tensor& gy, const Tensor& arg,
     const scalar_t* gp = gy.data<scalar_t>();
     const int32_t* ap = arg.data<int32_t>();
     scalar_t* dp = dx.data<scalar_t>();
-    for (int64_t p = 0; p < g.n * g.c; ++p)
-      for (int64_t ih = 0; ih < g.h; ++ih)
-        for (int64_t iw = 0; iw < g.w; ++iw) {
-          scalar_t v = max_pool_grad_at(gp + p * g.oh * g.ow, ap + p * g.oh * g.ow, g, ih, iw);
-          sink_write(dp + (p * g.h + ih) * g.w + iw, v, scalar_t(beta));
-        }
+    cpu::parallel_ranges(g.n * g.c, planes_per_block(g), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t ih = 0; ih < g.h; ++ih)
+          for (int64_t iw = 0; iw < g.w; ++iw) {
+            scalar_t v = max_pool_grad_at(gp + p * g.oh * g.ow, ap + p * g.oh * g.ow, g, ih, iw);
+            sink_write(dp + (p * g.h + ih) * g.w + iw, v, scalar_t(beta));
+          }
+    });
   });
 }
 
@@ -39,10 +52,12 @@ void max_gather_cpu(Stream&, const Tensor& y, const Tensor& x, const Tensor& arg
     const scalar_t* xp = x.data<scalar_t>();
     const int32_t* ap = arg.data<int32_t>();
     scalar_t* yp = y.data<scalar_t>();
-    for (int64_t p = 0; p < g.n * g.c; ++p)
-      for (int64_t oh = 0; oh < g.oh; ++oh)
-        for (int64_t ow = 0; ow < g.ow; ++ow)
-          yp[(p * g.oh + oh) * g.ow + ow] = max_pool_gather_at(xp + p * g.h * g.w, ap + p * g.oh * g.ow, g, oh, ow);
+    cpu::parallel_ranges(g.n * g.c, planes_per_block(g), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t oh = 0; oh < g.oh; ++oh)
+          for (int64_t ow = 0; ow < g.ow; ++ow)
+            yp[(p * g.oh + oh) * g.ow + ow] = max_pool_gather_at(xp + p * g.h * g.w, ap + p * g.oh * g.ow, g, oh, ow);
+    });
   });
 }
 
@@ -50,10 +65,12 @@ void avg_fwd_cpu(Stream&, const Tensor& y, const Tensor& x, const Pool2dGeom& g)
   SP_DISPATCH_FLOAT(x.dtype(), "avg_pool2d", {
     const scalar_t* xp = x.data<scalar_t>();
     scalar_t* yp = y.data<scalar_t>();
-    for (int64_t p = 0; p < g.n * g.c; ++p)
-      for (int64_t oh = 0; oh < g.oh; ++oh)
-        for (int64_t ow = 0; ow < g.ow; ++ow)
-          yp[(p * g.oh + oh) * g.ow + ow] = avg_pool_window(xp + p * g.h * g.w, g, oh, ow);
+    cpu::parallel_ranges(g.n * g.c, planes_per_block(g), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t oh = 0; oh < g.oh; ++oh)
+          for (int64_t ow = 0; ow < g.ow; ++ow)
+            yp[(p * g.oh + oh) * g.ow + ow] = avg_pool_window(xp + p * g.h * g.w, g, oh, ow);
+    });
   });
 }
 
@@ -61,11 +78,13 @@ void avg_bwd_cpu(Stream&, const Tensor& dx, const Tensor& gy, const Pool2dGeom& 
   SP_DISPATCH_FLOAT(gy.dtype(), "avg_pool2d backward", {
     const scalar_t* gp = gy.data<scalar_t>();
     scalar_t* dp = dx.data<scalar_t>();
-    for (int64_t p = 0; p < g.n * g.c; ++p)
-      for (int64_t ih = 0; ih < g.h; ++ih)
-        for (int64_t iw = 0; iw < g.w; ++iw)
-          sink_write(dp + (p * g.h + ih) * g.w + iw, avg_pool_grad_at(gp + p * g.oh * g.ow, g, ih, iw),
-                     scalar_t(beta));
+    cpu::parallel_ranges(g.n * g.c, planes_per_block(g), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t ih = 0; ih < g.h; ++ih)
+          for (int64_t iw = 0; iw < g.w; ++iw)
+            sink_write(dp + (p * g.h + ih) * g.w + iw, avg_pool_grad_at(gp + p * g.oh * g.ow, g, ih, iw),
+                       scalar_t(beta));
+    });
   });
 }
 
