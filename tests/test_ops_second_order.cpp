@@ -4,14 +4,13 @@
 // rsqrt, expand, sum_to, narrow, the conv/pool/upsample adjoints, the normalisation gradients).
 #include "nn/ops_conv.h"
 #include "nn/ops_elementwise.h"
-#include "kernels/batchnorm.h"
-#include "kernels/groupnorm.h"
 #include "nn/ops_matmul.h"
 #include "nn/ops_norm.h"
 #include "nn/ops_reduce.h"
 #include "nn/ops_scale.h"
 #include "nn/ops_shape.h"
 #include "tests/elementwise_op_table.h"
+#include "tests/norm_stats_util.h"
 #include "tests/test_util.h"
 
 using namespace sp;
@@ -302,24 +301,6 @@ TEST(OpsSecondOrder, ScaleAndAChainOfLayers) {
                      {.rtol = 1e-5, .max_checks_per_input = 16});
 }
 
-namespace {
-// The statistics a training-mode forward saves for x: computed inside each evaluation, so the finite
-// differences see them move with x as they do in a network.
-NormStats stats_for(const Tensor& x, bool batch, int64_t groups) {
-  Stream& s = Stream::cpu();
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  NormStats st;
-  st.batch = batch;
-  st.groups = groups;
-  st.mean = Tensor::empty(batch ? Shape{x.size(1)} : Shape{x.size(0), groups}, x.dtype());
-  st.invstd = Tensor::empty(st.mean.shape(), x.dtype());
-  if (batch)
-    batch_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, st.eps);
-  else
-    group_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), groups, st.eps);
-  return st;
-}
-}  // namespace
 
 TEST(OpsSecondOrder, NormalisationGradientOps) {
   struct Case {
@@ -336,7 +317,7 @@ TEST(OpsSecondOrder, NormalisationGradientOps) {
     Var xv = t.leaf(x, true), wv = t.leaf(w, true);
     Var y = k.batch ? batch_norm(t, xv, wv, Var{}, Tensor(), Tensor(), true) : group_norm(t, xv, k.groups, wv);
     std::vector<Tensor> ref = t.grad(y, {xv, wv}, &gy);
-    NormStats st = stats_for(x, k.batch, k.groups);
+    NormStats st = norm_stats_for(Stream::cpu(), x, k.batch, k.groups);
     Var gyv = t.leaf(gy);
     EXPECT_TRUE(all_close(t.value(norm_input_grad(t, gyv, xv, wv, st)), ref[0], 1e-12, 1e-12));
     EXPECT_TRUE(all_close(t.value(norm_weight_grad(t, gyv, xv, st)), ref[1], 1e-12, 1e-12));
@@ -344,17 +325,17 @@ TEST(OpsSecondOrder, NormalisationGradientOps) {
     const int64_t groups = k.groups;
     auto sq = [](Tape& t, Var v) { return mul(t, v, v); };
     both_orders({gy, x, w}, {true, true, true}, [=](Tape& t, const std::vector<Var>& v) {
-      return sq(t, norm_input_grad(t, v[0], v[1], v[2], stats_for(t.value(v[1]), batch, groups)));
+      return sq(t, norm_input_grad(t, v[0], v[1], v[2], norm_stats_for(Stream::cpu(), t.value(v[1]), batch, groups)));
     }, 16);
     both_orders({gy, x}, {true, true}, [=](Tape& t, const std::vector<Var>& v) {
-      return sq(t, norm_input_grad(t, v[0], v[1], Var{}, stats_for(t.value(v[1]), batch, groups)));
+      return sq(t, norm_input_grad(t, v[0], v[1], Var{}, norm_stats_for(Stream::cpu(), t.value(v[1]), batch, groups)));
     }, 16);
     both_orders({gy, x}, {true, true}, [=](Tape& t, const std::vector<Var>& v) {
-      return sq(t, norm_weight_grad(t, v[0], v[1], stats_for(t.value(v[1]), batch, groups)));
+      return sq(t, norm_weight_grad(t, v[0], v[1], norm_stats_for(Stream::cpu(), t.value(v[1]), batch, groups)));
     }, 16);
   }
   Tape t(Stream::cpu());
   Tensor x = randn({2, 4, 3}, DType::f64, 43);
-  expect_error_mentioning([&] { norm_input_grad(t, t.leaf(Tensor::zeros({2, 4, 2}, DType::f64)), t.leaf(x), Var{}, stats_for(x, true, 1)); },
+  expect_error_mentioning([&] { norm_input_grad(t, t.leaf(Tensor::zeros({2, 4, 2}, DType::f64)), t.leaf(x), Var{}, norm_stats_for(Stream::cpu(), x, true, 1)); },
                           "norm_input_grad");
 }

@@ -3,14 +3,13 @@
 // (compare_double_backward) of the elementwise, reduction, shape, scale, matmul, conv and pool ops.
 #include "nn/ops_conv.h"
 #include "nn/ops_elementwise.h"
-#include "kernels/batchnorm.h"
-#include "kernels/groupnorm.h"
 #include "nn/ops_matmul.h"
 #include "nn/ops_norm.h"
 #include "nn/ops_reduce.h"
 #include "nn/ops_scale.h"
 #include "nn/ops_shape.h"
 #include "tests/elementwise_op_table.h"
+#include "tests/norm_stats_util.h"
 #include "tests/gpu/gpu_compare.h"
 
 using namespace sp;
@@ -171,23 +170,6 @@ TEST(OpsSecondOrderGpu, ConvAndPools) {
   compare_double_backward({x}, {true}, [pg, arg_for](Tape& t, const std::vector<Var>& v) { return square(t, max_pool2d_gather(t, v[0], arg_for(t), pg)); }, kTol, kTol);
 }
 
-namespace {
-// Training-mode statistics of x on the tape's device, as the norm ops save them.
-NormStats device_stats(Tape& t, const Tensor& x, bool batch, int64_t groups) {
-  Stream& s = t.stream();
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), s);
-  NormStats st;
-  st.batch = batch;
-  st.groups = groups;
-  st.mean = Tensor::empty(batch ? Shape{x.size(1)} : Shape{x.size(0), groups}, x.dtype(), s);
-  st.invstd = Tensor::empty(st.mean.shape(), x.dtype(), s);
-  if (batch)
-    batch_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, st.eps);
-  else
-    group_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), groups, st.eps);
-  return st;
-}
-}  // namespace
 
 TEST(OpsSecondOrderGpu, NormalisationGradientOps) {
   SP_REQUIRE_GPU();
@@ -197,10 +179,10 @@ TEST(OpsSecondOrderGpu, NormalisationGradientOps) {
     Tensor gy = randn({6, 8, 5, 5}, DType::f32, 30), x = randn({6, 8, 5, 5}, DType::f32, 31, 1.5, 0.3);
     Tensor w = randn({8}, DType::f32, 32);
     auto in_grad = [=](Tape& t, const std::vector<Var>& v) {
-      return norm_input_grad(t, v[0], v[1], v[2], device_stats(t, t.value(v[1]), batch, groups));
+      return norm_input_grad(t, v[0], v[1], v[2], norm_stats_for(t.stream(), t.value(v[1]), batch, groups));
     };
     auto w_grad = [=](Tape& t, const std::vector<Var>& v) {
-      return norm_weight_grad(t, v[0], v[1], device_stats(t, t.value(v[1]), batch, groups));
+      return norm_weight_grad(t, v[0], v[1], norm_stats_for(t.stream(), t.value(v[1]), batch, groups));
     };
     compare_backends({gy, x, w}, {true, true, true}, in_grad, 1e-3, 1e-4);
     compare_backends({gy, x}, {true, true}, w_grad, 1e-3, 1e-4);

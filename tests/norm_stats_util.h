@@ -1,0 +1,26 @@
+// The statistics a training-mode normalisation forward saves for x (nn/ops_norm.h's NormStats), computed by
+// the forward kernels on x's stream, for tests of the normalisation-gradient ops: tests compute them inside
+// each evaluation, so finite differences see them move with x as they do in a network. Used by
+// tests/test_ops_second_order.cpp and tests/gpu/test_ops_second_order_gpu.cpp.
+#pragma once
+#include "kernels/batchnorm.h"
+#include "kernels/groupnorm.h"
+#include "nn/ops_norm.h"
+
+namespace sp::test {
+
+inline ag::NormStats norm_stats_for(Stream& s, const Tensor& x, bool batch, int64_t groups) {
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), s);
+  ag::NormStats st;
+  st.batch = batch;
+  st.groups = groups;
+  st.mean = Tensor::empty(batch ? Shape{x.size(1)} : Shape{x.size(0), groups}, x.dtype(), s);
+  st.invstd = Tensor::empty(st.mean.shape(), x.dtype(), s);
+  if (batch)
+    batch_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, st.eps);
+  else
+    group_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), groups, st.eps);
+  return st;
+}
+
+}  // namespace sp::test
