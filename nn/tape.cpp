@@ -306,8 +306,11 @@ std::vector<Var> Tape::grad_graph(Var loss, std::span<const Var> wrt, Var seed) 
   for (int32_t v = loss.id; v >= 0; --v) {
     if (!reach[v] || (full[v].empty() && parts[v].empty())) continue;
     if (alias_[v].base >= 0) {  // a view hands its gradient to its root
+      // Copies first: reshape appends to alias_, which may move its elements.
+      const Alias a = alias_[v];
       Var g = sum_vars(full[v]);
-      parts[alias_[v].base].push_back({alias_[v].offset, reshape(g, {values_[v].numel()})});
+      Var flat = reshape(g, {values_[v].numel()});
+      parts[a.base].push_back({a.offset, flat});
       total[v] = g;
       continue;
     }
