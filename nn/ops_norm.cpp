@@ -197,7 +197,6 @@ Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double e
   Tensor invstd = Tensor::empty({xv.size(0), groups}, xv.dtype(), s);
   group_norm_forward(s, y, mean, invstd, xv, wv, bv, groups, eps);
   NormInputs in(x, weight, bias);
-  const NormLayout layout = NormLayout::group(xv.shape(), groups);
   return t.record(
       op, y, in.vars,
       [xv, wv, mean, invstd, groups, iw = in.weight, ib = in.bias](BackwardCtx& c) {
