@@ -18,7 +18,6 @@ constexpr uint64_t kPurposeShadow = 0x534841444f57ULL;  // "SHADOW"
 constexpr uint64_t kPurposeTrainSubset = 0x5355425452ULL;  // "SUBTR"
 constexpr uint64_t kPurposeTestSubset = 0x5355425445ULL;   // "SUBTE"
 
-const std::vector<std::string> kModels = {"resnet18", "resnet18_gn", "wrn16_4", "convnet3"};
 
 int64_t default_width(const std::string& model) {
   if (model == "convnet3") return 128;
@@ -56,7 +55,7 @@ void read_dataset(cfg::Fields f, RunConfig& c, json& out) {
 
 void read_model(cfg::Fields f, RunConfig& c, cfg::Errors& errors, json& out) {
   f.require("name");
-  c.model.name = f.string("name", "", kModels);
+  c.model.name = f.string("name", "", model_names());
   c.model.width = f.integer("width", default_width(c.model.name), 1, 4096);
   c.model_classes_given = f.has("num_classes");
   c.model.num_classes = f.integer("num_classes", c.dataset_classes > 0 ? c.dataset_classes : 10, 2, 100000);
@@ -178,6 +177,11 @@ void read_recipe(cfg::Fields f, RunConfig& c, json& out) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = {"resnet18", "resnet18_gn", "wrn16_4", "convnet3"};
+  return names;
+}
 
 json RunConfig::identity() const {
   json j = resolved;

@@ -94,6 +94,9 @@ struct RunConfig {
   TrainRecipe recipe_for(int64_t n) const;
 };
 
+// The model names a configuration may give (nn/model.h: make_model).
+const std::vector<std::string>& model_names();
+
 // Parses and validates a configuration; throws sp::Error listing every problem, prefixed with `source`.
 RunConfig parse_config(const nlohmann::json& j, const std::string& source = "config");
 // Reads a file (JSON with comments allowed); syntax errors and duplicate keys are reported with line/column.

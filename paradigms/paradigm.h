@@ -49,6 +49,11 @@ class Paradigm : public ShadowPreparer {
   virtual void read_config(cfg::Fields& /*root*/, RunConfig& /*c*/, cfg::Errors& /*errors*/,
                            nlohmann::json& /*out*/) const {}
 
+  // After the experiment is opened (its data loaded, audit set and membership fixed) and before any shadow is
+  // trained or queued (sp_train, sp_audit, SLURM submission): checks that need the data, such as a
+  // distillation's images per class against every private set. Throws sp::Error naming the key.
+  virtual void check_experiment(const ExperimentRun& /*run*/) const {}
+
   // After shadow models finished (sp_train's end of run; sp_audit before the attacks): experiment-level
   // files. Returns lines to print (nothing when there is nothing new).
   virtual std::vector<std::string> finish_experiment(const std::string& /*dir*/, const RunConfig&) const {

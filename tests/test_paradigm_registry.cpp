@@ -51,15 +51,15 @@ std::vector<std::pair<fs::path, std::string>> sources_under(const fs::path& dir)
 
 TEST(ParadigmRegistry, TheShippedParadigmsAreRegisteredAndUnknownNamesListThem) {
   std::vector<std::string> names = paradigm_names();
-  for (const char* n : {"baseline", "dpsgd", "coreset"})
+  for (const char* n : {"baseline", "dpsgd", "coreset", "distill"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   EXPECT_EQ(&find_paradigm("coreset"), find_paradigm_or_null("coreset"));
-  EXPECT_EQ(find_paradigm_or_null("distill"), nullptr);
+  EXPECT_EQ(find_paradigm_or_null("diffusion_kip"), nullptr);
   try {
-    find_paradigm("distill");
+    find_paradigm("diffusion_kip");
     FAIL() << "an unknown paradigm was found";
   } catch (const Error& e) {
-    test::expect_has(e.what(), "unknown paradigm 'distill' (known: baseline, ");
+    test::expect_has(e.what(), "unknown paradigm 'diffusion_kip' (known: baseline, ");
   }
 }
 

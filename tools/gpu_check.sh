@@ -54,6 +54,8 @@ log "benchmarks"
   timeout 120 build-gpu/bin/sp_train --bench-dpsgd --device cuda --bench-batch 256 2>&1 | tee "$out/bench_dpsgd.txt"
 [ -x build-gpu/bin/sp_bench_second_order ] &&
   timeout 120 build-gpu/bin/sp_bench_second_order --device cuda --memory 2>&1 | tee "$out/bench_second_order.txt"
+[ -x build-gpu/bin/sp_bench_distill ] &&
+  timeout 120 build-gpu/bin/sp_bench_distill --device cuda 2>&1 | tee "$out/bench_distill.txt"
 log "the built-in demo audit end to end on the GPU"
 [ -x build-gpu/bin/sp_audit ] && rm -rf "$out/demo" &&
   { s0=$SECONDS; timeout 240 build-gpu/bin/sp_audit configs/demo.json --out "$out/demo" --log-every 30 \

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (out.empty()) out = dir + "/coreset_groups.npy";
-    sp::coreset::GroupArray g = sp::coreset::write_experiment_groups(dir, out);
+    sp::GroupArray g = sp::write_experiment_groups(dir, out);
     int64_t counts[3] = {0, 0, 0};
     for (int64_t v : g.values) ++counts[v];
     std::printf("sp_coreset_groups: wrote %s [%lld, %lld]: %lld pairs in group 1 (selected + OUT), %lld in group 2 "

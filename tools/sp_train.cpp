@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
                 s.is_cuda() ? (cfg.tf32 ? " (TF32 on)" : " (TF32 off)") : "");
     std::fflush(stdout);
     ExperimentRun run = open_experiment_run(cfg, out, s);
+    paradigm_of(cfg).check_experiment(run);
     std::printf("  %lld training / %lld test images, %lld audit samples (%s canaries); loaded in %.1f s\n",
                 (long long)run.data.train.size(), (long long)run.data.test.size(), (long long)run.exp.audit.size(),
                 data::canary_name(cfg.canary).c_str(), run.load_seconds);

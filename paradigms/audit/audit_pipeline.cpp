@@ -75,6 +75,7 @@ void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::ve
   Stream& s = pick_device(o.device);
   s.allow_tf32 = cfg.tf32;
   ExperimentRun run = open_experiment_run(cfg, o.dir, s);
+  paradigm_of(cfg).check_experiment(run);
   say("  " + std::to_string(run.data.train.size()) + " training / " + std::to_string(run.data.test.size()) +
       " test images, " + std::to_string(run.exp.audit.size()) + " audit samples; training " +
       std::to_string(todo.size()) + " shadow models on " + s.device().str());
@@ -111,6 +112,7 @@ void train_in_workers(const RunConfig& cfg, const AuditOptions& o, const std::ve
   {
     // The experiment directory (audit set, membership, config.json) is made once here, not by racing workers.
     ExperimentRun run = open_experiment_run(cfg, o.dir, Stream::cpu());
+    paradigm_of(cfg).check_experiment(run);
   }
   std::vector<WorkerSlot> slots;
   for (int g : o.gpus)

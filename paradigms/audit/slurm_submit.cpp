@@ -1,5 +1,6 @@
 // Writing and submitting the SLURM jobs of an experiment (see slurm_submit.h).
 #include "paradigms/audit/slurm_submit.h"
+#include "paradigms/paradigm.h"
 
 #include <unistd.h>
 
@@ -143,7 +144,8 @@ int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
   std::vector<std::string> active = active_earlier_jobs(slurm_dir + "/jobs.json", o.squeue);
   SP_CHECK(active.empty(), "--slurm: jobs ", join(active), " of an earlier submission for ", jobs.out_dir,
            " are still queued or running; wait for them (squeue -j ", join(active), ") or cancel them (scancel) first");
-  prepare_experiment_run(cfg, jobs.out_dir);  // refuses another configuration before anything is queued
+  // Refuses another configuration, and data the paradigm cannot use, before anything is queued.
+  paradigm_of(cfg).check_experiment(prepare_experiment_run(cfg, jobs.out_dir));
 
   fs::create_directories(slurm_log_dir(opt, jobs.out_dir));
   write_file_atomic(jobs.config, job_config_text(cfg));

@@ -55,7 +55,7 @@ class Coreset final : public Paradigm {
 
   std::vector<std::string> finish_experiment(const std::string& dir, const RunConfig& cfg) const override {
     const bool had = fs::exists(dir + "/coreset_groups.npy");
-    std::string groups = write_groups_when_complete(dir, cfg.num_shadows);
+    std::string groups = write_groups_when_complete(dir, cfg.num_shadows, "coreset_groups.npy");
     if (groups.empty() || had) return {};
     return {"wrote " + groups + " (sp_lira --groups: 1 = IN and selected, 2 = IN but not selected)"};
   }

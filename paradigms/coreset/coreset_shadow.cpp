@@ -20,7 +20,6 @@ namespace sp::coreset {
 namespace {
 
 constexpr uint64_t kPurposeSelect = 0x434f524553454cULL;  // "CORESEL"
-constexpr uint64_t kPurposeCoin = 0x434f524553434fULL;    // "CORESCO"
 
 struct Paths {
   std::string record, groups, selected;
@@ -145,48 +144,6 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
                 in ? 100.0 * double(in_selected) / double(in) : 0.0);
   if (progress) progress->line(line);
   return out;
-}
-
-GroupArray experiment_groups(const std::string& dir) {
-  data::Experiment exp = data::open_experiment(dir);
-  const int S = exp.config.num_models;
-  const int64_t M = exp.audit.size();
-  GroupArray out;
-  out.S = S;
-  out.M = M;
-  out.values.resize(size_t(int64_t(S) * M));
-  const uint64_t coin = crng::derive_key(exp.config.seed, kPurposeCoin);
-  for (int k = 0; k < S; ++k) {
-    const std::string path = exp.shadow_dir(k) + "/groups.npy";
-    SP_CHECK(fs::exists(path), path, ": missing (shadow ", k, " has not been selected yet; run sp_train for it)");
-    npy::Reader r(path);
-    SP_CHECK(r.shape() == std::vector<int64_t>{M}, path, ": expected shape (", M, ",), got ", npy::shape_str(r.shape()));
-    std::vector<int64_t> g = r.read_integers();
-    crng::Stream32 rng(coin, uint64_t(k));
-    for (int64_t j = 0; j < M; ++j) {
-      const int64_t v = g[size_t(j)];
-      SP_CHECK(v == kOut || v == kSelected || v == kInNotSelected, path, ": value ", v, " at ", j, " is not 0, 1 or 2");
-      SP_CHECK((v == kOut) == !exp.membership.in(k, j), path, ": sample ", j, " is ", v == kOut ? "OUT" : "IN",
-               " here but ", exp.membership.in(k, j) ? "IN" : "OUT", " in keep.npy");
-      const bool heads = (rng.next_u32() & 1u) != 0;  // drawn for every pair, so the coin does not depend on g
-      out.values[size_t(int64_t(k) * M + j)] = v != kOut ? v : (heads ? kSelected : kInNotSelected);
-    }
-  }
-  return out;
-}
-
-GroupArray write_experiment_groups(const std::string& dir, const std::string& path) {
-  GroupArray g = experiment_groups(dir);
-  npy::write(path, std::vector<int64_t>{g.S, g.M}, g.values);
-  return g;
-}
-
-std::string write_groups_when_complete(const std::string& dir, int num_shadows) {
-  for (int k = 0; k < num_shadows; ++k)
-    if (!fs::exists(dir + "/shadow/" + std::to_string(k) + "/groups.npy")) return "";
-  const std::string path = dir + "/coreset_groups.npy";
-  write_experiment_groups(dir, path);
-  return path;
 }
 
 }  // namespace sp::coreset

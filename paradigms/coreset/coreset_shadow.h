@@ -8,7 +8,7 @@
 //                  the selection as done: a rerun (resume) reuses it and its coreset.json instead of
 //                  selecting again
 // The selection of shadow k is deterministic from (experiment seed, k). For sp_lira, experiment_groups()
-// assembles the [S, M] group file of the whole experiment (see there). Tested in
+// (paradigms/engine/shadow_groups.h) assembles the [S, M] group file of the whole experiment. Tested in
 // tests/test_coreset_shadow.cpp (end to end with sp_train and sp_lira).
 #pragma once
 #include <nlohmann/json.hpp>
@@ -17,6 +17,7 @@
 
 #include "paradigms/engine/experiment_run.h"
 #include "paradigms/engine/progress.h"
+#include "paradigms/engine/shadow_groups.h"
 
 namespace sp::coreset {
 
@@ -31,29 +32,11 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
                                   ProgressPrinter* progress);
 
 // Group values of groups.npy.
-enum Group : int64_t { kOut = 0, kSelected = 1, kInNotSelected = 2 };
+enum Group : int64_t { kOut = kGroupOut, kSelected = kGroupFirst, kInNotSelected = kGroupSecond };
 
 // Per audit sample of model k: kOut, kSelected or kInNotSelected, from the model's keep row and coreset
 // (ascending training-set indices).
 std::vector<int64_t> audit_groups(const data::AuditSet& audit, const data::Membership& m, int k,
                                   const std::vector<int64_t>& selected);
-
-// The [S, M] group array for `sp_lira --groups` from every DIR/shadow/<k>/groups.npy. sp_lira evaluates each
-// group on its own (model, sample) pairs, so a group needs non-members too: every OUT pair joins group 1
-// ("selected") or group 2 ("IN, not selected") by a seeded fair coin, giving each group a random half of the
-// non-members. Group 1's TPR at a fixed FPR is then the attack's power on IN canaries that were in the
-// coreset, group 2's on IN canaries that were left out, each against an unbiased sample of OUT pairs.
-// The coin is seeded by the experiment seed. Throws naming the file when a shadow's groups.npy is missing,
-// malformed or disagrees with its keep.npy.
-struct GroupArray {
-  int64_t S = 0, M = 0;
-  std::vector<int64_t> values;  // [S, M] row-major
-};
-GroupArray experiment_groups(const std::string& dir);
-// Writes experiment_groups(dir) as int64 [S, M] to `path` (atomically).
-GroupArray write_experiment_groups(const std::string& dir, const std::string& path);
-// sp_train's end of run: DIR/coreset_groups.npy once every shadow of the experiment has its groups.npy.
-// Returns the path written, or "" while some shadow is still missing.
-std::string write_groups_when_complete(const std::string& dir, int num_shadows);
 
 }  // namespace sp::coreset

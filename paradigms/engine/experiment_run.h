@@ -24,6 +24,10 @@ struct ExperimentRun {
   std::vector<int64_t> trained_labels; // labels as every model trains on them (audit samples: canary labels)
   DeviceData train, test;              // on the device; train carries trained_labels
   double load_seconds = 0;             // loading, checking and uploading
+  // How often a long stage writes a checkpoint (seconds; 0: at every opportunity). train_shadow sets it from
+  // its options before preparing a shadow, so a paradigm's own long stages (a distillation) checkpoint on the
+  // same clock as the epochs.
+  double checkpoint_interval_s = 60;
 };
 
 // The host side only (train/test left empty): what submitting jobs that train elsewhere needs.

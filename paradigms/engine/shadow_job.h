@@ -3,6 +3,8 @@
 // shadow k from its private training set, then drives the ShadowJob it gets back through training:
 //   prepare_shadow  before the private set is uploaded: select, distil, generate, train a teacher...; may
 //                   restrict or replace the training set;
+//   train_size      samples per epoch of the audited model's training source (default: the private set's), for
+//                   the recipe's step counts;
 //   start           once the trainer exists: plan (DP-SGD's noise), set a loss, log what was planned;
 //   source          the training source of the audited model (default: the private set as the recipe
 //                   augments it);
@@ -32,6 +34,7 @@ class ShadowJob {
  public:
   using Log = std::function<void(const std::string&)>;
   virtual ~ShadowJob() = default;
+  virtual int64_t train_size(const DeviceData& d) const { return d.size(); }
   // `name`: "shadow k", for log lines.
   virtual void start(Trainer&, const DeviceData&, const std::string& /*name*/, const Log&) {}
   virtual std::unique_ptr<TrainingSource> source(Trainer& tr, const DeviceData& d, uint64_t seed) {

@@ -159,10 +159,11 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
   // Model k's private training set D_k (every non-audit sample plus its IN audit samples, with their
   // training labels), as the paradigm prepares it (a coreset of it, for instance).
   data::TrainingSet ts = data::private_training_set(run.train_labels, run.exp.audit, run.exp.membership, k);
+  run.checkpoint_interval_s = opt.checkpoint_interval_s;
   std::unique_ptr<ShadowJob> job = preparer.prepare_shadow(run, k, ts, s, opt.progress);
   auto t_setup = Clock::now();
   DeviceData d = upload_training_set(run, ts, run.data.train.name + "/shadow" + std::to_string(k), s);
-  const int64_t n = d.size(), M = run.exp.audit.size();
+  const int64_t n = job->train_size(d), M = run.exp.audit.size();
   int64_t num_in = 0;
   for (int64_t j = 0; j < M; ++j) num_in += run.exp.membership.in(k, j) ? 1 : 0;
   TrainRecipe recipe = cfg.recipe_for(n);
