@@ -22,6 +22,7 @@
 #include "paradigms/distill/initial_images.h"
 #include "paradigms/distill/loss_plot.h"
 #include "paradigms/distill/synthetic_set.h"
+#include "tests/distill_test_util.h"
 #include "tests/lira_test_util.h"
 
 using namespace sp;
@@ -43,21 +44,7 @@ void expect_has(const std::string& text, const std::string& needle) {
   EXPECT_NE(text.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << text;
 }
 
-DistillConfig tiny(Method m, int64_t ipc = 2) {
-  DistillConfig c;
-  c.method = m;
-  c.ipc = ipc;
-  c.batch_real = 6;
-  c.outer_loop = 2;
-  c.inner_loop = 2;
-  c.batch_train = 7;  // several inner batches
-  c.lr_img = m == Method::dm ? 1.0 : 0.1;
-  c.dsa = m != Method::dc;
-  c.strategy = dsa::parse_strategy(c.dsa_strategy);
-  c.net.name = "convnet3";
-  c.net.width = 4;
-  return c;
-}
+DistillConfig tiny(Method m, int64_t ipc = 2) { return test::tiny_distill_config(m, ipc); }
 
 struct Fixture {
   data::Dataset train = data::make_shapes10(120, 4, "train", 1);

@@ -141,6 +141,23 @@ TEST(OpsPool, BackwardKernelsAccumulateWithBeta) {
   }
 }
 
+TEST(OpsPool, TiledAverageBackwardEqualsTheGeneralRule) {
+  // kernel == stride, no padding, sizes the windows do not divide (the last row and column lie in no window):
+  // the CPU fast path gives exactly avg_pool_grad_at's values.
+  for (int64_t k : {2, 3}) {
+    Tensor x = randn({2, 3, 7, 8}, DType::f64, 8);
+    Pool2dGeom g = pool2d_geometry("test", x, k, k, 0);
+    Tensor gy = randn({2, 3, g.oh, g.ow}, DType::f64, 9), d = Tensor::full(x.shape(), 5.0, DType::f64);
+    avg_pool2d_backward(Stream::cpu(), d, gy, g, 0.0);
+    std::vector<double> got = d.to_vector<double>(), gyv = gy.to_vector<double>();
+    for (int64_t p = 0; p < 6; ++p)
+      for (int64_t ih = 0; ih < 7; ++ih)
+        for (int64_t iw = 0; iw < 8; ++iw)
+          EXPECT_EQ(got[size_t((p * 7 + ih) * 8 + iw)], avg_pool_grad_at(gyv.data() + p * g.oh * g.ow, g, ih, iw))
+              << k << " " << p << " " << ih << " " << iw;
+  }
+}
+
 TEST(OpsPool, Gradient) {
   for (const Case& k : kCases) {
     SCOPED_TRACE(k.name);

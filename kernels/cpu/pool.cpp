@@ -78,12 +78,29 @@ void avg_bwd_cpu(Stream&, const Tensor& dx, const Tensor& gy, const Pool2dGeom& 
   SP_DISPATCH_FLOAT(gy.dtype(), "avg_pool2d backward", {
     const scalar_t* gp = gy.data<scalar_t>();
     scalar_t* dp = dx.data<scalar_t>();
+    // Non-overlapping windows without padding (every average pool of the zoo): input pixel (ih, iw) lies in
+    // window (ih / kh, iw / kw) alone, or in none past the last window. The value equals avg_pool_grad_at's
+    // (its one-term sum is exact), without locating the covering windows per pixel.
+    const bool tiled = g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0;
+    const scalar_t area = scalar_t(g.kh * g.kw);
     cpu::parallel_ranges(g.n * g.c, planes_per_block(g), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p)
-        for (int64_t ih = 0; ih < g.h; ++ih)
-          for (int64_t iw = 0; iw < g.w; ++iw)
-            sink_write(dp + (p * g.h + ih) * g.w + iw, avg_pool_grad_at(gp + p * g.oh * g.ow, g, ih, iw),
-                       scalar_t(beta));
+      for (int64_t p = p0; p < p1; ++p) {
+        const scalar_t* gplane = gp + p * g.oh * g.ow;
+        for (int64_t ih = 0; ih < g.h; ++ih) {
+          scalar_t* drow = dp + (p * g.h + ih) * g.w;
+          if (!tiled) {
+            for (int64_t iw = 0; iw < g.w; ++iw)
+              sink_write(drow + iw, avg_pool_grad_at(gplane, g, ih, iw), scalar_t(beta));
+            continue;
+          }
+          const int64_t oh = ih / g.kh;
+          for (int64_t iw = 0, ow = 0, k = 0; iw < g.w; ++iw) {
+            const scalar_t v = oh < g.oh && ow < g.ow ? gplane[oh * g.ow + ow] / area : scalar_t(0);
+            sink_write(drow + iw, v, scalar_t(beta));
+            if (++k == g.kw) k = 0, ++ow;
+          }
+        }
+      }
     });
   });
 }

@@ -7,6 +7,7 @@
 #include "data/procedural.h"
 #include "paradigms/distill/augmented_source.h"
 #include "paradigms/distill/distiller.h"
+#include "tests/distill_test_util.h"
 #include "tests/gpu/gpu_test_util.h"
 
 using namespace sp;
@@ -18,22 +19,6 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   float m = 0;
   for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
   return m;
-}
-
-DistillConfig tiny(Method m) {
-  DistillConfig c;
-  c.method = m;
-  c.ipc = 2;
-  c.batch_real = 6;
-  c.outer_loop = 2;
-  c.inner_loop = 2;
-  c.batch_train = 7;
-  c.lr_img = m == Method::dm ? 1.0 : 0.1;
-  c.dsa = m != Method::dc;
-  c.strategy = dsa::parse_strategy(c.dsa_strategy);
-  c.net.name = "convnet3";
-  c.net.width = 8;
-  return c;
 }
 
 }  // namespace
@@ -51,7 +36,7 @@ TEST(DistillGpu, IterationsMatchTheCpu) {
   const Tensor start = pc.images(Stream::cpu(), pos).contiguous();
   for (Method m : {Method::dc, Method::dsa, Method::dm}) {
     SCOPED_TRACE(method_name(m));
-    DistillConfig c = tiny(m);
+    DistillConfig c = test::tiny_distill_config(m, 2, 8);
     Distiller cpu(c, pc, start.clone(), 5, Stream::cpu()), gpu(c, pg, start.to(g.device(), g), 5, g);
     for (int it = 0; it < 2; ++it) {
       const double lc = cpu.step(), lg = gpu.step();
