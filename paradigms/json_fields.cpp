@@ -265,4 +265,11 @@ void Fields::finish() {
   }
 }
 
+nlohmann::json read_json_object(const std::string& path) {
+  std::vector<uint8_t> bytes = data::read_file_bytes(path);
+  nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  SP_CHECK(j.is_object(), path, ": not a JSON object");
+  return j;
+}
+
 }  // namespace sp::cfg

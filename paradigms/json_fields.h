@@ -31,6 +31,9 @@ class Errors {
 nlohmann::json parse_json(const std::string& text, Errors& errors);
 // Reads and parses a file; an unreadable file throws sp::Error naming it.
 nlohmann::json parse_json_file(const std::string& path, Errors& errors);
+// A file the tools wrote (a per-shadow record): strict JSON that must be one object; throws sp::Error naming
+// the file when it is unreadable, malformed or not an object.
+nlohmann::json read_json_object(const std::string& path);
 
 class Fields {
  public:

@@ -9,6 +9,7 @@
 #include "data/atomic_file.h"
 #include "data/file_util.h"
 #include "data/npy.h"
+#include "paradigms/json_fields.h"
 #include "kernels/counter_rng.h"
 #include "paradigms/coreset/select.h"
 #include "paradigms/engine/shadow_train.h"
@@ -26,12 +27,6 @@ struct Paths {
   explicit Paths(const std::string& d) : record(d + "/coreset.json"), groups(d + "/groups.npy"), selected(d + "/selected.npy") {}
 };
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::vector<uint8_t> bytes = data::read_file_bytes(path);
-  nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  SP_CHECK(j.is_object(), path, ": not a JSON object");
-  return j;
-}
 
 // The coreset as read back from selected.npy: ascending, distinct, inside the private set.
 std::vector<int64_t> read_selected(const std::string& path, const data::TrainingSet& ts) {
@@ -47,18 +42,6 @@ std::vector<int64_t> read_selected(const std::string& path, const data::Training
 
 }  // namespace
 
-std::vector<int64_t> audit_groups(const data::AuditSet& audit, const data::Membership& m, int k,
-                                  const std::vector<int64_t>& selected) {
-  std::vector<int64_t> g(size_t(audit.size()));
-  for (int64_t j = 0; j < audit.size(); ++j) {
-    bool chosen = std::binary_search(selected.begin(), selected.end(), audit.indices[size_t(j)]);
-    SP_CHECK(!chosen || m.in(k, j), "coreset of model ", k, " contains audit sample ", audit.indices[size_t(j)],
-             ", which is OUT for it");
-    g[size_t(j)] = !m.in(k, j) ? kOut : chosen ? kSelected : kInNotSelected;
-  }
-  return g;
-}
-
 ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::TrainingSet& ts, Stream& s,
                                   ProgressPrinter* progress) {
   const RunConfig& cfg = run.cfg;
@@ -70,7 +53,7 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
   std::vector<int64_t> selected;
   if (fs::exists(p.selected)) {
     selected = read_selected(p.selected, ts);
-    record = read_json_file(p.record);
+    record = cfg::read_json_object(p.record);
     out.reused = true;
     if (progress) progress->line(name + ": reusing its coreset (selected.npy, " + std::to_string(selected.size()) + " samples)");
   } else {
@@ -104,7 +87,7 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
     fs::create_directories(run.exp.shadow_dir(k));
     write_file_atomic(p.record, record.dump(2) + "\n");
   }
-  std::vector<int64_t> groups = audit_groups(run.exp.audit, run.exp.membership, k, selected);
+  std::vector<int64_t> groups = shadow_groups(run.exp.audit, run.exp.membership, k, selected, "coreset");
   const int64_t M = run.exp.audit.size();
   npy::write(p.groups, std::vector<int64_t>{M}, groups);
   if (!out.reused) npy::write(p.selected, std::vector<int64_t>{int64_t(selected.size())}, selected);

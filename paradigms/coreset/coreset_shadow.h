@@ -34,9 +34,4 @@ ShadowCoreset restrict_to_coreset(const ExperimentRun& run, int k, data::Trainin
 // Group values of groups.npy.
 enum Group : int64_t { kOut = kGroupOut, kSelected = kGroupFirst, kInNotSelected = kGroupSecond };
 
-// Per audit sample of model k: kOut, kSelected or kInNotSelected, from the model's keep row and coreset
-// (ascending training-set indices).
-std::vector<int64_t> audit_groups(const data::AuditSet& audit, const data::Membership& m, int k,
-                                  const std::vector<int64_t>& selected);
-
 }  // namespace sp::coreset

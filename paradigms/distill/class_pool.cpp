@@ -23,16 +23,16 @@ int64_t ClassPool::smallest_class() const {
   return m;
 }
 
-std::vector<int64_t> ClassPool::sample_positions(int64_t c, int64_t n, uint64_t key, uint64_t id) const {
-  std::vector<int64_t> pool = by_class_[size_t(c)];
-  const int64_t take = std::min<int64_t>(n, int64_t(pool.size()));
+std::vector<int64_t> random_prefix(std::vector<int64_t> v, int64_t k, uint64_t key, uint64_t id) {
+  const int64_t take = std::min<int64_t>(k, int64_t(v.size()));
   crng::Stream32 r(key, id);
-  for (int64_t i = 0; i < take; ++i) {
-    const int64_t j = i + int64_t(r.below64(uint64_t(int64_t(pool.size()) - i)));
-    std::swap(pool[size_t(i)], pool[size_t(j)]);
-  }
-  pool.resize(size_t(take));
-  return pool;
+  for (int64_t i = 0; i < take; ++i) std::swap(v[size_t(i)], v[size_t(i + int64_t(r.below64(uint64_t(int64_t(v.size()) - i))))]);
+  v.resize(size_t(take));
+  return v;
+}
+
+std::vector<int64_t> ClassPool::sample_positions(int64_t c, int64_t n, uint64_t key, uint64_t id) const {
+  return random_prefix(by_class_[size_t(c)], n, key, id);
 }
 
 Tensor ClassPool::images(Stream& s, const std::vector<int64_t>& positions) const {

@@ -11,6 +11,9 @@
 
 namespace sp::distill {
 
+// min(k, |v|) distinct entries of v in random order: the prefix of a Fisher-Yates shuffle drawn from (key, id).
+std::vector<int64_t> random_prefix(std::vector<int64_t> v, int64_t k, uint64_t key, uint64_t id);
+
 class ClassPool {
  public:
   // d: images (u8) and training labels on s's device; classes: the label count.

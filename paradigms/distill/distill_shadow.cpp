@@ -8,6 +8,7 @@
 #include "data/atomic_file.h"
 #include "data/file_util.h"
 #include "data/npy.h"
+#include "paradigms/json_fields.h"
 #include "kernels/counter_rng.h"
 #include "nn/safetensors.h"
 #include "paradigms/distill/distiller.h"
@@ -37,12 +38,6 @@ struct Paths {
         synthetic(d + "/synthetic.safetensors") {}
 };
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::vector<uint8_t> bytes = data::read_file_bytes(path);
-  nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  SP_CHECK(j.is_object(), path, ": not a JSON object");
-  return j;
-}
 
 // The distillation network for this experiment's images.
 DistillConfig resolved(const ExperimentRun& run) {
@@ -57,18 +52,6 @@ DistillConfig resolved(const ExperimentRun& run) {
 std::map<std::string, std::string> identity(const DistillConfig& c, uint64_t key) {
   return {{"method", method_name(c.method)}, {"ipc", std::to_string(c.ipc)}, {"init", init_name(c.init)},
           {"iterations", std::to_string(c.iterations)}, {"key", std::to_string(key)}};
-}
-
-std::vector<int64_t> audit_groups(const data::AuditSet& audit, const data::Membership& m, int k,
-                                  const std::vector<int64_t>& used) {
-  std::vector<int64_t> g(size_t(audit.size()), kGroupOut);
-  for (int64_t j = 0; j < audit.size(); ++j)
-    if (m.in(k, j)) g[size_t(j)] = kGroupSecond;
-  for (int64_t j : used) {
-    SP_CHECK(m.in(k, j), "distillation of model ", k, " was initialised with audit sample ", j, ", which is OUT for it");
-    g[size_t(j)] = kGroupFirst;
-  }
-  return g;
 }
 
 nlohmann::json summary_metrics(const nlohmann::json& record, const std::vector<int64_t>& groups) {
@@ -118,7 +101,7 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
     out.set = load_synthetic(p.synthetic, classes, C, H, W);
     SP_CHECK(out.set.images.size(0) == classes * c.ipc, p.synthetic, ": ", out.set.images.size(0), " images, but ipc ",
              c.ipc, " x ", classes, " classes were configured (another experiment's file?)");
-    nlohmann::json record = read_json_file(p.record);
+    nlohmann::json record = cfg::read_json_object(p.record);
     npy::Reader r(p.groups);
     out.metrics = summary_metrics(record, r.read_integers());
     out.seconds = record.value("seconds", 0.0);
@@ -135,7 +118,9 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
   if (c.init == Init::ood) ood = load_ood_set(c.ood_data, run.data.train, c.ipc);
   InitialImages init = initial_images(c, run.data.train, ts, run.exp.audit, c.init == Init::ood ? &ood : nullptr,
                                       classes, norm, key);
-  std::vector<int64_t> groups = audit_groups(run.exp.audit, run.exp.membership, k, init.audit_used);
+  std::vector<int64_t> audit_indices;
+  for (int64_t j : init.audit_used) audit_indices.push_back(run.exp.audit.indices[size_t(j)]);
+  std::vector<int64_t> groups = shadow_groups(run.exp.audit, run.exp.membership, k, audit_indices, "initial images");
   fs::create_directories(run.exp.shadow_dir(k));
   {
     std::vector<bool> framed(init.source.size(), false);
@@ -212,8 +197,6 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
   out.set.labels = Tensor::from_vector(labels, {int64_t(labels.size())});
   nlohmann::json curve = nlohmann::json::array();
   for (size_t i = 0; i < curve_it.size(); ++i) curve.push_back({curve_it[i], curve_loss[i]});
-  std::vector<int64_t> audit_positions(init.audit_used.begin(), init.audit_used.end()), audit_indices;
-  for (int64_t j : init.audit_used) audit_indices.push_back(run.exp.audit.indices[size_t(j)]);
   nlohmann::json record = {{"method", method_name(c.method)},
                            {"ipc", c.ipc},
                            {"init", init_name(c.init)},
@@ -222,7 +205,7 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
                            {"size", out.set.images.size(0)},
                            {"seconds", out.seconds},
                            {"init_source", init.source},
-                           {"init_audit_positions", audit_positions},
+                           {"init_audit_positions", init.audit_used},
                            {"init_audit_indices", audit_indices},
                            {"loss_curve", curve}};
   if (c.init == Init::ood) record["ood_data"] = c.ood_data;

@@ -9,6 +9,7 @@
 #include "data/sources.h"
 #include "kernels/counter_rng.h"
 #include "kernels/error.h"
+#include "paradigms/distill/class_pool.h"
 
 namespace sp::distill {
 
@@ -16,13 +17,6 @@ namespace {
 constexpr uint64_t kPurposePick = 0x4449504943ULL;   // "DIPIC"
 constexpr uint64_t kPurposeNoise = 0x44494e4f49ULL;  // "DINOI"
 
-// k distinct random entries of v (partial Fisher-Yates from (key, id)), in draw order.
-std::vector<int64_t> pick(std::vector<int64_t> v, int64_t k, uint64_t key, uint64_t id) {
-  crng::Stream32 r(key, id);
-  for (int64_t i = 0; i < k; ++i) std::swap(v[size_t(i)], v[size_t(i + int64_t(r.below64(uint64_t(int64_t(v.size()) - i))))]);
-  v.resize(size_t(k));
-  return v;
-}
 
 void normalise_into(float* dst, const uint8_t* src, int64_t c, int64_t hw, const data::Normalization& norm) {
   for (int64_t ch = 0; ch < c; ++ch)
@@ -104,7 +98,7 @@ InitialImages initial_images(const DistillConfig& cfg, const data::Dataset& trai
     SP_CHECK(int64_t(by_class[size_t(c)].size()) >= cfg.ipc, "distill.ipc: ", cfg.ipc, " images per class, but class ",
              c, " has only ", by_class[size_t(c)].size(), " ", cfg.init == Init::real ? "private" : "out-of-distribution",
              " images");
-    std::vector<int64_t> chosen = pick(by_class[size_t(c)], cfg.ipc, pick_key, uint64_t(c));
+    std::vector<int64_t> chosen = random_prefix(by_class[size_t(c)], cfg.ipc, pick_key, uint64_t(c));
     for (int64_t j = 0; j < cfg.ipc; ++j) {
       const int64_t row = c * cfg.ipc + j;
       out.source[size_t(row)] = chosen[size_t(j)];

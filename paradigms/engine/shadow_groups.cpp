@@ -1,6 +1,7 @@
 // Assembling the experiment's [S, M] group file (see shadow_groups.h).
 #include "paradigms/engine/shadow_groups.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "data/experiment.h"
@@ -17,6 +18,18 @@ namespace {
 // existing group file).
 constexpr uint64_t kPurposeCoin = 0x434f524553434fULL;  // "CORESCO"
 }  // namespace
+
+std::vector<int64_t> shadow_groups(const data::AuditSet& audit, const data::Membership& m, int k,
+                                   const std::vector<int64_t>& first, const std::string& what) {
+  std::vector<int64_t> g(size_t(audit.size()));
+  for (int64_t j = 0; j < audit.size(); ++j) {
+    const bool chosen = std::binary_search(first.begin(), first.end(), audit.indices[size_t(j)]);
+    SP_CHECK(!chosen || m.in(k, j), what, " of model ", k, " contains audit sample ", audit.indices[size_t(j)],
+             ", which is OUT for it");
+    g[size_t(j)] = !m.in(k, j) ? kGroupOut : chosen ? kGroupFirst : kGroupSecond;
+  }
+  return g;
+}
 
 GroupArray experiment_groups(const std::string& dir) {
   data::Experiment exp = data::open_experiment(dir);

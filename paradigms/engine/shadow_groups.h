@@ -9,10 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "data/audit.h"
+
 namespace sp {
 
 // Group values of a shadow's groups.npy.
 enum ShadowGroup : int64_t { kGroupOut = 0, kGroupFirst = 1, kGroupSecond = 2 };
+
+// Model k's groups.npy values: per audit sample kGroupOut when OUT, kGroupFirst when its training-set index is
+// in `first` (ascending), else kGroupSecond. Throws, naming `what` ("coreset", "initial images"), when `first`
+// holds an audit sample that is OUT for model k.
+std::vector<int64_t> shadow_groups(const data::AuditSet& audit, const data::Membership& m, int k,
+                                   const std::vector<int64_t>& first, const std::string& what);
 
 // The [S, M] group array from every DIR/shadow/<k>/groups.npy. sp_lira evaluates each group on its own
 // (model, sample) pairs, so a group needs non-members too: every OUT pair joins group 1 or group 2 by a
