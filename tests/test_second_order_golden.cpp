@@ -14,6 +14,7 @@
 #include "nn/ops_loss.h"
 #include "nn/ops_reduce.h"
 #include "nn/ops_shape.h"
+#include "nn/trajectory_matching.h"
 #include "nn/unrolled_sgd.h"
 #include "tests/golden_util.h"
 #include "tests/model_golden.h"
@@ -85,6 +86,29 @@ void trajectory_matching(DType dt) {
   EXPECT_LT(S.err(t.value(loss), "out/mtt_loss"), tol);
   EXPECT_LT(S.err(g[0], "grad/mtt/x_syn"), tol) << "meta-gradient w.r.t. the synthetic images";
   EXPECT_LT(S.err(g[1], "grad/mtt/syn_lr"), tol) << "meta-gradient w.r.t. the step size";
+}
+
+// The same meta-gradient through nn/trajectory_matching.h, in both of its modes.
+void trajectory_matching_modes(DType dt) {
+  SP_REQUIRE_GOLDEN(path, kFile);
+  GoldenCase S(path, dt);
+  TrajectoryMatchArgs a;
+  a.model = S.model.get();
+  a.theta_start = S.theta;
+  a.theta_target = S.flat("target/");
+  a.images = S.x_syn;
+  a.labels = S.y_syn;
+  a.lr = S.f.at("input/syn_lr").to(DType::f64).to_vector<double>()[0];
+  a.batches = {{0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}, {0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}};
+  for (MetaGradMode mode : {MetaGradMode::unrolled, MetaGradMode::adjoint}) {
+    std::printf("  mode %s\n", meta_grad_mode_name(mode));
+    TrajectoryMatchResult r = trajectory_match(Stream::cpu(), a, mode);
+    const double tol = tolerance(dt);
+    EXPECT_LT(S.err(Tensor::full({}, r.loss, DType::f64), "out/mtt_loss"), tol);
+    EXPECT_LT(S.err(r.grad_images, "grad/mtt/x_syn"), tol) << meta_grad_mode_name(mode);
+    EXPECT_LT(S.err(Tensor::full({1}, r.grad_lr, DType::f64).view(S.f.at("grad/mtt/syn_lr").shape()), "grad/mtt/syn_lr"), tol)
+        << meta_grad_mode_name(mode);
+  }
 }
 
 void hessian_vector_products(DType dt) {
@@ -178,6 +202,8 @@ void bn_statistics(DType dt) {
 
 TEST(SecondOrderGolden, TrajectoryMatchingMetaGradientF64) { trajectory_matching(DType::f64); }
 TEST(SecondOrderGolden, TrajectoryMatchingMetaGradientF32) { trajectory_matching(DType::f32); }
+TEST(SecondOrderGolden, TrajectoryMatchingUnrolledAndAdjointF64) { trajectory_matching_modes(DType::f64); }
+TEST(SecondOrderGolden, TrajectoryMatchingUnrolledAndAdjointF32) { trajectory_matching_modes(DType::f32); }
 TEST(SecondOrderGolden, HessianVectorProductsF64) { hessian_vector_products(DType::f64); }
 TEST(SecondOrderGolden, HessianVectorProductsF32) { hessian_vector_products(DType::f32); }
 TEST(SecondOrderGolden, GradientMatchingF64) { gradient_matching(DType::f64); }
