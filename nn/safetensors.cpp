@@ -211,7 +211,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   sync_directory_of(path);
 }
 
-TensorFile load_safetensors(const std::string& path) {
+namespace {
+// with_data false: every check of the header and of the file's length, tensors left empty (no data read).
+TensorFile read_file(const std::string& path, bool with_data) {
   File f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   SP_CHECK(f.fd >= 0, "safetensors ", path, ": cannot open: ", errno_text());
@@ -264,11 +266,19 @@ TensorFile load_safetensors(const std::string& path) {
            " trailing bytes after the last tensor");
 
   for (const Entry& e : entries) {
+    if (!with_data) {
+      out.shapes.emplace(e.name, std::make_pair(e.dtype, e.shape));
+      continue;
+    }
     Tensor t = Tensor::empty(e.shape, e.dtype);
     if (e.end > e.begin) read_all(f.fd, t.raw_data(), size_t(e.end - e.begin), 8 + len + uint64_t(e.begin), path);
     out.tensors.emplace(e.name, std::move(t));
   }
   return out;
 }
+}  // namespace
+
+TensorFile load_safetensors(const std::string& path) { return read_file(path, true); }
+TensorFile read_safetensors_header(const std::string& path) { return read_file(path, false); }
 
 }  // namespace sp

@@ -16,6 +16,7 @@ struct TensorFile {
   std::string path;
   std::map<std::string, Tensor> tensors;  // contiguous CPU tensors
   std::map<std::string, std::string> metadata;
+  std::map<std::string, std::pair<DType, Shape>> shapes;  // read_safetensors_header only
   bool contains(const std::string& name) const { return tensors.count(name) != 0; }
   const Tensor& at(const std::string& name) const;  // throws naming the file and the tensor
 };
@@ -28,5 +29,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
 
 // Reads and validates a whole file into CPU tensors.
 TensorFile load_safetensors(const std::string& path);
+// The same checks of the header and of the file's length without reading any data: metadata and `shapes`
+// (tensors stays empty). For checking many large files before work starts.
+TensorFile read_safetensors_header(const std::string& path);
 
 }  // namespace sp

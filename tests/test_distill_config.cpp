@@ -4,6 +4,7 @@
 // IPC without upstream loop counts, OOD init without a set or with a malformed spec, keys a method does not
 // use, DSA on for DC, a distill section under another paradigm) are reported with their key paths before any
 // work.
+#include <cmath>
 #include <filesystem>
 
 #include "paradigms/config.h"
@@ -79,7 +80,7 @@ TEST(DistillConfig, MethodsParseWithUpstreamDefaults) {
 }
 
 TEST(DistillConfig, MistakesNameTheirKeyPaths) {
-  std::string m = problems(with_distill(R"({"method": "mtt", "ipc": 10})"));
+  std::string m = problems(with_distill(R"({"method": "kip", "ipc": 10})"));
   expect_has(m, "distill.method");
   m = problems(with_distill(R"({"ipc": 0, "init": "imagenet", "itrations": 3})"));
   expect_has(m, "distill.method: missing (required)");
@@ -122,4 +123,96 @@ TEST(DistillConfig, ShippedConfigsParse) {
     ++n;
   }
   EXPECT_GE(n, 4) << "configs/distill_*.json";
+}
+
+TEST(DistillConfig, TrajectoryMethodsTakeUpstreamSettingsByIpc) {
+  RunConfig c = parse_config_text(with_distill(R"({"method": "mtt", "ipc": 10})"));
+  EXPECT_EQ(dc(c).method, Method::mtt);
+  EXPECT_EQ(dc(c).iterations, 5000);
+  EXPECT_EQ(dc(c).syn_steps, 30);
+  EXPECT_EQ(dc(c).expert_epochs, 2);
+  EXPECT_EQ(dc(c).max_start_epoch, 20);
+  EXPECT_DOUBLE_EQ(dc(c).lr_img, 1000);
+  EXPECT_DOUBLE_EQ(dc(c).lr_lr, 1e-5);
+  EXPECT_DOUBLE_EQ(dc(c).lr_teacher, 0.01);
+  EXPECT_TRUE(dc(c).zca);
+  EXPECT_DOUBLE_EQ(dc(c).zca_eps, 0.1);
+  EXPECT_TRUE(dc(c).dsa) << "per-sample DSA in the student steps";
+  EXPECT_EQ(dc(c).init, distill::Init::real);
+  EXPECT_EQ(dc(c).batch_syn, 0) << "the whole set per step";
+  EXPECT_FALSE(dc(c).soft_labels);
+  EXPECT_EQ(dc(c).experts.count, 100);
+  EXPECT_EQ(dc(c).experts.epochs, 50);
+  EXPECT_FALSE(dc(c).experts.gsam);
+  EXPECT_EQ(dc(c).meta_gradient, MetaGradMode::adjoint);
+  EXPECT_TRUE(std::isinf(dc(c).threshold)) << "MTT has no gate";
+  c = parse_config_text(with_distill(R"({"method": "mtt", "ipc": 50})"));
+  EXPECT_FALSE(dc(c).zca) << "MTT's IPC 50 runs without ZCA";
+  EXPECT_EQ(dc(c).max_start_epoch, 40);
+  c = parse_config_text(with_distill(R"({"method": "mtt", "ipc": 1})"));
+  EXPECT_EQ(dc(c).syn_steps, 50);
+  EXPECT_DOUBLE_EQ(dc(c).lr_lr, 1e-7);
+
+  c = parse_config_text(with_distill(R"({"method": "datm", "ipc": 10})"));
+  EXPECT_EQ(dc(c).method, Method::datm);
+  EXPECT_EQ(dc(c).iterations, 10000);
+  EXPECT_EQ(dc(c).syn_steps, 80);
+  EXPECT_DOUBLE_EQ(dc(c).lr_img, 100);
+  EXPECT_DOUBLE_EQ(dc(c).lr_y, 2);
+  EXPECT_DOUBLE_EQ(dc(c).momentum_y, 0.9);
+  EXPECT_DOUBLE_EQ(dc(c).threshold, 1.0);
+  EXPECT_TRUE(dc(c).soft_labels);
+  EXPECT_EQ(dc(c).init, distill::Init::samples_predicted_correctly);
+  EXPECT_TRUE(dc(c).sequential_generation);
+  EXPECT_EQ(dc(c).current_max_start_epoch, 10);
+  EXPECT_EQ(dc(c).max_start_epoch, 20);
+  EXPECT_EQ(dc(c).expansion_end_epoch, 1000);
+  EXPECT_EQ(dc(c).start_epoch_upper(0), 10);
+  EXPECT_EQ(dc(c).start_epoch_upper(500), 15);
+  EXPECT_EQ(dc(c).start_epoch_upper(1000), 20);
+  EXPECT_EQ(dc(c).start_epoch_upper(5000), 20);
+  EXPECT_EQ(dc(c).experts.epochs, 100);
+  EXPECT_TRUE(dc(c).experts.gsam);
+  EXPECT_DOUBLE_EQ(dc(c).experts.rho, 0.01);
+  EXPECT_DOUBLE_EQ(dc(c).experts.alpha, 0.3);
+  c = parse_config_text(with_distill(R"({"method": "datm", "ipc": 1000})"));
+  EXPECT_FALSE(dc(c).sequential_generation);
+  EXPECT_EQ(dc(c).min_start_epoch, 40);
+  EXPECT_EQ(dc(c).max_start_epoch, 60);
+  EXPECT_EQ(dc(c).syn_steps, 100);
+  EXPECT_EQ(dc(c).batch_syn, 1000);
+  c = parse_config_text(with_distill(R"({"method": "datm", "ipc": 1})"));
+  EXPECT_DOUBLE_EQ(dc(c).threshold, 1.1);
+  EXPECT_EQ(dc(c).batch_syn, 0) << "10 of 10 images: the whole set";
+  // The resolved form parses back to the same settings.
+  RunConfig again = parse_config_text(with_distill(c.resolved["distill"].dump()));
+  EXPECT_EQ(dc(again).syn_steps, dc(c).syn_steps);
+  EXPECT_DOUBLE_EQ(dc(again).threshold, dc(c).threshold);
+  EXPECT_EQ(dc(again).experts.storage, dc(c).experts.storage);
+}
+
+TEST(DistillConfig, TrajectoryMistakesNameTheirKeys) {
+  // A start-epoch window the stored trajectory cannot hold.
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "experts": {"epochs": 20}})")),
+             "distill.experts.epochs: 20 stored epochs cannot hold the start-epoch window");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "min_start_epoch": 20})")),
+             "distill.min_start_epoch: must be below max_start_epoch");
+  expect_has(problems(with_distill(R"({"method": "datm", "ipc": 10, "current_max_start_epoch": 30})")),
+             "distill.current_max_start_epoch: must not exceed max_start_epoch");
+  expect_has(problems(with_distill(R"({"method": "datm", "ipc": 7})")), "distill.syn_steps: required for datm at ipc 7");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "batch_syn": 101})")),
+             "distill.batch_syn: 101 exceeds the synthetic set's 100 images");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "lr_y": 2})")), "distill.lr_y: ");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "batch_real": 2})")), "distill.batch_real: ");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "meta_gradient": "plain"})")), "distill.meta_gradient");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "experts": {"storage": "bf16"}})")),
+             "distill.experts.storage");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "experts": {"rho": 0.1}})")), "distill.experts.rho: ");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "experts": {"epochs": 50, "epoch": 3}})")),
+             "distill.experts.epoch");
+  expect_has(problems(with_distill(R"({"method": "dm", "ipc": 10, "syn_steps": 3})")), "distill.syn_steps: ");
+  expect_has(problems(with_distill(R"({"method": "dm", "ipc": 10, "init": "samples_predicted_correctly"})")),
+             "distill.init: samples_predicted_correctly needs expert trajectories");
+  expect_has(problems(with_distill(R"({"method": "mtt", "ipc": 10, "label_expert_epoch": 51})")),
+             "distill.label_expert_epoch: beyond the experts' 50 epochs");
 }

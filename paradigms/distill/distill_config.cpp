@@ -20,11 +20,11 @@ E index_of(const std::vector<std::string>& names, const std::string& s) {
 }  // namespace
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> n = {"dc", "dsa", "dm"};
+  static const std::vector<std::string> n = {"dc", "dsa", "dm", "mtt", "datm"};
   return n;
 }
 const std::vector<std::string>& init_names() {
-  static const std::vector<std::string> n = {"real", "noise", "ood"};
+  static const std::vector<std::string> n = {"real", "noise", "ood", "samples_predicted_correctly"};
   return n;
 }
 std::string method_name(Method m) { return method_names()[size_t(m)]; }
@@ -36,13 +36,23 @@ void read_distill(cfg::Fields f, int64_t classes, DistillConfig& c, nlohmann::js
   const std::string method = f.string("method", "dc", method_names());
   c.method = index_of<Method>(method_names(), method);
   c.ipc = f.integer("ipc", 10, 1, 100000);
-  const bool dm = c.method == Method::dm;
-  c.iterations = f.integer("iterations", dm ? 20000 : 1000, 0, 100000000);
-  c.lr_img = f.number("lr_img", dm ? (c.ipc <= 50 ? 1.0 : 10.0) : 0.1, 0);
+  const bool dm = c.method == Method::dm, tm = c.matches_trajectories();
   c.momentum_img = f.number("momentum_img", 0.5, 0, 0.999999);
-  c.batch_real = f.integer("batch_real", 256, 1, 1 << 20);
-  out = {{"method", method}, {"ipc", c.ipc}, {"iterations", c.iterations}, {"lr_img", c.lr_img},
-         {"momentum_img", c.momentum_img}, {"batch_real", c.batch_real}};
+  out = {{"method", method}, {"ipc", c.ipc}, {"momentum_img", c.momentum_img}};
+  if (tm) {
+    read_trajectory_settings(f, classes > 0 ? classes : 10, c, out);
+    f.reject({"batch_real"}, "not used by trajectory matching (it matches expert parameters, not real batches)");
+  } else {
+    c.iterations = f.integer("iterations", dm ? 20000 : 1000, 0, 100000000);
+    c.lr_img = f.number("lr_img", dm ? (c.ipc <= 50 ? 1.0 : 10.0) : 0.1, 0);
+    c.batch_real = f.integer("batch_real", 256, 1, 1 << 20);
+    out.update({{"iterations", c.iterations}, {"lr_img", c.lr_img}, {"batch_real", c.batch_real}});
+    f.reject({"syn_steps", "expert_epochs", "min_start_epoch", "max_start_epoch", "sequential_generation",
+              "current_max_start_epoch", "expansion_end_epoch", "lr_teacher", "lr_lr", "momentum_lr", "batch_syn",
+              "soft_labels", "lr_y", "momentum_y", "threshold", "meta_gradient", "zca", "zca_eps",
+              "label_expert_epoch", "experts"},
+             "a trajectory-matching setting (method mtt or datm)");
+  }
 
   if (c.matches_gradients()) {
     c.lr_net = f.number("lr_net", 0.01, 0);
@@ -63,11 +73,14 @@ void read_distill(cfg::Fields f, int64_t classes, DistillConfig& c, nlohmann::js
     out["inner_loop"] = c.inner_loop;
     out["batch_train"] = c.batch_train;
   } else {
-    f.reject({"lr_net", "outer_loop", "inner_loop", "batch_train"}, "not used by method dm (its networks are not trained)");
+    f.reject({"lr_net", "outer_loop", "inner_loop", "batch_train"},
+             "not used by method " + method + " (" + (dm ? "its networks are not trained" : "its students take syn_steps steps") + ")");
   }
 
-  const std::string init = f.string("init", "real", init_names());
+  const std::string init = f.string("init", c.method == Method::datm ? "samples_predicted_correctly" : "real", init_names());
   c.init = index_of<Init>(init_names(), init);
+  if (c.init == Init::samples_predicted_correctly && !tm)
+    f.error("init", "samples_predicted_correctly needs expert trajectories (method mtt or datm)");
   out["init"] = init;
   if (c.init == Init::ood) {
     f.require("ood_data");

@@ -8,7 +8,12 @@
 #include <filesystem>
 #include <set>
 
+#include "data/atomic_file.h"
 #include "paradigms/distill/augmented_source.h"
+#include "paradigms/distill/canary_view.h"
+#include "paradigms/distill/trajectory_setup.h"
+#include "paradigms/engine/experiment_run.h"
+#include "paradigms/engine/loss.h"
 #include "paradigms/distill/distill_config.h"
 #include "paradigms/distill/distill_shadow.h"
 #include "paradigms/distill/loss_plot.h"
@@ -25,9 +30,32 @@ constexpr const char* kGroupsFile = "distill_groups.npy";
 
 class DistillShadowJob final : public ShadowJob {
  public:
-  DistillShadowJob(ShadowDistillation d, const DistillConfig& c, std::set<int> restart_epochs, Stream& s)
-      : d_(std::move(d)), c_(c), restart_(std::move(restart_epochs)), s_(s) {}
+  DistillShadowJob(ShadowDistillation d, const DistillConfig& c, std::set<int> restart_epochs, const ExperimentRun& run,
+                   int k, Stream& s)
+      : d_(std::move(d)), c_(c), restart_(std::move(restart_epochs)), run_(run), k_(k), s_(s) {
+    space_.norm = run.cfg.recipe.augment_cfg.norm;
+    if (d_.zca) space_.zca = d_.zca->to(s.device(), s);
+  }
   int64_t train_size(const DeviceData&) const override { return d_.set.images.size(0); }
+  // Trajectory matching's student steps used the learned step size: the audited model trains with it.
+  void adjust_recipe(TrainRecipe& r) const override {
+    if (d_.syn_lr > 0) r.schedule.base_lr = d_.syn_lr;
+  }
+  void start(Trainer& tr, const DeviceData&, const std::string& name, const Log& log) override {
+    if (space_.zca) {
+      const InputSpace* sp = &space_;
+      tr.set_input_map([sp](Stream& s, const Tensor& x) { return sp->from_normalized(s, x); });
+    }
+    if (d_.set.soft.defined()) tr.set_loss(std::make_unique<SoftCrossEntropy>());
+    if (d_.syn_lr > 0 || space_.zca || d_.set.soft.defined()) {
+      char line[240];
+      std::snprintf(line, sizeof line, "%s: training on %lld synthetic images%s%s%s", name.c_str(),
+                    (long long)d_.set.images.size(0),
+                    d_.syn_lr > 0 ? (" at the learned step size " + std::to_string(d_.syn_lr)).c_str() : "",
+                    d_.set.soft.defined() ? ", soft labels" : "", space_.zca ? ", ZCA-whitened inputs" : "");
+      log(line);
+    }
+  }
   std::unique_ptr<TrainingSource> source(Trainer&, const DeviceData&, uint64_t seed) override {
     return std::make_unique<DsaImageSource>(s_, d_.set.images, d_.set.soft.defined() ? d_.set.soft : d_.set.labels, seed,
                                             c_.train_augment == TrainAugment::dsa ? c_.strategy
@@ -40,16 +68,65 @@ class DistillShadowJob final : public ShadowJob {
         if (key != "step") t.zero_(s_);
     return tr.train_epoch(source, epoch, progress, interval_s);
   }
+  void finish_training(Trainer& tr) override { canaries_ = write_canary_view(tr); }
   void add_metrics(nlohmann::json& m, const TrainState&, double) const override {
     m["seconds"]["distill"] = d_.seconds;
     m["distill"] = d_.metrics;
+    if (d_.syn_lr > 0) m["distill"]["syn_lr"] = d_.syn_lr;
+    m["distill"]["canary_predictions"] = canaries_;
   }
 
  private:
+  // canaries.json of this shadow (canary_view.h); returns the counts.
+  nlohmann::json write_canary_view(Trainer& tr) const {
+    const data::AuditSet& audit = run_.exp.audit;
+    CanaryInputs in;
+    for (int64_t j = 0; j < audit.size(); ++j) {
+      if (!run_.exp.membership.in(k_, j)) continue;
+      in.audit_positions.push_back(j);
+      in.indices.push_back(audit.indices[size_t(j)]);
+      in.true_labels.push_back(audit.true_labels[size_t(j)]);
+      in.training_labels.push_back(audit.labels[size_t(j)]);
+    }
+    const int64_t m = int64_t(in.indices.size());
+    Tensor syn = d_.set.images.to(s_.device(), s_);
+    {
+      Tape t(s_);
+      t.set_recording(false);
+      const int64_t n = syn.size(0), B = 500;
+      std::vector<Tensor> parts;
+      Tensor z_all;
+      for (int64_t lo = 0; lo < n; lo += B) {
+        Tensor z = t.value(tr.model().forward(t, t.leaf(tr.theta()), tr.buffers(), t.leaf(syn.narrow(0, lo, std::min(B, n - lo))), false));
+        if (!z_all.defined()) z_all = Tensor::empty({n, z.size(1)}, DType::f32, s_);
+        z_all.narrow(0, lo, z.size(0)).copy_(z.to(DType::f32, s_), s_);
+        t.clear();
+      }
+      in.synthetic_logits = z_all.to(Device::cpu(), s_).contiguous();
+    }
+    in.synthetic_images = d_.set.images;
+    in.synthetic_labels = d_.set.labels.to_vector<int64_t>();
+    in.synthetic_source = d_.init_source;
+    if (m > 0) {
+      Tensor ids = Tensor::from_vector(in.indices, {m}).to(s_.device(), s_);
+      in.canary_logits = tr.predict(run_.train, ids).to(DType::f32, s_).to(Device::cpu(), s_).contiguous();
+      Tensor x = data::normalize_batch(s_, run_.train.images, ids, space_.norm, DType::f32);
+      in.canary_images = space_.from_normalized(s_, x).to(Device::cpu(), s_).contiguous();
+    }
+    CanaryCounts counts;
+    nlohmann::json doc = canary_view(in, counts);
+    write_file_atomic(run_.exp.shadow_dir(k_) + "/canaries.json", doc.dump(1) + "\n");
+    return doc["counts"];
+  }
+
   ShadowDistillation d_;
   DistillConfig c_;
   std::set<int> restart_;
+  const ExperimentRun& run_;
+  int k_;
   Stream& s_;
+  InputSpace space_;
+  nlohmann::json canaries_ = nlohmann::json::object();
 };
 
 std::string used_text(const audit::ojson& c) {
@@ -80,7 +157,7 @@ class Distill final : public Paradigm {
     std::set<int> restart;
     if (c.restart_optimizer_at_milestones && run.cfg.schedule.kind == ScheduleKind::multistep)
       for (int64_t m : run.cfg.schedule.milestones) restart.insert(int(m));
-    return std::make_unique<DistillShadowJob>(distill_shadow(run, k, ts, s, progress), c, std::move(restart), s);
+    return std::make_unique<DistillShadowJob>(distill_shadow(run, k, ts, s, progress), c, std::move(restart), run, k, s);
   }
 
   std::vector<std::string> finish_experiment(const std::string& dir, const RunConfig& cfg) const override {

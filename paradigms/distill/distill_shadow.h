@@ -8,6 +8,8 @@
 //   distill.json           the record: method, ipc, init (each row's source index, the audit samples used),
 //                          iterations, seconds, the loss curve [[iteration, loss], ...]
 //   groups.npy             int64 [M]: per audit sample 0 OUT, 1 IN and an initial image, 2 IN and not
+//   zca.safetensors, experts/expert_NNN.safetensors   trajectory matching: the ZCA fit of D_k and the expert
+//                          trajectories (experts.h, trajectory_setup.h), kept for reruns
 //   synthetic.png          the distilled images, one row per class
 //   synthetic.safetensors  the distilled set (synthetic_set.h); written last, it marks the distillation as
 //                          done: a rerun reuses it (with distill.json) instead of distilling again
@@ -15,8 +17,11 @@
 // tests/test_distill_shadow.cpp (end to end with sp_train, a kill and resume, sp_lira --groups).
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "nn/zca.h"
 #include "paradigms/distill/synthetic_set.h"
 #include "paradigms/engine/experiment_run.h"
 #include "paradigms/engine/progress.h"
@@ -24,7 +29,10 @@
 namespace sp::distill {
 
 struct ShadowDistillation {
-  SyntheticSet set;         // on the CPU
+  SyntheticSet set;         // on the CPU, in the model-input space (ZCA-whitened for trajectory matching with zca)
+  double syn_lr = 0;        // trajectory matching's learned step size (0: the recipe's rate)
+  std::optional<Zca> zca;   // the whitening the audited model's queries go through (CPU)
+  std::vector<int64_t> init_source;  // per synthetic row: the training-set index it started from (-1: none)
   double seconds = 0;       // distillation wall-clock seconds (summed over resumed runs)
   bool reused = false;      // synthetic.safetensors was already there
   nlohmann::json metrics;   // the "distill" object of metrics.json

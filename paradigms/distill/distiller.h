@@ -27,25 +27,26 @@
 #include "nn/optim.h"
 #include "paradigms/distill/class_pool.h"
 #include "paradigms/distill/distill_config.h"
+#include "paradigms/distill/set_distiller.h"
 
 namespace sp::distill {
 
-class Distiller {
+class Distiller final : public SetDistiller {
  public:
   // images: f32 [classes * ipc, C, H, W] on s's device, class-major (class c in rows [c ipc, (c + 1) ipc));
   // taken over (updated in place). pool: the real images (outlives the distiller).
   Distiller(const DistillConfig& cfg, const ClassPool& pool, Tensor images, uint64_t key, Stream& s);
 
-  int64_t iteration() const { return iteration_; }
-  const Tensor& images() const { return images_; }
+  int64_t iteration() const override { return iteration_; }
+  const Tensor& images() const override { return images_; }
   // Labels of the rows of images() (class-major).
-  std::vector<int64_t> labels() const;
+  std::vector<int64_t> labels() const override;
   // Runs iteration iteration() and advances; returns its loss (the mean over classes and matching steps).
-  double step();
+  double step() override;
 
   // Checkpoint state: "images", "iteration" (i64 scalar) and the optimiser's ("opt.*").
-  std::map<std::string, Tensor> state() const;
-  void load_state(const std::map<std::string, Tensor>& st, const std::string& who);
+  std::map<std::string, Tensor> state() const override;
+  void load_state(const std::map<std::string, Tensor>& st, const std::string& who) override;
 
   // Seconds spent in matching steps (all classes of one step, with the image update) and in inner training
   // epochs since construction, when timing is on (each phase then ends with a device synchronisation).

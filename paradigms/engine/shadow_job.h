@@ -5,6 +5,7 @@
 //                   restrict or replace the training set;
 //   train_size      samples per epoch of the audited model's training source (default: the private set's), for
 //                   the recipe's step counts;
+//   adjust_recipe   the recipe the trainer is built with (trajectory matching: its learned step size);
 //   start           once the trainer exists: plan (DP-SGD's noise), set a loss, log what was planned;
 //   source          the training source of the audited model (default: the private set as the recipe
 //                   augments it);
@@ -35,6 +36,7 @@ class ShadowJob {
   using Log = std::function<void(const std::string&)>;
   virtual ~ShadowJob() = default;
   virtual int64_t train_size(const DeviceData& d) const { return d.size(); }
+  virtual void adjust_recipe(TrainRecipe&) const {}
   // `name`: "shadow k", for log lines.
   virtual void start(Trainer&, const DeviceData&, const std::string& /*name*/, const Log&) {}
   virtual std::unique_ptr<TrainingSource> source(Trainer& tr, const DeviceData& d, uint64_t seed) {

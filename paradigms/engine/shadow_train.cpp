@@ -167,6 +167,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
   int64_t num_in = 0;
   for (int64_t j = 0; j < M; ++j) num_in += run.exp.membership.in(k, j) ? 1 : 0;
   TrainRecipe recipe = cfg.recipe_for(n);
+  job->adjust_recipe(recipe);
   Trainer tr(*model, recipe, s, seed);
   job->start(tr, d, name, log);
   std::unique_ptr<TrainingSource> source = job->source(tr, d, seed);

@@ -84,6 +84,11 @@ class Trainer {
   // Logits [N, C] (eval mode) of images[ids]; ids i64 on the device. With `query_views`, [N, 18, C] of the
   // 18 LiRA query views.
   Tensor predict(const DeviceData& d, const Tensor& ids, bool query_views = false);
+  // A map from the recipe-normalised query images to the model's input space, applied by predict() and
+  // evaluate() only (training batches come from the source in that space already): the ZCA whitening of
+  // trajectory matching, whose synthetic set lives in the whitened space. Unset: the identity.
+  using InputMap = std::function<Tensor(Stream&, const Tensor&)>;
+  void set_input_map(InputMap map) { input_map_ = std::move(map); }
   // Eval-mode accuracy over the whole set, in batches of `batch`.
   double evaluate(const DeviceData& d, int64_t batch = 500);
 
@@ -105,6 +110,7 @@ class Trainer {
   Tape tape_;
   std::unique_ptr<Loss> loss_;
   StepHook step_hook_;
+  InputMap input_map_;
 };
 
 }  // namespace sp
