@@ -138,7 +138,7 @@ class Distill final : public Paradigm {
  public:
   std::string name() const override { return "distill"; }
   std::string description() const override {
-    return "training on a synthetic set distilled from the private set (DC, DSA, DM)";
+    return "training on a synthetic set distilled from the private set (DC, DSA, DM, MTT, DATM)";
   }
   ParadigmTests tests() const override {
     return {"DistillConfig.MistakesNameTheirKeyPaths", "DistillShadow.SpTrainDistilsEachPrivateSetAndResumes",
@@ -201,7 +201,9 @@ class Distill final : public Paradigm {
     }
     const std::pair<const char*, const char*> files[] = {
         {"init.png", "Shadow 0's initial images, one row per class (IN canaries framed in red)"},
-        {"synthetic.png", "Shadow 0's distilled images, one row per class, initialised from the grid above"}};
+        {"synthetic.png", "Shadow 0's distilled images, one row per class, initialised from the grid above"},
+        {"init_vs_synthetic.png", "Shadow 0, per class row: the initial images (IN canaries framed) beside the "
+                                  "distilled images they became"}};
     for (const auto& [file, caption] : files) {
       const std::string rel = std::string("images/distill_") + file;
       std::error_code ec;
@@ -212,8 +214,9 @@ class Distill final : public Paradigm {
   }
 
   ojson summarize(const std::vector<audit::ShadowEntry>& shadows) const override {
-    int64_t in = 0, used = 0;
-    std::vector<double> per_shadow, seconds, final_loss;
+    int64_t in = 0, used = 0, flipped = 0, true_label = 0, other = 0, skipped = 0;
+    bool have_predictions = false;
+    std::vector<double> per_shadow, seconds, final_loss, syn_lr, expert_seconds;
     ojson first;
     for (const audit::ShadowEntry& e : shadows) {
       if (e.state != audit::ShadowState::done || !e.metrics.contains("distill") || !e.metrics["distill"].is_object())
@@ -226,6 +229,16 @@ class Distill final : public Paradigm {
       if (i > 0) per_shadow.push_back(double(u) / double(i));
       seconds.push_back(c.value("seconds", 0.0));
       if (c.contains("final_loss") && c["final_loss"].is_number()) final_loss.push_back(c["final_loss"].get<double>());
+      if (c.contains("syn_lr") && c["syn_lr"].is_number()) syn_lr.push_back(c["syn_lr"].get<double>());
+      if (c.contains("expert_seconds") && c["expert_seconds"].is_number()) expert_seconds.push_back(c["expert_seconds"].get<double>());
+      skipped += c.value("threshold_skipped_iterations", int64_t(0));
+      if (c.contains("canary_predictions") && c["canary_predictions"].is_object() && c["canary_predictions"].contains("flipped")) {
+        const nlohmann::json& p = c["canary_predictions"];
+        have_predictions = true;
+        flipped += p.value("flipped", int64_t(0));
+        true_label += p.value("true", int64_t(0));
+        other += p.value("other", int64_t(0));
+      }
     }
     if (seconds.empty()) return nullptr;
     ojson s = first;
@@ -235,6 +248,13 @@ class Distill final : public Paradigm {
     s["init_fraction_per_shadow"] = audit::stats_json(per_shadow, true);
     s["distill_seconds"] = audit::stats_json(seconds, false);
     s["final_loss"] = audit::stats_json(final_loss, false);
+    if (have_predictions)
+      s["canary_predictions"] = {{"flipped", flipped}, {"true", true_label}, {"other", other}};
+    if (!syn_lr.empty()) {
+      s["syn_lr"] = audit::stats_json(syn_lr, false);
+      s["expert_seconds"] = audit::stats_json(expert_seconds, false);
+      s["threshold_skipped_iterations"] = skipped;
+    }
     return s;
   }
   void report_section(audit::ReportDoc& d, const ojson& s) const override {
@@ -252,6 +272,26 @@ class Distill final : public Paradigm {
                 ". IN canaries among the initial images: " + used_text(c) +
                 ". The paper finds that canaries used for the initialisation leak while the others are near chance "
                 "(the two groups under Leakage by group).");
+    if (c.contains("syn_lr"))
+      d.paragraph("Trajectory matching: expert training " +
+                  audit::format_number("%.1f", audit::summary_number(c.value("expert_seconds", ojson::object()), "mean")) +
+                  " s per shadow (mean); learned step size " +
+                  audit::format_number("%.4g", audit::summary_number(c.value("syn_lr", ojson::object()), "mean")) +
+                  " (mean over shadows), with which the audited model trains; updates skipped by the loss threshold: " +
+                  std::to_string(c.value("threshold_skipped_iterations", int64_t(0))) + ".");
+    if (c.contains("canary_predictions")) {
+      const ojson& p = c["canary_predictions"];
+      const int64_t f = p.value("flipped", int64_t(0)), t = p.value("true", int64_t(0)), o = p.value("other", int64_t(0));
+      const double n = double(std::max<int64_t>(1, f + t + o));
+      d.paragraph("What the final models predict for their IN canaries (all shadows; per canary with its nearest "
+                  "synthetic image in shadow/<k>/canaries.json):");
+      d.table({"flipped (training) label", "true label", "another label"},
+              {{std::to_string(f) + " (" + audit::percent_text(double(f) / n, 1) + ")",
+                std::to_string(t) + " (" + audit::percent_text(double(t) / n, 1) + ")",
+                std::to_string(o) + " (" + audit::percent_text(double(o) / n, 1) + ")"}});
+      d.paragraph("A model that predicts a canary's true label has not memorised its flipped label, and LiRA on "
+                  "mislabeled canaries then finds little (paper Fig. 7).");
+    }
   }
   std::string comparison_heading() const override { return "IN canaries in the init"; }
   std::string comparison_cell(const ojson& s) const override { return s.contains("distill") ? used_text(s["distill"]) : "-"; }

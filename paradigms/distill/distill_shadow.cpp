@@ -31,7 +31,7 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 constexpr uint64_t kPurposeDistill = 0x44495354494cULL;  // "DISTIL"
 
 struct Paths {
-  std::string dir, checkpoint, init_png, record, groups, synthetic_png, synthetic, zca;
+  std::string dir, checkpoint, init_png, record, groups, synthetic_png, pair_png, synthetic, zca;
   explicit Paths(const std::string& d)
       : dir(d),
         checkpoint(d + "/distill_checkpoint.safetensors"),
@@ -40,6 +40,7 @@ struct Paths {
         record(d + "/distill.json"),
         groups(d + "/groups.npy"),
         synthetic_png(d + "/synthetic.png"),
+        pair_png(d + "/init_vs_synthetic.png"),
         synthetic(d + "/synthetic.safetensors") {}
 };
 
@@ -292,8 +293,8 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
   std::vector<int64_t> groups = shadow_groups(run.exp.audit, run.exp.membership, k, audit_indices, "initial images");
   std::vector<int64_t> labels;
   for (int64_t y = 0; y < classes; ++y) labels.insert(labels.end(), size_t(c.ipc), y);
+  std::vector<bool> framed(init.source.size(), false);
   {
-    std::vector<bool> framed(init.source.size(), false);
     if (c.init == Init::real || c.init == Init::samples_predicted_correctly)
       for (size_t i = 0; i < init.source.size(); ++i)
         framed[i] = std::binary_search(run.exp.audit.indices.begin(), run.exp.audit.indices.end(), init.source[i]);
@@ -390,6 +391,23 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
   write_file_atomic(p.record, record.dump(2) + "\n");
   npy::write(p.groups, std::vector<int64_t>{run.exp.audit.size()}, groups);
   save_synthetic_grid(p.synthetic_png, space.to_normalized(s, dist->images()), labels, classes, norm, {}, 2, s);
+  {
+    // Row c: class c's initial images, then what they became.
+    const int64_t n = classes * c.ipc;
+    Tensor before = space.to_normalized(s, init.images.to(s.device(), s)), after = space.to_normalized(s, dist->images());
+    Tensor both = Tensor::empty({2 * n, C, H, W}, DType::f32, s);
+    std::vector<int64_t> both_labels;
+    std::vector<bool> both_framed;
+    for (int64_t cls = 0; cls < classes; ++cls) {
+      both.narrow(0, 2 * cls * c.ipc, c.ipc).copy_(before.narrow(0, cls * c.ipc, c.ipc), s);
+      both.narrow(0, (2 * cls + 1) * c.ipc, c.ipc).copy_(after.narrow(0, cls * c.ipc, c.ipc), s);
+      both_labels.insert(both_labels.end(), size_t(2 * c.ipc), cls);
+      for (int64_t j = 0; j < c.ipc; ++j) both_framed.push_back(framed[size_t(cls * c.ipc + j)]);
+      both_framed.insert(both_framed.end(), size_t(c.ipc), false);
+    }
+    (void)n;
+    save_synthetic_grid(p.pair_png, both, both_labels, classes, norm, both_framed, 2, s);
+  }
   std::map<std::string, std::string> meta = {{"method", method_name(c.method)}, {"ipc", std::to_string(c.ipc)},
                                              {"init", init_name(c.init)}, {"shadow", std::to_string(k)},
                                              {"normalization_mean", nlohmann::json(norm.mean).dump()},

@@ -11,6 +11,9 @@
 //   zca.safetensors, experts/expert_NNN.safetensors   trajectory matching: the ZCA fit of D_k and the expert
 //                          trajectories (experts.h, trajectory_setup.h), kept for reruns
 //   synthetic.png          the distilled images, one row per class
+//   init_vs_synthetic.png  per class row: the initial images, then the distilled images they became
+//   canaries.json          after training: each IN canary's prediction and its nearest synthetic image
+//                          (canary_view.h)
 //   synthetic.safetensors  the distilled set (synthetic_set.h); written last, it marks the distillation as
 //                          done: a rerun reuses it (with distill.json) instead of distilling again
 // The distillation of shadow k is deterministic from (experiment seed, k). Tested in
