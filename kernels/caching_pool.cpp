@@ -1,6 +1,8 @@
 // Implementation of CachingPool (see caching_pool.h). Tested in tests/test_allocator.cpp.
 #include "kernels/caching_pool.h"
 
+#include <algorithm>
+
 #include "kernels/error.h"
 
 namespace sp {
@@ -23,6 +25,7 @@ void* CachingPool::allocate(size_t n, const void* stream) {
     free_.erase(it);
     live_[p] = {bsz, stream};
     stats_.bytes_in_use += bsz;
+    stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.bytes_in_use);
     ++stats_.cache_hits;
     return p;
   }
@@ -40,6 +43,7 @@ void* CachingPool::allocate(size_t n, const void* stream) {
   ++stats_.raw_allocs;
   stats_.bytes_reserved += sz;
   stats_.bytes_in_use += sz;
+  stats_.peak_in_use = std::max(stats_.peak_in_use, stats_.bytes_in_use);
   live_[p] = {sz, stream};
   return p;
 }
@@ -52,6 +56,11 @@ void CachingPool::deallocate(void* p) {
   free_.insert({{it->second.stream, it->second.size}, p});
   stats_.bytes_in_use -= it->second.size;
   live_.erase(it);
+}
+
+void CachingPool::reset_peak() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.peak_in_use = stats_.bytes_in_use;
 }
 
 void CachingPool::release_cached() {

@@ -15,6 +15,7 @@ namespace sp {
 
 struct PoolStats {
   size_t bytes_in_use = 0;    // handed out and not yet freed
+  size_t peak_in_use = 0;     // the most bytes_in_use has been since construction or reset_peak()
   size_t bytes_reserved = 0;  // in use + cached
   size_t raw_allocs = 0;      // calls to the underlying allocator
   size_t cache_hits = 0;
@@ -36,6 +37,7 @@ class CachingPool {
   // Returns every cached (free) block to the underlying allocator.
   void release_cached();
   PoolStats stats() const;
+  void reset_peak();
 
  private:
   struct Block {

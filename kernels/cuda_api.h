@@ -15,6 +15,7 @@ void free(void* p, Device d);           // back into the pool
 // before returning so the host can read the data.
 void memcpy(void* dst, Device dd, const void* src, Device sd, size_t nbytes, Stream& s);
 PoolStats pool_stats(int device);
+void reset_pool_peak(int device);  // peak_in_use restarts from the bytes in use now
 void empty_cache(int device);
 
 }  // namespace sp::cuda_api

@@ -28,6 +28,7 @@ void* alloc(size_t, Stream&) { SP_FAIL("CUDA allocation requested in a build wit
 void free(void*, Device) {}
 void memcpy(void*, Device, const void*, Device, size_t, Stream&) { SP_FAIL("device copy in a build without CUDA"); }
 PoolStats pool_stats(int) { return {}; }
+void reset_pool_peak(int) {}
 void empty_cache(int) {}
 }  // namespace cuda_api
 #endif

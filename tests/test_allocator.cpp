@@ -62,9 +62,12 @@ TEST(CachingPool, ReusesFreedBlocksOnSameStream) {
     EXPECT_EQ(f.allocs, 3);
     auto st = p.stats();
     EXPECT_EQ(st.bytes_in_use, 4096u);
+    EXPECT_EQ(st.peak_in_use, 4096u) << "big alone outweighs b and c together";
     EXPECT_EQ(st.bytes_reserved, 1024u + 1024u + 4096u);
     EXPECT_EQ(st.cache_hits, 1u);
     p.deallocate(big);
+    p.reset_peak();
+    EXPECT_EQ(p.stats().peak_in_use, 0u);
     p.release_cached();
     EXPECT_EQ(p.stats().bytes_reserved, 0u);
     EXPECT_EQ(f.frees, 3);

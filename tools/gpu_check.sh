@@ -3,7 +3,7 @@
 # tests compare each CUDA kernel with the CPU reference), then prints the benchmark table (GEMM TFLOP/s,
 # ResNet-18 conv layers forward+backward, device copy GB/s, sp_train throughput, the DP-SGD / non-private
 # step ratio of WRN-16-4 at batch 256, the double-backward / backward ratio, the unrolled meta-gradient and the
-# memory per unrolled step of ConvNet-3) and runs the built-in demo audit end to end on the GPU. Meant to finish
+# memory per unrolled step of ConvNet-3, MTT iterations unrolled vs adjoint up to IPC 1000 x 80 steps) and runs the built-in demo audit end to end on the GPU. Meant to finish
 # in under 8 minutes.
 # Logs go to $OUT (the device tool's result folder) when set, else build-gpu/.
 # Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb and CLI11 come from it.
@@ -56,6 +56,9 @@ log "benchmarks"
   timeout 120 build-gpu/bin/sp_bench_second_order --device cuda --memory 2>&1 | tee "$out/bench_second_order.txt"
 [ -x build-gpu/bin/sp_bench_distill ] &&
   timeout 120 build-gpu/bin/sp_bench_distill --device cuda 2>&1 | tee "$out/bench_distill.txt"
+[ -x build-gpu/bin/sp_bench_trajectory ] &&
+  timeout 240 build-gpu/bin/sp_bench_trajectory --device cuda --ipc 10,50,1000 --syn-steps 20,80 2>&1 |
+  tee "$out/bench_trajectory.txt"
 log "the built-in demo audit end to end on the GPU"
 [ -x build-gpu/bin/sp_audit ] && rm -rf "$out/demo" &&
   { s0=$SECONDS; timeout 240 build-gpu/bin/sp_audit configs/demo.json --out "$out/demo" --log-every 30 \

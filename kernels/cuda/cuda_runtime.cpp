@@ -161,6 +161,7 @@ void memcpy(void* dst, Device dd, const void* src, Device sd, size_t nbytes, Str
 }
 
 PoolStats pool_stats(int device) { return pool(device).stats(); }
+void reset_pool_peak(int device) { pool(device).reset_peak(); }
 void empty_cache(int device) { pool(device).release_cached(); }
 
 }  // namespace cuda_api
