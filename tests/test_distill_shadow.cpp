@@ -18,6 +18,7 @@
 #include "nn/safetensors.h"
 #include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
+#include "tests/tool_test_util.h"
 
 using namespace sp;
 using sp::test::TempDir;
@@ -25,15 +26,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kTrain = std::string(SP_BINARY_DIR) + "/bin/sp_train";
-const std::string kLira = std::string(SP_BINARY_DIR) + "/bin/sp_lira";
-const std::string kAudit = std::string(SP_BINARY_DIR) + "/bin/sp_audit";
-
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(sp::test::read_text(path)); }
-
-void expect_contains(const std::string& text, const std::string& needle) {
-  EXPECT_NE(text.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << text;
-}
+const std::string kTrain = sp::test::tool_path("sp_train");
+const std::string kLira = sp::test::tool_path("sp_lira");
+const std::string kAudit = sp::test::tool_path("sp_audit");
+using sp::test::expect_contains;
+using sp::test::read_json;
+using sp::test::write_config;
 
 nlohmann::json tiny_config(const nlohmann::json& distill) {
   return {{"paradigm", "distill"},
@@ -50,11 +48,6 @@ nlohmann::json tiny_config(const nlohmann::json& distill) {
           {"distill", distill},
           {"audit", {{"num_audit", 12}}},
           {"device", {{"eval_batch", 216}}}};
-}
-
-std::string write_config(const TempDir& t, const std::string& name, const nlohmann::json& j) {
-  sp::test::write_text(t / name, j.dump(2));
-  return t / name;
 }
 
 std::vector<std::string> listing(const std::string& dir) {

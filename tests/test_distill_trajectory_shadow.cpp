@@ -14,6 +14,7 @@
 #include "nn/safetensors.h"
 #include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
+#include "tests/tool_test_util.h"
 
 using namespace sp;
 using sp::test::TempDir;
@@ -21,15 +22,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kTrain = std::string(SP_BINARY_DIR) + "/bin/sp_train";
-const std::string kLira = std::string(SP_BINARY_DIR) + "/bin/sp_lira";
-const std::string kAudit = std::string(SP_BINARY_DIR) + "/bin/sp_audit";
-
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(sp::test::read_text(path)); }
-
-void expect_contains(const std::string& text, const std::string& needle) {
-  EXPECT_NE(text.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << text;
-}
+const std::string kTrain = sp::test::tool_path("sp_train");
+const std::string kLira = sp::test::tool_path("sp_lira");
+const std::string kAudit = sp::test::tool_path("sp_audit");
+using sp::test::expect_contains;
+using sp::test::read_json;
+using sp::test::write_config;
 
 nlohmann::json tiny_config(const nlohmann::json& distill, int shadows = 4) {
   return {{"paradigm", "distill"},
@@ -54,11 +52,6 @@ nlohmann::json datm_section() {
           {"max_start_epoch", 2}, {"sequential_generation", false}, {"lr_img", 10}, {"lr_y", 2}, {"batch_syn", 6},
           {"threshold", 10.0}, {"loss_every", 1}, {"net", {{"name", "convnet3"}, {"width", 4}}},
           {"experts", {{"count", 2}, {"epochs", 12}, {"batch", 10}, {"lr", 0.05}, {"momentum", 0.9}}}};
-}
-
-std::string write_config(const TempDir& t, const std::string& name, const nlohmann::json& j) {
-  sp::test::write_text(t / name, j.dump(2));
-  return t / name;
 }
 
 }  // namespace

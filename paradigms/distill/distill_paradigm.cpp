@@ -49,10 +49,11 @@ class DistillShadowJob final : public ShadowJob {
     if (d_.set.soft.defined()) tr.set_loss(std::make_unique<SoftCrossEntropy>());
     if (d_.syn_lr > 0 || space_.zca || d_.set.soft.defined()) {
       char line[240];
+      char rate[64] = "";
+      if (d_.syn_lr > 0) std::snprintf(rate, sizeof rate, " at the learned step size %.4g", d_.syn_lr);
       std::snprintf(line, sizeof line, "%s: training on %lld synthetic images%s%s%s", name.c_str(),
-                    (long long)d_.set.images.size(0),
-                    d_.syn_lr > 0 ? (" at the learned step size " + std::to_string(d_.syn_lr)).c_str() : "",
-                    d_.set.soft.defined() ? ", soft labels" : "", space_.zca ? ", ZCA-whitened inputs" : "");
+                    (long long)d_.set.images.size(0), rate, d_.set.soft.defined() ? ", soft labels" : "",
+                    space_.zca ? ", ZCA-whitened inputs" : "");
       log(line);
     }
   }

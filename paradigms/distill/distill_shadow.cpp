@@ -56,8 +56,19 @@ DistillConfig resolved(const ExperimentRun& run) {
 
 // What identifies a distillation, checked when resuming from a checkpoint.
 std::map<std::string, std::string> identity(const DistillConfig& c, uint64_t key) {
-  return {{"method", method_name(c.method)}, {"ipc", std::to_string(c.ipc)}, {"init", init_name(c.init)},
-          {"iterations", std::to_string(c.iterations)}, {"key", std::to_string(key)}};
+  char lr[64];
+  std::snprintf(lr, sizeof lr, "%.17g", c.lr_img);
+  std::map<std::string, std::string> m = {{"method", method_name(c.method)}, {"ipc", std::to_string(c.ipc)},
+                                          {"init", init_name(c.init)}, {"iterations", std::to_string(c.iterations)},
+                                          {"key", std::to_string(key)}, {"lr_img", lr}};
+  if (c.matches_trajectories()) {
+    m["syn_steps"] = std::to_string(c.syn_steps);
+    m["expert_epochs"] = std::to_string(c.expert_epochs);
+    m["start_window"] = std::to_string(c.min_start_epoch) + "-" + std::to_string(c.max_start_epoch);
+    m["batch_syn"] = std::to_string(c.batch_syn);
+    m["zca"] = c.zca ? "on" : "off";
+  }
+  return m;
 }
 
 std::string fmt(const char* format, double v) {
@@ -259,9 +270,11 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
       out.syn_lr = record["syn_lr"].get<double>();
       if (c.zca) {
         out.zca = load_zca(p.zca, C * H * W);
-        SP_CHECK(record.value("zca", std::string()) == out.zca->digest, p.zca, ": not the ZCA fit ", p.record,
-                 " was distilled in");
+        SP_CHECK(record.contains("zca") && record["zca"].is_string() && record["zca"].get<std::string>() == out.zca->digest,
+                 p.zca, ": not the ZCA fit ", p.record, " was distilled in");
       }
+      SP_CHECK(std::isfinite(out.syn_lr) && out.syn_lr > 0, p.record, ": the learned step size ", out.syn_lr,
+               " is not positive");
     }
     out.reused = true;
     out.metrics["reused"] = true;
@@ -370,6 +383,9 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
   out.set.labels = Tensor::from_vector(labels, {int64_t(labels.size())});
   out.set.soft = dist->soft_labels();
   out.syn_lr = dist->learned_lr();
+  if (tm)
+    SP_CHECK(std::isfinite(out.syn_lr) && out.syn_lr > 0, name, ": the learned step size became ", out.syn_lr,
+             " after ", c.iterations, " iterations; the audited model cannot train with it (lower distill.lr_lr)");
   if (space.zca) out.zca = space.zca->to(Device::cpu(), s);
   out.init_source = init.source;
   nlohmann::json curve = nlohmann::json::array();

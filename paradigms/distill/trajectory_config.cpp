@@ -102,6 +102,7 @@ void read_trajectory_settings(cfg::Fields& f, int64_t classes, DistillConfig& c,
   c.meta_gradient = meta_grad_mode_from_name(f.string("meta_gradient", "adjoint", {"adjoint", "unrolled"}));
   c.zca = f.boolean("zca", p.zca);
   c.zca_eps = f.number("zca_eps", 0.1, 0);
+  if (c.zca && c.zca_eps <= 0) f.error("zca_eps", "must be positive (it regularises the inverse square root of the eigenvalues)");
   if (!c.zca) f.reject({"zca_eps"}, "only used with zca");
   c.label_expert_epoch = f.integer("label_expert_epoch", -1, -1, 100000);
 
