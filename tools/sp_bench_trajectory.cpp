@@ -5,8 +5,8 @@
 // child process, so its peak memory is its own: the resident-set high-water mark on the CPU (ru_maxrss),
 // the caching pool's peak bytes on the GPU. Parameters are random (the cost does not depend on them).
 // Usage: sp_bench_trajectory [--device cpu|cuda] [--width W] [--ipc 10,50] [--syn-steps 20,80]
-//        [--modes unrolled,adjoint] [--reps R]. Times: the median of --reps iterations after one warm-up
-//        (--warmup 0 skips it).
+//        [--modes unrolled,adjoint] [--batch-syn B] [--reps R]. Times: the median of --reps iterations after
+//        one warm-up (--warmup 0 skips it).
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
@@ -37,6 +37,7 @@ struct Options {
   int64_t width = 128;
   std::vector<int64_t> ipc{10, 50}, syn_steps{20, 80};
   std::vector<std::string> modes{"unrolled", "adjoint"};
+  int64_t batch_syn = 0;  // images per step (0: all)
   int reps = 1, warmup = 1;
 };
 
@@ -75,13 +76,18 @@ Outcome run_case(const Options& o, int64_t ipc, int64_t steps, MetaGradMode mode
   std::vector<int64_t> y;
   for (int64_t i = 0; i < n; ++i) y.push_back(i % 10);
   a.labels = Tensor::from_vector(y, {n}).to(s.device(), s);
-  std::vector<int64_t> all(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
-  a.batches.assign(size_t(steps), all);
+  // Step k takes the k-th chunk of batch_syn consecutive rows (wrapping), as upstream's chunks of a permutation.
+  const int64_t B = o.batch_syn > 0 ? std::min(o.batch_syn, n) : n;
+  for (int64_t k = 0; k < steps; ++k) {
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < B; ++i) rows.push_back((k * B + i) % n);
+    std::sort(rows.begin(), rows.end());
+    a.batches.push_back(rows);
+  }
   auto draws = std::make_shared<std::vector<dsa::AugDraw>>();
   dsa::DsaParams p;
   std::vector<dsa::Group> strategy = dsa::parse_strategy("color_crop_cutout_flip_scale_rotate");
-  for (int64_t k = 0; k < steps; ++k) draws->push_back(dsa::draw(strategy, p, n, 32, 32, 9, uint64_t(k), false));
+  for (int64_t k = 0; k < steps; ++k) draws->push_back(dsa::draw(strategy, p, B, 32, 32, 9, uint64_t(k), false));
   a.aug = [draws](Tape& t, Var x, int64_t k) { return dsa::apply(t, x, (*draws)[size_t(k)]); };
   a.lr = 0.01;
   std::vector<double> secs;
@@ -119,11 +125,13 @@ int main(int argc, char** argv) {
   app.add_option("--ipc", o.ipc, "images per class (list)")->delimiter(',')->check(CLI::Range(1, 100000));
   app.add_option("--syn-steps", o.syn_steps, "unrolled steps (list)")->delimiter(',')->check(CLI::Range(1, 100000));
   app.add_option("--modes", o.modes, "unrolled,adjoint")->delimiter(',')->check(CLI::IsMember({"unrolled", "adjoint"}));
+  app.add_option("--batch-syn", o.batch_syn, "synthetic images per step (0: all; DATM IPC 500/1000: 1000)")
+      ->check(CLI::Range(0, 1 << 30));
   app.add_option("--reps", o.reps, "timed iterations")->check(CLI::Range(1, 1000));
   app.add_option("--warmup", o.warmup, "untimed iterations first")->check(CLI::Range(0, 1));
   CLI11_PARSE(app, argc, argv);
-  std::printf("sp_bench_trajectory on %s: ConvNet-3 width %lld, the whole synthetic set per step, per-sample DSA\n",
-              o.device.c_str(), (long long)o.width);
+  std::printf("sp_bench_trajectory on %s: ConvNet-3 width %lld, %s per step, per-sample DSA\n", o.device.c_str(),
+              (long long)o.width, o.batch_syn > 0 ? (std::to_string(o.batch_syn) + " synthetic images").c_str() : "the whole synthetic set");
   std::printf("%6s %9s %9s %12s %14s %10s\n", "ipc", "syn_steps", "mode", "s/iteration", o.device == "cpu" ? "peak RSS MiB" : "peak pool MiB",
               "loss");
   for (int64_t ipc : o.ipc)
