@@ -86,7 +86,7 @@ void check_args(const TrajectoryMatchArgs& a) {
   SP_CHECK(std::isfinite(a.lr), "trajectory_match: the step size is ", a.lr);
 }
 
-// |theta - target|^2 and, when grad is given, 2 (theta - target) / den written into it.
+// |theta - target|^2.
 double sq_distance(Stream& s, const Tensor& theta, const Tensor& target) {
   Tensor d = Tensor::empty(theta.shape(), theta.dtype(), s);
   d.copy_(theta, s);

@@ -35,13 +35,13 @@ struct Paths {
   explicit Paths(const std::string& d)
       : dir(d),
         checkpoint(d + "/distill_checkpoint.safetensors"),
-        zca(d + "/zca.safetensors"),
         init_png(d + "/init.png"),
         record(d + "/distill.json"),
         groups(d + "/groups.npy"),
         synthetic_png(d + "/synthetic.png"),
         pair_png(d + "/init_vs_synthetic.png"),
-        synthetic(d + "/synthetic.safetensors") {}
+        synthetic(d + "/synthetic.safetensors"),
+        zca(d + "/zca.safetensors") {}
 };
 
 
@@ -409,9 +409,8 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
   save_synthetic_grid(p.synthetic_png, space.to_normalized(s, dist->images()), labels, classes, norm, {}, 2, s);
   {
     // Row c: class c's initial images, then what they became.
-    const int64_t n = classes * c.ipc;
     Tensor before = space.to_normalized(s, init.images.to(s.device(), s)), after = space.to_normalized(s, dist->images());
-    Tensor both = Tensor::empty({2 * n, C, H, W}, DType::f32, s);
+    Tensor both = Tensor::empty({2 * classes * c.ipc, C, H, W}, DType::f32, s);
     std::vector<int64_t> both_labels;
     std::vector<bool> both_framed;
     for (int64_t cls = 0; cls < classes; ++cls) {
@@ -421,7 +420,6 @@ ShadowDistillation distill_shadow(const ExperimentRun& run, int k, const data::T
       for (int64_t j = 0; j < c.ipc; ++j) both_framed.push_back(framed[size_t(cls * c.ipc + j)]);
       both_framed.insert(both_framed.end(), size_t(c.ipc), false);
     }
-    (void)n;
     save_synthetic_grid(p.pair_png, both, both_labels, classes, norm, both_framed, 2, s);
   }
   std::map<std::string, std::string> meta = {{"method", method_name(c.method)}, {"ipc", std::to_string(c.ipc)},
