@@ -3,7 +3,9 @@
 //   {
 //     "paradigm": "baseline",                 // a registered paradigm (paradigms/paradigm.h): baseline | dpsgd
 //                                             // (a "dpsgd" section: paradigms/dpsgd/dp_config.h) | coreset
-//                                             // (a "coreset" section: paradigms/coreset/coreset_config.h)
+//                                             // (a "coreset" section: paradigms/coreset/coreset_config.h) |
+//                                             // distill (paradigms/distill/distill_config.h) | dfkd
+//                                             // (paradigms/dfkd/dfkd_config.h)
 //     "seed": 0,                              // audit choice, canaries, membership, every model's seed
 //     "num_shadows": 32,                      // even, >= 2
 //     "dataset": {"name": "cifar10", "path": "data"},                  // or

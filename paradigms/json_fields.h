@@ -57,6 +57,9 @@ class Fields {
                                 int64_t lo = std::numeric_limits<int64_t>::min());
   // A nested object (absent: an empty one, so its defaults apply).
   Fields object(const std::string& key);
+  // The value of `key` as written (nullptr when absent), marked as known: for a section validated elsewhere
+  // (a nested configuration parsed as a whole).
+  const nlohmann::json* raw(const std::string& key) { return find(key); }
 
   // Marks `key` as required: absent is an error.
   void require(const std::string& key);

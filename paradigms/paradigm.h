@@ -70,6 +70,10 @@ class Paradigm : public ShadowPreparer {
   }
   // The paradigm's summary.json entry (under its name) from the shadows' metrics; null for none.
   virtual ojson summarize(const std::vector<audit::ShadowEntry>& /*shadows*/) const { return nullptr; }
+  // The same with the experiment directory, for entries from experiment-level files (default: summarize).
+  virtual ojson summarize_experiment(const std::string& /*dir*/, const std::vector<audit::ShadowEntry>& shadows) const {
+    return summarize(shadows);
+  }
   // Its section of the experiment report, from the experiment's summary.
   virtual void report_section(audit::ReportDoc& d, const ojson& summary) const = 0;
   // Its column in the comparison of experiments: heading ("" for none) and the cell of one summary.

@@ -48,6 +48,8 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
+}  // namespace
+
 // sp_lira's attack results (lira/results.json "attacks", or one group of "groups") as the summary's
 // per-attack entries, in sp_lira's order (strongest assumptions first) whatever order the JSON reader kept.
 ojson privacy_entries(const nlohmann::json& attacks) {
@@ -72,8 +74,6 @@ ojson privacy_entries(const nlohmann::json& attacks) {
   }
   return out;
 }
-
-}  // namespace
 
 double summary_number(const ojson& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
@@ -154,7 +154,7 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
   }
   j["utility"] = {{"test_accuracy", stats_json(test_acc, true)}, {"train_accuracy", stats_json(train_acc, false)}};
   if (const Paradigm* p = find_paradigm_or_null(j["paradigm"].get<std::string>())) {
-    ojson ps = p->summarize(shadows);
+    ojson ps = p->summarize_experiment(dir, shadows);
     if (!ps.is_null()) j[p->name()] = ps;
   }
 

@@ -51,6 +51,9 @@ double tpr_at(const nlohmann::json& attack, double fpr);
 
 ojson read_summary(const std::string& dir);
 
+// sp_lira's attack results (results.json "attacks", or one group of "groups") as the summary's per-attack
+// entries (AUC, TPR at 0.1% and 1% FPR, its interval, the epsilon lower bound), strongest assumptions first.
+ojson privacy_entries(const nlohmann::json& attacks);
 // j[key] as a number, NaN when absent or not a number (JSON null stands for NaN in the summary).
 double summary_number(const ojson& j, const char* key);
 // printf-style formatting of one number, "-" for NaN.

@@ -3,9 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
-#include "attacks/raster.h"
+#include "attacks/linear_axes.h"
 #include "attacks/roc_plot.h"
 #include "data/png.h"
 #include "kernels/error.h"
@@ -20,28 +19,18 @@ void write_loss_plot(const std::string& path, const std::vector<LossCurve>& curv
   SP_CHECK(std::isfinite(xmin), "loss plot ", path, ": no finite point to draw");
   if (xmax <= xmin) xmax = xmin + 1;
   if (ymax <= ymin) ymax = ymin + 1;
-  const int W = 640, H = 400, L = 90, R = 20, T = 40, B = 60;
-  using lira::Canvas;
-  using lira::Rgb;
-  const Rgb black{0, 0, 0}, grid{225, 225, 225};
-  Canvas c(W, H, Rgb{255, 255, 255});
-  auto px = [&](double x) { return L + (x - xmin) / (xmax - xmin) * (W - L - R); };
-  auto py = [&](double y) { return H - B - (y - ymin) / (ymax - ymin) * (H - T - B); };
-  for (int k = 0; k <= 4; ++k) {
-    const double x = xmin + (xmax - xmin) * k / 4, y = ymin + (ymax - ymin) * k / 4;
-    c.line(px(x), T, px(x), H - B, grid);
-    c.line(L, py(y), W - R, py(y), grid);
-    char lx[32], ly[32];
-    std::snprintf(lx, sizeof lx, "%.0f", x);
-    std::snprintf(ly, sizeof ly, "%.3g", y);
-    c.text(int(px(x)) - Canvas::text_width(lx, 2) / 2, H - B + 10, lx, black, 2);
-    c.text(L - 8 - Canvas::text_width(ly, 2), int(py(y)) - Canvas::text_height(2) / 2, ly, black, 2);
-  }
-  c.line(L, H - B, W - R, H - B, black);
-  c.line(L, T, L, H - B, black);
-  c.text(W / 2 - Canvas::text_width("iteration", 2) / 2, H - 24, "iteration", black, 2);
-  c.text_up(12, H / 2 + Canvas::text_width("loss", 2) / 2, "loss", black, 2);
-  c.text(L, 12, title, black, 2);
+  lira::LinearAxes ax;
+  ax.xmin = xmin, ax.xmax = xmax, ax.ymin = ymin, ax.ymax = ymax;
+  lira::AxisText text;
+  text.x_format = "%.0f";
+  text.x_title = "iteration";
+  text.y_title = "loss";
+  text.title = title;
+  lira::Canvas c = lira::draw_linear_axes(ax, text);
+  const int W = ax.width, H = ax.height, R = ax.right, T = ax.top, B = ax.bottom, L = ax.left;
+  const lira::Rgb black{0, 0, 0};
+  auto px = [&](double x) { return ax.px(x); };
+  auto py = [&](double y) { return ax.py(y); };
   c.set_clip(L, T, W - R, H - B);
   for (size_t k = 0; k < curves.size(); ++k) {
     const auto& p = curves[k].points;
