@@ -14,6 +14,7 @@ struct LinearAxes {
   double xmin = 0, xmax = 1, ymin = 0, ymax = 1;
   double px(double x) const { return left + (x - xmin) / (xmax - xmin) * (width - left - right); }
   double py(double y) const { return height - bottom - (y - ymin) / (ymax - ymin) * (height - top - bottom); }
+  void clip_to_plot(Canvas& c) const { c.set_clip(left, top, width - right, height - bottom); }
 };
 
 struct AxisText {
@@ -24,7 +25,7 @@ struct AxisText {
 };
 
 // A white canvas of the axes' size with the grid, ticks, axis lines and titles; curves are drawn on it after
-// (clip to the plot area with set_clip(left, top, width - right, height - bottom)).
+// (clip_to_plot, then reset_clip for the legend).
 Canvas draw_linear_axes(const LinearAxes& a, const AxisText& text);
 
 }  // namespace sp::lira

@@ -40,6 +40,22 @@ std::vector<double> numbers(const nlohmann::json& a) {
   return v;
 }
 
+// The Fig. 9 distances of the finished shadows (`done` by index), pooled: IN canaries, OUT canaries, clean images.
+std::vector<DistanceGroup> pooled_distances(const std::string& dir, const std::vector<int>& done) {
+  std::vector<DistanceGroup> g = {{"IN canaries", {}}, {"OUT canaries", {}}, {"clean training images", {}}};
+  for (int k : done) {
+    const std::string path = dir + "/shadow/" + std::to_string(k) + "/logit_distances.json";
+    if (!fs::exists(path)) continue;
+    nlohmann::json j = cfg::read_json_object(path);
+    std::vector<double> d = numbers(j["audit_distance"]);
+    const nlohmann::json& in = j["audit_in"];
+    SP_CHECK(in.is_array() && in.size() == d.size(), path, ": audit_in and audit_distance differ in length");
+    for (size_t i = 0; i < d.size(); ++i) g[in[i].get<int>() ? 0 : 1].values.push_back(d[i]);
+    for (double v : numbers(j["clean_distance"])) g[2].values.push_back(v);
+  }
+  return g;
+}
+
 class Dfkd final : public Paradigm {
  public:
   std::string name() const override { return "dfkd"; }
@@ -97,17 +113,10 @@ class Dfkd final : public Paradigm {
       out.push_back({"images/dfkd_bank_shadow0.png",
                      "Shadow 0's memory bank: generated images, row k holding images its teacher labels k"});
     }
-    std::vector<DistanceGroup> g = {{"IN canaries", {}}, {"OUT canaries", {}}, {"clean training images", {}}};
-    for (int k = 0; k < cfg.num_shadows; ++k) {
-      const std::string path = dir + "/shadow/" + std::to_string(k) + "/logit_distances.json";
-      if (!fs::exists(path) || !fs::exists(dir + "/shadow/" + std::to_string(k) + "/metrics.json")) continue;
-      nlohmann::json j = cfg::read_json_object(path);
-      std::vector<double> d = numbers(j["audit_distance"]);
-      const nlohmann::json& in = j["audit_in"];
-      SP_CHECK(in.is_array() && in.size() == d.size(), path, ": audit_in and audit_distance differ in length");
-      for (size_t i = 0; i < d.size(); ++i) g[in[i].get<int>() ? 0 : 1].values.push_back(d[i]);
-      for (double v : numbers(j["clean_distance"])) g[2].values.push_back(v);
-    }
+    std::vector<int> done;
+    for (int k = 0; k < cfg.num_shadows; ++k)
+      if (fs::exists(dir + "/shadow/" + std::to_string(k) + "/metrics.json")) done.push_back(k);
+    const std::vector<DistanceGroup> g = pooled_distances(dir, done);
     if (!g[0].values.empty() || !g[2].values.empty()) {
       write_distance_plot(dir + "/images/dfkd_logit_distances.png", g, "nearest generated image, teacher logits");
       out.push_back({"images/dfkd_logit_distances.png",
@@ -118,7 +127,8 @@ class Dfkd final : public Paradigm {
   }
 
   ojson summarize_experiment(const std::string& dir, const std::vector<audit::ShadowEntry>& shadows) const override {
-    std::vector<double> teacher_acc, best_epoch, synth_s, student_s, teacher_s, in, out, clean, bank;
+    std::vector<double> teacher_acc, best_epoch, synth_s, student_s, teacher_s, bank;
+    std::vector<int> done;
     std::string method;
     for (const audit::ShadowEntry& e : shadows) {
       if (e.state != audit::ShadowState::done || !e.metrics.contains("dfkd")) continue;
@@ -132,15 +142,10 @@ class Dfkd final : public Paradigm {
         student_s.push_back(m["seconds"].value("student", double(NAN)));
         teacher_s.push_back(m["seconds"].value("teacher", double(NAN)));
       }
-      const std::string path = dir + "/shadow/" + std::to_string(e.k) + "/logit_distances.json";
-      if (fs::exists(path)) {
-        nlohmann::json j = cfg::read_json_object(path);
-        std::vector<double> d = numbers(j["audit_distance"]);
-        for (size_t i = 0; i < d.size() && i < j["audit_in"].size(); ++i) (j["audit_in"][i].get<int>() ? in : out).push_back(d[i]);
-        for (double v : numbers(j["clean_distance"])) clean.push_back(v);
-      }
+      done.push_back(e.k);
     }
     if (teacher_acc.empty()) return nullptr;
+    const std::vector<DistanceGroup> g = pooled_distances(dir, done);
     ojson s = {{"method", method},
                {"teacher_test_accuracy", audit::stats_json(teacher_acc, true)},
                {"best_epoch", audit::stats_json(best_epoch, false)},
@@ -148,9 +153,9 @@ class Dfkd final : public Paradigm {
                {"seconds_teacher", audit::stats_json(teacher_s, false)},
                {"seconds_synthesis", audit::stats_json(synth_s, false)},
                {"seconds_student", audit::stats_json(student_s, false)},
-               {"median_distance_in_canaries", audit::number_or_null(median(in))},
-               {"median_distance_out_canaries", audit::number_or_null(median(out))},
-               {"median_distance_clean", audit::number_or_null(median(clean))}};
+               {"median_distance_in_canaries", audit::number_or_null(median(g[0].values))},
+               {"median_distance_out_canaries", audit::number_or_null(median(g[1].values))},
+               {"median_distance_clean", audit::number_or_null(median(g[2].values))}};
     const std::string tl = dir + "/" + kTeacherLira + "/results.json";
     if (fs::exists(tl)) {
       nlohmann::json r = cfg::read_json_object(tl);

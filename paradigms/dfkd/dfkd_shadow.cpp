@@ -11,6 +11,7 @@
 #include "data/sample_grid.h"
 #include "kernels/counter_rng.h"
 #include "kernels/metrics.h"
+#include "kernels/metrics_math.h"
 #include "nn/safetensors.h"
 #include "paradigms/dfkd/logit_distance.h"
 #include "paradigms/dfkd/memory_bank.h"
@@ -45,7 +46,7 @@ std::vector<int64_t> argmax_rows(Stream& s, const Tensor& logits) {
   std::vector<float> v = logits.to(DType::f32, s).to_vector<float>(s);
   const int64_t n = logits.size(0), K = logits.size(1);
   std::vector<int64_t> out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = std::max_element(&v[size_t(i * K)], &v[size_t(i * K)] + K) - &v[size_t(i * K)];
+  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = row_argmax(&v[size_t(i * K)], K);
   return out;
 }
 

@@ -58,11 +58,8 @@ void write_distance_plot(const std::string& path, const std::vector<DistanceGrou
   text.y_title = "fraction <= x";
   text.title = title;
   lira::Canvas c = lira::draw_linear_axes(ax, text);
-  const int W = ax.width, H = ax.height, R = ax.right, T = ax.top, B = ax.bottom, L = ax.left;
   const lira::Rgb black{0, 0, 0};
-  auto px = [&](double x) { return ax.px(x); };
-  auto py = [&](double y) { return ax.py(y); };
-  c.set_clip(L, T, W - R, H - B);
+  ax.clip_to_plot(c);
   size_t colour = 0;
   std::vector<std::pair<std::string, size_t>> legend;
   for (const DistanceGroup& g : groups) {
@@ -75,20 +72,20 @@ void write_distance_plot(const std::string& path, const std::vector<DistanceGrou
     double prev_x = 0, prev_y = 0;
     for (size_t i = 0; i < v.size(); ++i) {  // a step function: up at each value
       const double y = double(i + 1) / n;
-      c.line(px(prev_x), py(prev_y), px(v[i]), py(prev_y), lira::curve_color(colour), 2);
-      c.line(px(v[i]), py(prev_y), px(v[i]), py(y), lira::curve_color(colour), 2);
+      c.line(ax.px(prev_x), ax.py(prev_y), ax.px(v[i]), ax.py(prev_y), lira::curve_color(colour), 2);
+      c.line(ax.px(v[i]), ax.py(prev_y), ax.px(v[i]), ax.py(y), lira::curve_color(colour), 2);
       prev_x = v[i], prev_y = y;
     }
-    c.line(px(prev_x), py(1), px(xmax), py(1), lira::curve_color(colour), 2);
+    c.line(ax.px(prev_x), ax.py(1), ax.px(xmax), ax.py(1), lira::curve_color(colour), 2);
     legend.push_back({g.label + " (n=" + std::to_string(v.size()) + ")", colour++});
   }
   c.reset_clip();
   for (size_t k = 0; k < legend.size(); ++k) {
-    const int y = H - B - 20 - int(legend.size() - k) * 18;
-    c.fill_rect(W - R - 220, y, W - R - 208, y + 10, lira::curve_color(legend[k].second));
-    c.text(W - R - 202, y + 1, legend[k].first, black, 1);
+    const int y = ax.height - ax.bottom - 20 - int(legend.size() - k) * 18, x = ax.width - ax.right;
+    c.fill_rect(x - 220, y, x - 208, y + 10, lira::curve_color(legend[k].second));
+    c.text(x - 202, y + 1, legend[k].first, black, 1);
   }
-  write_png_rgb(path, W, H, c.pixels());
+  write_png_rgb(path, ax.width, ax.height, c.pixels());
 }
 
 }  // namespace sp::dfkd

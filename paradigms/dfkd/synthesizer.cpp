@@ -6,6 +6,7 @@
 
 #include "kernels/axpby.h"
 #include "kernels/counter_rng.h"
+#include "kernels/metrics_math.h"
 #include "nn/layer_trace.h"
 #include "nn/models/dcgan_generator.h"
 #include "nn/ops_augment.h"
@@ -142,11 +143,8 @@ SynthesisResult Synthesizer::synthesize(int epoch, const FrozenModel& student) {
       std::vector<float> sz = t.value(sl).to(DType::f32, s_).to_vector<float>(s_);
       const int64_t K = t.value(logits).size(1);
       std::vector<float> mask(static_cast<size_t>(B));
-      for (int64_t i = 0; i < B; ++i) {
-        const float* a = &tz[size_t(i * K)];
-        const float* b = &sz[size_t(i * K)];
-        mask[size_t(i)] = std::max_element(a, a + K) - a == std::max_element(b, b + K) - b ? 1.0f : 0.0f;
-      }
+      for (int64_t i = 0; i < B; ++i)
+        mask[size_t(i)] = row_argmax(&tz[size_t(i * K)], K) == row_argmax(&sz[size_t(i * K)], K) ? 1.0f : 0.0f;
       Var lpt = ag::log_softmax(t, logits), lqs = ag::log_softmax(t, sl);
       Var kl = ag::sum(t, ag::mul(t, ag::exp(t, lpt), ag::sub(t, lpt, lqs)), {1});
       Var m = t.leaf(Tensor::from_vector(mask, {B}).to(s_.device(), s_));

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include "data/atomic_file.h"
 #include "data/experiment.h"
 #include "nn/safetensors.h"
 #include "paradigms/engine/model_file.h"
@@ -102,12 +101,7 @@ Teacher obtain_teacher(const ExperimentRun& run, const DfkdConfig& c, int k, Str
     ExperimentRun tr = run;
     tr.cfg = te.cfg;
     tr.cfg.model.num_classes = run.cfg.model.num_classes;
-    check_run_dir(te.dir, te.cfg);
-    {
-      data::ExperimentLock lock(te.dir);
-      tr.exp = data::create_or_open_experiment(lock, run.exp.config, run.train_labels);
-      if (!fs::exists(te.dir + "/config.json")) write_file_atomic(te.dir + "/config.json", te.cfg.resolved.dump(2) + "\n");
-    }
+    tr.exp = create_or_open_run_dir(te.cfg, te.dir, run.exp.config, run.train_labels);
     if (progress) progress->line("shadow " + std::to_string(k) + ": training its teacher in " + te.dir);
     ShadowOptions opt;
     opt.checkpoint_interval_s = run.checkpoint_interval_s;

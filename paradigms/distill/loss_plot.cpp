@@ -27,23 +27,20 @@ void write_loss_plot(const std::string& path, const std::vector<LossCurve>& curv
   text.y_title = "loss";
   text.title = title;
   lira::Canvas c = lira::draw_linear_axes(ax, text);
-  const int W = ax.width, H = ax.height, R = ax.right, T = ax.top, B = ax.bottom, L = ax.left;
   const lira::Rgb black{0, 0, 0};
-  auto px = [&](double x) { return ax.px(x); };
-  auto py = [&](double y) { return ax.py(y); };
-  c.set_clip(L, T, W - R, H - B);
+  ax.clip_to_plot(c);
   for (size_t k = 0; k < curves.size(); ++k) {
     const auto& p = curves[k].points;
     for (size_t i = 1; i < p.size(); ++i)
-      c.line(px(p[i - 1].first), py(p[i - 1].second), px(p[i].first), py(p[i].second), lira::curve_color(k), 2);
+      c.line(ax.px(p[i - 1].first), ax.py(p[i - 1].second), ax.px(p[i].first), ax.py(p[i].second), lira::curve_color(k), 2);
   }
   c.reset_clip();
   for (size_t k = 0; k < curves.size() && k < 10; ++k) {
-    const int y = T + 6 + int(k) * 18;
-    c.fill_rect(W - R - 150, y, W - R - 138, y + 10, lira::curve_color(k));
-    c.text(W - R - 132, y + 1, curves[k].label, black, 1);
+    const int y = ax.top + 6 + int(k) * 18, x = ax.width - ax.right;
+    c.fill_rect(x - 150, y, x - 138, y + 10, lira::curve_color(k));
+    c.text(x - 132, y + 1, curves[k].label, black, 1);
   }
-  write_png_rgb(path, W, H, c.pixels());
+  write_png_rgb(path, ax.width, ax.height, c.pixels());
 }
 
 }  // namespace sp::distill

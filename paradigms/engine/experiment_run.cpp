@@ -36,6 +36,15 @@ void check_run_dir(const std::string& dir, const RunConfig& cfg) {
               "\nchoose another --out directory or remove this one");
 }
 
+data::Experiment create_or_open_run_dir(const RunConfig& cfg, const std::string& dir, const data::ExperimentConfig& ec,
+                                        const std::vector<int64_t>& train_labels) {
+  data::ExperimentLock lock(dir);
+  check_run_dir(dir, cfg);
+  data::Experiment e = data::create_or_open_experiment(lock, ec, train_labels);
+  if (!fs::exists(config_path(dir))) write_file_atomic(config_path(dir), cfg.resolved.dump(2) + "\n");
+  return e;
+}
+
 ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& dir) {
   check_run_dir(dir, cfg);  // before loading the data; checked again under the lock
   ExperimentRun r;
@@ -46,14 +55,7 @@ ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& di
   r.train_labels = r.data.train.labels.to_vector<int64_t>();
   data::ExperimentConfig ec = data::make_experiment_config(cfg.dataset.str(), r.data.train, cfg.seed, cfg.num_audit,
                                                            cfg.num_shadows, cfg.canary);
-  {
-    // Many processes (a SLURM job array) may start on one directory at once: one creates the experiment and
-    // writes config.json, the others wait and then check theirs against it.
-    data::ExperimentLock lock(dir);
-    check_run_dir(dir, cfg);
-    r.exp = data::create_or_open_experiment(lock, ec, r.train_labels);
-    if (!fs::exists(config_path(dir))) write_file_atomic(config_path(dir), cfg.resolved.dump(2) + "\n");
-  }
+  r.exp = create_or_open_run_dir(cfg, dir, ec, r.train_labels);
   r.trained_labels = data::training_labels(r.train_labels, r.exp.audit);
   return r;
 }

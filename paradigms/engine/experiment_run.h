@@ -30,6 +30,12 @@ struct ExperimentRun {
   double checkpoint_interval_s = 60;
 };
 
+// The experiment in `dir` for `cfg` created or reopened under its lock (many processes may start on one
+// directory at once: one creates it and writes config.json, the others wait and check theirs against it
+// again under the lock). `ec`: the experiment's configuration; train_labels: the training split's labels.
+data::Experiment create_or_open_run_dir(const RunConfig& cfg, const std::string& dir, const data::ExperimentConfig& ec,
+                                        const std::vector<int64_t>& train_labels);
+
 // The host side only (train/test left empty): what submitting jobs that train elsewhere needs.
 ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& dir);
 ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, Stream& s);
