@@ -1,5 +1,5 @@
-// Per-element formulas of log-softmax and the losses built on it (cross entropy with hard or soft
-// targets and label smoothing, temperature-scaled KL distillation, MSE), shared by kernels/cpu/{softmax,
+// Per-element formulas of log-softmax, softmax and the losses built on log-softmax (cross entropy with hard
+// or soft targets and label smoothing, temperature-scaled KL distillation, MSE), shared by kernels/cpu/{softmax,
 // loss}.cpp and their CUDA twins. Row statistics (log-sum-exp) come from stat::MaxSum. Tested through
 // tests/test_ops_loss.cpp (values against naive f64 formulas, gradients by finite differences).
 #pragma once
@@ -13,6 +13,19 @@ namespace sp::smx {
 template <class T>
 SP_HD T log_softmax_grad(T dy, T y, T sum_dy) {
   return dy - stat::exp_(y) * sum_dy;
+}
+
+// softmax(x)_j = exp(x_j - m) / s for the row's maximum m and s = sum_k exp(x_k - m) (stat::MaxSum). Not
+// exp(x_j - lse): lse = m + log s rounded to T loses the low bits of log s when |m| is large (f32 at
+// m = 1000 has an ulp of 6e-5), while x_j - m is exact near the maximum.
+template <class T>
+SP_HD T softmax_value(T x, T m, T s) {
+  return stat::exp_(x - m) / s;
+}
+// d/dx of sum(dy * softmax(x)) given y = softmax(x) and the row's dot = sum_k dy_k y_k.
+template <class T>
+SP_HD T softmax_grad(T dy, T y, T dot) {
+  return y * (dy - dot);
 }
 
 // Hard-label row loss with label smoothing eps over C classes (PyTorch): (1 - eps) * (-log p_y) +

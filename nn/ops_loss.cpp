@@ -1,8 +1,9 @@
-// log_softmax, cross_entropy (hard and soft targets), kl_div, mse_loss: forward through the kernels,
+// log_softmax, softmax, cross_entropy (hard and soft targets), kl_div, mse_loss: forward through the kernels,
 // backward closures that request only the gradients the tape needs (see ops_loss.h). The differentiable
 // backwards write the first-order formulas with tape ops, probabilities as exp(log_softmax) (finite for
 // +-1000 logits) and the scalar upstream gradient g broadcast by mul:
 //   log_softmax  gx = gy - exp(y) sum(gy)
+//   softmax      gx = y (gy - sum(gy y))
 //   hard CE      gx = (p - t') g / N, t' the smoothed one-hot, a constant
 //   soft CE      gx = (p sum(t') - t') g / N, gt = -(1 - eps) log p g / N
 //   kl_div       gs = T / N (q - p) g, gt = T / N p (log p - log q - KL_row) g (p teacher, q student)
@@ -21,6 +22,7 @@
 namespace sp::ag {
 
 SP_REGISTER_OP(log_softmax);
+SP_REGISTER_OP(softmax);
 SP_REGISTER_OP(cross_entropy);
 SP_REGISTER_OP(kl_div);
 SP_REGISTER_OP(mse_loss);
@@ -70,6 +72,23 @@ Var log_softmax(Tape& t, Var x) {
     Tape& t = c.tape();
     Var gy = c.grad_out();
     c.add(0, sub(t, gy, mul(t, exp(t, c.out()), sum(t, gy, {-1}, true))));
+  });
+}
+
+Var softmax(Tape& t, Var x) {
+  Stream& s = t.stream();
+  Tensor xv = t.value(x).contiguous(s);
+  Tensor y = Tensor::empty(xv.shape(), xv.dtype(), s);
+  softmax_forward(s, y, xv);
+  return t.record("softmax", y, {x}, [y](BackwardCtx& c) {
+    if (!c.needs(0)) return;
+    double beta = 0;
+    Tensor dx = sink_if_needed(c, 0, beta);
+    softmax_backward(c.stream(), dx, c.grad_out().contiguous(c.stream()), y, beta);
+  }, [](DiffBackwardCtx& c) {
+    Tape& t = c.tape();
+    Var gy = c.grad_out(), y = c.out();
+    c.add(0, mul(t, y, sub(t, gy, sum(t, mul(t, gy, y), {-1}, true))));
   });
 }
 

@@ -1,11 +1,12 @@
-// log_softmax, cross_entropy (hard labels with and without label smoothing, soft targets), kl_div (T = 1
-// and 4) and mse_loss: values against naive f64 formulas written here, f64 gradient checks for every input
+// log_softmax, softmax, cross_entropy (hard labels with and without label smoothing, soft targets), kl_div
+// (T = 1 and 4) and mse_loss: values against naive f64 formulas written here, f64 gradient checks for every input
 // (including inputs used twice, so gradients accumulate), second-order checks of the differentiable
 // backwards (the same cases), +-1000 logits (finite losses and gradients, first and second order), and bad
 // input.
 #include <cmath>
 
 #include "kernels/loss.h"
+#include "kernels/softmax.h"
 #include "nn/ops_loss.h"
 #include "tests/test_util.h"
 
@@ -14,10 +15,12 @@ using namespace sp::ag;
 using namespace sp::test;
 
 SP_GRAD_TESTED(log_softmax);
+SP_GRAD_TESTED(softmax);
 SP_GRAD_TESTED(cross_entropy);
 SP_GRAD_TESTED(kl_div);
 SP_GRAD_TESTED(mse_loss);
 SP_GRAD2_TESTED(log_softmax);
+SP_GRAD2_TESTED(softmax);
 SP_GRAD2_TESTED(cross_entropy);
 SP_GRAD2_TESTED(kl_div);
 SP_GRAD2_TESTED(mse_loss);
@@ -326,4 +329,96 @@ TEST(OpsLoss, BadInput) {
                                lse, 0.0, 0.0);
       },
       "grad_logits");
+}
+
+TEST(OpsLoss, SoftmaxMatchesNaive) {
+  // Long rows (attention over 64 x 64 positions) and many short ones included.
+  for (Shape shape : {Shape{3, 5}, Shape{2, 3, 4}, Shape{4, 1}, Shape{7}, Shape{2, 4096}, Shape{64, 4, 16}}) {
+    for (DType dt : {DType::f64, DType::f32}) {
+      Tensor x = randn(shape, DType::f64, 40, 4.0);
+      Tape t(Stream::cpu());
+      Var y = softmax(t, t.leaf(x.to(dt)));
+      EXPECT_EQ(t.value(y).dtype(), dt);
+      const int64_t C = shape.back(), R = shape.numel() / C;
+      Vec want, xs = vec(x.to(dt));
+      for (int64_t r = 0; r < R; ++r)
+        for (double v : naive_log_softmax_row(xs, r, C)) want.push_back(std::exp(v));
+      const double tol = dt == DType::f64 ? 1e-14 : 1e-5;
+      EXPECT_TRUE(all_close(t.value(y), Tensor::from_vector(want, shape), tol, tol)) << shape << dtype_name(dt);
+      // Rows sum to one.
+      Vec rows = vec(t.value(sum(t, y, {-1})));
+      for (double v : rows) EXPECT_NEAR(v, 1.0, dt == DType::f64 ? 1e-12 : 1e-5);
+    }
+  }
+}
+
+TEST(OpsLoss, SoftmaxHugeAndInfiniteLogits) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tape t(Stream::cpu());
+    // +-1000 (exp of the raw values would overflow), a -inf entry (masked attention), equal maxima.
+    Tensor x = Tensor::from_vector<double>({1000, -1000, 0, -INFINITY, 1000, 1000, 88, 89, 90}, {3, 3}).to(dt);
+    Var xv = t.leaf(x, true);
+    Var y = softmax(t, xv);
+    Vec got = vec(t.value(y));
+    const double e1 = std::exp(-1.0), e2 = std::exp(-2.0), z = 1 + e1 + e2;
+    Vec want = {1, 0, 0, 0, 0.5, 0.5, e2 / z, e1 / z, 1 / z};
+    for (size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(got[k], want[k], 1e-6) << k;
+    Tensor seed = randn({3, 3}, dt, 41);
+    for (double v : vec(t.grad(y, {xv}, &seed)[0])) EXPECT_TRUE(std::isfinite(v));
+  }
+}
+
+TEST(OpsLoss, SoftmaxGradient) {
+  check_gradients({randn({3, 5}, DType::f64, 42, 2.0)}, {true},
+                  [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); });
+  check_gradients({randn({2, 3, 7}, DType::f64, 43, 3.0)}, {true},
+                  [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); });
+  // x reaches the output along two paths: the softmax backward accumulates (beta = 1) into x's gradient.
+  check_gradients({randn({2, 3, 4}, DType::f64, 44)}, {true},
+                  [](Tape& t, const std::vector<Var>& v) { return mul(t, softmax(t, v[0]), v[0]); });
+  // A strided (permuted) input.
+  check_gradients({randn({4, 3}, DType::f64, 45).permute({1, 0})}, {true},
+                  [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); });
+}
+
+TEST(OpsLoss, SoftmaxSecondOrder) {
+  check_second_order({randn({3, 5}, DType::f64, 46, 2.0)}, {true},
+                     [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); });
+  check_second_order({randn({2, 3, 4}, DType::f64, 47)}, {true},
+                     [](Tape& t, const std::vector<Var>& v) { return mul(t, softmax(t, v[0]), v[0]); });
+}
+
+TEST(OpsLoss, SoftmaxKernelAccumulatesWithBeta) {
+  Stream& s = Stream::cpu();
+  Tensor x = randn({3, 6}, DType::f64, 48), dy = randn({3, 6}, DType::f64, 49);
+  Tensor y = Tensor::empty({3, 6}, DType::f64), dx = Tensor::empty({3, 6}, DType::f64);
+  softmax_forward(s, y, x);
+  softmax_backward(s, dx, dy, y, 0.0);
+  Tensor acc = Tensor::full({3, 6}, 2.0, DType::f64);
+  softmax_backward(s, acc, dy, y, 0.5);
+  Vec a = vec(acc), d = vec(dx), yv = vec(y), g = vec(dy);
+  for (int64_t r = 0; r < 3; ++r) {
+    double dot = 0;
+    for (int64_t j = 0; j < 6; ++j) dot += g[r * 6 + j] * yv[r * 6 + j];
+    for (int64_t j = 0; j < 6; ++j) {
+      const size_t k = size_t(r * 6 + j);
+      EXPECT_NEAR(d[k], yv[k] * (g[k] - dot), 1e-15);
+      EXPECT_NEAR(a[k], d[k] + 1.0, 1e-15);
+    }
+  }
+}
+
+TEST(OpsLoss, SoftmaxBadInput) {
+  Tape t(Stream::cpu());
+  expect_error_mentioning([&] { softmax(t, t.leaf(Tensor::zeros({2, 2}, DType::i32))); }, "softmax");
+  expect_error_mentioning([&] { softmax(t, t.leaf(Tensor::zeros({}, DType::f64))); }, "at least one dimension");
+  Stream& s = Stream::cpu();
+  expect_error_mentioning(
+      [&] { softmax_forward(s, Tensor::empty({2, 3}, DType::f64), Tensor::zeros({3, 2}, DType::f64)); }, "softmax");
+  expect_error_mentioning(
+      [&] {
+        softmax_backward(s, Tensor::empty({2, 3}, DType::f32), Tensor::zeros({2, 3}, DType::f64),
+                         Tensor::zeros({2, 3}, DType::f64), 0.0);
+      },
+      "softmax backward");
 }

@@ -1,4 +1,4 @@
-// log_softmax, cross_entropy (hard with and without smoothing, soft), kl_div (T = 1, 4), mse_loss: CUDA
+// log_softmax, softmax, cross_entropy (hard with and without smoothing, soft), kl_div (T = 1, 4), mse_loss: CUDA
 // against the CPU reference in f32, forward and every input gradient, on several shapes (short and long
 // rows, row counts that leave warps idle, more elements than the MSE partial-sum grid), plus +-1000
 // logits and the NaN marking of out-of-range labels on the GPU; and the double backward of each op.
@@ -12,10 +12,12 @@ using namespace sp::ag;
 using namespace sp::test;
 
 SP_BACKEND_TESTED(log_softmax);
+SP_BACKEND_TESTED(softmax);
 SP_BACKEND_TESTED(cross_entropy);
 SP_BACKEND_TESTED(kl_div);
 SP_BACKEND_TESTED(mse_loss);
 SP_BACKEND2_TESTED(log_softmax);
+SP_BACKEND2_TESTED(softmax);
 SP_BACKEND2_TESTED(cross_entropy);
 SP_BACKEND2_TESTED(kl_div);
 SP_BACKEND2_TESTED(mse_loss);
@@ -147,4 +149,34 @@ TEST(OpsLossGpu, KlDivAndMseDoubleBackwardMatchCpu) {
     compare_double_backward(
         {randn(s, DType::f32, 18), randn(s, DType::f32, 19, 2.0)}, {true, true},
         [](Tape& t, const std::vector<Var>& v) { return mse_loss(t, v[0], v[1]); }, 1e-5, 1e-7);
+}
+
+TEST(OpsLossGpu, SoftmaxMatchesCpu) {
+  SP_REQUIRE_GPU();
+  // Short and long rows, row counts that leave warps idle, and attention-sized inputs: [64, 256, 256]
+  // (16384 rows of 256) and rows of 4096.
+  for (Shape s : {Shape{7, 13}, Shape{300, 1000}, Shape{2, 3, 5}, Shape{5, 1}, Shape{4, 3000}, Shape{64, 256, 256},
+                  Shape{33, 4096}})
+    compare_backends(
+        {randn(s, DType::f32, 20, 5.0)}, {true}, [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); },
+        1e-5, 1e-6);
+  compare_backends(
+      {randn({9, 130}, DType::f64, 21, 5.0)}, {true},
+      [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); }, 1e-12, 1e-14);
+  // +-1000 and -inf logits stay finite and agree.
+  compare_backends(
+      {Tensor::from_vector<float>({1000, -1000, 0, -INFINITY, 1000, 1000}, {2, 3})}, {true},
+      [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); }, 1e-6, 1e-6);
+  // x used twice: the backward accumulates into the gradient (beta = 1).
+  compare_backends(
+      {randn({17, 70}, DType::f32, 22, 3.0)}, {true},
+      [](Tape& t, const std::vector<Var>& v) { return mul(t, softmax(t, v[0]), v[0]); }, 1e-5, 1e-6);
+}
+
+TEST(OpsLossGpu, SoftmaxDoubleBackwardMatchesCpu) {
+  SP_REQUIRE_GPU();
+  for (Shape s : {Shape{7, 13}, Shape{2, 3, 5}, Shape{4, 1000}, Shape{3, 4096}})
+    compare_double_backward(
+        {randn(s, DType::f32, 23, 3.0)}, {true}, [](Tape& t, const std::vector<Var>& v) { return softmax(t, v[0]); },
+        1e-4, 1e-6);
 }
