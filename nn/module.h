@@ -3,7 +3,7 @@
 // flat vector; its forward pass runs on ANY parameter vector of the right size. A Network has one input
 // (forward(theta, buffers, x)): classifiers (nn/model.h, which adds the class count, logits and penultimate
 // features) and generators (nn/models/dcgan_generator.h); a denoiser takes the noisy images and their
-// timesteps (nn/models/tiny_unet.h). Layers are declared with nn/models/layer_builder.h. Tested through
+// timesteps and labels (nn/models/ddpm_unet.h). Layers are declared with nn/models/layer_builder.h. Tested through
 // tests/test_models.cpp and tests/test_layer_builder.cpp.
 #pragma once
 #include <cstdint>

@@ -149,7 +149,7 @@ TEST(Config, EveryProblemIsReportedWithItsKeyPath) {
   expect_has(msg, "recipe.schedule.min_lr: not used by schedule multistep");
   expect_has(msg, "num_shadows: 31 must be even");
   expect_has(msg, "audit.canary: 'poison' is not one of mislabel, clean");
-  expect_has(msg, "paradigm: 'kip' is not one of baseline, coreset, dfkd, distill, dpsgd");
+  expect_has(msg, "paradigm: 'kip' is not one of baseline, coreset, dfkd, diffusion, distill, dpsgd");
   expect_has(msg, "colour: unknown key");
   expect_has(msg, "12 problems");
 }

@@ -2,15 +2,12 @@
 // (nn/models/dcgan_generator.h) has the reference's parameter and buffer names, shapes and count, PyTorch's
 // initialisation (BN weight 1 / bias 0, running statistics 0 / 1, linear and conv within 1/sqrt(fan_in)),
 // maps latents [N, nz] to images [N, C, size, size] in (0, 1), trains with a gradient for every parameter,
-// and refuses bad sizes and inputs naming itself; the tiny UNet denoiser (nn/models/tiny_unet.h) has its
-// named blocks and parameter count, predicts noise of the image's shape conditioned on the timestep, gives
-// every parameter a gradient and refuses bad input. The layouts a builder makes are what the classifiers use
+// and refuses bad sizes and inputs naming itself (the DDPM UNet has its own tests/test_ddpm_unet.cpp). The layouts a builder makes are what the classifiers use
 // (tests/test_models.cpp covers those).
 #include <cmath>
 
 #include "nn/models/dcgan_generator.h"
 #include "nn/models/layer_builder.h"
-#include "nn/models/tiny_unet.h"
 #include "nn/ops_elementwise.h"
 #include "nn/ops_reduce.h"
 #include "tests/test_util.h"
@@ -152,52 +149,3 @@ TEST(DcganGenerator, RefusesBadSizesAndInputs) {
                Error);
 }
 
-TEST(TinyUNet, HasNamedBlocksAndPredictsNoiseOfTheImageShape) {
-  UNetConfig c;
-  c.width = 8;
-  c.image_size = 8;
-  auto unet = make_tiny_unet(c);
-  EXPECT_EQ(unet->name(), "tiny_unet");
-  EXPECT_FALSE(unet->has_batch_norm()) << "group norm only: per-sample, as diffusion models use";
-  const ParamLayout& P = unet->params();
-  EXPECT_EQ(P.at("time_mlp.0.weight").shape, (Shape{32, 8}));
-  EXPECT_EQ(P.at("time_mlp.2.weight").shape, (Shape{32, 32}));
-  EXPECT_EQ(P.at("inc.weight").shape, (Shape{8, 3, 3, 3}));
-  EXPECT_EQ(P.at("down.conv.weight").shape, (Shape{16, 8, 3, 3}));
-  EXPECT_EQ(P.at("down.time.weight").shape, (Shape{16, 32}));
-  EXPECT_EQ(P.at("mid.norm.weight").shape, (Shape{16}));
-  EXPECT_EQ(P.at("up.conv.weight").shape, (Shape{8, 24, 3, 3}));
-  EXPECT_EQ(P.at("out.conv.weight").shape, (Shape{3, 8, 3, 3}));
-  // time MLP, inc, three blocks (norm, conv, time projection), out norm and conv.
-  const int64_t want = (8 * 32 + 32) + (32 * 32 + 32) + (3 * 9 * 8 + 8) + (2 * 8 + 8 * 9 * 16 + 16 + 32 * 16 + 16) +
-                       (2 * 16 + 16 * 9 * 16 + 16 + 32 * 16 + 16) + (2 * 24 + 24 * 9 * 8 + 8 + 32 * 8 + 8) +
-                       (2 * 8) + (8 * 9 * 3 + 3);
-  EXPECT_EQ(P.numel(), want);
-
-  Tensor theta = Tensor::empty({P.numel()}, DType::f64);
-  unet->init(Stream::cpu(), theta, Tensor(), 5);
-  Tensor x = randn({2, 3, 8, 8}, DType::f64, 6);
-  Tape t(Stream::cpu());
-  Var th = t.leaf(theta, true);
-  Var eps = unet->denoise(t, th, Tensor(), t.leaf(x), {3, 500}, true);
-  ASSERT_EQ(t.value(eps).shape(), x.shape());
-  Tensor grad = t.grad(ag::mean(t, ag::mul(t, eps, eps)), {th})[0];
-  auto gv = grad.to_vector<double>();
-  for (const ParamSpec& p : P.specs()) {
-    double norm = 0;
-    for (int64_t i = 0; i < p.numel(); ++i) norm += std::abs(gv[size_t(p.offset + i)]);
-    EXPECT_GT(norm, 0) << p.name << " gets no gradient";
-  }
-  // The timestep conditions the prediction.
-  Tape u(Stream::cpu());
-  Tensor a = u.value(unet->denoise(u, u.leaf(theta), Tensor(), u.leaf(x), {3, 500}, false));
-  Tensor b = u.value(unet->denoise(u, u.leaf(theta), Tensor(), u.leaf(x), {3, 900}, false));
-  EXPECT_EQ(a.narrow(0, 0, 1).contiguous().to_vector<double>(), b.narrow(0, 0, 1).contiguous().to_vector<double>());
-  EXPECT_NE(a.narrow(0, 1, 1).contiguous().to_vector<double>(), b.narrow(0, 1, 1).contiguous().to_vector<double>());
-
-  c.width = 6;
-  EXPECT_THROW(make_tiny_unet(c), Error);
-  EXPECT_THROW(unet->denoise(u, u.leaf(theta), Tensor(), u.leaf(x), {3}, false), Error);
-  EXPECT_THROW(unet->denoise(u, u.leaf(theta), Tensor(), u.leaf(randn({2, 3, 6, 6}, DType::f64, 1)), {1, 2}, false),
-               Error);
-}

@@ -25,12 +25,23 @@ Slot LayerBuilder::add_buffer(const std::string& name, const Shape& shape, doubl
   return {off, shape};
 }
 
+namespace {
+
+// The weight's and bias's rules for a layer with fan_in / fan_out inputs and outputs per position.
+std::pair<double, double> bounds(const WeightInit& init, double fan_in, double fan_out) {
+  if (init.kind == WeightInit::Kind::pytorch) return {1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in)};
+  return {std::sqrt(3.0 * init.scale / ((fan_in + fan_out) / 2)), 0.0};
+}
+
+}  // namespace
+
 ConvLayer LayerBuilder::add_conv(const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
-                              int64_t padding, bool bias) {
-  const double bound = 1.0 / std::sqrt(double(in * kernel * kernel));
+                              int64_t padding, bool bias, WeightInit init) {
+  SP_CHECK(init.scale >= 0, owner_, ": conv '", name, "' has a negative init scale ", init.scale);
+  const auto [w, b] = bounds(init, double(in * kernel * kernel), double(out * kernel * kernel));
   ConvLayer l;
-  l.weight = add_param(name + ".weight", {out, in, kernel, kernel}, {-bound, bound}, true);
-  if (bias) l.bias = add_param(name + ".bias", {out}, {-bound, bound}, false);
+  l.weight = add_param(name + ".weight", {out, in, kernel, kernel}, {-w, w}, true);
+  if (bias) l.bias = add_param(name + ".bias", {out}, {-b, b}, false);
   l.p.stride = stride;
   l.p.padding = padding;
   return l;
@@ -46,23 +57,30 @@ NormLayer LayerBuilder::add_batch_norm(const std::string& name, int64_t channels
   return l;
 }
 
-NormLayer LayerBuilder::add_group_norm(const std::string& name, int64_t channels, int64_t groups) {
+NormLayer LayerBuilder::add_group_norm(const std::string& name, int64_t channels, int64_t groups, double eps) {
   SP_CHECK(groups >= 1 && channels % groups == 0, owner_, ": group norm '", name, "' with ", groups,
            " groups does not divide ", channels, " channels");
   NormLayer l;
   l.batch = false;
   l.groups = groups;
+  l.eps = eps;
   l.weight = add_param(name + ".weight", {channels}, {1, 1}, false);
   l.bias = add_param(name + ".bias", {channels}, {0, 0}, false);
   return l;
 }
 
-LinearLayer LayerBuilder::add_linear(const std::string& name, int64_t in, int64_t out) {
-  const double bound = 1.0 / std::sqrt(double(in));
+LinearLayer LayerBuilder::add_linear(const std::string& name, int64_t in, int64_t out, WeightInit init) {
+  SP_CHECK(init.scale >= 0, owner_, ": linear '", name, "' has a negative init scale ", init.scale);
+  const auto [w, b] = bounds(init, double(in), double(out));
   LinearLayer l;
-  l.weight = add_param(name + ".weight", {out, in}, {-bound, bound}, true);
-  l.bias = add_param(name + ".bias", {out}, {-bound, bound}, false);
+  l.weight = add_param(name + ".weight", {out, in}, {-w, w}, true);
+  l.bias = add_param(name + ".bias", {out}, {-b, b}, false);
   return l;
+}
+
+Slot LayerBuilder::add_embedding(const std::string& name, int64_t rows, int64_t dim) {
+  const double bound = std::sqrt(3.0);
+  return add_param(name + ".weight", {rows, dim}, {-bound, bound}, false);
 }
 
 void LayerBuilder::init_flat(Stream& s, const Tensor& flat, const ParamLayout& layout,
@@ -137,7 +155,7 @@ Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLaye
   Var b = t.view(theta, l.bias.offset, l.bias.shape);
   Var y;
   if (!l.batch) {
-    y = ag::group_norm(t, x, l.groups, w, b);
+    y = ag::group_norm(t, x, l.groups, w, b, l.eps);
   } else {
     const int64_t c = l.running_mean.shape.numel();
     y = ag::batch_norm(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),

@@ -30,12 +30,23 @@ struct ConvLayer {
 struct NormLayer {
   bool batch = true;    // batch norm (with running statistics) or group norm
   int64_t groups = 1;   // group norm only
+  double eps = 1e-5;    // group norm only (batch norm: PyTorch's 1e-5)
   Slot weight, bias;
   Slot running_mean, running_var;  // batch norm only: ranges of the buffers vector
 };
 
 struct LinearLayer {
   Slot weight, bias;
+};
+
+// How a conv or linear layer's weight is drawn. pytorch: U(+-1/sqrt(fan_in)) for weight and bias (the default).
+// fan_avg: TensorFlow's variance_scaling(scale, "fan_avg", "uniform"), U(+-sqrt(3 scale / fan_avg)) with
+// fan_avg = (fan_in + fan_out) / 2 over the kernel's area, bias 0; scale 0 gives a zero weight (DDPM's zero-initialised
+// output layers, shared/reference/round2-methods.md §7.1).
+struct WeightInit {
+  enum class Kind { pytorch, fan_avg } kind = Kind::pytorch;
+  double scale = 1.0;
+  static WeightInit fan_avg(double scale) { return {Kind::fan_avg, scale}; }
 };
 
 class LayerBuilder {
@@ -48,10 +59,13 @@ class LayerBuilder {
   // linear weights are marked for weight decay, biases and norm parameters are not (ParamSpec::decay), so a
   // trainer can opt into that common variant with params().decay_mask(); PyTorch's default decays everything.
   ConvLayer add_conv(const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
-                     int64_t padding, bool bias);
+                     int64_t padding, bool bias, WeightInit init = {});
   NormLayer add_batch_norm(const std::string& name, int64_t channels);
-  NormLayer add_group_norm(const std::string& name, int64_t channels, int64_t groups);
-  LinearLayer add_linear(const std::string& name, int64_t in, int64_t out);
+  NormLayer add_group_norm(const std::string& name, int64_t channels, int64_t groups, double eps = 1e-5);
+  LinearLayer add_linear(const std::string& name, int64_t in, int64_t out, WeightInit init = {});
+  // An embedding table [rows, dim] (PyTorch's nn.Embedding weight), unit variance like PyTorch's N(0, 1) but
+  // drawn uniform (U(+-sqrt 3)) as every rule here; not decayed.
+  Slot add_embedding(const std::string& name, int64_t rows, int64_t dim);
 
   const ParamLayout& params() const { return params_; }
   const ParamLayout& buffers() const { return buffers_; }  // empty without batch norm
