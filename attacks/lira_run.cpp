@@ -224,4 +224,22 @@ LiraResult run_lira(const LiraConfig& cfg) {
   return res;
 }
 
+std::string run_lira_falling_back(LiraConfig cfg) {
+  const std::vector<std::vector<Attack>> tries = {
+      cfg.attacks,
+      {Attack::online_global_variance, Attack::offline, Attack::global_threshold},
+      {Attack::global_threshold}};
+  std::string error;
+  for (const auto& attacks : tries) {
+    cfg.attacks = attacks;
+    try {
+      run_lira(cfg);
+      return "";
+    } catch (const std::exception& e) {
+      if (error.empty()) error = e.what();
+    }
+  }
+  return error;
+}
+
 }  // namespace sp::lira

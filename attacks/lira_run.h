@@ -54,4 +54,10 @@ struct LiraResult {
 
 LiraResult run_lira(const LiraConfig& cfg);
 
+// run_lira with cfg's attacks, then, where a fit fails (too few shadow models for per-sample variances), with the
+// global-variance online, offline and global-threshold attacks, then the global threshold alone. Returns "" on
+// success, else the first attempt's error. For experiment-level attacks a pipeline runs on its own (sp_train's end
+// of run) where an error must not fail the run.
+std::string run_lira_falling_back(LiraConfig cfg);
+
 }  // namespace sp::lira

@@ -88,20 +88,8 @@ class Dfkd final : public Paradigm {
     lc.dir = tdir;
     lc.out_dir = out;
     lc.bootstrap = 200;
-    const std::vector<std::vector<lira::Attack>> tries = {
-        {std::begin(lira::kAllAttacks), std::end(lira::kAllAttacks)},
-        {lira::Attack::online_global_variance, lira::Attack::offline, lira::Attack::global_threshold},
-        {lira::Attack::global_threshold}};
-    std::string error;
-    for (const auto& attacks : tries) {
-      lc.attacks = attacks;
-      try {
-        lira::run_lira(lc);
-        return {"attacked the " + std::to_string(cfg.num_shadows) + " teachers of " + tdir + ": " + out + "/results.json"};
-      } catch (const std::exception& e) {
-        if (error.empty()) error = e.what();
-      }
-    }
+    const std::string error = lira::run_lira_falling_back(lc);
+    if (error.empty()) return {"attacked the " + std::to_string(cfg.num_shadows) + " teachers of " + tdir + ": " + out + "/results.json"};
     return {"the teachers could not be attacked: " + error};
   }
 
