@@ -59,6 +59,9 @@ log "benchmarks"
 [ -x build-gpu/bin/sp_bench_trajectory ] &&
   timeout 240 build-gpu/bin/sp_bench_trajectory --device cuda --ipc 10,50,1000 --syn-steps 20,80 2>&1 |
   tee "$out/bench_trajectory.txt"
+[ -x build-gpu/bin/sp_bench_diffusion ] &&
+  timeout 180 build-gpu/bin/sp_bench_diffusion --device cuda --ch 64 --batch 128 --sample-batch 256 --ddim-steps 50 --ddpm 2>&1 |
+  tee "$out/bench_diffusion.txt"
 log "the built-in demo audit end to end on the GPU"
 [ -x build-gpu/bin/sp_audit ] && rm -rf "$out/demo" &&
   { s0=$SECONDS; timeout 240 build-gpu/bin/sp_audit configs/demo.json --out "$out/demo" --log-every 30 \

@@ -294,6 +294,7 @@ class ShadowDiffusion {
       SP_CHECK(images.size(0) == plan.size(), p_.images, ": ", images.size(0), " images, the configuration makes ",
                plan.size(), " (another experiment's file?)");
       log(name_ + ": reusing its " + std::to_string(plan.size()) + " generated images");
+      record_["generated"] = plan.size();
     } else {
       const auto t0 = Clock::now();
       fs::create_directories(p_.chunks);
