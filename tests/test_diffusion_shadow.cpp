@@ -203,4 +203,5 @@ TEST(DiffusionShadow, AuditReportShowsGeneratorLeakage) {
   expect_contains(report, "diffusion model TPR@0.1%FPR");
   expect_contains(report, "diffusion_pairs.png");
   expect_contains(report, "own SDEdit outputs lie at");
+  expect_contains(report, "how much of it survives");
 }

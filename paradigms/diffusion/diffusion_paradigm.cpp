@@ -186,8 +186,9 @@ class Diffusion final : public Paradigm {
                       audit::format_number("%.4f", mean("median_nearest_out")) + ".";
     if (img2img)
       mem += " An IN canary's own SDEdit outputs lie at " + audit::format_number("%.4f", mean("median_own_output_in")) +
-             " from it (median): image-to-image generation starts from the private image itself.";
-    d.paragraph(mem + " A generated image close to an IN canary but not to OUT canaries is memorisation made visible.");
+             " from it (median; image-to-image generation starts from the private image, so this is how much of it "
+             "survives the noising and denoising).";
+    d.paragraph(mem + " A generated image closer to IN canaries than any is to OUT canaries is memorisation made visible.");
     d.paragraph("Cost per shadow (mean): UNet training " + audit::format_number("%.1f", mean("seconds_train")) + " s (" +
                 audit::format_number("%.1f", mean("train_images_per_s")) + " images/s), generation " +
                 audit::format_number("%.1f", mean("seconds_generate")) + " s (" +
