@@ -142,15 +142,19 @@ TEST(DiffusionShadow, SpTrainGeneratesTrainsAndResumes) {
   expect_contains(r.output, "shadow 1: reusing its trained UNet");
   for (const char* f : kOutputs) EXPECT_EQ(read_text(dir3 + "/shadow/1/" + f), read_text(dir + "/shadow/1/" + f)) << f;
 
-  // Class-conditional generation: per_class images of every class, no source image.
+  // Class-conditional generation: per_class images of every class, no source image; with mix_real the classifier
+  // also trains on D_k.
   const std::string dir4 = t / "class";
-  r = sp::test::run_command(kTrain + " " + write_config(t, "class.json", tiny_config("class")) + " --out " + dir4 +
-                            " --device cpu --shadow 0");
+  nlohmann::json cc = tiny_config("class");
+  cc["diffusion"]["mix_real"] = true;
+  r = sp::test::run_command(kTrain + " " + write_config(t, "class.json", cc) + " --out " + dir4 + " --device cpu --shadow 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::vector<int64_t> cl = npy::Reader(dir4 + "/shadow/0/generated_labels.npy").read_integers();
   EXPECT_EQ(cl, (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9}));
   for (int64_t v : npy::Reader(dir4 + "/shadow/0/generated_source.npy").read_integers()) EXPECT_EQ(v, -1);
-  EXPECT_EQ(read_json(dir4 + "/shadow/0/metrics.json")["train_size"], 20);
+  int64_t in0 = 0;
+  for (int64_t v : npy::Reader(dir4 + "/shadow/0/keep.npy").read_integers()) in0 += v != 0;
+  EXPECT_EQ(read_json(dir4 + "/shadow/0/metrics.json")["train_size"], 20 + (40 - 8 + in0)) << "generated + D_k";
   EXPECT_FALSE(read_json(dir4 + "/shadow/0/nearest.json").contains("own_output_distance"));
 }
 
