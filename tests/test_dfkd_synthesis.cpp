@@ -10,6 +10,7 @@
 #include "data/npy.h"
 #include "nn/layer_trace.h"
 #include "nn/matching_losses.h"
+#include "paradigms/audit/audit_summary.h"
 #include "paradigms/dfkd/logit_distance.h"
 #include "paradigms/dfkd/memory_bank.h"
 #include "paradigms/dfkd/synthesizer.h"
@@ -287,9 +288,9 @@ TEST(DfkdSynthesis, NearestDistancesAndTheirPlot) {
   EXPECT_DOUBLE_EQ(d[0], 1.0);
   EXPECT_DOUBLE_EQ(d[1], 4.0);
   expect_error_mentioning([] { dfkd::nearest_distances({0, 0}, {}, 2); }, "nearest_distances");
-  EXPECT_DOUBLE_EQ(dfkd::median({3, 1, 2}), 2.0);
-  EXPECT_DOUBLE_EQ(dfkd::median({4, 1, 2, 3}), 2.5);
-  EXPECT_TRUE(std::isnan(dfkd::median({})));
+  EXPECT_DOUBLE_EQ(audit::median({3, 1, 2}), 2.0);
+  EXPECT_DOUBLE_EQ(audit::median({4, 1, 2, 3}), 2.5);
+  EXPECT_TRUE(std::isnan(audit::median({})));
   TempDir t;
   const std::string png = t / "d.png";
   dfkd::write_distance_plot(png, {{"IN", {0.5, 1, 2}}, {"OUT", {1, 3}}, {"empty", {}}}, "test");

@@ -107,6 +107,19 @@ ojson stats_json(const std::vector<double>& v, bool per_shadow) {
   return j;
 }
 
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+nlohmann::json median_json(const std::vector<double>& v) {
+  const double m = median(v);
+  return std::isfinite(m) ? nlohmann::json(m) : nlohmann::json(nullptr);
+}
+
 double tpr_at(const nlohmann::json& attack, double fpr) {
   if (!attack.contains("tpr_at_fpr")) return NAN;
   for (const auto& e : attack["tpr_at_fpr"])

@@ -34,6 +34,9 @@ std::string setting_label(const nlohmann::json& config);
 // NaN as JSON null (JSON has no NaN), and mean / std / min / max (and the values, per_shadow) of a list.
 ojson number_or_null(double v);
 ojson stats_json(const std::vector<double>& v, bool per_shadow);
+// The median of the finite values (NaN when there are none), and the same as JSON (null when there are none).
+double median(std::vector<double> v);
+nlohmann::json median_json(const std::vector<double>& v);
 
 // lira_results: lira/results.json (null when the attacks were not run; attack_error says why). The
 // experiment's paradigm (config's "paradigm") adds its entry under its name (Paradigm::summarize).

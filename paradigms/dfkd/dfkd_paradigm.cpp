@@ -141,9 +141,9 @@ class Dfkd final : public Paradigm {
                {"seconds_teacher", audit::stats_json(teacher_s, false)},
                {"seconds_synthesis", audit::stats_json(synth_s, false)},
                {"seconds_student", audit::stats_json(student_s, false)},
-               {"median_distance_in_canaries", audit::number_or_null(median(g[0].values))},
-               {"median_distance_out_canaries", audit::number_or_null(median(g[1].values))},
-               {"median_distance_clean", audit::number_or_null(median(g[2].values))}};
+               {"median_distance_in_canaries", audit::number_or_null(audit::median(g[0].values))},
+               {"median_distance_out_canaries", audit::number_or_null(audit::median(g[1].values))},
+               {"median_distance_clean", audit::number_or_null(audit::median(g[2].values))}};
     const std::string tl = dir + "/" + kTeacherLira + "/results.json";
     if (fs::exists(tl)) {
       nlohmann::json r = cfg::read_json_object(tl);

@@ -13,6 +13,7 @@
 #include "kernels/metrics.h"
 #include "kernels/metrics_math.h"
 #include "nn/safetensors.h"
+#include "paradigms/audit/audit_summary.h"
 #include "paradigms/dfkd/logit_distance.h"
 #include "paradigms/dfkd/memory_bank.h"
 #include "paradigms/dfkd/synthesizer.h"
@@ -287,8 +288,7 @@ class DfkdShadowJob final : public ShadowJob {
                           {"clean_indices", clean},
                           {"clean_distance", clean_d}};
     write_file_atomic(dir_ + "/logit_distances.json", doc.dump() + "\n");
-    auto med = [](const std::vector<double>& v) { return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(median(v)); };
-    distances_ = {{"median_in_canaries", med(d_in)}, {"median_out_canaries", med(d_out)}, {"median_clean", med(clean_d)},
+    distances_ = {{"median_in_canaries", audit::median_json(d_in)}, {"median_out_canaries", audit::median_json(d_out)}, {"median_clean", audit::median_json(clean_d)},
                   {"in_canaries", d_in.size()}, {"out_canaries", d_out.size()}, {"clean", clean_d.size()}};
   }
 

@@ -31,14 +31,6 @@ std::vector<double> nearest_distances(const std::vector<float>& queries, const s
   return out;
 }
 
-double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
-
 void write_distance_plot(const std::string& path, const std::vector<DistanceGroup>& groups, const std::string& title) {
   double xmax = 0;
   bool any = false;

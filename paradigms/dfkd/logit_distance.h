@@ -21,6 +21,5 @@ struct DistanceGroup {
 // One CDF curve per group (empty groups skipped); throws sp::Error when no group has a finite value.
 void write_distance_plot(const std::string& path, const std::vector<DistanceGroup>& groups, const std::string& title);
 
-double median(std::vector<double> v);  // NaN for an empty vector
 
 }  // namespace sp::dfkd

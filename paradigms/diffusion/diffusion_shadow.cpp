@@ -12,6 +12,7 @@
 #include "data/sample_grid.h"
 #include "kernels/counter_rng.h"
 #include "nn/safetensors.h"
+#include "paradigms/audit/audit_summary.h"
 #include "paradigms/diffusion/diffusion_config.h"
 #include "paradigms/diffusion/generation.h"
 #include "paradigms/diffusion/memorization.h"
@@ -389,15 +390,9 @@ class ShadowDiffusion {
     }
     write_file_atomic(p_.nearest, doc.dump() + "\n");
     pair_grid(audit_images, gen, nn, in);
-    auto med = [](std::vector<double> v) {
-      if (v.empty()) return nlohmann::json(nullptr);
-      std::sort(v.begin(), v.end());
-      const size_t n = v.size();
-      return nlohmann::json(n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
-    };
-    record_["memorization"] = {{"median_nearest_in", med(d_in)}, {"median_nearest_out", med(d_out)},
+    record_["memorization"] = {{"median_nearest_in", audit::median_json(d_in)}, {"median_nearest_out", audit::median_json(d_out)},
                                {"in", d_in.size()}, {"out", d_out.size()}};
-    if (!own.empty()) record_["memorization"]["median_own_output_in"] = med(own);
+    if (!own.empty()) record_["memorization"]["median_own_output_in"] = audit::median_json(own);
     record_["seconds"]["memorization"] = since(t0);
   }
 
