@@ -18,13 +18,18 @@ std::string_view attack_name(Attack a) {
     case Attack::online_global_variance: return "online_global_variance";
     case Attack::offline: return "offline";
     case Attack::global_threshold: return "global_threshold";
+    case Attack::rmia_online: return "rmia_online";
+    case Attack::rmia_offline: return "rmia_offline";
   }
   return "?";
 }
 Attack attack_from_name(std::string_view n) {
   for (Attack a : kAllAttacks)
     if (attack_name(a) == n) return a;
-  SP_FAIL("unknown attack '", n, "' (expected online, online_global_variance, offline or global_threshold)");
+  for (Attack a : kRmiaAttacks)
+    if (attack_name(a) == n) return a;
+  SP_FAIL("unknown attack '", n,
+          "' (expected online, online_global_variance, offline, global_threshold, rmia_online or rmia_offline)");
 }
 std::string_view fit_name(Fit f) { return f == Fit::mean ? "mean" : "median"; }
 Fit fit_from_name(std::string_view n) {
@@ -266,6 +271,7 @@ std::vector<AttackScores> run_attacks(const LiraData& d, std::span<const Attack>
                                       int64_t* unscored_pairs) {
   SP_CHECK(opt.ddof == 0 || opt.ddof == 1, "run_attacks: ddof must be 0 or 1, got ", opt.ddof);
   SP_CHECK(!attacks.empty(), "run_attacks: no attacks requested");
+  for (Attack a : attacks) SP_CHECK(!is_rmia(a), "run_attacks: ", attack_name(a), " is scored by run_rmia (attacks/rmia.h)");
   for (size_t k = 0; k < attacks.size(); ++k)
     SP_CHECK(std::count(attacks.begin(), attacks.end(), attacks[k]) == 1, "run_attacks: attack ",
              attack_name(attacks[k]), " requested twice");
@@ -389,6 +395,8 @@ std::vector<AttackScores> run_attacks(const LiraData& d, std::span<const Attack>
       case Attack::online_global_variance: out.push_back({a, std::move(s_ogv)}); break;
       case Attack::offline: out.push_back({a, std::move(s_off)}); break;
       case Attack::global_threshold: out.push_back({a, std::move(s_glob)}); break;
+      case Attack::rmia_online:
+      case Attack::rmia_offline: break;  // refused on entry
     }
   }
   return out;

@@ -22,9 +22,13 @@
 
 namespace sp::lira {
 
-enum class Attack { online, online_global_variance, offline, global_threshold };
+// rmia_online and rmia_offline are RMIA (attacks/rmia.h), scored by run_rmia from the population queries;
+// run_attacks scores the four LiRA attacks of kAllAttacks.
+enum class Attack { online, online_global_variance, offline, global_threshold, rmia_online, rmia_offline };
 inline constexpr Attack kAllAttacks[] = {Attack::online, Attack::online_global_variance, Attack::offline,
                                          Attack::global_threshold};
+inline constexpr Attack kRmiaAttacks[] = {Attack::rmia_online, Attack::rmia_offline};
+inline bool is_rmia(Attack a) { return a == Attack::rmia_online || a == Attack::rmia_offline; }
 std::string_view attack_name(Attack a);
 Attack attack_from_name(std::string_view n);
 

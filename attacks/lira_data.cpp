@@ -71,6 +71,9 @@ ExperimentFiles find_synpriv(const fs::path& dir, const std::vector<int64_t>& on
   f.layout = Layout::synpriv;
   f.labels = (dir / "audit" / "labels.npy").string();
   require_file(f.labels);
+  std::error_code pec;
+  if (fs::is_regular_file(dir / "population" / "labels.npy", pec))
+    f.population_labels = (dir / "population" / "labels.npy").string();
   fs::path shadow = dir / "shadow";
   require_dir(shadow);
   std::vector<int64_t> ids;
@@ -97,9 +100,11 @@ ExperimentFiles find_synpriv(const fs::path& dir, const std::vector<int64_t>& on
              ids.size(), " model directories");
     SP_CHECK(j == 0 || k > use[j - 1], "sp_lira: model indices must be ascending and unique");
     fs::path m = shadow / std::to_string(k);
-    ModelFiles mf{m.string(), (m / "keep.npy").string(), (m / "logits.npy").string()};
+    ModelFiles mf{m.string(), (m / "keep.npy").string(), (m / "logits.npy").string(), ""};
     require_file(mf.keep);
     require_file(mf.logits);
+    std::error_code ec;
+    if (fs::is_regular_file(m / "population_logits.npy", ec)) mf.population_logits = (m / "population_logits.npy").string();
     f.models.push_back(mf);
   }
   return f;
@@ -138,7 +143,7 @@ ExperimentFiles find_tf_privacy(const fs::path& dir) {
       if (n.size() > 4 && n.compare(n.size() - 4, 4, ".npy") == 0 && e.is_regular_file(ec) && n > newest) newest = n;
     }
     SP_CHECK(!newest.empty(), ldir.string(), ": no .npy logits file");
-    ModelFiles mf{m.string(), (m / "keep.npy").string(), (ldir / newest).string()};
+    ModelFiles mf{m.string(), (m / "keep.npy").string(), (ldir / newest).string(), ""};
     require_file(mf.keep);
     f.models.push_back(mf);
   }

@@ -25,16 +25,19 @@ struct ModelFiles {
   std::string dir;     // the model's directory (shown in messages)
   std::string keep;    // bool [M]
   std::string logits;  // f32/f64 [M, A, C] (synpriv) or [M, 1, A, C] (tf-privacy)
+  std::string population_logits;  // f32/f64 [P, A, C] (synpriv with population queries; else empty)
 };
 
 struct ExperimentFiles {
   Layout layout = Layout::synpriv;
   std::string labels;  // int [M]
+  std::string population_labels;  // int [P]: DIR/population/labels.npy when present, else empty
   std::vector<ModelFiles> models;
 };
 
 // synpriv: DIR/audit/labels.npy and DIR/shadow/<k>/{keep,logits}.npy for k = 0..S-1 (decimal names, no
-// gaps; entries starting with '.' are ignored, anything else is an error).
+// gaps; entries starting with '.' are ignored, anything else is an error); the population queries
+// DIR/population/labels.npy and DIR/shadow/<k>/population_logits.npy are listed where they exist.
 // tf-privacy (mi_lira_2021): DIR/y_train.npy and DIR/experiment-*/{keep.npy, logits/<newest>.npy}, where
 // newest is the greatest file name (the files are named by zero-padded epoch); experiments are ordered by
 // the number after "experiment-".

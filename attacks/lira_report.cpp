@@ -1,6 +1,7 @@
 // results.json, ROC CSV and the console table (see lira_report.h).
 #include "attacks/lira_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -77,13 +78,40 @@ nlohmann::ordered_json metrics_json(const Metrics& m) {
   return j;
 }
 
+nlohmann::ordered_json one_run_json(const std::vector<OneRunResult>& v) {
+  nlohmann::ordered_json j;
+  std::vector<double> eps;
+  nlohmann::ordered_json per = nlohmann::ordered_json::array();
+  for (const OneRunResult& o : v) {
+    eps.push_back(o.epsilon);
+    per.push_back({{"epsilon", o.epsilon}, {"m", o.m}, {"k_pos", o.best.k_pos}, {"k_neg", o.best.k_neg},
+                   {"guesses", o.best.r}, {"correct", o.best.v}});
+  }
+  std::sort(eps.begin(), eps.end());
+  const size_t n = eps.size();
+  j["median"] = n ? num(n % 2 ? eps[n / 2] : (eps[n / 2 - 1] + eps[n / 2]) / 2) : nlohmann::ordered_json();
+  j["min"] = n ? num(eps.front()) : nlohmann::ordered_json();
+  j["max"] = n ? num(eps.back()) : nlohmann::ordered_json();
+  if (n) {
+    j["confidence"] = 1 - v[0].p_level;
+    j["delta"] = v[0].delta;
+    j["candidates"] = v[0].candidates;
+  }
+  j["per_model"] = per;
+  return j;
+}
+
 nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg) {
   nlohmann::ordered_json j;
   j["n_models"] = r.S;
   j["n_samples"] = r.M;
   j["n_queries"] = r.A;
   nlohmann::ordered_json at = nlohmann::ordered_json::object();
-  for (const AttackResult& a : r.attacks) at[std::string(attack_name(a.attack))] = metrics_json(a.overall);
+  for (const AttackResult& a : r.attacks) {
+    nlohmann::ordered_json m = metrics_json(a.overall);
+    m["one_run"] = one_run_json(a.one_run);
+    at[std::string(attack_name(a.attack))] = m;
+  }
   j["attacks"] = at;
   if (r.has_groups) {
     nlohmann::ordered_json g = nlohmann::ordered_json::object();
@@ -113,6 +141,19 @@ nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg) 
   if (!cfg.groups.empty()) s["groups_file"] = cfg.groups;
   s["models"] = r.model_names;
   j["settings"] = s;
+  nlohmann::ordered_json rm;
+  if (r.population > 0) {
+    rm["population"] = r.population;
+    rm["gamma"] = cfg.rmia.gamma;
+    rm["temperature"] = cfg.rmia.temperature;
+    rm["a"] = cfg.rmia.calibrate_a ? nlohmann::ordered_json("calibrate") : nlohmann::ordered_json(cfg.rmia.a);
+    rm["a_per_model"] = r.rmia_a;
+    rm["unscored_pairs"] = r.rmia_unscored_pairs;
+    rm["dropped_population_pairs"] = r.rmia_dropped_population_pairs;
+  } else {
+    rm["not_run"] = r.rmia_note.empty() ? "not requested" : r.rmia_note;
+  }
+  j["rmia"] = rm;
   return j;
 }
 
@@ -170,6 +211,32 @@ std::string format_table(const LiraResult& r, const LiraConfig& cfg) {
   std::vector<std::pair<std::string, const Metrics*>> rows;
   for (const AttackResult& a : r.attacks) rows.push_back({std::string(attack_name(a.attack)), &a.overall});
   table_rows(out, "", rows);
+  if (r.population > 0) {
+    char b[240];
+    std::snprintf(b, sizeof b, "rmia: %lld population samples, gamma %g, temperature %g, a %s%s\n",
+                  (long long)r.population, cfg.rmia.gamma, cfg.rmia.temperature,
+                  cfg.rmia.calibrate_a ? "calibrated per target" : fixed(cfg.rmia.a, 2).c_str(),
+                  r.rmia_unscored_pairs ? (", " + std::to_string(r.rmia_unscored_pairs) + " pairs unscored").c_str() : "");
+    out += b;
+  } else if (!r.rmia_note.empty()) {
+    out += "rmia not run: " + r.rmia_note + "\n";
+  }
+  if (!r.attacks.empty() && !r.attacks[0].one_run.empty()) {
+    const OneRunResult& o = r.attacks[0].one_run[0];
+    char b[200];
+    std::snprintf(b, sizeof b, "one-run epsilon lower bound per model (%.0f%% confidence, delta %g, %lld guess counts "
+                  "Bonferroni-corrected): median [min, max]\n", 100 * (1 - o.p_level), o.delta, (long long)o.candidates);
+    out += b;
+    for (const AttackResult& a : r.attacks) {
+      std::vector<double> e;
+      for (const OneRunResult& x : a.one_run) e.push_back(x.epsilon);
+      std::sort(e.begin(), e.end());
+      const size_t n = e.size();
+      const double med = n % 2 ? e[n / 2] : (e[n / 2 - 1] + e[n / 2]) / 2;
+      out += pad(std::string(attack_name(a.attack)), 28, true) + fixed(med, 3) + " [" + fixed(e.front(), 3) + ", " +
+             fixed(e.back(), 3) + "]\n";
+    }
+  }
   if (r.has_groups && !r.attacks.empty()) {
     for (size_t k = 0; k < r.attacks[0].groups.size(); ++k) {
       out += "group " + std::to_string(r.attacks[0].groups[k].first) + ":\n";

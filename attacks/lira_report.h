@@ -11,6 +11,8 @@
 namespace sp::lira {
 
 nlohmann::ordered_json metrics_json(const Metrics& m);
+// Median, range and per-model details of one attack's one-run epsilon bounds.
+nlohmann::ordered_json one_run_json(const std::vector<OneRunResult>& v);
 nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg);
 // threshold,fpr,tpr,fp,tp per thinned ROC point.
 std::string roc_csv(const Metrics& m);

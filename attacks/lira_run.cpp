@@ -66,11 +66,25 @@ std::vector<int64_t> select_model_rows(const std::vector<int64_t>& g, const std:
   return v;
 }
 
+// Why the automatic RMIA attacks cannot run on `files` ("" when they can).
+std::string rmia_unavailable(const ExperimentFiles& files, const RmiaOptions& o) {
+  if (files.population_labels.empty()) return "no population queries (population/labels.npy)";
+  for (const ModelFiles& m : files.models)
+    if (m.population_logits.empty()) return m.dir + " has no population_logits.npy";
+  int64_t p = npy::Reader(files.population_labels).numel();
+  if (o.population > 0) p = std::min(p, o.population);
+  if (p < o.min_population)
+    return std::to_string(p) + " population samples, below the minimum of " + std::to_string(o.min_population);
+  return "";
+}
+
 void check_config(const LiraConfig& c) {
   SP_CHECK(!c.attacks.empty(), "sp_lira: no attacks selected");
   for (Attack a : c.attacks)
     SP_CHECK(std::count(c.attacks.begin(), c.attacks.end(), a) == 1, "sp_lira: attack ", attack_name(a), " listed twice");
   SP_CHECK(c.delta >= 0 && c.delta < 1, "sp_lira: --delta must be in [0, 1), got ", c.delta);
+  SP_CHECK(c.one_run_confidence > 0 && c.one_run_confidence < 1, "sp_lira: --one-run-confidence must be in (0, 1), got ",
+           c.one_run_confidence);
   SP_CHECK(c.bootstrap >= 0, "sp_lira: --bootstrap must be >= 0, got ", c.bootstrap);
   SP_CHECK(c.attack.ddof == 0 || c.attack.ddof == 1, "sp_lira: ddof must be 0 or 1");
 }
@@ -114,7 +128,36 @@ LiraResult run_lira(const LiraConfig& cfg) {
   c0 = cpu_seconds();
   AttackOptions ao = cfg.attack;
   ao.threads = threads;
-  std::vector<AttackScores> scores = run_attacks(d, cfg.attacks, ao, &res.unscored_pairs);
+  std::vector<Attack> lira_attacks, rmia_attacks;
+  for (Attack a : cfg.attacks) (is_rmia(a) ? rmia_attacks : lira_attacks).push_back(a);
+  if (rmia_attacks.empty() && cfg.rmia_when_available) {
+    std::string why = rmia_unavailable(files, cfg.rmia);
+    if (why.empty()) rmia_attacks.assign(std::begin(kRmiaAttacks), std::end(kRmiaAttacks));
+    else res.rmia_note = why;
+  }
+  std::vector<AttackScores> scores;
+  if (!lira_attacks.empty()) scores = run_attacks(d, lira_attacks, ao, &res.unscored_pairs);
+  if (!rmia_attacks.empty()) {
+    const bool asked = std::any_of(cfg.attacks.begin(), cfg.attacks.end(), is_rmia);
+    RmiaOptions ro = cfg.rmia;
+    ro.threads = threads;
+    ro.nan_policy = cfg.nan_policy;
+    ro.equalize_folds = cfg.attack.equalize_folds;
+    try {
+      RmiaData rd = load_rmia_data(files, ro);
+      RmiaScores rs = run_rmia(rd, rmia_attacks, ro);
+      res.population = rd.P;
+      res.rmia_unscored_pairs = rs.unscored_pairs;
+      res.rmia_dropped_population_pairs = rd.dropped_population_pairs;
+      res.rmia_a = rs.a_used;
+      for (AttackScores& as : rs.attacks) scores.push_back(std::move(as));
+    } catch (const std::exception& e) {
+      // Asked for by name, RMIA's failure is the run's; added automatically, it must not cost the LiRA
+      // results, and the reason goes into results.json and the table.
+      if (asked) throw;
+      res.rmia_note = std::string("failed: ") + e.what();
+    }
+  }
   const int64_t S = d.S, M = d.M;
   std::vector<uint8_t> labels(size_t(S * M));
   for (int64_t t = 0; t < S; ++t)
@@ -159,6 +202,17 @@ LiraResult run_lira(const LiraConfig& cfg) {
       for (int64_t p : orders[size_t(k)]) go[group_slot.at(groups[size_t(p)])].push_back(p);
       for (const auto& [v, slot] : group_slot) ar.groups.push_back({v, evaluate(as.scores, labels, go[slot], mo, false)});
     }
+  });
+  // One-run audits: each target model on its own, from its row of scores.
+  OneRunOptions oro;
+  oro.delta = cfg.delta;
+  oro.confidence = cfg.one_run_confidence;
+  for (AttackResult& ar : res.attacks) ar.one_run.resize(size_t(S));
+  parallel_tasks(int64_t(n_att) * S, threads, [&](int64_t task, int) {
+    const int64_t k = task / S, t = task % S;
+    std::span<const double> row(scores[size_t(k)].scores.data() + t * M, size_t(M));
+    std::span<const uint8_t> member(labels.data() + t * M, size_t(M));
+    res.attacks[size_t(k)].one_run[size_t(t)] = one_run_audit(row, member, oro);
   });
   // Bootstrap intervals from replicates shared by the attacks (overall, then per group).
   std::vector<Metrics*> ms;
@@ -210,7 +264,7 @@ LiraResult run_lira(const LiraConfig& cfg) {
       }
       curves.push_back(std::move(pc));
     }
-    std::string title = "LiRA ROC: " + std::to_string(S) + " models, " + std::to_string(M) + " samples, " +
+    std::string title = std::string(res.population > 0 ? "LiRA and RMIA ROC: " : "LiRA ROC: ") + std::to_string(S) + " models, " + std::to_string(M) + " samples, " +
                         std::to_string(d.A) + (d.A == 1 ? " query" : " queries");
     std::string pp = (fs::path(out_dir) / "roc.png").string();
     write_roc_plot(pp, curves, title);

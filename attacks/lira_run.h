@@ -11,6 +11,8 @@
 #include "attacks/lira_attacks.h"
 #include "attacks/lira_data.h"
 #include "attacks/lira_metrics.h"
+#include "attacks/one_run_audit.h"
+#include "attacks/rmia.h"
 
 namespace sp::lira {
 
@@ -19,6 +21,10 @@ struct LiraConfig {
   std::string out_dir;  // default: dir/lira
   Layout layout = Layout::synpriv;
   std::vector<Attack> attacks{std::begin(kAllAttacks), std::end(kAllAttacks)};
+  // Also run both RMIA attacks when every selected model has population queries with at least
+  // rmia.min_population samples (attacks naming rmia explicitly require them instead).
+  bool rmia_when_available = true;
+  RmiaOptions rmia;
   Statistic statistic = Statistic::logit;
   AttackOptions attack;  // fit, ddof, offline score
   NanPolicy nan_policy = NanPolicy::error;
@@ -27,6 +33,7 @@ struct LiraConfig {
   // finished shadows of an experiment whose other shadows failed or are still missing.
   std::vector<int64_t> models;
   double delta = 1e-5;
+  double one_run_confidence = 0.95;
   int bootstrap = 1000;  // replicates for the TPR@0.1%FPR interval; 0 disables
   uint64_t seed = 0;
   int threads = 0;       // 0: all cores
@@ -36,6 +43,9 @@ struct LiraConfig {
 struct AttackResult {
   Attack attack;
   Metrics overall;
+  // The one-run epsilon lower bound (attacks/one_run_audit.h) of each target model from its own scores, at
+  // LiraConfig::delta and one_run_confidence.
+  std::vector<OneRunResult> one_run;
   std::vector<std::pair<int64_t, Metrics>> groups;  // by group value, ascending
 };
 
@@ -43,6 +53,10 @@ struct LiraResult {
   int64_t S = 0, M = 0, A = 0, C = 0;
   int64_t dropped_pairs = 0, nonfinite_logits = 0;
   int64_t unscored_pairs = 0;  // folds left without enough shadow models by dropped pairs
+  int64_t population = 0;      // RMIA's population samples (0: RMIA not run)
+  int64_t rmia_unscored_pairs = 0, rmia_dropped_population_pairs = 0;
+  std::vector<double> rmia_a;  // the a of each target model (calibrated or fixed)
+  std::string rmia_note;       // why RMIA did not run when it was not asked for explicitly
   std::vector<std::string> model_names;
   std::vector<AttackResult> attacks;
   bool has_groups = false;

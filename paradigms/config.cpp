@@ -232,8 +232,9 @@ RunConfig parse_config(const json& j, const std::string& source) {
     audit.error("num_audit", std::to_string(c.num_audit) + " must be below the training set size (" +
                                  std::to_string(known_train) + ")");
   c.canary = data::parse_canary(audit.string("canary", "mislabel", {"mislabel", "clean"}));
+  c.population = audit.integer("population", 1000, 0, int64_t(1) << 31);
   audit.finish();
-  out["audit"] = {{"num_audit", c.num_audit}, {"canary", data::canary_name(c.canary)}};
+  out["audit"] = {{"num_audit", c.num_audit}, {"canary", data::canary_name(c.canary)}, {"population", c.population}};
   // The paradigm's own sections; those of the others are refused.
   const Paradigm* paradigm = find_paradigm_or_null(c.paradigm);  // null: already reported as unknown
   for (const Paradigm* other : registered_paradigms())

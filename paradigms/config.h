@@ -24,7 +24,9 @@
 //                   warmup_cosine (warmup_epochs, min_lr) | linear (warmup_epochs); warmup_epochs for all
 //       "augmentation": {"crop_pad": 4, "pad_mode": "zero" | "reflect", "flip": true}
 //     },
-//     "audit": {"num_audit": 500, "canary": "mislabel" | "clean"},
+//     "audit": {"num_audit": 500, "canary": "mislabel" | "clean",
+//               "population": 1000},              // test images every shadow also queries (RMIA's z; at most
+//                                                 // the test split; 0: none). paradigms/engine/population.h
 //     "device": {"tf32": true, "eval_batch": 1024}       // how to run, not what: not part of the identity
 //   }
 //
@@ -72,6 +74,7 @@ struct RunConfig {
   ScheduleEpochs schedule;
   int64_t num_audit = 500;
   data::CanaryType canary = data::CanaryType::mislabel;
+  int64_t population = 1000;      // population queries: the first min(population, test size) test images
   bool tf32 = true;
   int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / 18 samples)
   std::any paradigm_settings;     // the paradigm's typed settings (e.g. dpsgd::DpsgdSettings), from its section

@@ -12,6 +12,7 @@
 #include "data/npy.h"
 #include "data/procedural.h"
 #include "tests/data_test_util.h"
+#include "tests/python_util.h"
 
 using namespace sp;
 using namespace sp::data;
@@ -86,7 +87,8 @@ TEST(DataExperiment, LayoutAndContents) {
 }
 
 TEST(DataExperiment, NumpyReadsIt) {
-  if (run_program({"python3", "-c", "import numpy"}) != 0) GTEST_SKIP() << "skipped: python3 with numpy not installed";
+  const std::string py = test::numpy_python();
+  ASSERT_FALSE(py.empty()) << "no python3 with NumPy (tools/install_deps.sh installs python3-numpy)";
   test::TempDir tmp("exp_numpy");
   Fixture s;
   Experiment e = create_or_open_experiment(tmp / "exp", s.cfg, s.labels);
@@ -101,7 +103,7 @@ k = np.stack([np.load(f'{d}/shadow/{i}/keep.npy') for i in range(4)])
 assert k.dtype == np.bool_ and k.shape == (4, 20) and (k.sum(0) == 2).all()
 assert k.astype(np.int64).ravel().tolist() == json.loads(sys.argv[4])
 )";
-  EXPECT_EQ(run_program({"python3", "-c", check, tmp / "exp", json_list(e.audit.indices), json_list(e.audit.labels),
+  EXPECT_EQ(run_program({py, "-c", check, tmp / "exp", json_list(e.audit.indices), json_list(e.audit.labels),
                          json_list(keep)}),
             0);
 }

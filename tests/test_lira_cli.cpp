@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attacks/lira_synth.h"
+#include "attacks/one_run_audit.h"
 #include "attacks/roc.h"
 #include "data/npy.h"
 #include "tests/lira_test_util.h"
@@ -69,7 +70,7 @@ TEST(LiraCli, WritesEveryOutputWithTheSchema) {
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   // nlohmann::json orders keys alphabetically; the file's own order is checked below.
-  EXPECT_EQ(keys, (std::vector<std::string>{"attacks", "groups", "n_models", "n_queries", "n_samples", "settings"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"attacks", "groups", "n_models", "n_queries", "n_samples", "rmia", "settings"}));
   std::string text = sp::test::read_text(dir + "/lira/results.json");
   EXPECT_LT(text.find("\"n_models\""), text.find("\"n_samples\""));
   EXPECT_LT(text.find("\"n_queries\""), text.find("\"attacks\""));
@@ -274,4 +275,46 @@ TEST(LiraCli, BadInputsFailWithTheFileAndIndex) {
                   std::vector<uint8_t>(keep[2].begin(), keep[2].end()));
   npy::write(dir + "/shadow/1/logits.npy", std::vector<int64_t>{300, 3, 4}, std::vector<float>(3600, 0.f));
   expect_fails(dir, {"shadow/1/logits.npy", "A = 3"});
+}
+
+TEST(LiraCli, OneRunEpsilonPerModelMatchesTheLibrary) {
+  REQUIRE_BINARY();
+  TempDir t;
+  const std::string dir = t / "exp";
+  SynthOptions o = small();
+  o.gain = 3;
+  write_synthetic_experiment(dir, o);
+  auto r = run_lira_cli(dir + " --no-plot --bootstrap 0 --one-run-confidence 0.9 --delta 1e-6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("one-run epsilon lower bound per model (90% confidence"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rmia not run: no population queries"), std::string::npos) << r.output;
+  nlohmann::json res = read_json(dir + "/lira/results.json");
+  EXPECT_EQ(res["rmia"]["not_run"], "no population queries (population/labels.npy)");
+  for (const char* attack : {"online", "global_threshold"}) {
+    SCOPED_TRACE(attack);
+    const nlohmann::json& j = res["attacks"][attack]["one_run"];
+    ASSERT_EQ(j["per_model"].size(), size_t(o.S));
+    EXPECT_DOUBLE_EQ(j["confidence"].get<double>(), 0.9);
+    EXPECT_DOUBLE_EQ(j["delta"].get<double>(), 1e-6);
+    std::vector<double> scores = npy::Reader(dir + "/lira/scores_" + std::string(attack) + ".npy").read_all<double>();
+    std::vector<double> eps;
+    for (int64_t s = 0; s < o.S; ++s) {
+      std::vector<int64_t> keep = npy::Reader(dir + "/shadow/" + std::to_string(s) + "/keep.npy").read_integers();
+      std::vector<uint8_t> member(keep.begin(), keep.end());
+      OneRunOptions oro;
+      oro.confidence = 0.9;
+      oro.delta = 1e-6;
+      OneRunResult want = one_run_audit(std::span<const double>(scores.data() + s * o.M, size_t(o.M)), member, oro);
+      const nlohmann::json& got = j["per_model"][size_t(s)];
+      EXPECT_DOUBLE_EQ(got["epsilon"].get<double>(), want.epsilon);
+      EXPECT_EQ(got["guesses"], want.best.r);
+      EXPECT_EQ(got["correct"], want.best.v);
+      EXPECT_EQ(got["m"], o.M);
+      eps.push_back(want.epsilon);
+    }
+    std::sort(eps.begin(), eps.end());
+    EXPECT_DOUBLE_EQ(j["median"].get<double>(), (eps[2] + eps[3]) / 2);
+    EXPECT_DOUBLE_EQ(j["max"].get<double>(), eps.back());
+    EXPECT_GT(eps.back(), 0.5) << "a strong synthetic signal should give a positive one-run bound";
+  }
 }

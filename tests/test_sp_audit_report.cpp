@@ -77,7 +77,12 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
     "attacks": {"online": {"auc": 0.9,
                            "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.25}, {"fpr": 0.01, "tpr": 0.5}],
                            "epsilon_lower_bound": 1.5, "n_members": 15, "n_nonmembers": 15,
-                           "bootstrap": {"tpr_ci95": [0.1, 0.4]}}},
+                           "bootstrap": {"tpr_ci95": [0.1, 0.4]},
+                           "one_run": {"median": 0.75, "min": 0.5, "max": 1.25, "confidence": 0.95, "delta": 1e-5,
+                                       "per_model": []}},
+                "rmia_online": {"auc": 0.8, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.125}], "n_members": 15,
+                                "n_nonmembers": 15}},
+    "rmia": {"population": 100, "gamma": 2, "a": 0.33, "a_per_model": [0.33, 0.33, 0.33]},
     "groups": {"1": {"online": {"auc": 0.95, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.375}], "n_members": 8,
                                 "n_nonmembers": 7}},
                "2": {"online": {"auc": 0.5, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.0}], "n_members": 7,
@@ -98,9 +103,20 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
   EXPECT_EQ(s["privacy"]["online"]["tpr_at_0.1%_fpr_ci95"], ojson({0.1, 0.4}));
   EXPECT_EQ(best_attack(s), "online");
   std::string csv = summary_csv({s});
-  EXPECT_NE(csv.find("/x,coreset method=forgetting fraction=0.4,coreset,3,4,0.6,0.1,online,0.9,0.25,0.5,1.5,22,"),
+  EXPECT_NE(csv.find("/x,coreset method=forgetting fraction=0.4,coreset,3,4,0.6,0.1,online,0.9,0.25,0.5,1.5,0.75,0.5,1.25,22,"),
             std::string::npos)
       << csv;
+  EXPECT_NE(csv.find(",rmia_online,0.8,0.125,-,-,-,-,-,22,"), std::string::npos) << csv;
+  // The one-run bound and RMIA's settings (without the per-model list) reach the summary.
+  EXPECT_EQ(s["privacy"]["online"]["one_run_epsilon"]["median"], 0.75);
+  EXPECT_EQ(s["privacy"]["online"]["one_run_epsilon"]["max"], 1.25);
+  EXPECT_FALSE(s["privacy"]["rmia_online"].contains("one_run_epsilon"));
+  EXPECT_EQ(s["privacy"].begin().key(), "online");  // LiRA first
+  EXPECT_EQ(s["lira"]["rmia"]["population"], 100);
+  EXPECT_FALSE(s["lira"]["rmia"].contains("a_per_model"));
+  std::string one_run_table = summary_table({s});
+  EXPECT_NE(one_run_table.find("1run>="), std::string::npos) << one_run_table;
+  EXPECT_NE(one_run_table.find("0.75"), std::string::npos) << one_run_table;
   // Coreset: IN canaries kept, pooled over the finished shadows (4 + 6 + 8 of 30), and per shadow.
   EXPECT_EQ(s["coreset"]["in_canaries"], 30);
   EXPECT_EQ(s["coreset"]["in_canaries_selected"], 18);
@@ -129,6 +145,12 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
   EXPECT_NE(cmp.find("| IN canaries in the coreset |"), std::string::npos) << cmp;
   EXPECT_NE(cmp.find("| 18 / 30 (60.0%) |"), std::string::npos) << cmp;
   EXPECT_NE(cmp.find("| baseline | /y | 60.00% ± 10.00% | - |"), std::string::npos) << cmp;
+  // The epsilon bounds: per attack in the experiment report, the largest in the comparison.
+  EXPECT_NE(md.find("| online | 25.00% [10.00%, 40.00%] | 50.00% | 0.9000 | 1.50 | 0.75 [0.50, 1.25] | 15 / 15 |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("95% confidence at δ 1e-05"), std::string::npos) << md;
+  EXPECT_NE(md.find("with 100 population samples"), std::string::npos) << md;
+  EXPECT_NE(cmp.find("| 1.50 | 0.75 [0.50, 1.25] online |"), std::string::npos) << cmp;
 
   std::string table = summary_table({s});
   EXPECT_NE(table.find("25.00%"), std::string::npos) << table;

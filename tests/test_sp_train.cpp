@@ -161,6 +161,48 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
   EXPECT_EQ(sp::test::read_text(dir + "/shadow/1/logits.npy"), before);
   EXPECT_EQ(fs::last_write_time(dir + "/shadow/1/model.safetensors"), mtime);
 
+  // Population queries: the 40 test images (audit.population 1000, capped at the split), 18 views each; the
+  // clean view is the saved model's prediction. A directory from before population queries (no population
+  // files, no audit.population in config.json) is accepted and its finished shadows get the same bytes from
+  // their model files.
+  EXPECT_EQ(npy::Reader(dir + "/population/indices.npy").read_integers(), [] {
+    std::vector<int64_t> v(40);
+    for (int64_t i = 0; i < 40; ++i) v[size_t(i)] = i;
+    return v;
+  }());
+  EXPECT_EQ(npy::Reader(dir + "/population/labels.npy").read_integers(), ds.test.labels.to_vector<int64_t>());
+  EXPECT_EQ(read_json(dir + "/config.json")["audit"]["population"], 1000);
+  {
+    npy::Reader pr(dir + "/shadow/0/population_logits.npy");
+    EXPECT_EQ(pr.dtype(), DType::f32);
+    EXPECT_EQ(pr.shape(), (std::vector<int64_t>{40, 18, 10}));
+    EXPECT_EQ(read_json(dir + "/shadow/0/metrics.json")["population_size"], 40);
+    ModelConfig mc;
+    mc.width = 2;
+    auto model = make_model(mc);
+    TrainRecipe rec;
+    Trainer tr(*model, rec, Stream::cpu(), 0);
+    load_model(dir + "/shadow/0/model.safetensors", *model, tr.theta(), tr.buffers());
+    DeviceData test = DeviceData::upload(ds.test, Stream::cpu());
+    std::vector<int64_t> ids(40);
+    for (int64_t i = 0; i < 40; ++i) ids[size_t(i)] = i;
+    std::vector<float> zv = tr.predict(test, Tensor::from_vector(ids, {40})).to_vector<float>(), pv = pr.read_all<float>();
+    for (int64_t j = 0; j < 40; ++j)
+      for (int64_t c = 0; c < 10; ++c)
+        ASSERT_NEAR(zv[size_t(j * 10 + c)], pv[size_t(j * 180 + c)], 1e-4 * (1 + std::abs(pv[size_t(j * 180 + c)])));
+  }
+  std::string pop_before = sp::test::read_text(dir + "/shadow/1/population_logits.npy");
+  fs::remove(dir + "/shadow/1/population_logits.npy");
+  fs::remove_all(dir + "/population");
+  nlohmann::json old_cfg = read_json(dir + "/config.json");
+  old_cfg["audit"].erase("population");
+  sp::test::write_text(dir + "/config.json", old_cfg.dump(2));
+  r = sp_train(cfg + " --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "shadow 1: done before; wrote population_logits.npy");
+  EXPECT_EQ(sp::test::read_text(dir + "/shadow/1/population_logits.npy"), pop_before);
+  EXPECT_TRUE(fs::exists(dir + "/population/labels.npy"));
+
   // --query-all on a finished shadow computes logits_all.npy from the saved model; its audit rows are the
   // audit logits.
   r = sp_train(cfg + " --out " + dir + " --shadow 2 --query-all");

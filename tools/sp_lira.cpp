@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "LiRA membership inference (leave-one-model-out over all S models, pooled ROC).\n"
       "Reads DIR/audit/labels.npy and DIR/shadow/<k>/{keep,logits}.npy (or the tensorflow-privacy\n"
-      "mi_lira_2021 layout) and writes results.json, scores_<attack>.npy, roc_<attack>.csv and roc.png."};
+      "mi_lira_2021 layout) and writes results.json, scores_<attack>.npy, roc_<attack>.csv and roc.png.\n"
+      "With population queries (DIR/population/, shadow/<k>/population_logits.npy) RMIA runs as well."};
   LiraConfig cfg;
   std::string attacks = "all", layout = "synpriv", statistic = "logit", fit = "mean", stdev = "sample",
               offline = "cdf", preset, nan_policy = "error";
@@ -48,7 +49,23 @@ int main(int argc, char** argv) {
   app.add_option("--out", cfg.out_dir, "output directory (default DIR/lira)");
   app.add_option("--layout", layout, "on-disk layout")->check(CLI::IsMember({"synpriv", "tf-privacy"}))->capture_default_str();
   app.add_option("--attacks", attacks,
-                 "comma-separated subset of online, online_global_variance, offline, global_threshold (or all)")
+                 "comma-separated subset of online, online_global_variance, offline, global_threshold, rmia_online, "
+                 "rmia_offline; all: the four LiRA attacks, plus both RMIA attacks when the experiment has "
+                 "population queries")
+      ->capture_default_str();
+  std::string rmia_a = "0.33";
+  app.add_option("--rmia-gamma", cfg.rmia.gamma, "RMIA: a population sample z counts when LR(x, z) >= gamma")
+      ->capture_default_str();
+  app.add_option("--rmia-a", rmia_a,
+                 "RMIA: a of Pr_IN(x) ~ a Pr_OUT(x) + 1 - a (offline attack and Pr(z)), or 'calibrate' to choose "
+                 "it per target on a paired reference model")
+      ->capture_default_str();
+  app.add_option("--rmia-temperature", cfg.rmia.temperature, "RMIA: softmax temperature of Pr(x|theta)")
+      ->capture_default_str();
+  app.add_option("--rmia-population", cfg.rmia.population, "RMIA: use the first N population samples (0: all)")
+      ->capture_default_str();
+  app.add_option("--rmia-min-population", cfg.rmia.min_population,
+                 "RMIA: refuse fewer population samples (a score moves in steps of 1/P)")
       ->capture_default_str();
   app.add_option("--statistic", statistic, "logit: z_y - logsumexp_{j!=y} z_j; hinge: z_y - max_{j!=y} z_j")
       ->check(CLI::IsMember({"logit", "hinge"}))
@@ -71,7 +88,10 @@ int main(int argc, char** argv) {
   app.add_option("--groups", cfg.groups, "int .npy of shape [M] or [S, M]: metrics also per group value");
   app.add_option("--models", cfg.models, "only these models (comma-separated indices, ascending), e.g. the finished ones")
       ->delimiter(',');
-  app.add_option("--delta", cfg.delta, "delta of the epsilon lower bound")->capture_default_str();
+  app.add_option("--delta", cfg.delta, "delta of the epsilon lower bounds (LiRA ROC and one-run)")->capture_default_str();
+  app.add_option("--one-run-confidence", cfg.one_run_confidence,
+                 "confidence of each model's one-run epsilon lower bound (Steinke, Nasr, Jagielski 2023)")
+      ->capture_default_str();
   app.add_option("--bootstrap", cfg.bootstrap, "bootstrap replicates for the TPR@0.1%FPR interval (0: off)")
       ->capture_default_str();
   app.add_option("--seed", cfg.seed, "bootstrap seed")->capture_default_str();
@@ -95,6 +115,20 @@ int main(int argc, char** argv) {
     }
     cfg.layout = layout_from_name(layout);
     cfg.attacks = parse_attacks(attacks);
+    // An explicit list is exactly what runs; "all" adds RMIA where the experiment allows it.
+    cfg.rmia_when_available = attacks == "all";
+    if (rmia_a == "calibrate") {
+      cfg.rmia.calibrate_a = true;
+    } else {
+      size_t used = 0;
+      try {
+        cfg.rmia.a = std::stod(rmia_a, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      SP_CHECK(used == rmia_a.size() && cfg.rmia.a >= 0 && cfg.rmia.a <= 1, "--rmia-a: '", rmia_a,
+               "' is neither a number in [0, 1] nor 'calibrate'");
+    }
     cfg.statistic = statistic_from_name(statistic);
     cfg.attack.fit = fit_from_name(fit);
     cfg.attack.ddof = stdev == "sample" ? 1 : 0;

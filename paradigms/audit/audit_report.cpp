@@ -37,9 +37,40 @@ std::vector<std::string> attack_row(const std::string& name, const ojson& a) {
       a["tpr_at_0.1%_fpr_ci95"][0].is_number())
     tpr += " [" + pct(a["tpr_at_0.1%_fpr_ci95"][0].get<double>()) + ", " +
            pct(a["tpr_at_0.1%_fpr_ci95"][1].get<double>()) + "]";
+  std::string one_run = "-";
+  if (a.contains("one_run_epsilon") && a["one_run_epsilon"].is_object()) {
+    const ojson& o = a["one_run_epsilon"];
+    one_run = format_number("%.2f", summary_number(o, "median")) + " [" + format_number("%.2f", summary_number(o, "min")) +
+              ", " + format_number("%.2f", summary_number(o, "max")) + "]";
+  }
   return {name, tpr, pct(summary_number(a, "tpr_at_1%_fpr")), format_number("%.4f", summary_number(a, "auc")),
-          format_number("%.2f", summary_number(a, "epsilon_lower_bound")),
+          format_number("%.2f", summary_number(a, "epsilon_lower_bound")), one_run,
           std::to_string(a.value("n_members", 0)) + " / " + std::to_string(a.value("n_nonmembers", 0))};
+}
+
+// What the one-run column is, with its confidence and delta.
+std::string one_run_note(const ojson& s) {
+  double conf = NAN, delta = NAN;
+  for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it)
+    if (it.value().contains("one_run_epsilon")) {
+      conf = summary_number(it.value()["one_run_epsilon"], "confidence");
+      delta = summary_number(it.value()["one_run_epsilon"], "delta");
+      break;
+    }
+  return "ε lower bound: from the pooled ROC (Clopper-Pearson, 95%). One-run ε: each shadow model audited on its own "
+         "from its scores (Steinke, Nasr, Jagielski 2023: IN guesses for the highest scores, OUT for the lowest, "
+         "abstaining on the rest; " + format_number("%.0f", 100 * conf) + "% confidence at δ " +
+         format_number("%g", delta) + ", the number of guesses chosen over a Bonferroni-corrected grid); median and "
+         "range over the shadows.";
+}
+
+std::string rmia_note(const ojson& r) {
+  if (r.contains("not_run")) return "RMIA was not run: " + r.value("not_run", std::string()) + ".";
+  std::string a = r.contains("a") && r["a"].is_string() ? "calibrated per target model"
+                                                       : format_number("%.2f", summary_number(r, "a"));
+  return "RMIA (Zarifzadeh, Liu, Shokri 2024) compares each audit sample with " +
+         std::to_string(r.value("population", 0)) + " population samples (test images no model trained on): γ " +
+         format_number("%g", summary_number(r, "gamma")) + ", a " + a + ".";
 }
 
 void shadows_paragraph(ReportDoc& d, const ojson& s) {
@@ -76,7 +107,9 @@ void group_section(ReportDoc& d, const ojson& s) {
       r.insert(r.begin(), p ? p->group_name(g.key()) : g.key());
       rows.push_back(r);
     }
-  d.table({"group", "attack", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
+  d.table({"group", "attack", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR", "AUC", "ε lower bound", "one-run ε, median [range]",
+           "members / non-members"},
+          rows);
 }
 
 }  // namespace
@@ -102,15 +135,19 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
   ReportDoc d("synpriv audit: " + s.value("label", std::string("experiment")));
   d.paragraph("Experiment directory " + s.value("experiment", dir) + ", report written " + now_utc() + ".");
 
-  d.heading("Privacy leakage (LiRA, leave-one-model-out over the shadow models)");
+  d.heading("Privacy leakage (LiRA and RMIA, leave-one-model-out over the shadow models)");
   if (s.contains("privacy")) {
     std::vector<std::vector<std::string>> rows;
     for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it) rows.push_back(attack_row(it.key(), it.value()));
-    d.table({"attack", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR", "AUC", "ε lower bound", "members / non-members"}, rows);
+    d.table({"attack", "TPR @ 0.1% FPR [95% CI]", "TPR @ 1% FPR", "AUC", "ε lower bound", "one-run ε, median [range]",
+             "members / non-members"},
+            rows);
     const ojson& l = s["lira"];
     d.paragraph("Pooled over " + std::to_string(l.value("n_models", 0)) + " models x " +
                 std::to_string(l.value("n_samples", 0)) + " audit samples, " + std::to_string(l.value("n_queries", 0)) +
                 " query views each; a random guess has TPR 0.1% at 0.1% FPR. Full results: lira/results.json.");
+    d.paragraph(one_run_note(s));
+    if (l.contains("rmia")) d.paragraph(rmia_note(l["rmia"]));
     if (s.contains("attack_note")) d.paragraph("Some attacks were " + s["attack_note"].get<std::string>() + ".");
     if (s.contains("attack_caveat")) d.paragraph("Caveat: " + s["attack_caveat"].get<std::string>() + ".");
   } else {
@@ -167,7 +204,10 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
   write_file_atomic(out + "/summary.csv", summary_csv(summaries));
 
   ReportDoc d("synpriv comparison of " + std::to_string(summaries.size()) + " experiments");
-  d.paragraph("Report written " + now_utc() + ". Leakage is the best attack's TPR at 0.1% FPR (a random guess: 0.1%).");
+  d.paragraph("Report written " + now_utc() + ". Leakage is the best attack's TPR at 0.1% FPR (a random guess: 0.1%). "
+              "The ε columns are empirical lower bounds, the largest over the attacks: from the pooled ROC, and the "
+              "one-run audit of each shadow model (median and range over the shadows); DP-SGD's accounted ε is the "
+              "upper bound they can be held against.");
   std::vector<std::vector<std::string>> rows;
   // A column of each paradigm among the experiments that has one (the coreset's kept canaries, DP's epsilon).
   std::vector<const Paradigm*> columns;
@@ -179,9 +219,26 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
   for (const ojson& s : summaries) {
     std::string a = best_attack(s);
     const ojson& sh = s["shadows"];
+    // The largest epsilon bounds over the attacks: pooled ROC, and the one-run median with its range.
+    double eps = NAN, one_med = NAN;
+    std::string one_run = "-";
+    if (s.contains("privacy"))
+      for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it) {
+        const double e = summary_number(it.value(), "epsilon_lower_bound");
+        if (std::isfinite(e) && !(e <= eps)) eps = e;
+        if (!it.value().contains("one_run_epsilon")) continue;
+        const ojson& o = it.value()["one_run_epsilon"];
+        const double m = summary_number(o, "median");
+        if (std::isfinite(m) && !(m <= one_med)) {
+          one_med = m;
+          one_run = format_number("%.2f", m) + " [" + format_number("%.2f", summary_number(o, "min")) + ", " +
+                    format_number("%.2f", summary_number(o, "max")) + "] " + it.key();
+        }
+      }
     rows.push_back({s.value("label", std::string("?")), s.value("experiment", std::string()), accuracy_text(s),
                     a.empty() ? "-" : pct(summary_number(s["privacy"][a], "tpr_at_0.1%_fpr")), a.empty() ? "-" : a,
                     a.empty() ? "-" : format_number("%.4f", summary_number(s["privacy"][a], "auc")),
+                    format_number("%.2f", eps), one_run,
                     format_number("%.1f", summary_number(s["cost"]["total_seconds_per_model"], "mean")),
                     std::to_string(sh["done"].size()) + " / " + std::to_string(sh.value("total", 0))});
     for (size_t c = 0; c < columns.size(); ++c)
@@ -189,6 +246,7 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
                          paradigm_of_summary(s) == columns[c] ? columns[c]->comparison_cell(s) : "-");
   }
   std::vector<std::string> head = {"setting", "experiment", "test accuracy", "TPR @ 0.1% FPR", "best attack", "AUC",
+                                   "ε lower bound (ROC, best attack)", "one-run ε, median [range] (best attack)",
                                    "s / model", "shadows"};
   for (size_t c = 0; c < columns.size(); ++c) head.insert(head.begin() + 3 + long(c), columns[c]->comparison_heading());
   d.table(head, rows);

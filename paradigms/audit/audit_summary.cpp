@@ -70,6 +70,12 @@ ojson privacy_entries(const nlohmann::json& attacks) {
     e["epsilon_lower_bound"] = a.value("epsilon_lower_bound", nlohmann::json(nullptr));
     e["n_members"] = a.value("n_members", 0);
     e["n_nonmembers"] = a.value("n_nonmembers", 0);
+    if (a.contains("one_run") && a["one_run"].is_object()) {
+      const nlohmann::json& o = a["one_run"];
+      ojson r;
+      for (const char* k : {"median", "min", "max", "confidence", "delta"}) r[k] = o.value(k, nlohmann::json(nullptr));
+      e["one_run_epsilon"] = r;
+    }
     out[name] = e;
   }
   return out;
@@ -212,6 +218,12 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
                  {"n_samples", lira_results.value("n_samples", 0)},
                  {"n_queries", lira_results.value("n_queries", 0)},
                  {"results", "lira/results.json"}};
+    if (lira_results.contains("rmia")) {
+      ojson rm;
+      for (auto it = lira_results["rmia"].begin(); it != lira_results["rmia"].end(); ++it)
+        if (it.key() != "a_per_model") rm[it.key()] = it.value();
+      j["lira"]["rmia"] = rm;
+    }
   }
   if (!attack_error.empty()) j["attack_error"] = attack_error;
   j["config"] = config;
@@ -221,7 +233,8 @@ ojson build_summary(const std::string& dir, const nlohmann::json& config, const 
 std::string summary_csv(const std::vector<ojson>& summaries) {
   std::string s =
       "experiment,label,paradigm,shadows_done,shadows_total,test_accuracy_mean,test_accuracy_std,attack,auc,"
-      "tpr_at_0.1pct_fpr,tpr_at_1pct_fpr,epsilon_lower_bound,seconds_per_model,device_hours,device_kind\n";
+      "tpr_at_0.1pct_fpr,tpr_at_1pct_fpr,epsilon_lower_bound,one_run_epsilon_median,one_run_epsilon_min,"
+      "one_run_epsilon_max,seconds_per_model,device_hours,device_kind\n";
   for (const ojson& j : summaries) {
     std::string head = csv_field(j.value("experiment", std::string())) + "," + csv_field(j.value("label", std::string())) +
                        "," + csv_field(j.value("paradigm", std::string())) + "," +
@@ -231,13 +244,16 @@ std::string summary_csv(const std::vector<ojson>& summaries) {
     std::string tail = "," + format_number("%.6g", summary_number(j["cost"]["total_seconds_per_model"], "mean")) + "," +
                        format_number("%.6g", summary_number(j["cost"], "device_hours")) + "," + j["cost"].value("device_kind", std::string());
     if (!j.contains("privacy") || j["privacy"].empty()) {
-      s += head + ",,,,," + tail.substr(1) + "\n";
+      s += head + ",,,,,,,," + tail.substr(1) + "\n";
       continue;
     }
     for (auto it = j["privacy"].begin(); it != j["privacy"].end(); ++it) {
       const ojson& a = it.value();
       s += head + it.key() + "," + format_number("%.6g", summary_number(a, "auc")) + "," + format_number("%.6g", summary_number(a, "tpr_at_0.1%_fpr")) + "," +
-           format_number("%.6g", summary_number(a, "tpr_at_1%_fpr")) + "," + format_number("%.6g", summary_number(a, "epsilon_lower_bound")) + tail + "\n";
+           format_number("%.6g", summary_number(a, "tpr_at_1%_fpr")) + "," + format_number("%.6g", summary_number(a, "epsilon_lower_bound"));
+      for (const char* k : {"median", "min", "max"})
+        s += "," + format_number("%.6g", a.contains("one_run_epsilon") ? summary_number(a["one_run_epsilon"], k) : NAN);
+      s += tail + "\n";
     }
   }
   return s;
@@ -246,8 +262,8 @@ std::string summary_csv(const std::vector<ojson>& summaries) {
 std::string summary_table(const std::vector<ojson>& summaries) {
   std::string s;
   char line[400];
-  std::snprintf(line, sizeof line, "%-34s %-24s %15s %11s %11s %7s %6s %10s\n", "setting", "attack", "test acc (%)",
-                "TPR@0.1%", "TPR@1%", "AUC", "eps>=", "s/model");
+  std::snprintf(line, sizeof line, "%-34s %-24s %15s %11s %11s %7s %6s %8s %10s\n", "setting", "attack", "test acc (%)",
+                "TPR@0.1%", "TPR@1%", "AUC", "eps>=", "1run>=", "s/model");
   s += line;
   for (const ojson& j : summaries) {
     std::string label = j.value("label", std::string());
@@ -256,17 +272,19 @@ std::string summary_table(const std::vector<ojson>& summaries) {
     std::string acc_s = format_number("%.2f", 100 * summary_number(acc, "mean")) + " +- " + format_number("%.2f", 100 * summary_number(acc, "std"));
     std::string secs = format_number("%.1f", summary_number(j["cost"]["total_seconds_per_model"], "mean"));
     if (!j.contains("privacy") || j["privacy"].empty()) {
-      std::snprintf(line, sizeof line, "%-34s %-24s %15s %11s %11s %7s %6s %10s\n", label.c_str(), "(not attacked)",
-                    acc_s.c_str(), "-", "-", "-", "-", secs.c_str());
+      std::snprintf(line, sizeof line, "%-34s %-24s %15s %11s %11s %7s %6s %8s %10s\n", label.c_str(), "(not attacked)",
+                    acc_s.c_str(), "-", "-", "-", "-", "-", secs.c_str());
       s += line;
       continue;
     }
     for (auto it = j["privacy"].begin(); it != j["privacy"].end(); ++it) {
       const ojson& a = it.value();
-      std::snprintf(line, sizeof line, "%-34s %-24s %15s %10s%% %10s%% %7s %6s %10s\n", label.c_str(), it.key().c_str(),
+      const double one_run = a.contains("one_run_epsilon") ? summary_number(a["one_run_epsilon"], "median") : NAN;
+      std::snprintf(line, sizeof line, "%-34s %-24s %15s %10s%% %10s%% %7s %6s %8s %10s\n", label.c_str(), it.key().c_str(),
                     acc_s.c_str(), format_number("%.2f", 100 * summary_number(a, "tpr_at_0.1%_fpr")).c_str(),
                     format_number("%.2f", 100 * summary_number(a, "tpr_at_1%_fpr")).c_str(), format_number("%.4f", summary_number(a, "auc")).c_str(),
-                    format_number("%.2f", summary_number(a, "epsilon_lower_bound")).c_str(), secs.c_str());
+                    format_number("%.2f", summary_number(a, "epsilon_lower_bound")).c_str(),
+                    format_number("%.2f", one_run).c_str(), secs.c_str());
       s += line;
       label.clear();  // the setting and accuracy once per experiment
       acc_s.clear();

@@ -26,6 +26,10 @@ void check_run_dir(const std::string& dir, const RunConfig& cfg) {
   cfg::Errors errors;
   nlohmann::json have = cfg::parse_json_file(config_path(dir), errors);
   errors.throw_if_any(config_path(dir));
+  // A directory from before population queries existed takes the requested population: it never changes what
+  // a model trains on, and finished shadows get their population queries from their model files.
+  if (have.is_object() && have.contains("audit") && have["audit"].is_object() && !have["audit"].contains("population"))
+    have["audit"]["population"] = cfg.population;
   RunConfig old = parse_config(have, config_path(dir));
   std::vector<std::string> diff = json_differences(old.identity(), cfg.identity());
   if (diff.empty()) return;
@@ -53,10 +57,12 @@ ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& di
   check_model_fits(cfg, r.data.train);
   r.cfg.model.num_classes = r.data.train.num_classes();
   r.train_labels = r.data.train.labels.to_vector<int64_t>();
+  r.population = choose_population(r.data, cfg.population);  // refused before the directory is touched
   data::ExperimentConfig ec = data::make_experiment_config(cfg.dataset.str(), r.data.train, cfg.seed, cfg.num_audit,
                                                            cfg.num_shadows, cfg.canary);
   r.exp = create_or_open_run_dir(cfg, dir, ec, r.train_labels);
   r.trained_labels = data::training_labels(r.train_labels, r.exp.audit);
+  write_population_files(dir, r.population);
   return r;
 }
 

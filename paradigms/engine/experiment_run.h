@@ -9,6 +9,7 @@
 
 #include "data/experiment.h"
 #include "paradigms/config.h"
+#include "paradigms/engine/population.h"
 
 namespace sp {
 
@@ -22,6 +23,7 @@ struct ExperimentRun {
   data::Experiment exp;
   std::vector<int64_t> train_labels;   // the dataset's labels
   std::vector<int64_t> trained_labels; // labels as every model trains on them (audit samples: canary labels)
+  PopulationSet population;            // test images every shadow also queries (DIR/population/)
   DeviceData train, test;              // on the device; train carries trained_labels
   double load_seconds = 0;             // loading, checking and uploading
   // How often a long stage writes a checkpoint (seconds; 0: at every opportunity). train_shadow sets it from

@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 struct ShadowPaths {
-  std::string dir, lock, metrics, checkpoint, model, logits, scores, logits_all;
+  std::string dir, lock, metrics, checkpoint, model, logits, scores, logits_all, population_logits;
   explicit ShadowPaths(std::string d)
       : dir(d),
         lock(d + "/" + kShadowLockName),
@@ -31,7 +31,8 @@ struct ShadowPaths {
         model(d + "/model.safetensors"),
         logits(d + "/logits.npy"),
         scores(d + "/scores.npy"),
-        logits_all(d + "/logits_all.npy") {}
+        logits_all(d + "/logits_all.npy"),
+        population_logits(d + "/" + kPopulationLogitsName) {}
 };
 
 std::vector<int64_t> iota_ids(int64_t n) {
@@ -46,6 +47,19 @@ double write_query_all(Trainer& tr, const ExperimentRun& run, const std::string&
   int64_t n = run.train.size(), c = tr.model().config().num_classes;
   npy::Writer w(path, DType::f32, std::vector<int64_t>{n, data::kNumQueryViews, c});
   for_query_blocks(tr, s, run.train, iota_ids(n), run.cfg.eval_batch, [&](int64_t, const Tensor& z) {
+    std::vector<float> v = z.to_vector<float>(s);
+    w.append(v.data(), int64_t(v.size()));
+  });
+  w.commit();
+  return since(t0);
+}
+
+// population_logits.npy: the query views of the population set (population.h), for population-based attacks.
+double write_population(Trainer& tr, const ExperimentRun& run, const std::string& path, Stream& s) {
+  auto t0 = Clock::now();
+  const int64_t c = tr.model().config().num_classes;
+  npy::Writer w(path, DType::f32, std::vector<int64_t>{run.population.size(), data::kNumQueryViews, c});
+  for_query_blocks(tr, s, run.test, run.population.indices, run.cfg.eval_batch, [&](int64_t, const Tensor& z) {
     std::vector<float> v = z.to_vector<float>(s);
     w.append(v.data(), int64_t(v.size()));
   });
@@ -145,11 +159,19 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
     std::vector<uint8_t> bytes = data::read_file_bytes(p.metrics);
     r.metrics = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
     fs::remove(p.checkpoint, ec);  // a run killed between metrics.json and this removal
-    if (opt.query_all && !fs::exists(p.logits_all)) {
+    // Queries a finished shadow lacks (asked for after it was trained, or a directory from before population
+    // queries existed) are computed from its model file.
+    const bool want_all = opt.query_all && !fs::exists(p.logits_all);
+    const bool want_population = run.population.size() > 0 && !fs::exists(p.population_logits);
+    if (want_all || want_population) {
       Trainer tr(*model, cfg.recipe_for(run.train.size()), s, seed);
       load_model(p.model, *model, tr.theta(), tr.buffers(), s);
-      double secs = write_query_all(tr, run, p.logits_all, s);
-      log(name + ": done before; wrote logits_all.npy in " + format_duration(secs));
+      if (want_all)
+        log(name + ": done before; wrote logits_all.npy in " +
+            format_duration(write_query_all(tr, run, p.logits_all, s)));
+      if (want_population)
+        log(name + ": done before; wrote " + kPopulationLogitsName + " in " +
+            format_duration(write_population(tr, run, p.population_logits, s)));
     } else {
       log(name + ": done before (metrics.json exists), skipped");
     }
@@ -224,7 +246,8 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
   npy::write(p.logits, std::vector<int64_t>{M, A, C}, q.logits);
   npy::write(p.scores, std::vector<int64_t>{M, A}, q.scores);
   double query_all_s = opt.query_all ? write_query_all(tr, run, p.logits_all, s) : 0;
-  double write_s = since(t_write) - query_all_s;
+  double population_s = run.population.size() > 0 ? write_population(tr, run, p.population_logits, s) : 0;
+  double write_s = since(t_write) - query_all_s - population_s;
 
   const EpochStats last = st.history.empty() ? EpochStats{} : st.history.back();
   int64_t trained_images = n * int64_t(recipe.epochs);
@@ -239,6 +262,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
       {"train_size", n},
       {"num_audit", M},
       {"num_audit_in", num_in},
+      {"population_size", run.population.size()},
       {"epochs", recipe.epochs},
       {"steps", tr.optimizer().steps()},
       {"test_accuracy", test_acc},
@@ -257,6 +281,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
         {"evaluate", eval_s},
         {"query", q.seconds},
         {"query_all", query_all_s},
+        {"query_population", population_s},
         {"write", write_s}}},
       {"resumed_from_epoch", resumed_from},
       {"history", history_json(st.history)}};

@@ -5,14 +5,15 @@
 //   logits.npy          f32 [M, 18, C] eval-mode logits of the 18 query views of every audit sample
 //   scores.npy          f64 [M, 18] LiRA statistic phi = z_y - logsumexp_{j != y} z_j (y: training label)
 //   logits_all.npy      f32 [N, 18, C] for the whole training set (only with query_all)
+//   population_logits.npy  f32 [P, 18, C] the 18 views of the population set (paradigms/engine/population.h)
 //   metrics.json        accuracies, per-phase seconds, images/s, device; written last: a shadow with it is done
 //   checkpoint.safetensors  at epoch ends while training (paradigms/engine/train_state.h); removed at the end
 //   .lock               flock held while a process trains the shadow; a second process skips it (busy)
-// A shadow whose metrics.json exists is skipped (with query_all, its missing logits_all.npy is computed from
-// model.safetensors); one with a checkpoint resumes after the checkpoint's epoch and ends with the same
-// files as an uninterrupted run (byte for byte on the CPU; on a GPU cuDNN benchmarks its algorithms in each
-// process and some are not deterministic, so there the resumed run agrees to float rounding). Tested end to
-// end in tests/test_sp_train.cpp and tests/gpu/test_sp_train_gpu.cpp.
+// A shadow whose metrics.json exists is skipped (its missing logits_all.npy, with query_all, and
+// population_logits.npy are computed from model.safetensors); one with a checkpoint resumes after the
+// checkpoint's epoch and ends with the same files as an uninterrupted run (byte for byte on the CPU; on a GPU
+// cuDNN benchmarks its algorithms in each process and some are not deterministic, so there the resumed run
+// agrees to float rounding). Tested end to end in tests/test_sp_train.cpp and tests/gpu/test_sp_train_gpu.cpp.
 #pragma once
 #include <nlohmann/json.hpp>
 
