@@ -26,6 +26,20 @@ NanPolicy nan_policy_from_name(std::string_view n) {
   SP_FAIL("unknown NaN policy '", n, "' (expected error or drop)");
 }
 
+std::vector<int64_t> resolve_views(const std::vector<int64_t>& views, int64_t A, const std::string& source) {
+  if (views.empty()) {
+    std::vector<int64_t> all(static_cast<size_t>(A));
+    for (int64_t a = 0; a < A; ++a) all[size_t(a)] = a;
+    return all;
+  }
+  for (size_t k = 0; k < views.size(); ++k) {
+    SP_CHECK(views[k] >= 0 && views[k] < A, "--views: view ", views[k], " does not exist: ", source, " has ", A,
+             " query views (0..", A - 1, ")");
+    for (size_t j = 0; j < k; ++j) SP_CHECK(views[j] != views[k], "--views: view ", views[k], " listed twice");
+  }
+  return views;
+}
+
 int resolve_threads(int requested) {
   if (requested > 0) return requested;
   return int(std::max(1u, std::thread::hardware_concurrency()));
@@ -210,7 +224,11 @@ LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {
     }
     logits.push_back(std::move(r));
   }
-  const int64_t A = d.A, C = d.C;
+  // The query views used (all by default): the file has AF per sample, phi keeps A of them.
+  const int64_t AF = d.A, C = d.C;
+  const std::vector<int64_t> views = resolve_views(opt.views, AF, files.models[0].logits);
+  d.A = int64_t(views.size());
+  const int64_t A = d.A;
   for (int64_t i = 0; i < M; ++i)
     SP_CHECK(labels[size_t(i)] >= 0 && labels[size_t(i)] < C, files.labels, ": label ", labels[size_t(i)],
              " at index ", i, " is outside [0, ", C, ") (C from ", files.models[0].logits, ")");
@@ -243,14 +261,14 @@ LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {
       const npy::Reader& r = *logits[size_t(s)];
       const size_t item = dtype_size(r.dtype());
       std::vector<char>& buf = bufs[size_t(tid)];
-      buf.resize(size_t(block * A * C) * item);
-      r.read(buf.data(), i0 * A * C, n * A * C);
+      buf.resize(size_t(block * AF * C) * item);
+      r.read(buf.data(), i0 * AF * C, n * AF * C);
       for (int64_t ii = 0; ii < n; ++ii) {
         const int64_t i = i0 + ii, y = labels[size_t(i)];
         double* out = &d.phi[size_t(i * A * S + s)];
         bool ok = true;
         for (int64_t a = 0; a < A; ++a) {
-          const size_t row = size_t((ii * A + a) * C);
+          const size_t row = size_t((ii * AF + views[size_t(a)]) * C);
           double v = r.dtype() == DType::f32
                          ? lira_statistic(reinterpret_cast<const float*>(buf.data()) + row, C, y, opt.statistic)
                          : lira_statistic(reinterpret_cast<const double*>(buf.data()) + row, C, y, opt.statistic);
@@ -263,7 +281,7 @@ LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {
                                               : reinterpret_cast<const double*>(buf.data())[row + size_t(c)];
                 if (!std::isfinite(bad)) break;
               }
-              SP_FAIL(r.path(), ": non-finite logit ", bad, " at sample ", i, ", query ", a, ", class ", c,
+              SP_FAIL(r.path(), ": non-finite logit ", bad, " at sample ", i, ", query ", views[size_t(a)], ", class ", c,
                       " (use --nan-policy drop to exclude such (model, sample) pairs and count them)");
             }
             ++bad_rows[size_t(tid)];

@@ -49,6 +49,7 @@ struct LoadOptions {
   NanPolicy nan_policy = NanPolicy::error;
   int threads = 0;  // 0: hardware concurrency
   int64_t block = 128;  // samples per streamed block (phi block of block*A*S doubles stays in L2)
+  std::vector<int64_t> views;  // query views to use, e.g. {0} for the clean image only (empty: all)
 };
 
 // phi for all models, samples and queries, laid out sample-major so the per-sample fits read contiguous
@@ -72,5 +73,7 @@ LiraData make_lira_data(int64_t S, int64_t M, int64_t A, const std::vector<doubl
                         const std::vector<uint8_t>& keep_sm);
 
 int resolve_threads(int requested);
+// `views` checked against the A query views of `source` (each in [0, A), no repeats); empty means all A.
+std::vector<int64_t> resolve_views(const std::vector<int64_t>& views, int64_t A, const std::string& source);
 
 }  // namespace sp::lira

@@ -126,6 +126,7 @@ nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg) 
   nlohmann::ordered_json s;
   s["layout"] = std::string(layout_name(cfg.layout));
   s["statistic"] = std::string(statistic_name(cfg.statistic));
+  if (!cfg.views.empty()) s["views"] = cfg.views;
   s["fit"] = std::string(fit_name(cfg.attack.fit));
   s["std"] = cfg.attack.ddof == 1 ? "sample" : "population";
   s["offline_score"] = std::string(offline_score_name(cfg.attack.offline));

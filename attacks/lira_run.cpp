@@ -111,6 +111,7 @@ LiraResult run_lira(const LiraConfig& cfg) {
   }
   LoadOptions lo;
   lo.statistic = cfg.statistic;
+  lo.views = cfg.views;
   lo.nan_policy = cfg.nan_policy;
   lo.threads = threads;
   LiraData d = load_experiment(files, lo);
@@ -143,6 +144,7 @@ LiraResult run_lira(const LiraConfig& cfg) {
     ro.threads = threads;
     ro.nan_policy = cfg.nan_policy;
     ro.equalize_folds = cfg.attack.equalize_folds;
+    ro.views = cfg.views;
     try {
       RmiaData rd = load_rmia_data(files, ro);
       RmiaScores rs = run_rmia(rd, rmia_attacks, ro);

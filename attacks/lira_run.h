@@ -26,6 +26,9 @@ struct LiraConfig {
   bool rmia_when_available = true;
   RmiaOptions rmia;
   Statistic statistic = Statistic::logit;
+  // Query views every attack uses (indices into the A views of the logits; empty: all). A model trained
+  // without augmentation is best queried on the clean view alone ({0}): the shifted views add noise.
+  std::vector<int64_t> views;
   AttackOptions attack;  // fit, ddof, offline score
   NanPolicy nan_policy = NanPolicy::error;
   std::string groups;    // optional int [M] or [S, M] .npy

@@ -29,21 +29,22 @@ double log_prob_row(const T* z, int64_t C, int64_t y, double temperature) {
   return double(z[y]) / temperature - m - std::log(s);
 }
 
-// log Pr(label) of rows [n, A, C] of one model into out[(row * A + a) * S + s]; returns the rows with a
-// non-finite logit (their entries are NaN).
-std::vector<uint8_t> read_log_probs(const npy::Reader& r, int64_t n, int64_t A, int64_t C,
-                                    const std::vector<int64_t>& labels, double temperature, int64_t S, int64_t s,
-                                    std::vector<double>& out) {
+// log Pr(label) of rows [n, AF, C] of one model, views[a] of each row, into out[(row * A + a) * S + s] with
+// A = views.size(); returns the rows with a non-finite logit in a used view (their entries are NaN).
+std::vector<uint8_t> read_log_probs(const npy::Reader& r, int64_t n, int64_t AF, const std::vector<int64_t>& views,
+                                    int64_t C, const std::vector<int64_t>& labels, double temperature, int64_t S,
+                                    int64_t s, std::vector<double>& out) {
+  const int64_t A = int64_t(views.size());
   std::vector<uint8_t> ok(size_t(n), 1);
   const size_t item = dtype_size(r.dtype());
   const int64_t block = 256;
-  std::vector<char> buf(size_t(block * A * C) * item);
+  std::vector<char> buf(size_t(block * AF * C) * item);
   for (int64_t i0 = 0; i0 < n; i0 += block) {
     const int64_t m = std::min(block, n - i0);
-    r.read(buf.data(), i0 * A * C, m * A * C);
+    r.read(buf.data(), i0 * AF * C, m * AF * C);
     for (int64_t ii = 0; ii < m; ++ii)
       for (int64_t a = 0; a < A; ++a) {
-        const size_t row = size_t((ii * A + a) * C);
+        const size_t row = size_t((ii * AF + views[size_t(a)]) * C);
         const int64_t y = labels[size_t(i0 + ii)];
         double v = r.dtype() == DType::f32
                        ? log_prob_row(reinterpret_cast<const float*>(buf.data()) + row, C, y, temperature)
@@ -232,7 +233,9 @@ RmiaData load_rmia_data(const ExperimentFiles& files, const RmiaOptions& opt) {
     audit.push_back(open_logits(mf.logits, d.M, "audit samples", A, C, files.models[0].logits));
     pop.push_back(open_logits(mf.population_logits, d.P, "population samples", A, C, files.models[0].logits));
   }
-  d.A = A;
+  const std::vector<int64_t> views = resolve_views(opt.views, A, files.models[0].logits);
+  const int64_t AF = A;
+  A = d.A = int64_t(views.size());
   for (int64_t j = 0; j < d.P; ++j)
     SP_CHECK(plabels[size_t(j)] >= 0 && plabels[size_t(j)] < C, files.population_labels, ": label ",
              plabels[size_t(j)], " at index ", j, " is outside [0, ", C, ")");
@@ -249,8 +252,10 @@ RmiaData load_rmia_data(const ExperimentFiles& files, const RmiaOptions& opt) {
   d.valid_z.assign(size_t(d.P * d.S), 1);
   std::vector<std::string> bad(size_t(d.S));
   parallel_tasks(d.S, resolve_threads(opt.threads), [&](int64_t s, int) {
-    std::vector<uint8_t> okx = read_log_probs(*audit[size_t(s)], d.M, A, C, labels, opt.temperature, d.S, s, d.logp_x);
-    std::vector<uint8_t> okz = read_log_probs(*pop[size_t(s)], d.P, A, C, plabels, opt.temperature, d.S, s, d.logp_z);
+    std::vector<uint8_t> okx =
+        read_log_probs(*audit[size_t(s)], d.M, AF, views, C, labels, opt.temperature, d.S, s, d.logp_x);
+    std::vector<uint8_t> okz =
+        read_log_probs(*pop[size_t(s)], d.P, AF, views, C, plabels, opt.temperature, d.S, s, d.logp_z);
     for (int64_t i = 0; i < d.M; ++i) d.valid_x[size_t(i * d.S + s)] = okx[size_t(i)];
     for (int64_t j = 0; j < d.P; ++j) d.valid_z[size_t(j * d.S + s)] = okz[size_t(j)];
     for (int64_t i = 0; i < d.M && bad[size_t(s)].empty(); ++i)

@@ -35,6 +35,7 @@ struct RmiaOptions {
   // As the LiRA attacks' equalize_folds: every fold also leaves out one reference of the group the target is
   // not in, so the IN/OUT reference counts are the same whatever the target's membership.
   bool equalize_folds = false;
+  std::vector<int64_t> views;  // query views to use (empty: all), as LoadOptions::views
   NanPolicy nan_policy = NanPolicy::error;
   int threads = 0;
 };

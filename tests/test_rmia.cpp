@@ -295,3 +295,47 @@ TEST(Rmia, AutomaticRmiaFailingKeepsLiraAndSaysWhy) {
   c.attacks = {Attack::rmia_online};  // asked for by name: the error is the run's
   EXPECT_THROW(run_lira(c), Error);
 }
+
+TEST(Rmia, ViewsSelectTheSameScoresAsACopyWithThoseViews) {
+  TempDir t;
+  Spec sp;
+  sp.P = 100;
+  write_experiment(t / "exp", sp);
+  // The copy keeps views 2 and 0 (in that order) of every logits file.
+  const std::vector<int64_t> keep_views = {2, 0};
+  fs::copy(t / "exp", t / "copy", fs::copy_options::recursive);
+  for (int64_t s = 0; s < sp.S; ++s)
+    for (const char* f : {"logits.npy", "population_logits.npy"}) {
+      const std::string path = t / ("copy/shadow/" + std::to_string(s) + "/" + f);
+      npy::Reader r(path);
+      const int64_t n = r.shape()[0], A = r.shape()[1], C = r.shape()[2];
+      std::vector<float> all = r.read_all<float>(), part;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t a : keep_views) part.insert(part.end(), all.begin() + (i * A + a) * C, all.begin() + (i * A + a + 1) * C);
+      npy::write(path, std::vector<int64_t>{n, int64_t(keep_views.size()), C}, part);
+    }
+  LiraConfig c;
+  c.dir = t / "exp";
+  c.out_dir = t / "a";
+  c.bootstrap = 0;
+  c.plot = false;
+  c.views = keep_views;
+  LiraResult ra = run_lira(c);
+  EXPECT_EQ(ra.A, 2);
+  c.dir = t / "copy";
+  c.out_dir = t / "b";
+  c.views.clear();
+  LiraResult rb = run_lira(c);
+  ASSERT_EQ(ra.attacks.size(), 6u);
+  for (const AttackResult& a : ra.attacks) {
+    const std::string f = "/scores_" + std::string(attack_name(a.attack)) + ".npy";
+    EXPECT_EQ(load_scores(t / "a" + f), load_scores(t / "b" + f)) << attack_name(a.attack);
+  }
+  c.dir = t / "exp";
+  c.views = {0, 3};
+  std::string e = error_of(c);
+  EXPECT_NE(e.find("--views: view 3 does not exist"), std::string::npos) << e;
+  c.views = {1, 1};
+  e = error_of(c);
+  EXPECT_NE(e.find("listed twice"), std::string::npos) << e;
+}

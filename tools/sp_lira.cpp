@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
                  "options given explicitly still win")
       ->check(CLI::IsMember({"carlini"}));
   app.add_option("--groups", cfg.groups, "int .npy of shape [M] or [S, M]: metrics also per group value");
+  app.add_option("--views", cfg.views,
+                 "query views to use (comma-separated indices into the A views; default all), e.g. 0 for the clean "
+                 "image of a model trained without augmentation")
+      ->delimiter(',');
   app.add_option("--models", cfg.models, "only these models (comma-separated indices, ascending), e.g. the finished ones")
       ->delimiter(',');
   app.add_option("--delta", cfg.delta, "delta of the epsilon lower bounds (LiRA ROC and one-run)")->capture_default_str();
