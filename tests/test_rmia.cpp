@@ -70,6 +70,15 @@ void write_experiment(const std::string& dir, const Spec& sp) {
   }
 }
 
+// sp_lira's defaults (every attack, RMIA when possible) without the slow parts.
+LiraConfig plain_config(const std::string& dir) {
+  LiraConfig c;
+  c.dir = dir;
+  c.bootstrap = 0;
+  c.plot = false;
+  return c;
+}
+
 LiraConfig rmia_config(const std::string& dir, const std::string& out) {
   LiraConfig c;
   c.dir = dir;
@@ -191,10 +200,7 @@ TEST(Rmia, AllAttacksAddRmiaOnlyWhenThePopulationIsThere) {
   Spec sp;
   sp.P = 120;
   write_experiment(t / "exp", sp);
-  LiraConfig c;
-  c.dir = t / "exp";
-  c.bootstrap = 0;
-  c.plot = false;
+  LiraConfig c = plain_config(t / "exp");
   LiraResult r = run_lira(c);
   ASSERT_EQ(r.attacks.size(), 6u);
   EXPECT_EQ(r.attacks[4].attack, Attack::rmia_online);
@@ -284,10 +290,7 @@ TEST(Rmia, AutomaticRmiaFailingKeepsLiraAndSaysWhy) {
   sp.P = 120;
   write_experiment(t / "exp", sp);
   sp::test::write_text(t / "exp/shadow/3/population_logits.npy", "not an npy file");
-  LiraConfig c;
-  c.dir = t / "exp";
-  c.bootstrap = 0;
-  c.plot = false;
+  LiraConfig c = plain_config(t / "exp");
   LiraResult r = run_lira(c);
   EXPECT_EQ(r.attacks.size(), 4u);
   EXPECT_NE(r.rmia_note.find("failed: "), std::string::npos) << r.rmia_note;
@@ -314,11 +317,8 @@ TEST(Rmia, ViewsSelectTheSameScoresAsACopyWithThoseViews) {
         for (int64_t a : keep_views) part.insert(part.end(), all.begin() + (i * A + a) * C, all.begin() + (i * A + a + 1) * C);
       npy::write(path, std::vector<int64_t>{n, int64_t(keep_views.size()), C}, part);
     }
-  LiraConfig c;
-  c.dir = t / "exp";
+  LiraConfig c = plain_config(t / "exp");
   c.out_dir = t / "a";
-  c.bootstrap = 0;
-  c.plot = false;
   c.views = keep_views;
   LiraResult ra = run_lira(c);
   EXPECT_EQ(ra.A, 2);

@@ -77,6 +77,18 @@ std::vector<std::string> listing(const std::string& dir) {
   return v;
 }
 
+// Clean-view logits [n, C] of the width-2 ResNet-18 saved at model_path for images ids of `set`.
+std::vector<float> predict_saved(const std::string& model_path, const data::Dataset& set, const std::vector<int64_t>& ids) {
+  ModelConfig mc;
+  mc.width = 2;
+  auto model = make_model(mc);
+  TrainRecipe rec;
+  Trainer tr(*model, rec, Stream::cpu(), 0);
+  load_model(model_path, *model, tr.theta(), tr.buffers());
+  DeviceData d = DeviceData::upload(set, Stream::cpu());
+  return tr.predict(d, Tensor::from_vector(ids, {int64_t(ids.size())})).to_vector<float>();
+}
+
 void expect_contains(const std::string& text, const std::string& needle) {
   EXPECT_NE(text.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << text;
 }
@@ -138,15 +150,8 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
     EXPECT_EQ(mf.at("bn1.running_var").shape(), Shape({2}));
     EXPECT_EQ(mf.at("layer4.1.bn2.num_batches_tracked").item(), double(m["steps"].get<int64_t>()));
     EXPECT_EQ(mf.metadata.at("model"), "resnet18");
-    ModelConfig mc;
-    mc.width = 2;
-    auto model = make_model(mc);
-    TrainRecipe rec;
-    Trainer tr(*model, rec, Stream::cpu(), 0);
-    load_model(sd + "/model.safetensors", *model, tr.theta(), tr.buffers());
-    DeviceData d = DeviceData::upload(ds.train, Stream::cpu());
-    Tensor z = tr.predict(d, audit_idx);
-    std::vector<float> zv = z.to_vector<float>(), lv = logits.to_vector<float>();
+    std::vector<float> zv = predict_saved(sd + "/model.safetensors", ds.train, audit_idx.to_vector<int64_t>()),
+                       lv = logits.to_vector<float>();
     for (int64_t j = 0; j < 12; ++j)
       for (int64_t c = 0; c < 10; ++c)
         ASSERT_NEAR(zv[size_t(j * 10 + c)], lv[size_t(j * 180 + c)], 1e-4 * (1 + std::abs(lv[size_t(j * 180 + c)])));
@@ -177,16 +182,9 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
     EXPECT_EQ(pr.dtype(), DType::f32);
     EXPECT_EQ(pr.shape(), (std::vector<int64_t>{40, 18, 10}));
     EXPECT_EQ(read_json(dir + "/shadow/0/metrics.json")["population_size"], 40);
-    ModelConfig mc;
-    mc.width = 2;
-    auto model = make_model(mc);
-    TrainRecipe rec;
-    Trainer tr(*model, rec, Stream::cpu(), 0);
-    load_model(dir + "/shadow/0/model.safetensors", *model, tr.theta(), tr.buffers());
-    DeviceData test = DeviceData::upload(ds.test, Stream::cpu());
     std::vector<int64_t> ids(40);
     for (int64_t i = 0; i < 40; ++i) ids[size_t(i)] = i;
-    std::vector<float> zv = tr.predict(test, Tensor::from_vector(ids, {40})).to_vector<float>(), pv = pr.read_all<float>();
+    std::vector<float> zv = predict_saved(dir + "/shadow/0/model.safetensors", ds.test, ids), pv = pr.read_all<float>();
     for (int64_t j = 0; j < 40; ++j)
       for (int64_t c = 0; c < 10; ++c)
         ASSERT_NEAR(zv[size_t(j * 10 + c)], pv[size_t(j * 180 + c)], 1e-4 * (1 + std::abs(pv[size_t(j * 180 + c)])));
