@@ -76,12 +76,17 @@ TEST(DfkdShadow, SpTrainDistilsFromTeachersAndResumes) {
   expect_contains(r.output, "shadow 1: training its teacher in " + fs::absolute(dir).lexically_normal().string() + "/teacher");
   expect_contains(r.output, "shadow 0 synthesis epoch 5: loss ");
   EXPECT_EQ(read_json(dir + "/teacher/config.json")["paradigm"], "baseline");
+  EXPECT_EQ(npy::Reader(dir + "/teacher/population/labels.npy").read_integers(),
+            npy::Reader(dir + "/population/labels.npy").read_integers());
   const std::vector<int64_t> audit = npy::Reader(dir + "/audit/indices.npy").read_integers();
   for (int k = 0; k < 2; ++k) {
     SCOPED_TRACE("shadow " + std::to_string(k));
     const std::string sd = dir + "/shadow/" + std::to_string(k);
     for (const char* f : kOutputs) EXPECT_TRUE(fs::exists(sd + "/" + f)) << f;
     EXPECT_TRUE(fs::exists(dir + "/teacher/shadow/" + std::to_string(k) + "/metrics.json"));
+    // Teachers and students both query the population, so RMIA can attack either experiment.
+    EXPECT_TRUE(fs::exists(dir + "/teacher/shadow/" + std::to_string(k) + "/population_logits.npy"));
+    EXPECT_TRUE(fs::exists(sd + "/population_logits.npy"));
     npy::Reader b(sd + "/bank/epoch_0003.npy");
     EXPECT_EQ(b.dtype(), DType::u8);
     EXPECT_EQ(b.shape(), (std::vector<int64_t>{8, 3, 32, 32}));

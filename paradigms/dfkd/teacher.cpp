@@ -102,6 +102,9 @@ Teacher obtain_teacher(const ExperimentRun& run, const DfkdConfig& c, int k, Str
     tr.cfg = te.cfg;
     tr.cfg.model.num_classes = run.cfg.model.num_classes;
     tr.exp = create_or_open_run_dir(te.cfg, te.dir, run.exp.config, run.train_labels);
+    // The teachers' own population queries, so the teacher experiment can be attacked with RMIA too.
+    tr.population = choose_population(run.data, tr.cfg.population);
+    write_population_files(te.dir, tr.population);
     if (progress) progress->line("shadow " + std::to_string(k) + ": training its teacher in " + te.dir);
     ShadowOptions opt;
     opt.checkpoint_interval_s = run.checkpoint_interval_s;
