@@ -9,6 +9,7 @@
 #include <random>
 
 #include "attacks/lira_run.h"
+#include "attacks/lira_synth.h"
 #include "attacks/rmia.h"
 #include "attacks/roc.h"
 #include "data/npy.h"
@@ -338,4 +339,29 @@ TEST(Rmia, ViewsSelectTheSameScoresAsACopyWithThoseViews) {
   c.views = {1, 1};
   e = error_of(c);
   EXPECT_NE(e.find("listed twice"), std::string::npos) << e;
+}
+
+TEST(Rmia, SyntheticExperimentsCarryAPopulation) {
+  TempDir t;
+  SynthOptions o;
+  o.S = 8;
+  o.M = 300;
+  o.A = 2;
+  o.P = 150;
+  o.gain = 0;  // no signal
+  o.threads = 1;
+  write_synthetic_experiment(t / "none", o);
+  EXPECT_EQ(npy::Reader(t / "none/shadow/5/population_logits.npy").shape(), (std::vector<int64_t>{150, 2, 10}));
+  LiraResult r = run_lira(plain_config(t / "none"));
+  ASSERT_EQ(r.population, 150);
+  for (const char* a : {"rmia_online", "rmia_offline"})
+    EXPECT_NEAR(pooled_auc(t / ("none/lira/scores_" + std::string(a) + ".npy"), t / "none", o.S, o.M), 0.5, 0.05) << a;
+  o.gain = 3;
+  write_synthetic_experiment(t / "signal", o);
+  run_lira(plain_config(t / "signal"));
+  for (const char* a : {"rmia_online", "rmia_offline"})
+    // Margins of 3 +- 2 put Pr(x|θ) near 1, where RMIA's probability ratio saturates: a clear but modest signal.
+    EXPECT_GT(pooled_auc(t / ("signal/lira/scores_" + std::string(a) + ".npy"), t / "signal", o.S, o.M), 0.65) << a;
+  o.layout = Layout::tf_privacy;
+  EXPECT_THROW(write_synthetic_experiment(t / "tf", o), Error);
 }

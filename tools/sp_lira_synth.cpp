@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   app.add_option("--samples", o.M, "M")->capture_default_str();
   app.add_option("--queries", o.A, "A")->capture_default_str();
   app.add_option("--classes", o.C, "C")->capture_default_str();
+  app.add_option("--population", o.P, "P population samples, trained on by no model (synpriv layout; for RMIA)")
+      ->capture_default_str();
   app.add_option("--gain", o.gain, "mean margin increase of members (0: no signal)")->capture_default_str();
   app.add_option("--seed", o.seed, "random seed")->capture_default_str();
   app.add_option("--layout", layout, "synpriv or tf-privacy")->check(CLI::IsMember({"synpriv", "tf-privacy"}))->capture_default_str();
