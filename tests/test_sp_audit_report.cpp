@@ -81,7 +81,9 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
                            "one_run": {"median": 0.75, "min": 0.5, "max": 1.25, "confidence": 0.95, "delta": 1e-5,
                                        "per_model": []}},
                 "rmia_online": {"auc": 0.8, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.125}], "n_members": 15,
-                                "n_nonmembers": 15}},
+                                "n_nonmembers": 15},
+                "rmia_offline": {"auc": 0.7, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.0625}], "n_members": 15,
+                                 "n_nonmembers": 15}},
     "rmia": {"population": 100, "gamma": 2, "a": 0.33, "a_per_model": [0.33, 0.33, 0.33]},
     "groups": {"1": {"online": {"auc": 0.95, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.375}], "n_members": 8,
                                 "n_nonmembers": 7}},
@@ -111,7 +113,9 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
   EXPECT_EQ(s["privacy"]["online"]["one_run_epsilon"]["median"], 0.75);
   EXPECT_EQ(s["privacy"]["online"]["one_run_epsilon"]["max"], 1.25);
   EXPECT_FALSE(s["privacy"]["rmia_online"].contains("one_run_epsilon"));
-  EXPECT_EQ(s["privacy"].begin().key(), "online");  // LiRA first
+  std::vector<std::string> order;
+  for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it) order.push_back(it.key());
+  EXPECT_EQ(order, (std::vector<std::string>{"online", "rmia_online", "rmia_offline"}));  // LiRA, then RMIA online, offline
   EXPECT_EQ(s["lira"]["rmia"]["population"], 100);
   EXPECT_FALSE(s["lira"]["rmia"].contains("a_per_model"));
   std::string one_run_table = summary_table({s});

@@ -58,6 +58,8 @@ ojson privacy_entries(const nlohmann::json& attacks) {
   std::vector<std::string> names;
   for (lira::Attack at : lira::kAllAttacks)
     if (attacks.contains(std::string(lira::attack_name(at)))) names.emplace_back(lira::attack_name(at));
+  for (lira::Attack at : lira::kRmiaAttacks)
+    if (attacks.contains(std::string(lira::attack_name(at)))) names.emplace_back(lira::attack_name(at));
   for (auto it = attacks.begin(); it != attacks.end(); ++it)
     if (std::find(names.begin(), names.end(), it.key()) == names.end()) names.push_back(it.key());
   for (const std::string& name : names) {
