@@ -83,10 +83,12 @@ done
 for f in summary.csv report.md report.html; do
   [ -f "$WORK/slurm_exp/$f" ] || { echo "MISSING: slurm_exp/$f"; status=1; }
 done
-# Equal but for the experiment's path (column 1) and the measured times (seconds_per_model, device_hours).
-[ "$(head -n 1 "$WORK/local_exp/summary.csv" | cut -d, -f1,13,14)" = "experiment,seconds_per_model,device_hours" ] ||
+# Equal but for the experiment's path and the measured times (seconds_per_model, device_hours), found by name.
+col() { head -n 1 "$WORK/local_exp/summary.csv" | tr , '\n' | grep -nx "$1" | cut -d: -f1; }
+c_exp=$(col experiment) c_sec=$(col seconds_per_model) c_dev=$(col device_hours)
+[ "$c_exp" = 1 ] && [ -n "$c_sec" ] && [ -n "$c_dev" ] ||
   { echo "summary.csv columns changed: $(head -n 1 "$WORK/local_exp/summary.csv")"; status=1; }
-comparable() { cut -d, -f2-12,15- "$1"; }
+comparable() { cut -d, --complement -f"$c_exp,$c_sec,$c_dev" "$1"; }
 diff <(comparable "$WORK/slurm_exp/summary.csv") <(comparable "$WORK/local_exp/summary.csv") ||
   { echo "DIFF: summary.csv"; status=1; }
 [ $status -eq 0 ] || fail "the SLURM run and the local run differ"
