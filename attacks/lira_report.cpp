@@ -78,8 +78,10 @@ nlohmann::ordered_json metrics_json(const Metrics& m) {
   return j;
 }
 
-nlohmann::ordered_json one_run_json(const std::vector<OneRunResult>& v) {
+nlohmann::ordered_json one_run_json(const std::vector<OneRunResult>& v, bool valid) {
   nlohmann::ordered_json j;
+  j["valid"] = valid;
+  if (!valid) j["caveat"] = kOneRunCaveat;
   std::vector<double> eps;
   nlohmann::ordered_json per = nlohmann::ordered_json::array();
   for (const OneRunResult& o : v) {
@@ -109,7 +111,7 @@ nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg) 
   nlohmann::ordered_json at = nlohmann::ordered_json::object();
   for (const AttackResult& a : r.attacks) {
     nlohmann::ordered_json m = metrics_json(a.overall);
-    m["one_run"] = one_run_json(a.one_run);
+    m["one_run"] = one_run_json(a.one_run, a.one_run_valid);
     at[std::string(attack_name(a.attack))] = m;
   }
   j["attacks"] = at;
@@ -235,8 +237,13 @@ std::string format_table(const LiraResult& r, const LiraConfig& cfg) {
       const size_t n = e.size();
       const double med = n % 2 ? e[n / 2] : (e[n / 2 - 1] + e[n / 2]) / 2;
       out += pad(std::string(attack_name(a.attack)), 28, true) + fixed(med, 3) + " [" + fixed(e.front(), 3) + ", " +
-             fixed(e.back(), 3) + "]\n";
+             fixed(e.back(), 3) + "]" + (a.one_run_valid ? "" : " *") + "\n";
     }
+    for (const AttackResult& a : r.attacks)
+      if (!a.one_run_valid) {
+        out += std::string("* ") + kOneRunCaveat + "\n";
+        break;
+      }
   }
   if (r.has_groups && !r.attacks.empty()) {
     for (size_t k = 0; k < r.attacks[0].groups.size(); ++k) {

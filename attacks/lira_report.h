@@ -12,7 +12,12 @@ namespace sp::lira {
 
 nlohmann::ordered_json metrics_json(const Metrics& m);
 // Median, range and per-model details of one attack's one-run epsilon bounds.
-nlohmann::ordered_json one_run_json(const std::vector<OneRunResult>& v);
+// `valid`: AttackResult::one_run_valid (an invalid bound is written with the reason).
+nlohmann::ordered_json one_run_json(const std::vector<OneRunResult>& v, bool valid);
+// Why a reference-based attack's one-run bound is not a valid lower bound without equalized folds.
+inline constexpr const char* kOneRunCaveat =
+    "not a valid lower bound: without --equalize-folds the leave-one-out reference counts differ with the target's "
+    "membership, which shifts the scores even without leakage";
 nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg);
 // threshold,fpr,tpr,fp,tp per thinned ROC point.
 std::string roc_csv(const Metrics& m);

@@ -209,7 +209,10 @@ LiraResult run_lira(const LiraConfig& cfg) {
   OneRunOptions oro;
   oro.delta = cfg.delta;
   oro.confidence = cfg.one_run_confidence;
-  for (AttackResult& ar : res.attacks) ar.one_run.resize(size_t(S));
+  for (AttackResult& ar : res.attacks) {
+    ar.one_run.resize(size_t(S));
+    ar.one_run_valid = ar.attack == Attack::global_threshold || cfg.attack.equalize_folds;
+  }
   parallel_tasks(int64_t(n_att) * S, threads, [&](int64_t task, int) {
     const int64_t k = task / S, t = task % S;
     std::span<const double> row(scores[size_t(k)].scores.data() + t * M, size_t(M));

@@ -49,6 +49,10 @@ struct AttackResult {
   // The one-run epsilon lower bound (attacks/one_run_audit.h) of each target model from its own scores, at
   // LiraConfig::delta and one_run_confidence.
   std::vector<OneRunResult> one_run;
+  // The one-run theorem needs guesses that do not depend on the target's own inclusion. The global threshold
+  // uses the target's output alone; the reference-based attacks qualify only with equalized folds, since
+  // otherwise the leave-one-out reference counts differ with the target's membership (docs/lira.md).
+  bool one_run_valid = false;
   std::vector<std::pair<int64_t, Metrics>> groups;  // by group value, ascending
 };
 

@@ -290,6 +290,14 @@ TEST(LiraCli, OneRunEpsilonPerModelMatchesTheLibrary) {
   EXPECT_NE(r.output.find("rmia not run: no population queries"), std::string::npos) << r.output;
   nlohmann::json res = read_json(dir + "/lira/results.json");
   EXPECT_EQ(res["rmia"]["not_run"], "no population queries (population/labels.npy)");
+  // Valid lower bounds: the global threshold always, the reference-based attacks with equalized folds only.
+  EXPECT_EQ(res["attacks"]["global_threshold"]["one_run"]["valid"], true);
+  EXPECT_EQ(res["attacks"]["online"]["one_run"]["valid"], false);
+  EXPECT_NE(res["attacks"]["online"]["one_run"]["caveat"].get<std::string>().find("--equalize-folds"), std::string::npos);
+  EXPECT_NE(r.output.find("* not a valid lower bound"), std::string::npos) << r.output;
+  auto eq = run_lira_cli(dir + " --no-plot --bootstrap 0 --equalize-folds --out " + (t / "eq"));
+  ASSERT_EQ(eq.exit_code, 0) << eq.output;
+  EXPECT_EQ(read_json(t / "eq/results.json")["attacks"]["online"]["one_run"]["valid"], true);
   for (const char* attack : {"online", "global_threshold"}) {
     SCOPED_TRACE(attack);
     const nlohmann::json& j = res["attacks"][attack]["one_run"];

@@ -78,8 +78,11 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
                            "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.25}, {"fpr": 0.01, "tpr": 0.5}],
                            "epsilon_lower_bound": 1.5, "n_members": 15, "n_nonmembers": 15,
                            "bootstrap": {"tpr_ci95": [0.1, 0.4]},
-                           "one_run": {"median": 0.75, "min": 0.5, "max": 1.25, "confidence": 0.95, "delta": 1e-5,
-                                       "per_model": []}},
+                           "one_run": {"valid": true, "median": 0.75, "min": 0.5, "max": 1.25, "confidence": 0.95,
+                                       "delta": 1e-5, "per_model": []}},
+                "offline": {"auc": 0.6, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.0}], "n_members": 15, "n_nonmembers": 15,
+                            "one_run": {"valid": false, "median": 2.5, "min": 2.0, "max": 3.0, "confidence": 0.95,
+                                        "delta": 1e-5, "per_model": []}},
                 "rmia_online": {"auc": 0.8, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.125}], "n_members": 15,
                                 "n_nonmembers": 15},
                 "rmia_offline": {"auc": 0.7, "tpr_at_fpr": [{"fpr": 0.001, "tpr": 0.0625}], "n_members": 15,
@@ -115,12 +118,14 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
   EXPECT_FALSE(s["privacy"]["rmia_online"].contains("one_run_epsilon"));
   std::vector<std::string> order;
   for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it) order.push_back(it.key());
-  EXPECT_EQ(order, (std::vector<std::string>{"online", "rmia_online", "rmia_offline"}));  // LiRA, then RMIA online, offline
+  EXPECT_EQ(order, (std::vector<std::string>{"online", "offline", "rmia_online", "rmia_offline"}));  // LiRA, then RMIA
+  EXPECT_EQ(s["privacy"]["offline"]["one_run_epsilon"]["valid"], false);
   EXPECT_EQ(s["lira"]["rmia"]["population"], 100);
   EXPECT_FALSE(s["lira"]["rmia"].contains("a_per_model"));
   std::string one_run_table = summary_table({s});
   EXPECT_NE(one_run_table.find("1run>="), std::string::npos) << one_run_table;
   EXPECT_NE(one_run_table.find("0.75"), std::string::npos) << one_run_table;
+  EXPECT_NE(one_run_table.find("2.50*"), std::string::npos) << one_run_table;  // an invalid bound is marked
   // Coreset: IN canaries kept, pooled over the finished shadows (4 + 6 + 8 of 30), and per shadow.
   EXPECT_EQ(s["coreset"]["in_canaries"], 30);
   EXPECT_EQ(s["coreset"]["in_canaries_selected"], 18);
@@ -153,8 +158,9 @@ TEST(AuditReport, SummaryFromShadowsAndLiraResults) {
   EXPECT_NE(md.find("| online | 25.00% [10.00%, 40.00%] | 50.00% | 0.9000 | 1.50 | 0.75 [0.50, 1.25] | 15 / 15 |"),
             std::string::npos) << md;
   EXPECT_NE(md.find("95% confidence at δ 1e-05"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2.50 [2.00, 3.00] * |"), std::string::npos) << md;
   EXPECT_NE(md.find("with 100 population samples"), std::string::npos) << md;
-  EXPECT_NE(cmp.find("| 1.50 | 0.75 [0.50, 1.25] online |"), std::string::npos) << cmp;
+  EXPECT_NE(cmp.find("| 1.50 | 0.75 [0.50, 1.25] online |"), std::string::npos) << cmp;  // not offline's invalid 2.50
 
   std::string table = summary_table({s});
   EXPECT_NE(table.find("25.00%"), std::string::npos) << table;

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "data/atomic_file.h"
+#include "attacks/lira_report.h"
 #include "paradigms/audit/report_doc.h"
 #include "paradigms/audit/tradeoff_plot.h"
 #include "paradigms/paradigm.h"
@@ -41,7 +42,7 @@ std::vector<std::string> attack_row(const std::string& name, const ojson& a) {
   if (a.contains("one_run_epsilon") && a["one_run_epsilon"].is_object()) {
     const ojson& o = a["one_run_epsilon"];
     one_run = format_number("%.2f", summary_number(o, "median")) + " [" + format_number("%.2f", summary_number(o, "min")) +
-              ", " + format_number("%.2f", summary_number(o, "max")) + "]";
+              ", " + format_number("%.2f", summary_number(o, "max")) + "]" + (o.value("valid", false) ? "" : " *");
   }
   return {name, tpr, pct(summary_number(a, "tpr_at_1%_fpr")), format_number("%.4f", summary_number(a, "auc")),
           format_number("%.2f", summary_number(a, "epsilon_lower_bound")), one_run,
@@ -61,7 +62,7 @@ std::string one_run_note(const ojson& s) {
          "from its scores (Steinke, Nasr, Jagielski 2023: IN guesses for the highest scores, OUT for the lowest, "
          "abstaining on the rest; " + format_number("%.0f", 100 * conf) + "% confidence at δ " +
          format_number("%g", delta) + ", the number of guesses chosen over a Bonferroni-corrected grid); median and "
-         "range over the shadows.";
+         "range over the shadows. * marks a bound that is " + std::string(lira::kOneRunCaveat) + ".";
 }
 
 std::string rmia_note(const ojson& r) {
@@ -206,8 +207,9 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
   ReportDoc d("synpriv comparison of " + std::to_string(summaries.size()) + " experiments");
   d.paragraph("Report written " + now_utc() + ". Leakage is the best attack's TPR at 0.1% FPR (a random guess: 0.1%). "
               "The ε columns are empirical lower bounds, the largest over the attacks: from the pooled ROC, and the "
-              "one-run audit of each shadow model (median and range over the shadows); DP-SGD's accounted ε is the "
-              "upper bound they can be held against.");
+              "one-run audit of each shadow model (median and range over the shadows; only valid bounds: the global "
+              "threshold, or every attack when audited with --equalize-folds); DP-SGD's accounted ε is the upper bound "
+              "they can be held against.");
   std::vector<std::vector<std::string>> rows;
   // A column of each paradigm among the experiments that has one (the coreset's kept canaries, DP's epsilon).
   std::vector<const Paradigm*> columns;
@@ -226,7 +228,7 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
       for (auto it = s["privacy"].begin(); it != s["privacy"].end(); ++it) {
         const double e = summary_number(it.value(), "epsilon_lower_bound");
         if (std::isfinite(e) && !(e <= eps)) eps = e;
-        if (!it.value().contains("one_run_epsilon")) continue;
+        if (!it.value().contains("one_run_epsilon") || !it.value()["one_run_epsilon"].value("valid", false)) continue;
         const ojson& o = it.value()["one_run_epsilon"];
         const double m = summary_number(o, "median");
         if (std::isfinite(m) && !(m <= one_med)) {

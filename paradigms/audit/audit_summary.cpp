@@ -76,6 +76,7 @@ ojson privacy_entries(const nlohmann::json& attacks) {
       const nlohmann::json& o = a["one_run"];
       ojson r;
       for (const char* k : {"median", "min", "max", "confidence", "delta"}) r[k] = o.value(k, nlohmann::json(nullptr));
+      r["valid"] = o.value("valid", false);
       e["one_run_epsilon"] = r;
     }
     out[name] = e;
@@ -282,11 +283,13 @@ std::string summary_table(const std::vector<ojson>& summaries) {
     for (auto it = j["privacy"].begin(); it != j["privacy"].end(); ++it) {
       const ojson& a = it.value();
       const double one_run = a.contains("one_run_epsilon") ? summary_number(a["one_run_epsilon"], "median") : NAN;
+      const bool one_run_valid = a.contains("one_run_epsilon") && a["one_run_epsilon"].value("valid", false);
       std::snprintf(line, sizeof line, "%-34s %-24s %15s %10s%% %10s%% %7s %6s %8s %10s\n", label.c_str(), it.key().c_str(),
                     acc_s.c_str(), format_number("%.2f", 100 * summary_number(a, "tpr_at_0.1%_fpr")).c_str(),
                     format_number("%.2f", 100 * summary_number(a, "tpr_at_1%_fpr")).c_str(), format_number("%.4f", summary_number(a, "auc")).c_str(),
                     format_number("%.2f", summary_number(a, "epsilon_lower_bound")).c_str(),
-                    format_number("%.2f", one_run).c_str(), secs.c_str());
+                    (format_number("%.2f", one_run) + (std::isfinite(one_run) && !one_run_valid ? "*" : "")).c_str(),
+                    secs.c_str());
       s += line;
       label.clear();  // the setting and accuracy once per experiment
       acc_s.clear();
