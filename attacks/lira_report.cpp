@@ -48,6 +48,19 @@ void table_rows(std::string& out, const std::string& prefix, const std::vector<s
   }
 }
 
+// Median, min and max of the models' one-run bounds (NaN for none).
+struct OneRunSpread {
+  double median = NAN, min = NAN, max = NAN;
+};
+OneRunSpread one_run_spread(const std::vector<OneRunResult>& v) {
+  std::vector<double> e;
+  for (const OneRunResult& o : v) e.push_back(o.epsilon);
+  if (e.empty()) return {};
+  std::sort(e.begin(), e.end());
+  const size_t n = e.size();
+  return {n % 2 ? e[n / 2] : (e[n / 2 - 1] + e[n / 2]) / 2, e.front(), e.back()};
+}
+
 }  // namespace
 
 nlohmann::ordered_json metrics_json(const Metrics& m) {
@@ -82,19 +95,16 @@ nlohmann::ordered_json one_run_json(const std::vector<OneRunResult>& v, bool val
   nlohmann::ordered_json j;
   j["valid"] = valid;
   if (!valid) j["caveat"] = kOneRunCaveat;
-  std::vector<double> eps;
   nlohmann::ordered_json per = nlohmann::ordered_json::array();
   for (const OneRunResult& o : v) {
-    eps.push_back(o.epsilon);
     per.push_back({{"epsilon", o.epsilon}, {"m", o.m}, {"k_pos", o.best.k_pos}, {"k_neg", o.best.k_neg},
                    {"guesses", o.best.r}, {"correct", o.best.v}});
   }
-  std::sort(eps.begin(), eps.end());
-  const size_t n = eps.size();
-  j["median"] = n ? num(n % 2 ? eps[n / 2] : (eps[n / 2 - 1] + eps[n / 2]) / 2) : nlohmann::ordered_json();
-  j["min"] = n ? num(eps.front()) : nlohmann::ordered_json();
-  j["max"] = n ? num(eps.back()) : nlohmann::ordered_json();
-  if (n) {
+  const OneRunSpread sp = one_run_spread(v);
+  j["median"] = num(sp.median);
+  j["min"] = num(sp.min);
+  j["max"] = num(sp.max);
+  if (!v.empty()) {
     j["confidence"] = 1 - v[0].p_level;
     j["delta"] = v[0].delta;
     j["candidates"] = v[0].candidates;
@@ -231,13 +241,9 @@ std::string format_table(const LiraResult& r, const LiraConfig& cfg) {
                   "Bonferroni-corrected): median [min, max]\n", 100 * (1 - o.p_level), o.delta, (long long)o.candidates);
     out += b;
     for (const AttackResult& a : r.attacks) {
-      std::vector<double> e;
-      for (const OneRunResult& x : a.one_run) e.push_back(x.epsilon);
-      std::sort(e.begin(), e.end());
-      const size_t n = e.size();
-      const double med = n % 2 ? e[n / 2] : (e[n / 2 - 1] + e[n / 2]) / 2;
-      out += pad(std::string(attack_name(a.attack)), 28, true) + fixed(med, 3) + " [" + fixed(e.front(), 3) + ", " +
-             fixed(e.back(), 3) + "]" + (a.one_run_valid ? "" : " *") + "\n";
+      const OneRunSpread sp = one_run_spread(a.one_run);
+      out += pad(std::string(attack_name(a.attack)), 28, true) + fixed(sp.median, 3) + " [" + fixed(sp.min, 3) + ", " +
+             fixed(sp.max, 3) + "]" + (a.one_run_valid ? "" : " *") + "\n";
     }
     for (const AttackResult& a : r.attacks)
       if (!a.one_run_valid) {
