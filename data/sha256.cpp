@@ -1,7 +1,10 @@
-// SHA-256 compression function and helpers (see sha256.h).
+// SHA-256 through OpenSSL's EVP interface (see sha256.h). Every EVP call's status is checked: a failure
+// (e.g. a FIPS provider that refuses the digest) is an error, never a wrong checksum.
 #include "data/sha256.h"
 
-#include <algorithm>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -13,71 +16,70 @@
 #include "kernels/error.h"
 
 namespace sp::data {
+
+struct Sha256::Ctx {
+  EVP_MD_CTX* md = nullptr;
+};
+
 namespace {
 
-constexpr uint32_t kK[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+// The text of OpenSSL's most recent error, for messages.
+std::string openssl_error() {
+  const unsigned long e = ERR_get_error();
+  if (e == 0) return "no OpenSSL error recorded";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
 
 }  // namespace
 
-Sha256::Sha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+Sha256::Sha256() : ctx_(new Ctx) {
+  ctx_->md = EVP_MD_CTX_new();
+  if (!ctx_->md) {
+    delete ctx_;
+    SP_FAIL("sha256: EVP_MD_CTX_new failed: ", openssl_error());
+  }
+  if (EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) {
+    const std::string why = openssl_error();
+    EVP_MD_CTX_free(ctx_->md);
+    delete ctx_;
+    SP_FAIL("sha256: EVP_DigestInit_ex failed: ", why);
+  }
+}
 
-void Sha256::block(const uint8_t* p) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; ++i)
-    w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 | p[4 * i + 3];
-  for (int i = 16; i < 64; ++i) {
-    uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+Sha256::~Sha256() {
+  if (ctx_) EVP_MD_CTX_free(ctx_->md);
+  delete ctx_;
+}
+
+Sha256::Sha256(Sha256&& o) noexcept : ctx_(o.ctx_), done_(o.done_) { o.ctx_ = nullptr; }
+
+Sha256& Sha256::operator=(Sha256&& o) noexcept {
+  if (this != &o) {
+    if (ctx_) EVP_MD_CTX_free(ctx_->md);
+    delete ctx_;
+    ctx_ = o.ctx_;
+    done_ = o.done_;
+    o.ctx_ = nullptr;
   }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
-  for (int i = 0; i < 64; ++i) {
-    uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
-    uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-  }
-  h_[0] += a, h_[1] += b, h_[2] += c, h_[3] += d, h_[4] += e, h_[5] += f, h_[6] += g, h_[7] += h;
+  return *this;
 }
 
 void Sha256::update(const void* data, size_t n) {
+  SP_CHECK(ctx_, "Sha256::update on a moved-from object");
   SP_CHECK(!done_, "Sha256::update after digest()");
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  total_ += n;
-  if (fill_) {
-    size_t take = std::min(n, 64 - fill_);
-    memcpy(buf_ + fill_, p, take);
-    fill_ += take, p += take, n -= take;
-    if (fill_ < 64) return;
-    block(buf_);
-    fill_ = 0;
-  }
-  for (; n >= 64; p += 64, n -= 64) block(p);
-  memcpy(buf_, p, n);
-  fill_ = n;
+  SP_CHECK(EVP_DigestUpdate(ctx_->md, data, n) == 1, "sha256: EVP_DigestUpdate failed: ", openssl_error());
 }
 
 std::array<uint8_t, 32> Sha256::digest() {
+  SP_CHECK(ctx_, "Sha256::digest on a moved-from object");
   SP_CHECK(!done_, "Sha256::digest called twice");
-  uint64_t bits = total_ * 8;
-  uint8_t pad[72] = {0x80};
-  size_t padlen = (fill_ < 56 ? 56 : 120) - fill_;
-  for (int i = 0; i < 8; ++i) pad[padlen + i] = uint8_t(bits >> (56 - 8 * i));
-  update(pad, padlen + 8);
+  std::array<uint8_t, 32> out{};
+  unsigned int len = 0;
+  SP_CHECK(EVP_DigestFinal_ex(ctx_->md, out.data(), &len) == 1, "sha256: EVP_DigestFinal_ex failed: ", openssl_error());
+  SP_CHECK(len == out.size(), "sha256: OpenSSL returned a ", len, "-byte digest, expected 32");
   done_ = true;
-  std::array<uint8_t, 32> out;
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 4; ++j) out[4 * i + j] = uint8_t(h_[i] >> (24 - 8 * j));
   return out;
 }
 
@@ -90,7 +92,6 @@ std::string Sha256::hex_digest() {
   }
   return s;
 }
-
 std::string sha256_hex(std::string_view bytes) {
   Sha256 h;
   h.update(bytes);

@@ -1,8 +1,10 @@
-// SHA-256 (FIPS 180-4), incremental. Verifies downloaded and shared archives against their published
-// checksums and fingerprints datasets in experiment records. Tested in tests/test_data_sha256.cpp with the
-// FIPS 180-4 example vectors, chunked updates and sha256sum's output for a file.
+// SHA-256, incremental, over OpenSSL's EVP digest interface (libcrypto). Verifies downloaded and shared
+// archives against their published checksums and fingerprints datasets in experiment records. Tested in
+// tests/test_data_sha256.cpp with the FIPS 180-4 example vectors, chunked updates, moves, and sha256sum's
+// output for a file.
 #pragma once
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,17 +14,20 @@ namespace sp::data {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&& o) noexcept;
+  Sha256& operator=(Sha256&& o) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void update(const void* data, size_t n);
   void update(std::string_view s) { update(s.data(), s.size()); }
   std::array<uint8_t, 32> digest();  // finishes the hash; the object must not be updated afterwards
   std::string hex_digest();
 
  private:
-  void block(const uint8_t* p);
-  uint32_t h_[8];
-  uint8_t buf_[64];
-  size_t fill_ = 0;
-  uint64_t total_ = 0;
+  struct Ctx;  // OpenSSL's EVP_MD_CTX, kept out of this header
+  Ctx* ctx_ = nullptr;
   bool done_ = false;
 };
 

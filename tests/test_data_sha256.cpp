@@ -36,3 +36,16 @@ TEST(DataSha256, FileAndChecksumFile) {
   EXPECT_THROW(read_sha256_file(dir / "bad.sha256"), Error);
   EXPECT_THROW(sha256_file(dir / "missing.bin"), Error);
 }
+
+TEST(DataSha256, MovesKeepTheStateAndMisuseIsAnError) {
+  Sha256 a;
+  a.update("ab");
+  Sha256 b(std::move(a));
+  b.update("c");
+  Sha256 c;
+  c = std::move(b);
+  EXPECT_EQ(c.hex_digest(), sha256_hex("abc"));
+  EXPECT_THROW(c.update("x"), Error);  // after digest()
+  EXPECT_THROW(c.digest(), Error);
+  EXPECT_THROW(a.update("x"), Error);  // moved from
+}
