@@ -1,6 +1,6 @@
-// A minimal PNG encoder: 8-bit RGB, no interlace, rows unfiltered, the image data deflated by zlib
-// (compress2) and chunks checksummed with zlib's crc32. Enough for plots; no decoder. Tested in
-// tests/test_lira_plot.cpp (structure, checksums, and the inflated rows equal the input pixels).
+// PNG encoding of 8-bit RGB images through stb_image_write (Debian's libstb): plots' pixels and image grids
+// of synthetic data. Tested in tests/test_data_png.cpp (decoded back with stb_image to the same pixels, bad
+// sizes, atomic file writes).
 #pragma once
 #include <cstdint>
 #include <string>

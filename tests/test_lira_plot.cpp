@@ -1,8 +1,6 @@
-// The plotting stack: bitmap font coverage, canvas drawing and clipping, the PNG encoder (chunk layout,
-// CRCs, and inflating IDAT gives back the pixels), and the ROC plot's geometry (curve and diagonal pixels
+// The plotting stack: bitmap font coverage, canvas drawing and clipping, and the ROC plot's geometry (curve and diagonal pixels
 // where the log axes put them).
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cmath>
 
@@ -17,11 +15,6 @@ using namespace sp;
 using namespace sp::lira;
 
 namespace {
-
-uint32_t be32(const std::string& s, size_t at) {
-  return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
-         uint32_t(uint8_t(s[at + 3]));
-}
 
 bool same(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
 
@@ -72,41 +65,6 @@ TEST(LiraPlot, CanvasDrawsAndClips) {
   EXPECT_GT(lit, 20);
   EXPECT_EQ(Canvas::text_width("Hi", 2), 2 * 12 - 2);
   EXPECT_TRUE(same(t.at(1, 1), {255, 255, 255}));  // 'H' starts with a lit top-left pixel
-}
-
-TEST(LiraPlot, PngStructureAndPixels) {
-  const int w = 3, h = 2;
-  std::vector<uint8_t> px{255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90};
-  std::string png = encode_png_rgb(w, h, px);
-  ASSERT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
-  size_t at = 8;
-  std::string idat;
-  std::vector<std::string> types;
-  while (at < png.size()) {
-    uint32_t len = be32(png, at);
-    std::string type = png.substr(at + 4, 4), data = png.substr(at + 8, len);
-    uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(png.data() + at + 4), uInt(len + 4));
-    EXPECT_EQ(be32(png, at + 8 + len), uint32_t(crc)) << type;
-    types.push_back(type);
-    if (type == "IHDR") {
-      EXPECT_EQ(be32(data, 0), uint32_t(w));
-      EXPECT_EQ(be32(data, 4), uint32_t(h));
-      EXPECT_EQ(data.substr(8), std::string("\x08\x02\x00\x00\x00", 5));
-    }
-    if (type == "IDAT") idat += data;
-    at += 12 + len;
-  }
-  EXPECT_EQ(types, (std::vector<std::string>{"IHDR", "IDAT", "IEND"}));
-  std::vector<uint8_t> raw(size_t((w * 3 + 1) * h));
-  uLongf rl = uLongf(raw.size());
-  ASSERT_EQ(uncompress(raw.data(), &rl, reinterpret_cast<const Bytef*>(idat.data()), uLong(idat.size())), Z_OK);
-  ASSERT_EQ(rl, raw.size());
-  for (int y = 0; y < h; ++y) {
-    EXPECT_EQ(raw[size_t(y * (w * 3 + 1))], 0);  // filter type none
-    for (int k = 0; k < w * 3; ++k) EXPECT_EQ(raw[size_t(y * (w * 3 + 1) + 1 + k)], px[size_t(y * w * 3 + k)]);
-  }
-  EXPECT_THROW(encode_png_rgb(2, 2, px), Error);
 }
 
 TEST(LiraPlot, RocPlotGeometry) {
