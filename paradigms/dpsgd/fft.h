@@ -1,7 +1,8 @@
-// Radix-2 FFT for the PRV accountant's self-composition: a plan for one power-of-two length n with a complex
-// transform of length n/2 and the real-input transforms built on it (rfft: n reals -> n/2 + 1 bins; irfft: the
-// inverse, scaled by 1/n). Twiddles are computed directly with cos/sin, not by recurrence, so round-off does
-// not grow with n. Tested by tests/test_accountant_math.cpp against a naive O(n^2) DFT and by round trips.
+// Real-input FFTs for the PRV accountant's self-composition, over FFTW3 (double precision): a plan for one
+// even length n with the forward transform (rfft: n reals -> n/2 + 1 bins) and its inverse (irfft, scaled by
+// 1/n so that irfft(rfft(x)) = x). Plans use FFTW_ESTIMATE, so they are deterministic (no timing-dependent
+// algorithm choice) and cheap to make. Tested by tests/test_accountant_math.cpp against a naive O(n^2) DFT,
+// round trips and a direct cyclic convolution.
 #pragma once
 #include <complex>
 #include <cstddef>
@@ -11,7 +12,10 @@ namespace sp::dpsgd {
 
 class FftPlan {
  public:
-  explicit FftPlan(size_t n);  // n: a power of two >= 4
+  explicit FftPlan(size_t n);  // n: even, >= 4
+  ~FftPlan();
+  FftPlan(const FftPlan&) = delete;
+  FftPlan& operator=(const FftPlan&) = delete;
   size_t size() const { return n_; }
 
   // X_k = sum_j x_j exp(-2 pi i jk/n), k = 0..n/2 (the rest follow from X_{n-k} = conj(X_k)).
@@ -19,12 +23,10 @@ class FftPlan {
   // x_j = (1/n) sum_k X_k exp(2 pi i jk/n) from the n/2 + 1 bins of a real sequence's spectrum.
   std::vector<double> irfft(const std::vector<std::complex<double>>& spectrum) const;
 
-  // In-place complex transform of length n/2 (forward: exp(-2 pi i jk/m); inverse: exp(+...) / m).
-  void complex_half(std::vector<std::complex<double>>& a, bool inverse) const;
-
  private:
   size_t n_;
-  std::vector<std::complex<double>> twiddle_;  // exp(-2 pi i k/n), k = 0..n/2
+  void* forward_ = nullptr;   // fftw_plan (kept out of this header)
+  void* backward_ = nullptr;
 };
 
 }  // namespace sp::dpsgd
