@@ -32,12 +32,7 @@ struct Binomial {
   double eps, log_q, log_1mq;
   Binomial(int64_t r_, double eps_) : r(r_), eps(eps_), log_q(-std::log1p(std::exp(-eps_))), log_1mq(log_q - eps_) {}
 
-  // C(r, k) = 1 / ((r + 1) B(k + 1, r - k + 1)); log_beta keeps ~1e-12 relative accuracy for r in the
-  // millions where lgamma differences would lose digits to cancellation.
-  double log_pmf(int64_t k) const {
-    return -std::log(double(r + 1)) - log_beta(double(k + 1), double(r - k + 1)) + double(k) * log_q +
-           double(r - k) * log_1mq;
-  }
+  double log_pmf(int64_t k) const { return log_binomial_pmf(r, k, log_q, log_1mq); }
   double log_ratio_up(int64_t k) const { return std::log(double(r - k) / double(k + 1)) + eps; }    // pmf(k+1)/pmf(k)
   double log_ratio_down(int64_t k) const { return std::log(double(k) / double(r - k + 1)) - eps; }  // pmf(k-1)/pmf(k)
   // pmf(k+1) < pmf(k) exactly when k + 1 > (r + 1) q.

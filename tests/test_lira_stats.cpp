@@ -116,10 +116,33 @@ TEST(LiraBeta, IncompleteBetaClosedFormsAndSymmetry) {
   EXPECT_EQ(beta_inc(2, 3, 1), 1.0);
   EXPECT_THROW(beta_inc(0, 3, 0.5), Error);
   EXPECT_THROW(beta_inc(2, 3, 1.5), Error);
-  // log B against lgamma where lgamma is accurate, across the branch boundaries.
-  for (double a : {0.5, 3.0, 9.5, 10.0, 37.0})
-    for (double b : {2.0, 9.9, 10.0, 150.0})
-      EXPECT_NEAR(log_beta(a, b), std::lgamma(a) + std::lgamma(b) - std::lgamma(a + b), 1e-12) << a << " " << b;
+}
+
+TEST(LiraBeta, LogBinomialPmf) {
+  // Against the direct long-double product, on both sides of q = 1/2 (the mirrored branch) and at the ends.
+  auto direct = [](int64_t r, int64_t k, long double q) {
+    long double lc = std::lgamma((long double)r + 1) - std::lgamma((long double)k + 1) - std::lgamma((long double)(r - k) + 1);
+    return lc + k * std::log(q) + (r - k) * std::log1p(-q);
+  };
+  for (double eps : {0.0, 0.3, 2.0, 8.0})
+    for (auto [r, k] : {std::pair<int64_t, int64_t>{1, 0}, {1, 1}, {10, 3}, {50, 49}, {200, 100}, {1000, 20}}) {
+      const double log_q = -std::log1p(std::exp(-eps)), log_1mq = log_q - eps;
+      const long double q = 1.0L / (1.0L + std::exp(-(long double)eps));
+      const double want = double(direct(r, k, q));
+      EXPECT_NEAR(log_binomial_pmf(r, k, log_q, log_1mq), want, 1e-12 * std::max(1.0, std::fabs(want)))
+          << "r=" << r << " k=" << k << " eps=" << eps;
+      EXPECT_NEAR(log_binomial_pmf(r, k, log_1mq, log_q), double(direct(r, k, 1 - q)),
+                  1e-12 * std::max(1.0, std::fabs(want))) << "mirror r=" << r << " k=" << k << " eps=" << eps;
+    }
+  // The pmf sums to 1, also where terms underflow double (r = 5000, q = 0.9: the far tail is below 1e-308).
+  const double eps = std::log(9.0), log_q = -std::log1p(std::exp(-eps)), log_1mq = log_q - eps;
+  long double total = 0;
+  for (int64_t k = 0; k <= 5000; ++k) total += std::exp((long double)log_binomial_pmf(5000, k, log_q, log_1mq));
+  EXPECT_NEAR(double(total), 1.0, 1e-12);
+  EXPECT_NEAR(log_binomial_pmf(5000, 0, log_q, log_1mq), 5000 * log_1mq, 1e-9 * 5000 * -log_1mq);
+  EXPECT_EQ(log_binomial_pmf(0, 0, log_q, log_1mq), 0.0);
+  EXPECT_THROW(log_binomial_pmf(3, 4, log_q, log_1mq), Error);
+  EXPECT_THROW(log_binomial_pmf(3, 1, 0.1, log_1mq), Error);
 }
 
 TEST(LiraBeta, IncompleteBetaEqualsBinomialTails) {

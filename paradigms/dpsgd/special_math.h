@@ -1,6 +1,8 @@
 // Log-space special functions for the privacy accountants: log-sum-exp with sign tracking, log erfc / log Phi
-// that stay finite far in the tails, log|C(alpha, i)| for real alpha, and Gauss-Legendre nodes. The
-// accountants work in log space because the RDP moment A_alpha spans hundreds of orders of magnitude.
+// that stay finite far in the tails, and log|C(alpha, i)| for real alpha. The accountants work in log space
+// because the RDP moment A_alpha spans hundreds of orders of magnitude. erfc and lgamma come from the C++
+// library; what is here is the log-space arithmetic around them, which Boost.Math does not offer (it has no
+// log erfc: its erfc underflows near x = 26.5 like std::erfc).
 // Tested by tests/test_accountant_math.cpp (against long-double erfcl, direct products and a naive sum).
 #pragma once
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <limits>
 #include <numbers>
 #include <utility>
-#include <vector>
 
 namespace sp::dpsgd {
 
@@ -107,34 +108,6 @@ inline LogBinom log_binom(double alpha, long i) {
   const double log_abs = std::lgamma(alpha + 1.0) - std::lgamma(double(i) + 1.0) - std::lgamma(alpha - double(i) + 1.0);
   const long flips = i - 1 - long(fl);
   return {log_abs, flips > 0 && (flips % 2) == 1};
-}
-
-// Nodes and weights of the m-point Gauss-Legendre rule on [-1, 1] (Newton on P_m from Chebyshev guesses).
-inline std::pair<std::vector<double>, std::vector<double>> gauss_legendre(int m) {
-  // P_m(z) and P_m'(z) by the three-term recurrence.
-  auto legendre = [m](double z) {
-    double p0 = 1.0, p1 = z;
-    for (int j = 2; j <= m; ++j) {
-      const double p2 = ((2.0 * j - 1.0) * z * p1 - (j - 1.0) * p0) / j;
-      p0 = p1;
-      p1 = p2;
-    }
-    return std::pair<double, double>{p1, m * (z * p1 - p0) / (z * z - 1.0)};
-  };
-  std::vector<double> x(static_cast<size_t>(m)), w(static_cast<size_t>(m));
-  for (int k = 0; k < m; ++k) {
-    double z = std::cos(std::numbers::pi * (k + 0.75) / (m + 0.5));
-    for (int it = 0; it < 100; ++it) {
-      const auto [p, dp] = legendre(z);
-      const double dz = p / dp;
-      z -= dz;
-      if (std::fabs(dz) < 1e-16) break;
-    }
-    const double dp = legendre(z).second;
-    x[size_t(k)] = z;
-    w[size_t(k)] = 2.0 / ((1.0 - z * z) * dp * dp);
-  }
-  return {x, w};
 }
 
 }  // namespace sp::dpsgd
