@@ -6,7 +6,8 @@
 # memory per unrolled step of ConvNet-3, MTT iterations unrolled vs adjoint up to IPC 1000 x 80 steps) and runs the built-in demo audit end to end on the GPU. Meant to finish
 # in under 8 minutes.
 # Logs go to $OUT (the device tool's result folder) when set, else build-gpu/.
-# Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb and CLI11 come from it.
+# Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb, CLI11, libcrypto, FFTW3
+# and the Boost.Math headers come from it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-build-gpu}
@@ -25,8 +26,12 @@ if [ -d .deps/root/usr ]; then
   ln -sf libquadmath.so.0.0.0 "$lib/libquadmath.so.0"
   ln -sf libstb.so.0.0 "$lib/libstb.so.0"
   ln -sf libstb.so.0 "$lib/libstb.so"
+  ln -sf libcrypto.so.3 "$lib/libcrypto.so"
+  ln -sf libfftw3.so.3.6.10 "$lib/libfftw3.so.3"
+  ln -sf libfftw3.so.3 "$lib/libfftw3.so"
   extra+=(-DCBLAS_INCLUDE_DIR="$d/include/x86_64-linux-gnu/openblas-pthread"
           -DBLAS_LIBRARY="$lib/openblas-pthread/libopenblas.so" -DSP_DEPS_DIR="$d"
+          -DOPENSSL_ROOT_DIR="$d" -DOPENSSL_INCLUDE_DIR="$d/include" -DOPENSSL_CRYPTO_LIBRARY="$lib/libcrypto.so"
           -DCMAKE_CXX_FLAGS="-I$d/include")
   export LD_LIBRARY_PATH="$lib/openblas-pthread:$lib:${LD_LIBRARY_PATH:-}"
 fi
