@@ -192,7 +192,7 @@ LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {
 
   npy::Reader lab(files.labels);
   SP_CHECK(lab.shape().size() == 1, files.labels, ": labels must be 1-D [M], got shape ", shape_of(lab));
-  std::vector<int64_t> labels = lab.read_integers();
+  std::vector<int64_t> labels = lab.read_labels();
   const int64_t M = lab.numel();
   SP_CHECK(M >= 1, files.labels, ": no audit samples");
   d.M = M;

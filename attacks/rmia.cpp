@@ -200,12 +200,12 @@ RmiaData load_rmia_data(const ExperimentFiles& files, const RmiaOptions& opt) {
   SP_CHECK(d.S >= 2, "rmia needs at least 2 models (1 target and its references), got ", d.S);
 
   npy::Reader lab(files.labels);
-  std::vector<int64_t> labels = lab.read_integers();
+  std::vector<int64_t> labels = lab.read_labels();
   d.M = int64_t(labels.size());
   npy::Reader plab(files.population_labels);
   SP_CHECK(plab.shape().size() == 1, files.population_labels, ": labels must be 1-D [P], got shape ",
            npy::shape_str(plab.shape()));
-  std::vector<int64_t> plabels = plab.read_integers();
+  std::vector<int64_t> plabels = plab.read_labels();
   const int64_t available = int64_t(plabels.size());
   SP_CHECK(opt.population >= 0 && opt.population <= available, "sp_lira: --rmia-population ", opt.population, " but ",
            files.population_labels, " has ", available, " population samples");

@@ -53,6 +53,7 @@ void write_cifar10_batch(const std::string& path, const Dataset& d) {
 namespace {
 std::vector<std::string> read_meta(const fs::path& p) {
   std::vector<std::string> names;
+  require_regular_file(p.string());
   std::ifstream in(p);
   SP_CHECK(in, "cannot open '", p.string(), "'");
   std::string line;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "data/json_read.h"
 #include "data/npy.h"
 
 namespace fs = std::filesystem;
@@ -156,16 +157,7 @@ ExperimentConfig make_experiment_config(const std::string& dataset_spec, const D
 Experiment open_experiment(const std::string& dir) {
   std::string jpath = dir + "/experiment.json";
   SP_CHECK(fs::is_regular_file(jpath), "experiment '", dir, "': ", jpath, " not found");
-  json j;
-  {
-    std::ifstream in(jpath);
-    SP_CHECK(in, jpath, ": cannot open");
-    try {
-      in >> j;
-    } catch (const json::exception& e) {
-      SP_FAIL(jpath, ": not valid JSON (", e.what(), ")");
-    }
-  }
+  const json j = read_json_file(jpath);
   Experiment e;
   e.dir = dir;
   e.config = from_json(j, jpath);

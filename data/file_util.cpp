@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,16 +18,64 @@ namespace fs = std::filesystem;
 
 namespace sp::data {
 
+namespace {
+
+const char* file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+}  // namespace
+
+int open_regular_file(const std::string& path) {
+  // O_NONBLOCK only so that opening a FIFO returns at once; it is cleared before any read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  SP_CHECK(fd >= 0, "cannot open '", path, "': ", strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int e = errno;
+    const bool stat_failed = !S_ISREG(st.st_mode) && st.st_mode == 0;
+    ::close(fd);
+    SP_CHECK(!stat_failed, "cannot stat '", path, "': ", strerror(e));
+    SP_FAIL("'", path, "' is ", file_kind(st.st_mode), ", not a regular file");
+  }
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    const int e = errno;
+    ::close(fd);
+    SP_FAIL("cannot set up reading of '", path, "': ", strerror(e));
+  }
+  return fd;
+}
+
+void require_regular_file(const std::string& path) {
+  struct stat st {};
+  SP_CHECK(::stat(path.c_str(), &st) == 0, "cannot open '", path, "': ", strerror(errno));
+  SP_CHECK(S_ISREG(st.st_mode), "'", path, "' is ", file_kind(st.st_mode), ", not a regular file");
+}
+
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  FILE* f = fopen(path.c_str(), "rb");
-  SP_CHECK(f, "cannot open '", path, "': ", strerror(errno));
+  const int fd = open_regular_file(path);
+  struct stat st {};
   std::vector<uint8_t> out;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(size_t(st.st_size));
   uint8_t buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
-  bool err = ferror(f);
-  fclose(f);
-  SP_CHECK(!err, "read error on '", path, "'");
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      SP_FAIL("read error on '", path, "': ", strerror(e));
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  ::close(fd);
   return out;
 }
 

@@ -15,6 +15,9 @@ namespace fs = std::filesystem;
 namespace sp::data {
 namespace {
 
+// Largest image side accepted from a folder (CIFAR-sized data is 32; downsampled ImageNet at most 256).
+constexpr int kMaxImageSide = 4096;
+
 bool is_image_file(const fs::directory_entry& e) {
   if (!e.is_regular_file()) return false;
   std::string name = e.path().filename().string();
@@ -43,6 +46,11 @@ std::string decode_into(const std::string& path, uint8_t* dst, int64_t h, int64_
     return e.what();
   }
   int iw = 0, ih = 0, comp = 0;
+  // The header first: an image of another size is refused before stb allocates what its header claims.
+  if (bytes.size() <= size_t(INT32_MAX) && stbi_info_from_memory(bytes.data(), int(bytes.size()), &iw, &ih, &comp) &&
+      (ih != h || iw != w))
+    return "image folder: '" + path + "' is " + std::to_string(iw) + "x" + std::to_string(ih) + ", expected " +
+           std::to_string(w) + "x" + std::to_string(h);
   uint8_t* px = bytes.size() > size_t(INT32_MAX)
                     ? nullptr
                     : stbi_load_from_memory(bytes.data(), int(bytes.size()), &iw, &ih, &comp, 3);
@@ -88,6 +96,9 @@ Dataset load_image_folder_split(const std::string& root, const std::string& spli
     int iw, ih, comp;
     SP_CHECK(stbi_info_from_memory(first.data(), int(first.size()), &iw, &ih, &comp), "image folder: cannot decode '",
              files[0], "': ", stbi_failure_reason());
+    // The first image sets the size of every image: bound it, naming the file, before anything is allocated.
+    SP_CHECK(ih >= 1 && iw >= 1 && ih <= kMaxImageSide && iw <= kMaxImageSide, "image folder: '", files[0],
+             "' claims ", iw, "x", ih, " pixels; images up to ", kMaxImageSide, " pixels a side are supported");
     h = ih, w = iw;
   }
   int64_t n = int64_t(files.size());

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <limits>
 
+#include "data/file_util.h"
+
 namespace sp::npy {
 namespace {
 
@@ -252,8 +254,7 @@ std::string shape_str(std::span<const int64_t> shape) {
 Header parse_header_dict(const std::string& path, const std::string& dict) { return DictParser(path, dict).parse(); }
 
 Reader::Reader(std::string path) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  SP_CHECK(fd_ >= 0, path_, ": cannot open: ", errno_str());
+  fd_ = data::open_regular_file(path_);  // refuses FIFOs and devices without blocking on them
   try {
     struct stat st;
     SP_CHECK(::fstat(fd_, &st) == 0, path_, ": stat failed: ", errno_str());
@@ -304,6 +305,11 @@ void Reader::read(void* dst, int64_t first, int64_t count) const {
            first + count, ") outside the array of ", h_.numel);
   size_t item = dtype_size(h_.dtype);
   read_exact(fd_, path_, dst, size_t(count) * item, off_t(h_.data_offset + size_t(first) * item));
+}
+
+std::vector<int64_t> Reader::read_labels() const {
+  SP_CHECK(h_.dtype != DType::boolean, path_, ": holds a bool array; labels and indices must be an integer array");
+  return read_integers();
 }
 
 std::vector<int64_t> Reader::read_integers() const {

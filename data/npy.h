@@ -59,6 +59,9 @@ class Reader {
   }
   // The whole array converted to int64; the file must hold bool or an integer dtype.
   std::vector<int64_t> read_integers() const;
+  // The same for class labels and indices, where a bool array is a mistake (a mask saved in the wrong
+  // file), not labels 0 and 1: only integer dtypes are accepted.
+  std::vector<int64_t> read_labels() const;
 
  private:
   std::string path_;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "data/file_util.h"
 #include "kernels/error.h"
 
 namespace sp::data {
@@ -99,6 +100,7 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 std::string sha256_file(const std::string& path) {
+  require_regular_file(path);
   std::unique_ptr<FILE, int (*)(FILE*)> f(fopen(path.c_str(), "rb"), fclose);
   SP_CHECK(f, "sha256: cannot open '", path, "': ", strerror(errno));
   Sha256 h;
@@ -110,6 +112,7 @@ std::string sha256_file(const std::string& path) {
 }
 
 std::string read_sha256_file(const std::string& path) {
+  require_regular_file(path);
   std::ifstream in(path);
   SP_CHECK(in, "sha256: cannot open checksum file '", path, "'");
   std::string tok;

@@ -2,6 +2,7 @@
 #include "data/sources.h"
 
 #include <filesystem>
+#include <limits>
 
 #include "data/cifar_binary.h"
 #include "data/image_folder.h"
@@ -11,7 +12,8 @@ namespace fs = std::filesystem;
 
 namespace sp::data {
 namespace {
-int64_t parse_int(const std::string& spec, const std::string& key, const std::string& v, int64_t lo) {
+int64_t parse_int(const std::string& spec, const std::string& key, const std::string& v, int64_t lo,
+                  int64_t hi = std::numeric_limits<int64_t>::max()) {
   size_t used = 0;
   long long x = 0;
   try {
@@ -19,8 +21,8 @@ int64_t parse_int(const std::string& spec, const std::string& key, const std::st
   } catch (const std::exception&) {
     used = 0;
   }
-  SP_CHECK(used == v.size() && !v.empty() && x >= lo, "dataset spec '", spec, "': ", key, "=", v,
-           " is not an integer >= ", lo);
+  SP_CHECK(used == v.size() && !v.empty() && x >= lo && x <= hi, "dataset spec '", spec, "': ", key, "=", v,
+           " is not an integer in [", lo, ", ", hi, "]");
   return x;
 }
 }  // namespace
@@ -49,9 +51,9 @@ DatasetSpec parse_dataset_spec(const std::string& spec) {
       if (k == "seed")
         s.seed = uint64_t(parse_int(spec, k, v, 0));
       else if (k == "train")
-        s.n_train = parse_int(spec, k, v, 1);
+        s.n_train = parse_int(spec, k, v, 1, kMaxDatasetImages);
       else if (k == "test")
-        s.n_test = parse_int(spec, k, v, 1);
+        s.n_test = parse_int(spec, k, v, 1, kMaxDatasetImages);
       else
         SP_FAIL("dataset spec '", spec, "': unknown key '", k, "' (seed, train, test)");
     }

@@ -12,6 +12,10 @@
 
 namespace sp::data {
 
+// Upper bound on a generated split's size (shapes10 train/test): far above any study (CIFAR-10 has 50,000
+// training images), far below counts whose image bytes overflow or cannot be allocated.
+inline constexpr int64_t kMaxDatasetImages = 100'000'000;
+
 struct DatasetSpec {
   std::string kind;     // "shapes10", "cifar10" or "folder"
   std::string path;     // for cifar10 / folder

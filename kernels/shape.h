@@ -43,9 +43,12 @@ class Shape {
     for (int k = n_ - 1; k > i; --k) d_[k] = d_[k - 1];
     d_[i] = v;
   }
+  // Throws when the product overflows int64 (a size read from a corrupt file or an absurd configuration),
+  // so no allocation or index is ever computed from a wrapped count.
   int64_t numel() const {
     int64_t p = 1;
-    for (int i = 0; i < n_; ++i) p *= d_[i];
+    for (int i = 0; i < n_; ++i)
+      SP_CHECK(!__builtin_mul_overflow(p, d_[i], &p), "shape ", str(), ": element count overflows int64");
     return p;
   }
   // Wraps a possibly negative axis into [0, n) or throws naming the caller.

@@ -1,6 +1,8 @@
 // Flat parameter layout and named views (see params.h). Tested in tests/test_params.cpp.
 #include "nn/params.h"
 
+#include <cmath>
+
 namespace sp {
 
 int64_t ParamLayout::add(const std::string& name, const Shape& shape, bool decay) {
@@ -70,6 +72,25 @@ std::map<std::string, Tensor> ParamLayout::named(const Tensor& flat, const std::
   return out;
 }
 
+namespace {
+
+// Index of the first NaN or infinity of a contiguous host float tensor, or -1.
+int64_t first_non_finite(const Tensor& t) {
+  const int64_t n = t.numel();
+  if (t.dtype() == DType::f32) {
+    const float* p = t.data<float>();
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) return i;
+  } else {
+    const double* p = t.data<double>();
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
 void ParamLayout::load(const Tensor& flat, const std::map<std::string, Tensor>& src, const std::string& prefix,
                        Stream& s) const {
   check_flat(flat, "ParamLayout::load");
@@ -77,9 +98,19 @@ void ParamLayout::load(const Tensor& flat, const std::map<std::string, Tensor>& 
   for (const ParamSpec& p : specs_) {
     auto it = src.find(prefix + p.name);
     SP_CHECK(it != src.end(), "ParamLayout::load: missing '", prefix + p.name, "'");
-    SP_CHECK(it->second.shape() == p.shape, "ParamLayout::load: '", prefix + p.name, "' is ", it->second.str(),
+    const Tensor& t = it->second;
+    SP_CHECK(t.shape() == p.shape, "ParamLayout::load: '", prefix + p.name, "' is ", t.str(),
              ", layout expects shape ", p.shape);
-    view(flat, p.name).copy_(it->second, s);
+    // Parameters are real numbers stored as float32 or float64; an integer, bool or half-precision tensor
+    // under a parameter's name is a wrong or corrupt file, not something to convert.
+    SP_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::f64, "ParamLayout::load: '", prefix + p.name,
+             "' has dtype ", dtype_name(t.dtype()), "; parameters must be float32 or float64");
+    // Tensors read from files live in host memory: a NaN or infinite weight would make every output NaN.
+    if (t.device().is_cpu() && t.is_contiguous()) {
+      const int64_t bad = first_non_finite(t);
+      SP_CHECK(bad < 0, "ParamLayout::load: '", prefix + p.name, "' holds a non-finite value at element ", bad);
+    }
+    view(flat, p.name).copy_(t, s);
   }
 }
 

@@ -14,6 +14,8 @@
 #include <set>
 #include <vector>
 
+#include "data/file_util.h"
+
 namespace sp {
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
@@ -137,8 +139,12 @@ nlohmann::json parse_header(const std::string& path, const std::string& text) {
   // nlohmann keeps the last of repeated keys silently; track the keys of each open object to reject them.
   std::vector<std::set<std::string>> open;
   std::string duplicate;
-  auto cb = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& j) {
+  auto cb = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& j) {
     using E = nlohmann::json::parse_event_t;
+    // A header is {name: {dtype, shape: [...], data_offsets: [...]}}: deeper nesting is corruption, and a
+    // deep tree would overflow the stack when copied.
+    SP_CHECK(!((ev == E::object_start || ev == E::array_start) && depth >= 8), "safetensors ", path,
+             ": header nested deeper than 8 levels");
     if (ev == E::object_start) open.emplace_back();
     if (ev == E::object_end && !open.empty()) open.pop_back();
     if (ev == E::key && !open.empty() && !open.back().insert(j.get<std::string>()).second && duplicate.empty())
@@ -215,8 +221,7 @@ namespace {
 // with_data false: every check of the header and of the file's length, tensors left empty (no data read).
 TensorFile read_file(const std::string& path, bool with_data) {
   File f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  SP_CHECK(f.fd >= 0, "safetensors ", path, ": cannot open: ", errno_text());
+  f.fd = data::open_regular_file(path);  // refuses FIFOs and devices without blocking on them
   struct stat st {};
   SP_CHECK(::fstat(f.fd, &st) == 0, "safetensors ", path, ": cannot stat: ", errno_text());
   SP_CHECK(S_ISREG(st.st_mode), "safetensors ", path, ": not a regular file");

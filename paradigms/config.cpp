@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "data/sources.h"
 #include "kernels/counter_rng.h"
 #include "kernels/error.h"
 #include "paradigms/json_fields.h"
@@ -31,8 +32,8 @@ void read_dataset(cfg::Fields f, RunConfig& c, json& out) {
   out["name"] = name;
   if (name == "shapes10") {
     c.dataset.seed = uint64_t(f.integer("seed", 0, 0));
-    c.dataset.n_train = f.integer("train", 10000, 1);
-    c.dataset.n_test = f.integer("test", 2000, 1);
+    c.dataset.n_train = f.integer("train", 10000, 1, data::kMaxDatasetImages);
+    c.dataset.n_test = f.integer("test", 2000, 1, data::kMaxDatasetImages);
     f.reject({"path"}, "not used by shapes10 (generated, no files)");
     c.dataset_classes = 10;
     out["seed"] = c.dataset.seed;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "data/file_util.h"
+#include "data/json_read.h"
 #include "kernels/error.h"
 
 namespace sp::cfg {
@@ -71,7 +72,13 @@ json parse_json(const std::string& text, Errors& errors) {
       p += stack[i].array ? "[]" : (p.empty() ? "" : ".") + stack[i].last;
     return p;
   };
-  auto cb = [&](int, json::parse_event_t ev, json& parsed) {
+  struct TooDeep {};
+  auto cb = [&](int depth, json::parse_event_t ev, json& parsed) {
+    // A configuration is a few levels deep; a deeper tree is refused before it exists (copying or printing
+    // it would recurse past the stack).
+    if ((ev == json::parse_event_t::object_start || ev == json::parse_event_t::array_start) &&
+        depth >= data::kMaxJsonDepth)
+      throw TooDeep{};
     switch (ev) {
       case json::parse_event_t::object_start: stack.push_back({false, {}, {}}); break;
       case json::parse_event_t::array_start: stack.push_back({true, {}, {}}); break;
@@ -92,8 +99,23 @@ json parse_json(const std::string& text, Errors& errors) {
     }
     return true;
   };
+  // The key path of the value being read (for a number that does not fit a double).
+  auto here = [&] {
+    std::string p = where();
+    if (!stack.empty() && !stack.back().array && !stack.back().last.empty())
+      p += (p.empty() ? "" : ".") + stack.back().last;
+    return p.empty() ? std::string("(top level)") : p;
+  };
   try {
     return json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const TooDeep&) {
+    std::string p = here();
+    if (p.size() > 60) p = p.substr(0, 60) + "...";  // 64 levels of "[]" say nothing more
+    errors.add(p, "nested deeper than " + std::to_string(data::kMaxJsonDepth) + " levels");
+    return json();
+  } catch (const json::out_of_range& e) {
+    errors.add(here(), std::string("number out of range (") + e.what() + ")");
+    return json();
   } catch (const json::parse_error& e) {
     std::string msg = e.what();
     size_t colon = msg.find("syntax error");
@@ -267,7 +289,7 @@ void Fields::finish() {
 
 nlohmann::json read_json_object(const std::string& path) {
   std::vector<uint8_t> bytes = data::read_file_bytes(path);
-  nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  nlohmann::json j = data::parse_json_or_discarded(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   SP_CHECK(j.is_object(), path, ": not a JSON object");
   return j;
 }

@@ -157,6 +157,16 @@ TEST(Npy, ElementRangesAndIntegerWidening) {
   // A bool byte other than 0/1 is corrupt.
   sp::test::write_text(d / "b.npy", raw_npy("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", 0) + std::string("\x01\x02", 2));
   EXPECT_THROW(npy::Reader(d / "b.npy").read_integers(), Error);
+  // Labels: integers only; a bool array (a mask in the wrong file) is refused, naming the file.
+  EXPECT_EQ(npy::Reader(d / "i.npy").read_labels(), (std::vector<int64_t>{-1, 0, 9}));
+  npy::write_bool(d / "mask.npy", std::vector<int64_t>{2}, std::vector<uint8_t>{1, 0});
+  try {
+    npy::Reader(d / "mask.npy").read_labels();
+    ADD_FAILURE() << "bool labels accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mask.npy"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(npy::Reader(d / "r.npy").read_labels(), Error);
 }
 
 TEST(Npy, CorruptHeadersAreRejected) {
@@ -195,7 +205,7 @@ TEST(Npy, CorruptHeadersAreRejected) {
     npy::Reader r(d / "missing.npy");
     ADD_FAILURE() << "opened a missing file";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("missing.npy: cannot open"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot open '" + (d / "missing.npy") + "'"), std::string::npos) << e.what();
   }
 }
 

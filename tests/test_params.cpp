@@ -123,6 +123,30 @@ TEST(Params, NamedExportAndLoadRoundTrip) {
   named["param/linear.bias"] = Tensor::zeros({4}, DType::f64);
   EXPECT_THROW(l.load(other, named, "param/"), Error);
   EXPECT_THROW(l.named(Tensor::zeros({2, l.numel()}, DType::f64)), Error);
+  // Integer, bool and half tensors under a parameter's name are refused, not converted; so are NaN and inf.
+  auto named_ok = l.named(flat, "param/");
+  const Shape bias_shape = named_ok.at("param/linear.bias").shape();
+  for (DType dt : {DType::i64, DType::i32, DType::u8, DType::boolean, DType::f16, DType::bf16}) {
+    auto bad = named_ok;
+    bad["param/linear.bias"] = Tensor::zeros(bias_shape, dt);
+    try {
+      l.load(other, bad, "param/");
+      ADD_FAILURE() << "dtype " << dtype_name(dt) << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("param/linear.bias"), std::string::npos) << e.what();
+    }
+  }
+  for (double v : {std::nan(""), double(INFINITY)}) {
+    auto bad = named_ok;
+    bad["param/linear.bias"] = Tensor::zeros(bias_shape, DType::f32);
+    bad["param/linear.bias"].data<float>()[1] = float(v);
+    try {
+      l.load(other, bad, "param/");
+      ADD_FAILURE() << v << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("non-finite value at element 1"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Params, BuffersUseTheirOwnLayoutAndFlatBuffer) {

@@ -166,6 +166,20 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
   EXPECT_EQ(sp::test::read_text(dir + "/shadow/1/logits.npy"), before);
   EXPECT_EQ(fs::last_write_time(dir + "/shadow/1/model.safetensors"), mtime);
 
+  // A truncated metrics.json is not a finished shadow: it is moved aside and the shadow trained again, to
+  // the same bytes (training is deterministic); the mean accuracy counts only valid records.
+  const std::string good_metrics = sp::test::read_text(dir + "/shadow/3/metrics.json");
+  sp::test::write_text(dir + "/shadow/3/metrics.json", good_metrics.substr(0, good_metrics.size() / 2));
+  const std::string logits3 = sp::test::read_text(dir + "/shadow/3/logits.npy");
+  r = sp_train(cfg + " --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "is not a finished shadow's record");
+  expect_contains(r.output, "1 trained, 3 already done");
+  EXPECT_TRUE(fs::exists(dir + "/shadow/3/metrics.json.invalid"));
+  EXPECT_EQ(read_json(dir + "/shadow/3/metrics.json")["test_accuracy"],
+            nlohmann::json::parse(good_metrics)["test_accuracy"]);
+  EXPECT_EQ(sp::test::read_text(dir + "/shadow/3/logits.npy"), logits3);
+
   // Population queries: the 40 test images (audit.population 1000, capped at the split), 18 views each; the
   // clean view is the saved model's prediction. A directory from before population queries (no population
   // files, no audit.population in config.json) is accepted and its finished shadows get the same bytes from

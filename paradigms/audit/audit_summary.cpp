@@ -9,6 +9,7 @@
 
 #include "attacks/lira_attacks.h"
 #include "data/file_util.h"
+#include "data/json_read.h"
 #include "kernels/error.h"
 #include "paradigms/paradigm.h"
 
@@ -302,7 +303,7 @@ std::string summary_table(const std::vector<ojson>& summaries) {
 ojson read_summary(const std::string& dir) {
   const std::string path = dir + "/summary.json";
   std::vector<uint8_t> b = data::read_file_bytes(path);
-  ojson j = ojson::parse(b.begin(), b.end(), nullptr, false);
+  ojson j = data::parse_ordered_json_or_discarded(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
   SP_CHECK(!j.is_discarded() && j.is_object() && j.contains("utility") && j.contains("shadows") && j.contains("cost"),
            path,
            ": not an sp_audit summary (corrupt file?); run `sp_audit CONFIG --out ", dir, "` to rebuild it");

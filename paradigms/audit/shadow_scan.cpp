@@ -5,7 +5,9 @@
 
 #include "data/atomic_file.h"
 #include "data/file_util.h"
+#include "data/json_read.h"
 #include "kernels/error.h"
+#include "paradigms/engine/shadow_metrics.h"
 #include "paradigms/engine/shadow_train.h"
 
 namespace fs = std::filesystem;
@@ -17,7 +19,7 @@ std::string shadow_dir(const std::string& dir, int k) { return dir + "/shadow/" 
 
 nlohmann::json read_json_file(const std::string& path) {
   std::vector<uint8_t> b = data::read_file_bytes(path);
-  nlohmann::json j = nlohmann::json::parse(b.begin(), b.end(), nullptr, false);
+  nlohmann::json j = data::parse_json_or_discarded(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
   SP_CHECK(!j.is_discarded() && j.is_object(), path, ": not a JSON object (corrupt file?)");
   return j;
 }
@@ -40,15 +42,27 @@ std::vector<ShadowEntry> scan_shadows(const std::string& dir, int num_shadows) {
     e.k = k;
     const std::string d = shadow_dir(dir, k);
     e.has_checkpoint = fs::exists(d + "/checkpoint.safetensors");
+    std::string problem;
     if (fs::exists(d + "/metrics.json")) {
-      e.state = ShadowState::done;
-      e.metrics = read_json_file(d + "/metrics.json");
-    } else if (data::FileLock::is_held(d + "/" + kShadowLockName)) {
+      e.metrics = read_shadow_metrics(d + "/metrics.json", problem);
+      if (problem.empty()) {
+        e.state = ShadowState::done;
+      } else {
+        // Not done: sp_train moves the record aside and trains the shadow again.
+        e.metrics = nlohmann::json();
+        e.error = d + "/metrics.json is invalid (" + problem + ")";
+      }
+    }
+    if (e.state != ShadowState::done && data::FileLock::is_held(d + "/" + kShadowLockName)) {
       e.state = ShadowState::running;
-    } else if (fs::exists(d + "/failed.json")) {
+    } else if (e.state != ShadowState::done && fs::exists(d + "/failed.json")) {
       e.state = ShadowState::failed;
-      nlohmann::json f = read_json_file(d + "/failed.json");
-      e.error = f.value("error", std::string("(no message)"));
+      try {
+        const nlohmann::json f = read_json_file(d + "/failed.json");
+        e.error = f.contains("error") && f["error"].is_string() ? f["error"].get<std::string>() : "(no message)";
+      } catch (const Error& x) {
+        e.error = std::string("(the failure record is unreadable: ") + x.what() + ")";
+      }
     }
     v.push_back(std::move(e));
   }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/atomic_file.h"
+#include "data/json_read.h"
 #include "data/file_util.h"
 #include "paradigms/audit/subprocess.h"
 #include "paradigms/engine/experiment_run.h"
@@ -65,7 +66,7 @@ std::vector<std::string> active_earlier_jobs(const std::string& jobs_json, const
   if (!fs::exists(jobs_json, ec)) return active;
   try {
     std::vector<uint8_t> bytes = data::read_file_bytes(jobs_json);
-    nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end());
+    nlohmann::json j = data::parse_json_text(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), jobs_json);
     for (const char* key : {"train_array_job", "report_job"})
       if (j.contains(key)) ids.push_back(j[key].get<std::string>());
   } catch (const std::exception&) {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "data/atomic_file.h"
+#include "data/json_read.h"
 #include "paradigms/distill/augmented_source.h"
 #include "paradigms/distill/canary_view.h"
 #include "paradigms/distill/trajectory_setup.h"
@@ -189,7 +190,8 @@ class Distill final : public Paradigm {
     for (int k = 0; k < cfg.num_shadows; ++k) {
       const std::string rec = dir + "/shadow/" + std::to_string(k) + "/distill.json";
       if (!fs::exists(rec)) continue;
-      nlohmann::json j = nlohmann::json::parse(data::read_file_bytes(rec), nullptr, false);
+      const std::vector<uint8_t> bytes = data::read_file_bytes(rec);
+      nlohmann::json j = data::parse_json_or_discarded(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
       if (!j.is_object() || !j.contains("loss_curve") || !j["loss_curve"].is_array()) continue;
       LossCurve c{"shadow " + std::to_string(k), {}};
       for (const auto& p : j["loss_curve"])

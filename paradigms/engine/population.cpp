@@ -26,7 +26,7 @@ void check_file(const std::string& path, const std::vector<int64_t>& want, const
   SP_CHECK(r.shape().size() == 1 && r.numel() == int64_t(want.size()), path, ": population ", what, " of shape ",
            npy::shape_str(r.shape()), ", but this configuration queries ", want.size(),
            " population images (audit.population); use another output directory");
-  std::vector<int64_t> have = r.read_integers();
+  std::vector<int64_t> have = r.read_labels();
   for (size_t i = 0; i < want.size(); ++i)
     SP_CHECK(have[i] == want[i], path, ": population ", what, " differ from this configuration's at entry ", i,
              " (", have[i], " vs ", want[i], "); the test split changed or the directory belongs to another run");

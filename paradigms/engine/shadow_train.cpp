@@ -7,6 +7,8 @@
 
 #include "data/atomic_file.h"
 #include "data/file_util.h"
+#include "data/json_read.h"
+#include "paradigms/engine/shadow_metrics.h"
 #include "data/npy.h"
 #include "kernels/lira_stat.h"
 #include "paradigms/engine/model_file.h"
@@ -153,11 +155,23 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
     r.busy = true;
     return r;
   }
+  nlohmann::json done_metrics;
+  if (fs::exists(p.metrics)) {
+    std::string problem;
+    done_metrics = read_shadow_metrics(p.metrics, problem);
+    if (!problem.empty()) {
+      // Not a finished shadow's record: keep it for inspection and train the shadow again.
+      const std::string aside = p.metrics + ".invalid";
+      fs::rename(p.metrics, aside, ec);
+      SP_CHECK(!ec, name, ": ", p.metrics, " is invalid (", problem, ") and could not be moved aside: ", ec.message());
+      log(name + ": " + p.metrics + " is not a finished shadow's record (" + problem + "); moved to " + aside +
+          ", training the shadow again");
+    }
+  }
   if (fs::exists(p.metrics)) {
     ShadowResult r;
     r.skipped = true;
-    std::vector<uint8_t> bytes = data::read_file_bytes(p.metrics);
-    r.metrics = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    r.metrics = std::move(done_metrics);
     fs::remove(p.checkpoint, ec);  // a run killed between metrics.json and this removal
     // Queries a finished shadow lacks (asked for after it was trained, or a directory from before population
     // queries existed) are computed from its model file.

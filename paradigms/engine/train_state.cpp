@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/json_read.h"
 #include "nn/safetensors.h"
 
 namespace sp {
@@ -46,7 +47,7 @@ TrainState load_train_state(const std::string& path, Trainer& tr, const std::str
   TrainState st;
   try {
     st.epochs_done = std::stoi(meta("epochs_done"));
-    for (const auto& e : nlohmann::json::parse(meta("history"))) {
+    for (const auto& e : data::parse_json_text(meta("history"), path + " (history)")) {
       EpochStats es;
       es.epoch = e.at("epoch").get<int>();
       es.loss = e.at("loss").get<double>();
