@@ -202,8 +202,8 @@ RenderInfo draw_figure(cairo_t* cr, const Figure& f) {
   draw_legend(cr, pen, L.legend, f);
 
   for (size_t i = 0; i < f.discs.size(); ++i) {
-    if (f.discs[i].label.empty()) continue;
     const Box& b = L.disc_labels[i];
+    if (f.discs[i].label.empty() || !(b.x1 > b.x0)) continue;
     // A pale backing keeps a label readable where it has to cross a grid or data line.
     cairo_rectangle(cr, b.x0 - 2, b.y0, b.x1 - b.x0 + 4, b.y1 - b.y0);
     cairo_set_source_rgba(cr, 1, 1, 1, 0.8);

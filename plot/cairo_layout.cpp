@@ -119,8 +119,9 @@ std::vector<Box> layout_disc_labels(TextPen& pen, const Figure& f, const PlotRec
   const double th = pen.height(FontRole::label);
   for (size_t i = 0; i < f.discs.size(); ++i) {
     const Disc& d = f.discs[i];
-    if (d.label.empty()) continue;
-    const double x = r.px(f.x, d.x), y = r.py(f.y, d.y), rr = d.radius, tw = pen.width(d.label, FontRole::label);
+    const double x = r.px(f.x, d.x), y = r.py(f.y, d.y), rr = d.radius;
+    if (d.label.empty() || !std::isfinite(x) || !std::isfinite(y)) continue;  // an undrawn disc gets no label
+    const double tw = pen.width(d.label, FontRole::label);
     const double g = 5, diag = rr * 0.75;
     const Box candidates[] = {
         {x + rr + g, y - th / 2, x + rr + g + tw, y + th / 2},

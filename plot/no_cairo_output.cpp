@@ -21,9 +21,9 @@ std::string render_png(const Figure&, const std::string& name, RenderInfo*) {
 std::vector<std::string> write_figure(const Figure& f, const std::string& stem) {
   validate(f, stem);
   std::fprintf(stderr,
-               "note: plot %s.png/.svg ('%s') not drawn: synpriv was built with -DSP_CAIRO=OFF (install "
+               "note: plot '%s' not drawn (no %s.png, %s.svg): synpriv was built with -DSP_CAIRO=OFF (install "
                "libcairo2-dev and reconfigure with -DSP_CAIRO=ON to get plots)\n",
-               stem.c_str(), f.title.c_str());
+               f.title.c_str(), stem.c_str(), stem.c_str());
   return {};
 }
 

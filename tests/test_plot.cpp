@@ -165,6 +165,8 @@ TEST(Plot, FarOffscreenPointsAndGapsDrawWithoutError) {
   dot.y = {0.01};
   dot.color = {0, 0.6, 0};
   f.lines.push_back(dot);
+  f.discs.push_back({0.0, 0.5, 8, palette(2), "off-axis disc"});  // x = 0 lies off the log axis
+  f.discs.push_back({0.3, 0.02, 8, palette(2), "shown disc"});
   RenderInfo info;
   test::Image im;
   ASSERT_NO_THROW(im = test::decode_png(render_png(f, "far.png", &info)));
@@ -175,7 +177,11 @@ TEST(Plot, FarOffscreenPointsAndGapsDrawWithoutError) {
   EXPECT_TRUE(test::drawn_near(im, r.px(f.x, std::pow(10.0, -3.5)), r.py(f.y, std::pow(10.0, -2 - 0.5 * 298 / 297)),
                                {1, 0, 0}));
   EXPECT_TRUE(test::drawn_near(im, r.px(f.x, 0.5), r.py(f.y, 0.01), {0, 0.6, 0}));  // a lone point is a dot
-  EXPECT_NO_THROW(render_svg(f, "far.svg"));
+  RenderInfo svg_info;
+  ASSERT_NO_THROW(render_svg(f, "far.svg", &svg_info));
+  const auto& texts = svg_info.texts;
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "off-axis disc"), 0);  // no label for a disc not drawn
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "shown disc"), 1);
 }
 
 TEST(Plot, WriteFigureWritesBothFilesOrSaysWhyNot) {
