@@ -260,8 +260,8 @@ LiraResult run_lira(const LiraConfig& cfg) {
       PlotCurve pc;
       const Metrics& m = ar.overall;
       char buf[160];
-      std::snprintf(buf, sizeof buf, "%-22s AUC %.3f  TPR@0.1%%FPR %.2f%%", std::string(attack_name(ar.attack)).c_str(), m.auc,
-                    100 * m.tpr_at_fpr[2].second);
+      std::snprintf(buf, sizeof buf, "%s\tAUC %.3f\tTPR at 0.1%% FPR: %.2f%%", std::string(attack_name(ar.attack)).c_str(),
+                    m.auc, 100 * m.tpr_at_fpr[2].second);
       pc.label = buf;
       for (const RocPoint& p : m.curve) {
         pc.fpr.push_back(m.N ? double(p.fp) / double(m.N) : 0.0);
@@ -271,9 +271,7 @@ LiraResult run_lira(const LiraConfig& cfg) {
     }
     std::string title = std::string(res.population > 0 ? "LiRA and RMIA ROC: " : "LiRA ROC: ") + std::to_string(S) + " models, " + std::to_string(M) + " samples, " +
                         std::to_string(d.A) + (d.A == 1 ? " query" : " queries");
-    std::string pp = (fs::path(out_dir) / "roc.png").string();
-    write_roc_plot(pp, curves, title);
-    res.written.push_back(pp);
+    for (const std::string& p : write_roc_plot((fs::path(out_dir) / "roc").string(), curves, title)) res.written.push_back(p);
   }
   std::string jp = (fs::path(out_dir) / "results.json").string();
   write_file_atomic(jp, results_json(res, cfg).dump(2) + "\n");

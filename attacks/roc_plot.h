@@ -1,35 +1,27 @@
-// The log-log ROC plot of the LiRA report: both axes from 1e-5 to 1 with decade grid lines and minor
-// ticks, the chance diagonal (dashed), one coloured curve per attack through its (thinned, exact) ROC
-// points, and a legend with each attack's AUC and TPR at 0.1% FPR. Tested in tests/test_lira_plot.cpp
-// (curve pixels land where the axes say, PNG written).
+// The log-log ROC plot of the LiRA report (lira/roc.png and lira/roc.svg): both axes from 1e-5 to 1 with
+// decade ticks and minor ticks, the random-guess diagonal (dashed), one coloured curve per attack through its
+// exact ROC points, and a legend with each attack's AUC and TPR at 0.1% FPR. Drawn by plot/. Tested in
+// tests/test_lira_plot.cpp (the figure's axes and curves; curve pixels land where the axes say in the PNG;
+// the SVG names every attack).
 #pragma once
 #include <string>
 #include <vector>
 
-#include "attacks/raster.h"
 #include "attacks/roc.h"
+#include "plot/figure.h"
 
 namespace sp::lira {
 
 struct PlotCurve {
-  std::string label;             // legend text
+  std::string label;             // legend text; tabs separate aligned columns
   std::vector<double> fpr, tpr;  // ROC points in order of increasing FPR
 };
 
-struct PlotLayout {
-  int width = 960, height = 760;
-  int left = 110, right = 30, top = 60, bottom = 90;
-  double log_min = -5;  // both axes span [10^log_min, 1]
-};
+inline constexpr double kRocPlotMin = 1e-5;  // both axes span [kRocPlotMin, 1]
 
-// Pixel coordinates of a rate pair in the plot area (rates <= 0 map to -inf).
-double plot_x(const PlotLayout& L, double fpr);
-double plot_y(const PlotLayout& L, double tpr);
-
-Canvas render_roc_plot(const std::vector<PlotCurve>& curves, const std::string& title, const PlotLayout& L = {});
-void write_roc_plot(const std::string& path, const std::vector<PlotCurve>& curves, const std::string& title);
-
-// The colour of curve k (matplotlib's tab10 order).
-Rgb curve_color(size_t k);
+plot::Figure roc_figure(const std::vector<PlotCurve>& curves, const std::string& title);
+// Writes STEM.png and STEM.svg; returns the paths written (none in a build without plots).
+std::vector<std::string> write_roc_plot(const std::string& stem, const std::vector<PlotCurve>& curves,
+                                        const std::string& title);
 
 }  // namespace sp::lira

@@ -12,6 +12,7 @@
 #include "nn/model.h"
 #include "nn/safetensors.h"
 #include "paradigms/engine/model_file.h"
+#include "plot/write_figure.h"
 #include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
 #include "tests/tool_test_util.h"
@@ -196,7 +197,10 @@ TEST(DfkdShadow, AuditReportShowsTeacherAndDistances) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The last worker's sp_train attacked the teachers once all four existed.
   EXPECT_TRUE(fs::exists(dir + "/teacher_lira/results.json"));
-  for (const char* f : {"images/dfkd_logit_distances.png", "images/dfkd_bank_shadow0.png"}) EXPECT_TRUE(fs::exists(dir + "/" + f)) << f;
+  EXPECT_TRUE(fs::exists(dir + "/images/dfkd_bank_shadow0.png"));
+  // The distance plot needs cairo: PNG for the Markdown report, SVG for the HTML one.
+  for (const char* f : {"images/dfkd_logit_distances.png", "images/dfkd_logit_distances.svg"})
+    EXPECT_EQ(fs::exists(dir + "/" + f), sp::plot::plots_available()) << f;
   nlohmann::json s = read_json(dir + "/summary.json");
   ASSERT_TRUE(s.contains("dfkd")) << s.dump(1);
   EXPECT_TRUE(s["dfkd"].contains("teacher_privacy"));
@@ -206,6 +210,9 @@ TEST(DfkdShadow, AuditReportShowsTeacherAndDistances) {
   expect_contains(report, "## Data-free knowledge distillation");
   expect_contains(report, "teacher TPR@0.1%FPR");
   expect_contains(report, "model selection on test data");
-  expect_contains(report, "dfkd_logit_distances.png");
+  if (sp::plot::plots_available()) {
+    expect_contains(report, "dfkd_logit_distances.png");
+    expect_contains(read_text(dir + "/report.html"), "<img src=\"images/dfkd_logit_distances.svg\"");
+  }
   expect_contains(report, "Distance in the teacher's logit space to the nearest generated image");
 }

@@ -14,6 +14,7 @@
 #include "paradigms/dfkd/logit_distance.h"
 #include "paradigms/dfkd/memory_bank.h"
 #include "paradigms/dfkd/synthesizer.h"
+#include "plot/write_figure.h"
 #include "tests/lira_test_util.h"
 #include "tests/test_util.h"
 
@@ -292,8 +293,21 @@ TEST(DfkdSynthesis, NearestDistancesAndTheirPlot) {
   EXPECT_DOUBLE_EQ(audit::median({4, 1, 2, 3}), 2.5);
   EXPECT_TRUE(std::isnan(audit::median({})));
   TempDir t;
-  const std::string png = t / "d.png";
-  dfkd::write_distance_plot(png, {{"IN", {0.5, 1, 2}}, {"OUT", {1, 3}}, {"empty", {}}}, "test");
-  EXPECT_GT(fs::file_size(png), 100u);
-  expect_error_mentioning([&] { dfkd::write_distance_plot(t / "e.png", {{"a", {}}}, "x"); }, "no finite distance");
+  // One step curve per non-empty group, from 0 up by 1/n at each value to 1 at the axis' end.
+  const plot::Figure f = dfkd::distance_figure({{"IN", {0.5, 1, 2}}, {"OUT", {1, 3}}, {"empty", {}}}, "test", "d.png");
+  ASSERT_EQ(f.lines.size(), 2u);
+  EXPECT_EQ(f.lines[0].label, "IN (n=3)");
+  EXPECT_EQ(f.lines[0].y.front(), 0.0);
+  EXPECT_EQ(f.lines[0].y.back(), 1.0);
+  EXPECT_GE(f.x.max, 3.0);
+  EXPECT_EQ(f.lines[1].x.back(), f.x.max);
+  const std::vector<std::string> written =
+      dfkd::write_distance_plot(t / "d", {{"IN", {0.5, 1, 2}}, {"OUT", {1, 3}}, {"empty", {}}}, "test");
+  if (plot::plots_available()) {
+    EXPECT_EQ(written, (std::vector<std::string>{t / "d.png", t / "d.svg"}));
+    EXPECT_GT(fs::file_size(t / "d.png"), 1000u);
+    EXPECT_NE(sp::test::read_text(t / "d.svg").find("OUT (n=2)"), std::string::npos);
+  }
+  expect_error_mentioning([&] { dfkd::write_distance_plot(t / "e", {{"a", {}}}, "x"); }, "no finite distance");
+  EXPECT_FALSE(fs::exists(t / "e.png"));
 }

@@ -22,6 +22,7 @@
 #include "paradigms/distill/initial_images.h"
 #include "paradigms/distill/loss_plot.h"
 #include "paradigms/distill/synthetic_set.h"
+#include "plot/write_figure.h"
 #include "tests/distill_test_util.h"
 #include "tests/lira_test_util.h"
 
@@ -305,10 +306,23 @@ TEST(Distill, SyntheticSetsRoundTripAndCorruptFilesAreRefused) {
 
 TEST(Distill, LossPlotDrawsEveryCurveAndRefusesNothing) {
   TempDir t;
-  write_loss_plot(t / "loss.png", {{"shadow 0", {{0, 3.0}, {10, 2.0}, {20, 1.5}}}, {"shadow 1", {{0, 2.5}, {20, 1.0}}}}, "loss");
-  std::string png = sp::test::read_text(t / "loss.png");
-  EXPECT_EQ(png.substr(1, 3), "PNG");
-  EXPECT_GT(png.size(), 1000u);
-  expect_has(error_of([&] { write_loss_plot(t / "empty.png", {{"shadow 0", {}}}, "loss"); }), "no finite point");
+  const std::vector<LossCurve> curves = {{"shadow 0", {{0, 3.0}, {10, 2.0}, {20, 1.5}}}, {"shadow 1", {{0, 2.5}, {20, 1.0}}}};
+  // The axes cover every point, and each shadow is a labelled curve.
+  const sp::plot::Figure f = loss_figure(curves, "loss", "loss.png");
+  EXPECT_LE(f.x.min, 0.0);
+  EXPECT_GE(f.x.max, 20.0);
+  EXPECT_LE(f.y.min, 1.0);
+  EXPECT_GE(f.y.max, 3.0);
+  ASSERT_EQ(f.lines.size(), 2u);
+  EXPECT_EQ(f.lines[1].label, "shadow 1");
+  const std::vector<std::string> written = write_loss_plot(t / "loss", curves, "loss");
+  if (sp::plot::plots_available()) {
+    EXPECT_EQ(written.size(), 2u);
+    std::string png = sp::test::read_text(t / "loss.png");
+    EXPECT_EQ(png.substr(1, 3), "PNG");
+    EXPECT_GT(png.size(), 1000u);
+    EXPECT_NE(sp::test::read_text(t / "loss.svg").find("shadow 1"), std::string::npos);
+  }
+  expect_has(error_of([&] { write_loss_plot(t / "empty", {{"shadow 0", {}}}, "loss"); }), "no finite point");
   EXPECT_FALSE(std::filesystem::exists(t / "empty.png"));
 }

@@ -11,6 +11,7 @@
 #include "attacks/one_run_audit.h"
 #include "attacks/roc.h"
 #include "data/npy.h"
+#include "plot/write_figure.h"
 #include "tests/lira_test_util.h"
 
 using namespace sp;
@@ -103,7 +104,8 @@ TEST(LiraCli, WritesEveryOutputWithTheSchema) {
   EXPECT_EQ(j["settings"]["fit"], "mean");
   EXPECT_EQ(j["settings"]["std"], "sample");
   EXPECT_EQ(j["settings"]["models"].size(), 6u);
-  EXPECT_TRUE(fs::exists(dir + "/lira/roc.png"));
+  EXPECT_EQ(fs::exists(dir + "/lira/roc.png"), sp::plot::plots_available());
+  EXPECT_EQ(fs::exists(dir + "/lira/roc.svg"), sp::plot::plots_available());
 
   // scores_<attack>.npy is float64 [S, M], and the reported AUC is the AUC of those scores.
   npy::Reader sr(dir + "/lira/scores_online.npy");

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/npy.h"
+#include "plot/write_figure.h"
 #include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
 
@@ -106,12 +107,13 @@ TEST(SpAudit, WorkersAndInProcessAgreeAndEveryReportHoldsTheNumbers) {
   for (const std::string* doc : {&md, &html}) {
     expect_contains(*doc, acc);
     expect_contains(*doc, tpr);
-    expect_contains(*doc, "lira/roc.png");
+    if (sp::plot::plots_available()) expect_contains(*doc, doc == &md ? "lira/roc.png" : "lira/roc.svg");
     expect_contains(*doc, "images/canaries.png");
     expect_contains(*doc, "online_global_variance");
   }
   expect_contains(html, "<table>");
-  EXPECT_TRUE(fs::exists(a + "/lira/roc.png"));
+  EXPECT_EQ(fs::exists(a + "/lira/roc.png"), sp::plot::plots_available());
+  EXPECT_EQ(fs::exists(a + "/lira/roc.svg"), sp::plot::plots_available());
   EXPECT_TRUE(fs::exists(a + "/images/canaries.png"));
   std::string csv = sp::test::read_text(a + "/summary.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;  // header + one row per attack
@@ -138,7 +140,10 @@ TEST(SpAudit, WorkersAndInProcessAgreeAndEveryReportHoldsTheNumbers) {
   // --compare: both experiments in one report with the trade-off plot.
   auto c = sp::test::run_command(kAudit + " --compare " + a + " " + b + " --out " + (t / "cmp"));
   ASSERT_EQ(c.exit_code, 0) << c.output;
-  for (const char* f : {"report.md", "report.html", "tradeoff.png", "summary.csv"}) EXPECT_TRUE(fs::exists(t / "cmp/" + std::string(f))) << f;
+  for (const char* f : {"report.md", "report.html", "summary.csv"}) EXPECT_TRUE(fs::exists(t / "cmp/" + std::string(f))) << f;
+  for (const char* f : {"tradeoff.png", "tradeoff.svg"})
+    EXPECT_EQ(fs::exists(t / "cmp/" + std::string(f)), sp::plot::plots_available()) << f;
+  if (sp::plot::plots_available()) expect_contains(sp::test::read_text(t / "cmp/report.html"), "<img src=\"tradeoff.svg\"");
   std::string cmp = sp::test::read_text(t / "cmp/summary.csv");
   EXPECT_EQ(std::count(cmp.begin(), cmp.end(), '\n'), 9) << cmp;
 }

@@ -1,5 +1,6 @@
 // The pieces of sp_audit's reports: ReportDoc's Markdown and HTML (escaping, every cell present, table
-// shape checked), the trade-off plot (discs where the axes say, area growing with time, PNG written),
+// shape checked, the HTML showing a plot's SVG where the Markdown links its PNG), the trade-off plot (discs
+// where the axes say, area growing with time, every setting labelled in the SVG, PNG written),
 // summaries built from hand-made shadow metrics and LiRA results (mean/std, phases, privacy fields, CSV and
 // table), index lists, log tails, and the shadow lock seen by the status scan.
 #include <gtest/gtest.h>
@@ -13,7 +14,9 @@
 #include "paradigms/audit/report_doc.h"
 #include "paradigms/audit/tradeoff_plot.h"
 #include "paradigms/audit/worker_pool.h"
+#include "plot/write_figure.h"
 #include "tests/lira_test_util.h"
+#include "tests/plot_test_util.h"
 
 using namespace sp::audit;
 using sp::test::TempDir;
@@ -24,7 +27,8 @@ TEST(AuditReport, DocRendersEveryBlockInBothFormats) {
   d.heading("Results");
   d.paragraph("a & b");
   d.table({"attack", "TPR"}, {{"online", "12.5%"}, {"x|y", "<b>"}});
-  d.image("lira/roc.png", "ROC");
+  d.image("lira/roc.png", "ROC", "lira/roc.svg");
+  d.image("images/grid.png", "grid");
   d.code("{\"a\": 1}", "json");
   std::string md = d.markdown(), html = d.html();
   EXPECT_NE(md.find("# T <1>"), std::string::npos);
@@ -35,29 +39,42 @@ TEST(AuditReport, DocRendersEveryBlockInBothFormats) {
   EXPECT_NE(html.find("<title>T &lt;1&gt;</title>"), std::string::npos);
   EXPECT_NE(html.find("<p>a &amp; b</p>"), std::string::npos);
   EXPECT_NE(html.find("<td>&lt;b&gt;</td>"), std::string::npos);
-  EXPECT_NE(html.find("<img src=\"lira/roc.png\""), std::string::npos);
+  EXPECT_NE(html.find("<img src=\"lira/roc.svg\" alt=\"ROC\""), std::string::npos) << html;
+  EXPECT_EQ(html.find("lira/roc.png"), std::string::npos) << "the HTML shows the vector plot";
+  EXPECT_NE(html.find("<img src=\"images/grid.png\""), std::string::npos);
+  EXPECT_NE(md.find("![grid](images/grid.png)"), std::string::npos);
   EXPECT_EQ(html.find("<b>"), std::string::npos) << "unescaped cell";
   EXPECT_THROW(d.table({"a", "b"}, {{"1"}}), sp::Error);
 }
 
 TEST(AuditReport, TradeoffPlotPutsDiscsWhereTheAxesSay) {
-  std::vector<TradeoffPoint> pts = {{"baseline", 0.9, 0.3, 100}, {"dpsgd", 0.6, 0.002, 400}};
-  TradeoffLayout L = fit_layout(pts);
-  EXPECT_LE(L.acc_min, 0.6);
-  EXPECT_GE(L.acc_max, 0.9);
-  EXPECT_LT(tradeoff_x(L, 0.6), tradeoff_x(L, 0.9));
-  EXPECT_LT(tradeoff_y(L, 0.3), tradeoff_y(L, 0.002));  // higher TPR is higher up
-  EXPECT_EQ(tradeoff_y(L, 1e-6), tradeoff_y(L, 1e-3));  // below chance: drawn at the floor
+  std::vector<TradeoffPoint> pts = {{"baseline", 0.9, 0.3, 100}, {"dpsgd", 0.6, 0.002, 400}, {"coreset", 0.75, 1e-6, 50}};
+  const sp::plot::Figure f = tradeoff_figure(pts, "t");
+  EXPECT_LE(f.x.min, 0.6 - 0.02);
+  EXPECT_GE(f.x.max, 0.9 + 0.02);
+  EXPECT_EQ(f.y.scale, sp::plot::Scale::log);
+  EXPECT_LT(f.y.min, kTradeoffTprFloor);  // the random-guess line sits above the frame
+  ASSERT_EQ(f.discs.size(), 3u);
+  EXPECT_EQ(f.discs[2].y, kTradeoffTprFloor);  // below chance: drawn at the floor
   EXPECT_LT(disc_radius(100, 400), disc_radius(400, 400));
-  EXPECT_NEAR(double(disc_radius(100, 400)) / disc_radius(400, 400), 0.5, 0.05);  // area ~ time
-  sp::lira::Canvas c = render_tradeoff_plot(pts, "t", L);
-  for (const auto& p : pts) {
-    auto px = c.at(int(std::lround(tradeoff_x(L, p.accuracy))), int(std::lround(tradeoff_y(L, p.tpr))));
-    EXPECT_FALSE(px.r == 255 && px.g == 255 && px.b == 255) << p.label << ": no disc at its centre";
+  EXPECT_NEAR(disc_radius(100, 400) / disc_radius(400, 400), 0.5, 1e-9);  // area ~ time
+  EXPECT_EQ(f.discs[1].radius, disc_radius(400, 400));
+  if (!sp::plot::plots_available()) GTEST_SKIP() << "built with -DSP_CAIRO=OFF: no plots";
+  sp::plot::RenderInfo info;
+  const sp::test::Image im = sp::test::decode_png(sp::plot::render_png(f, "t.png", &info));
+  ASSERT_EQ(im.width, f.width);
+  for (size_t k = 0; k < pts.size(); ++k) {
+    const sp::plot::Disc& d = f.discs[k];
+    EXPECT_TRUE(sp::test::drawn_near(im, info.area.px(f.x, d.x), info.area.py(f.y, d.y), d.color, 1, 45))
+        << pts[k].label << ": no disc at its centre";
   }
+  EXPECT_TRUE(sp::test::white_border(im));
   TempDir t;
-  write_tradeoff_plot(t / "p.png", pts, "t");
+  EXPECT_EQ(write_tradeoff_plot(t / "p", pts, "t").size(), 2u);
   EXPECT_GT(fs::file_size(t / "p.png"), 1000u);
+  const std::string desc = sp::test::svg_desc(sp::test::read_text(t / "p.svg"));
+  for (const char* want : {"baseline", "dpsgd", "coreset", "test accuracy", "TPR at 0.1% FPR", "0.1%", "100%"})
+    EXPECT_NE(desc.find(want), std::string::npos) << want;
 }
 
 TEST(AuditReport, SummaryFromShadowsAndLiraResults) {

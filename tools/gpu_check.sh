@@ -7,7 +7,8 @@
 # in under 8 minutes.
 # Logs go to $OUT (the device tool's result folder) when set, else build-gpu/.
 # Carried dependencies: if .deps/ exists (tools/fetch_device_deps.sh), OpenBLAS, stb, CLI11, libcrypto, FFTW3
-# and the Boost.Math headers come from it.
+# and the Boost.Math headers come from it. The device machine has no cairo: built with -DSP_CAIRO=OFF, so no
+# plots are drawn (each run prints a note).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-build-gpu}
@@ -39,7 +40,7 @@ gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 
 log "configure + build (Release, CUDA)"
-cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DSP_CUDA=ON "${extra[@]}" >"$out/configure.log" 2>&1 \
+cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DSP_CUDA=ON -DSP_CAIRO=OFF "${extra[@]}" >"$out/configure.log" 2>&1 \
   || { tail -30 "$out/configure.log"; exit 1; }
 cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { grep -E "error" "$out/build.log" | head -40; tail -20 "$out/build.log"; exit 1; }
 log "built in $(( $(date +%s) - t0 )) s"

@@ -4,7 +4,8 @@
 # NVIDIA to get the CUDA backend; without them the build is CPU-only.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapack-dev nlohmann-json3-dev libstb-dev
-      libcli11-dev libgtest-dev python3-numpy libssl-dev libfftw3-dev libboost-math-dev)
+      libcli11-dev libgtest-dev python3-numpy libssl-dev libfftw3-dev libboost-math-dev libcairo2-dev
+      fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

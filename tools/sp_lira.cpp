@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "LiRA membership inference (leave-one-model-out over all S models, pooled ROC).\n"
       "Reads DIR/audit/labels.npy and DIR/shadow/<k>/{keep,logits}.npy (or the tensorflow-privacy\n"
-      "mi_lira_2021 layout) and writes results.json, scores_<attack>.npy, roc_<attack>.csv and roc.png.\n"
+      "mi_lira_2021 layout) and writes results.json, scores_<attack>.npy, roc_<attack>.csv, roc.png and roc.svg.\n"
       "With population queries (DIR/population/, shadow/<k>/population_logits.npy) RMIA runs as well."};
   LiraConfig cfg;
   std::string attacks = "all", layout = "synpriv", statistic = "logit", fit = "mean", stdev = "sample",
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   app.add_flag("--equalize-folds", cfg.attack.equalize_folds,
                "fit every fold on (IN - 1, OUT - 1) shadow models, whatever the target's membership, by also "
                "leaving out one model of the other group; removes the leave-one-out bias at small S");
-  app.add_flag("--no-plot", no_plot, "do not write roc.png");
+  app.add_flag("--no-plot", no_plot, "do not write roc.png and roc.svg");
   app.add_flag("--quiet", quiet, "print only errors");
   CLI11_PARSE(app, argc, argv);
 

@@ -19,6 +19,7 @@
 #include "paradigms/json_fields.h"
 #include "paradigms/paradigm.h"
 #include "paradigms/engine/shadow_train.h"
+#include "plot/write_figure.h"
 
 namespace fs = std::filesystem;
 
@@ -314,8 +315,9 @@ int run_compare(const std::vector<std::string>& dirs, const std::string& out, bo
     for (const ojson& s : summaries) a.push_back(s);
     std::printf("%s\n", a.dump(2).c_str());
   } else {
-    std::printf("%s\nwrote %s/report.md, %s/report.html, %s/tradeoff.png, %s/summary.csv\n",
-                summary_table(summaries).c_str(), out.c_str(), out.c_str(), out.c_str(), out.c_str());
+    const std::string plots = plot::plots_available() ? out + "/tradeoff.png, " + out + "/tradeoff.svg, " : "";
+    std::printf("%s\nwrote %s/report.md, %s/report.html, %s%s/summary.csv\n", summary_table(summaries).c_str(),
+                out.c_str(), out.c_str(), plots.c_str(), out.c_str());
   }
   return 0;
 }

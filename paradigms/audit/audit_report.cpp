@@ -11,6 +11,7 @@
 #include "paradigms/audit/report_doc.h"
 #include "paradigms/audit/tradeoff_plot.h"
 #include "paradigms/paradigm.h"
+#include "plot/write_figure.h"
 
 namespace fs = std::filesystem;
 
@@ -19,6 +20,11 @@ namespace sp::audit {
 namespace {
 
 std::string pct(double v, int digits = 2) { return percent_text(v, digits); }
+
+// In place of a plot a build without cairo could not draw, so a reader knows why it is missing.
+constexpr const char* kNoPlotsNote =
+    "Plots were not drawn: this synpriv was built with -DSP_CAIRO=OFF (without cairo); rebuild with cairo "
+    "(Debian package libcairo2-dev) to get them.";
 
 std::string now_utc() {
   std::time_t t = std::time(nullptr);
@@ -155,7 +161,10 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
     d.paragraph("The attacks were not run: " + s.value("attack_error", std::string("no results")) + ".");
   }
   if (s.contains("privacy_groups")) group_section(d, s);
-  if (fs::exists(dir + "/lira/roc.png")) d.image("lira/roc.png", "ROC curves of every attack (log-log)");
+  if (fs::exists(dir + "/lira/roc.png"))
+    d.image("lira/roc.png", "ROC curves of every attack (log-log)", fs::exists(dir + "/lira/roc.svg") ? "lira/roc.svg" : "");
+  else if (!plot::plots_available())
+    d.paragraph(kNoPlotsNote);
   if (const Paradigm* p = paradigm_of_summary(s)) p->report_section(d, s);
 
   d.heading("Utility");
@@ -182,7 +191,7 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
 
   if (!images.empty()) {
     d.heading("Data");
-    for (const ReportImage& im : images) d.image(im.path, im.caption);
+    for (const ReportImage& im : images) d.image(im.path, im.caption, im.svg);
   }
   d.heading("Configuration");
   d.code(s["config"].dump(2), "json");
@@ -201,7 +210,7 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
     p.seconds = summary_number(s["cost"]["total_seconds_per_model"], "mean");
     if (std::isfinite(p.accuracy) && std::isfinite(p.tpr)) pts.push_back(p);
   }
-  write_tradeoff_plot(out + "/tradeoff.png", pts, "Privacy vs utility vs cost");
+  const bool plotted = !write_tradeoff_plot(out + "/tradeoff", pts, "Privacy vs utility vs cost").empty();
   write_file_atomic(out + "/summary.csv", summary_csv(summaries));
 
   ReportDoc d("synpriv comparison of " + std::to_string(summaries.size()) + " experiments");
@@ -252,7 +261,11 @@ void write_compare_report(const std::string& out, const std::vector<ojson>& summ
                                    "s / model", "shadows"};
   for (size_t c = 0; c < columns.size(); ++c) head.insert(head.begin() + 3 + long(c), columns[c]->comparison_heading());
   d.table(head, rows);
-  d.image("tradeoff.png", "Privacy (TPR at 0.1% FPR) vs utility (test accuracy); disc area: training time per model");
+  if (plotted)
+    d.image("tradeoff.png", "Privacy (TPR at 0.1% FPR) vs utility (test accuracy); disc area: training time per model",
+            "tradeoff.svg");
+  else
+    d.paragraph(kNoPlotsNote);
   d.heading("Every attack");
   d.code(summary_table(summaries));
   write_both(out, d);

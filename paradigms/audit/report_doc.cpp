@@ -35,19 +35,19 @@ std::string markdown_cell(const std::string& s) {
 
 void ReportDoc::heading(const std::string& text, int level) {
   SP_CHECK(level >= 1 && level <= 4, "report heading level ", level);
-  blocks_.push_back({Kind::heading, level, text, "", {}, {}});
+  blocks_.push_back({Kind::heading, level, text, "", "", {}, {}});
 }
-void ReportDoc::paragraph(const std::string& text) { blocks_.push_back({Kind::paragraph, 0, text, "", {}, {}}); }
+void ReportDoc::paragraph(const std::string& text) { blocks_.push_back({Kind::paragraph, 0, text, "", "", {}, {}}); }
 void ReportDoc::table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   for (const auto& r : rows)
     SP_CHECK(r.size() == header.size(), "report table: a row has ", r.size(), " cells for ", header.size(), " columns");
-  blocks_.push_back({Kind::table, 0, "", "", header, rows});
+  blocks_.push_back({Kind::table, 0, "", "", "", header, rows});
 }
-void ReportDoc::image(const std::string& path, const std::string& caption) {
-  blocks_.push_back({Kind::image, 0, path, caption, {}, {}});
+void ReportDoc::image(const std::string& path, const std::string& caption, const std::string& html_path) {
+  blocks_.push_back({Kind::image, 0, path, caption, html_path, {}, {}});
 }
 void ReportDoc::code(const std::string& text, const std::string& language) {
-  blocks_.push_back({Kind::code, 0, text, language, {}, {}});
+  blocks_.push_back({Kind::code, 0, text, language, "", {}, {}});
 }
 
 std::string ReportDoc::markdown() const {
@@ -106,7 +106,7 @@ std::string ReportDoc::html() const {
         o += "</table>\n";
         break;
       case Kind::image:
-        o += "<figure><img src=\"" + html_escape(b.text) + "\" alt=\"" + html_escape(b.extra) + "\"><figcaption>" +
+        o += "<figure><img src=\"" + html_escape(b.html_src.empty() ? b.text : b.html_src) + "\" alt=\"" + html_escape(b.extra) + "\"><figcaption>" +
              html_escape(b.extra) + "</figcaption></figure>\n";
         break;
       case Kind::code: o += "<pre><code>" + html_escape(b.text) + "</code></pre>\n"; break;

@@ -14,7 +14,8 @@ class ReportDoc {
   void heading(const std::string& text, int level = 2);
   void paragraph(const std::string& text);  // plain text (escaped in both renderings)
   void table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
-  void image(const std::string& path, const std::string& caption);  // path relative to the report
+  // Paths relative to the report; the HTML shows html_path instead of path when given (an SVG of a PNG plot).
+  void image(const std::string& path, const std::string& caption, const std::string& html_path = "");
   void code(const std::string& text, const std::string& language = "");
 
   std::string markdown() const;
@@ -26,6 +27,7 @@ class ReportDoc {
     Kind kind;
     int level = 0;
     std::string text, extra;  // heading/paragraph/code text; image path + caption; code language
+    std::string html_src;     // image shown by the HTML rendering when not empty
     std::vector<std::string> header;
     std::vector<std::vector<std::string>> rows;
   };

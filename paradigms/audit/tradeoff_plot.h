@@ -1,13 +1,13 @@
-// The privacy-utility-cost scatter plot of `sp_audit --compare` (the paper's Figure 1 view): test accuracy
-// on x (linear, in %), TPR at 0.1% FPR on y (log scale from the 0.1% of a random guess to 100%, the chance
-// level drawn dashed), one disc per experiment whose area is proportional to its training time per model,
-// labelled with its setting. Tested in tests/test_sp_audit_report.cpp (discs land where the axes say,
-// sizes grow with time, PNG written).
+// The privacy-utility-cost scatter plot of `sp_audit --compare` (the paper's Figure 1 view; tradeoff.png and
+// tradeoff.svg): test accuracy on x (linear, in %), TPR at 0.1% FPR on y (log scale from the 0.1% of a random
+// guess to 100%, the random-guess level drawn dashed), one disc per experiment whose area is proportional to
+// its training time per model, labelled with its setting. Drawn by plot/. Tested in
+// tests/test_sp_audit_report.cpp (axis ranges, discs where the axes say and sized by time, labels in the SVG).
 #pragma once
 #include <string>
 #include <vector>
 
-#include "attacks/raster.h"
+#include "plot/figure.h"
 
 namespace sp::audit {
 
@@ -18,22 +18,16 @@ struct TradeoffPoint {
   double seconds = 0;   // training time per model
 };
 
-struct TradeoffLayout {
-  int width = 1000, height = 720;
-  int left = 110, right = 40, top = 60, bottom = 90;
-  double acc_min = 0, acc_max = 1;  // x range, from the points (with a margin) when not given
-  double log_tpr_min = -3;          // y spans [10^log_tpr_min, 1]
-};
+inline constexpr double kTradeoffTprFloor = 1e-3;  // a random guess's TPR at 0.1% FPR: the y axis' bottom
 
-// The layout with the x range fitted to the points.
-TradeoffLayout fit_layout(const std::vector<TradeoffPoint>& pts);
-double tradeoff_x(const TradeoffLayout& L, double accuracy);
-double tradeoff_y(const TradeoffLayout& L, double tpr);
 // Disc radius in pixels for a training time, given the largest time among the points.
-int disc_radius(double seconds, double max_seconds);
+double disc_radius(double seconds, double max_seconds);
 
-lira::Canvas render_tradeoff_plot(const std::vector<TradeoffPoint>& pts, const std::string& title,
-                                  const TradeoffLayout& L);
-void write_tradeoff_plot(const std::string& path, const std::vector<TradeoffPoint>& pts, const std::string& title);
+// Accuracy range fitted to the points (multiples of 5%, within [0, 1]); the y axis from just below the floor
+// to 100%.
+plot::Figure tradeoff_figure(const std::vector<TradeoffPoint>& pts, const std::string& title);
+// Writes STEM.png and STEM.svg; returns the paths written (none in a build without plots).
+std::vector<std::string> write_tradeoff_plot(const std::string& stem, const std::vector<TradeoffPoint>& pts,
+                                             const std::string& title);
 
 }  // namespace sp::audit

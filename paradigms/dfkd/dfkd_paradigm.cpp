@@ -105,12 +105,12 @@ class Dfkd final : public Paradigm {
     for (int k = 0; k < cfg.num_shadows; ++k)
       if (fs::exists(dir + "/shadow/" + std::to_string(k) + "/metrics.json")) done.push_back(k);
     const std::vector<DistanceGroup> g = pooled_distances(dir, done);
-    if (!g[0].values.empty() || !g[2].values.empty()) {
-      write_distance_plot(dir + "/images/dfkd_logit_distances.png", g, "nearest generated image, teacher logits");
+    if ((!g[0].values.empty() || !g[2].values.empty()) &&
+        !write_distance_plot(dir + "/images/dfkd_logit_distances", g, "nearest generated image, teacher logits").empty())
       out.push_back({"images/dfkd_logit_distances.png",
                      "Paper Fig. 9: for each audit sample and clean training image, the distance in its teacher's "
-                     "logit space to the nearest generated image (empirical CDF over every finished shadow)"});
-    }
+                     "logit space to the nearest generated image (empirical CDF over every finished shadow)",
+                     "images/dfkd_logit_distances.svg"});
     return out;
   }
 

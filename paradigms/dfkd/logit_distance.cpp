@@ -5,10 +5,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "attacks/linear_axes.h"
-#include "attacks/roc_plot.h"
-#include "data/png.h"
 #include "kernels/error.h"
+#include "plot/ticks.h"
+#include "plot/write_figure.h"
 
 namespace sp::dfkd {
 
@@ -31,53 +30,53 @@ std::vector<double> nearest_distances(const std::vector<float>& queries, const s
   return out;
 }
 
-void write_distance_plot(const std::string& path, const std::vector<DistanceGroup>& groups, const std::string& title) {
+plot::Figure distance_figure(const std::vector<DistanceGroup>& groups, const std::string& title,
+                             const std::string& name) {
   double xmax = 0;
   bool any = false;
   for (const DistanceGroup& g : groups)
     for (double v : g.values)
       if (std::isfinite(v)) xmax = std::max(xmax, v), any = true;
-  SP_CHECK(any, "distance plot ", path, ": no finite distance to draw");
-  if (xmax <= 0) xmax = 1;
-  lira::LinearAxes ax;
-  ax.left = 100;
-  ax.right = 32;
-  ax.xmax = xmax;
-  lira::AxisText text;
-  text.y_format = "%.2f";
-  text.x_title = "distance to the nearest generated image (teacher logits)";
-  text.x_title_scale = 1;
-  text.y_title = "fraction <= x";
-  text.title = title;
-  lira::Canvas c = lira::draw_linear_axes(ax, text);
-  const lira::Rgb black{0, 0, 0};
-  ax.clip_to_plot(c);
+  SP_CHECK(any, "distance plot ", name, ": no finite distance to draw");
+  plot::Figure f;
+  f.width = 800;
+  f.height = 500;
+  f.title = title;
+  f.x = {"distance to the nearest generated image (teacher logits)", plot::Scale::linear, 0,
+         plot::nice_range(0, xmax > 0 ? xmax : 1).max, plot::TickStyle::number};
+  // A little room above 1 and below 0, so the flat ends of the CDFs are not hidden under the frame.
+  f.y = {"fraction of samples at distance ≤ x", plot::Scale::linear, -0.02, 1.04, plot::TickStyle::number};
   size_t colour = 0;
-  std::vector<std::pair<std::string, size_t>> legend;
   for (const DistanceGroup& g : groups) {
     std::vector<double> v;
     for (double x : g.values)
       if (std::isfinite(x)) v.push_back(x);
     if (v.empty()) continue;
     std::sort(v.begin(), v.end());
+    plot::Line l;
+    l.label = g.label + " (n=" + std::to_string(v.size()) + ")";
+    l.color = plot::palette(colour++);
+    // The empirical CDF as a step function: flat, then up by 1/n at each value.
     const double n = double(v.size());
-    double prev_x = 0, prev_y = 0;
-    for (size_t i = 0; i < v.size(); ++i) {  // a step function: up at each value
-      const double y = double(i + 1) / n;
-      c.line(ax.px(prev_x), ax.py(prev_y), ax.px(v[i]), ax.py(prev_y), lira::curve_color(colour), 2);
-      c.line(ax.px(v[i]), ax.py(prev_y), ax.px(v[i]), ax.py(y), lira::curve_color(colour), 2);
-      prev_x = v[i], prev_y = y;
+    l.x.push_back(0);
+    l.y.push_back(0);
+    for (size_t i = 0; i < v.size(); ++i) {
+      l.x.push_back(v[i]);
+      l.y.push_back(double(i) / n);
+      l.x.push_back(v[i]);
+      l.y.push_back(double(i + 1) / n);
     }
-    c.line(ax.px(prev_x), ax.py(1), ax.px(xmax), ax.py(1), lira::curve_color(colour), 2);
-    legend.push_back({g.label + " (n=" + std::to_string(v.size()) + ")", colour++});
+    l.x.push_back(f.x.max);
+    l.y.push_back(1);
+    f.lines.push_back(std::move(l));
   }
-  c.reset_clip();
-  for (size_t k = 0; k < legend.size(); ++k) {
-    const int y = ax.height - ax.bottom - 20 - int(legend.size() - k) * 18, x = ax.width - ax.right;
-    c.fill_rect(x - 220, y, x - 208, y + 10, lira::curve_color(legend[k].second));
-    c.text(x - 202, y + 1, legend[k].first, black, 1);
-  }
-  write_png_rgb(path, ax.width, ax.height, c.pixels());
+  f.legend = plot::LegendPlace::lower_right;  // CDFs rise from the lower left to the upper right
+  return f;
+}
+
+std::vector<std::string> write_distance_plot(const std::string& stem, const std::vector<DistanceGroup>& groups,
+                                             const std::string& title) {
+  return plot::write_figure(distance_figure(groups, title, stem + ".png"), stem);
 }
 
 }  // namespace sp::dfkd

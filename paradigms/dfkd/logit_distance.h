@@ -5,8 +5,11 @@
 // canaries, OUT canaries and clean training images. Tested in tests/test_dfkd_synthesis.cpp (hand-made
 // points; the plot's curves land inside its axes).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "plot/figure.h"
 
 namespace sp::dfkd {
 
@@ -18,8 +21,13 @@ struct DistanceGroup {
   std::vector<double> values;
 };
 
-// One CDF curve per group (empty groups skipped); throws sp::Error when no group has a finite value.
-void write_distance_plot(const std::string& path, const std::vector<DistanceGroup>& groups, const std::string& title);
+// One CDF curve per group (empty groups skipped); throws sp::Error naming `name` when no group has a finite
+// value.
+plot::Figure distance_figure(const std::vector<DistanceGroup>& groups, const std::string& title,
+                             const std::string& name);
+// Writes STEM.png and STEM.svg (drawn by plot/); returns the paths written (none in a build without plots).
+std::vector<std::string> write_distance_plot(const std::string& stem, const std::vector<DistanceGroup>& groups,
+                                             const std::string& title);
 
 
 }  // namespace sp::dfkd

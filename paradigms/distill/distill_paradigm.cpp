@@ -199,8 +199,9 @@ class Distill final : public Paradigm {
       if (!c.points.empty()) curves.push_back(std::move(c));
     }
     if (!curves.empty() && curves.front().points.size() > 1) {
-      write_loss_plot(dir + "/images/distill_loss.png", curves, "distillation loss (mean per class and step)");
-      out.push_back({"images/distill_loss.png", "Distillation loss of every shadow over the iterations"});
+      if (!write_loss_plot(dir + "/images/distill_loss", curves, "distillation loss (mean per class and step)").empty())
+        out.push_back({"images/distill_loss.png", "Distillation loss of every shadow over the iterations",
+                       "images/distill_loss.svg"});
     }
     const std::pair<const char*, const char*> files[] = {
         {"init.png", "Shadow 0's initial images, one row per class (IN canaries framed in red)"},
