@@ -4,6 +4,7 @@
 # NVIDIA to get the CUDA backend; without them the build is CPU-only.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapack-dev nlohmann-json3-dev libstb-dev
+      python3-dev pybind11-dev python3-pytest python3-venv
       libcli11-dev libgtest-dev zlib1g-dev python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
