@@ -249,6 +249,8 @@ py::object lira_scores_py(py::handle keep_obj, py::handle logits_obj, py::handle
     A = int64_t(views.size());
   } else {
     SP_CHECK(labels_obj.is_none(), "lira_scores: labels go with logits; phi already is the statistic");
+    SP_CHECK(statistic == "logit", "lira_scores: statistic='", statistic,
+             "' applies to logits; phi already is the statistic (compute it with lira_statistic)");
     phi_in = float_array<double>(phi_obj, "phi", {2, 3});
     S = phi_in.shape(0);
     M = phi_in.shape(1);

@@ -41,6 +41,7 @@ def test_shapes_and_dtypes():
     raises(r"logits: expected floating-point values, got dtype int64", synpriv.lira_scores, keep,
            logits=logits.astype(np.int64), labels=labels)
     raises(r"give either logits \(with labels\) or phi", synpriv.lira_scores, keep)
+    raises(r"statistic='hinge' applies to logits", synpriv.lira_scores, keep, phi=np.zeros((4, 6)), statistic="hinge")
     raises(r"scores: shape \(4, 5\) does not match keep \(4, 6\)", synpriv.evaluate, np.zeros((4, 5)), keep)
     raises(r"member: shape \(3,\) does not match scores \(4,\)", synpriv.roc_auc, np.zeros(4), np.zeros(3, bool))
     raises(r"population_logits: shape .* does not match logits", synpriv.rmia_scores, keep, logits=logits,

@@ -19,9 +19,10 @@ def test_pip_install_builds_and_imports(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the venv must find its own copy
-    cmd = [python, "-m", "pip", "install", "--no-cache-dir", str(source), "-C", f"build-dir={tmp_path / 'build'}"]
+    cmd = [python, "-m", "pip", "install", "--no-cache-dir", str(source),
+           f"--config-settings=build-dir={tmp_path / 'build'}"]
     if shutil.which("ccache"):
-        cmd += ["-C", "cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+        cmd += ["--config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}"
 
