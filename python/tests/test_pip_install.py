@@ -1,9 +1,9 @@
 # `pip install .` from the checkout into a fresh virtual environment made with --system-site-packages (NumPy comes
 # from the system): pip fetches the build requirements (scikit-build-core, pybind11) from PyPI, scikit-build-core
 # runs the project's CMake build for the module alone and installs it; the venv's Python then imports it from its
-# site-packages and gets the numbers of the module built by ctest. A cold build compiles the whole C++ core (about
-# 7 minutes on 2 busy cores), so ctest registers this test (python_pip_install, label pip) only when configured with
-# -DSP_TEST_PIP_INSTALL=ON; ccache, when on PATH, is used as the compiler launcher.
+# site-packages and gets the numbers of the module built by ctest. A cold build compiles the whole C++ core (9.5
+# minutes measured at -j 1 on 2 busy cores), so ctest registers this test (python_pip_install, label pip) only when
+# configured with -DSP_TEST_PIP_INSTALL=ON; ccache, when on PATH, is used as the compiler launcher.
 import os
 import pathlib
 import shutil
