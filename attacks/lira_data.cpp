@@ -304,8 +304,8 @@ LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {
   return d;
 }
 
-LiraData make_lira_data(int64_t S, int64_t M, int64_t A, const std::vector<double>& phi_sma,
-                        const std::vector<uint8_t>& keep_sm) {
+LiraData make_lira_data(int64_t S, int64_t M, int64_t A, std::span<const double> phi_sma,
+                        std::span<const uint8_t> keep_sm) {
   SP_CHECK(S >= 1 && M >= 1 && A >= 1, "make_lira_data: S, M, A must be positive, got ", S, ", ", M, ", ", A);
   SP_CHECK(int64_t(phi_sma.size()) == S * M * A && int64_t(keep_sm.size()) == S * M,
            "make_lira_data: phi has ", phi_sma.size(), " values and keep ", keep_sm.size(), " for S=", S, " M=", M,

@@ -5,6 +5,7 @@
 // NaN policies) and end to end in tests/test_lira_cli.cpp.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,9 +69,14 @@ struct LiraData {
 
 LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt);
 
-// Tests and synthetic studies: phi given as [S][M][A] and keep as [S][M] (0/1).
-LiraData make_lira_data(int64_t S, int64_t M, int64_t A, const std::vector<double>& phi_sma,
-                        const std::vector<uint8_t>& keep_sm);
+// Tests, synthetic studies and the Python module: phi given as [S][M][A] and keep as [S][M] (0/1), read in place.
+// A (model, sample) pair with a non-finite phi is dropped (valid 0, counted in dropped_pairs).
+LiraData make_lira_data(int64_t S, int64_t M, int64_t A, std::span<const double> phi_sma,
+                        std::span<const uint8_t> keep_sm);
+inline LiraData make_lira_data(int64_t S, int64_t M, int64_t A, const std::vector<double>& phi_sma,
+                               const std::vector<uint8_t>& keep_sm) {
+  return make_lira_data(S, M, A, std::span<const double>(phi_sma), std::span<const uint8_t>(keep_sm));
+}
 
 int resolve_threads(int requested);
 // `views` checked against the A query views of `source` (each in [0, A), no repeats); empty means all A.

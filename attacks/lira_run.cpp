@@ -91,6 +91,85 @@ void check_config(const LiraConfig& c) {
 
 }  // namespace
 
+std::vector<AttackResult> evaluate_attacks(std::span<const AttackScores> scores, std::span<const uint8_t> labels,
+                                           int64_t S, int64_t M, const LiraConfig& cfg, int threads,
+                                           std::span<const int64_t> groups, std::span<const uint8_t> valid) {
+  SP_CHECK(S >= 1 && M >= 1 && int64_t(labels.size()) == S * M, "evaluate_attacks: ", labels.size(),
+           " labels for S = ", S, " models and M = ", M, " samples");
+  SP_CHECK(groups.empty() || groups.size() == labels.size(), "evaluate_attacks: ", groups.size(), " group values for ",
+           labels.size(), " pairs");
+  SP_CHECK(valid.empty() || valid.size() == labels.size(), "evaluate_attacks: ", valid.size(), " validity flags for ",
+           labels.size(), " pairs");
+  for (const AttackScores& as : scores)
+    SP_CHECK(int64_t(as.scores.size()) == S * M, "evaluate_attacks: ", attack_name(as.attack), " has ",
+             as.scores.size(), " scores for S = ", S, " models and M = ", M, " samples");
+  std::map<int64_t, size_t> group_slot;
+  if (!groups.empty()) {
+    for (size_t p = 0; p < groups.size(); ++p)
+      if (valid.empty() || valid[size_t((int64_t(p) % M) * S + int64_t(p) / M)]) group_slot.emplace(groups[p], 0);
+    SP_CHECK(group_slot.size() <= kMaxGroups, cfg.groups, ": ", group_slot.size(), " distinct group values (at most ",
+             kMaxGroups, " supported; groups are categories such as 0/1, not per-sample ids)");
+    size_t k = 0;
+    for (auto& [v, slot] : group_slot) slot = k++;
+  }
+  MetricsOptions mo;
+  mo.delta = cfg.delta;
+  mo.bootstrap = cfg.bootstrap;
+  mo.seed = cfg.seed;
+  mo.threads = threads;
+  // orders[k]: attack k's pairs by descending score; group_orders[k][g]: the same, restricted to group g.
+  // Attacks are evaluated concurrently; each evaluation is single-threaded.
+  const size_t n_att = scores.size();
+  std::vector<std::vector<int64_t>> orders(n_att);
+  std::vector<std::vector<std::vector<int64_t>>> group_orders(n_att);
+  std::vector<AttackResult> out(n_att);
+  parallel_tasks(int64_t(n_att), threads, [&](int64_t k, int) {
+    const AttackScores& as = scores[size_t(k)];
+    AttackResult& ar = out[size_t(k)];
+    ar.attack = as.attack;
+    orders[size_t(k)] = order_desc(as.scores);
+    ar.overall = evaluate(as.scores, labels, orders[size_t(k)], mo, true);
+    auto& go = group_orders[size_t(k)];
+    go.resize(group_slot.size());
+    if (!groups.empty()) {
+      for (int64_t p : orders[size_t(k)]) go[group_slot.at(groups[size_t(p)])].push_back(p);
+      for (const auto& [v, slot] : group_slot) ar.groups.push_back({v, evaluate(as.scores, labels, go[slot], mo, false)});
+    }
+  });
+  // One-run audits: each target model on its own, from its row of scores.
+  OneRunOptions oro;
+  oro.delta = cfg.delta;
+  oro.confidence = cfg.one_run_confidence;
+  for (AttackResult& ar : out) {
+    ar.one_run.resize(size_t(S));
+    ar.one_run_valid = ar.attack == Attack::global_threshold || cfg.attack.equalize_folds;
+  }
+  parallel_tasks(int64_t(n_att) * S, threads, [&](int64_t task, int) {
+    const int64_t k = task / S, t = task % S;
+    std::span<const double> row(scores[size_t(k)].scores.data() + t * M, size_t(M));
+    std::span<const uint8_t> member(labels.data() + t * M, size_t(M));
+    out[size_t(k)].one_run[size_t(t)] = one_run_audit(row, member, oro);
+  });
+  // Bootstrap intervals from replicates shared by the attacks (overall, then per group).
+  std::vector<Metrics*> ms;
+  std::vector<BootstrapTarget> targets;
+  for (size_t k = 0; k < n_att; ++k) {
+    ms.push_back(&out[k].overall);
+    targets.push_back({scores[k].scores, orders[k]});
+  }
+  add_bootstrap(ms, targets, labels, M, mo);
+  for (size_t g = 0; g < group_slot.size(); ++g) {
+    ms.clear();
+    targets.clear();
+    for (size_t k = 0; k < n_att; ++k) {
+      ms.push_back(&out[k].groups[g].second);
+      targets.push_back({scores[k].scores, group_orders[k][g]});
+    }
+    add_bootstrap(ms, targets, labels, M, mo);
+  }
+  return out;
+}
+
 LiraResult run_lira(const LiraConfig& cfg) {
   check_config(cfg);
   const int threads = resolve_threads(cfg.threads);
@@ -171,71 +250,8 @@ LiraResult run_lira(const LiraConfig& cfg) {
 
   t0 = std::chrono::steady_clock::now();
   c0 = cpu_seconds();
-  std::map<int64_t, size_t> group_slot;
-  if (!groups.empty()) {
-    for (size_t p = 0; p < groups.size(); ++p)
-      if (d.valid[size_t((int64_t(p) % M) * S + int64_t(p) / M)]) group_slot.emplace(groups[p], 0);
-    SP_CHECK(group_slot.size() <= kMaxGroups, cfg.groups, ": ", group_slot.size(), " distinct group values (at most ",
-             kMaxGroups, " supported; groups are categories such as 0/1, not per-sample ids)");
-    size_t k = 0;
-    for (auto& [v, slot] : group_slot) slot = k++;
-    res.has_groups = true;
-  }
-  MetricsOptions mo;
-  mo.delta = cfg.delta;
-  mo.bootstrap = cfg.bootstrap;
-  mo.seed = cfg.seed;
-  mo.threads = threads;
-  // orders[k]: attack k's pairs by descending score; group_orders[k][g]: the same, restricted to group g.
-  // Attacks are evaluated concurrently; each evaluation is single-threaded.
-  const size_t n_att = scores.size();
-  std::vector<std::vector<int64_t>> orders(n_att);
-  std::vector<std::vector<std::vector<int64_t>>> group_orders(n_att);
-  res.attacks.resize(n_att);
-  parallel_tasks(int64_t(n_att), threads, [&](int64_t k, int) {
-    const AttackScores& as = scores[size_t(k)];
-    AttackResult& ar = res.attacks[size_t(k)];
-    ar.attack = as.attack;
-    orders[size_t(k)] = order_desc(as.scores);
-    ar.overall = evaluate(as.scores, labels, orders[size_t(k)], mo, true);
-    auto& go = group_orders[size_t(k)];
-    go.resize(group_slot.size());
-    if (!groups.empty()) {
-      for (int64_t p : orders[size_t(k)]) go[group_slot.at(groups[size_t(p)])].push_back(p);
-      for (const auto& [v, slot] : group_slot) ar.groups.push_back({v, evaluate(as.scores, labels, go[slot], mo, false)});
-    }
-  });
-  // One-run audits: each target model on its own, from its row of scores.
-  OneRunOptions oro;
-  oro.delta = cfg.delta;
-  oro.confidence = cfg.one_run_confidence;
-  for (AttackResult& ar : res.attacks) {
-    ar.one_run.resize(size_t(S));
-    ar.one_run_valid = ar.attack == Attack::global_threshold || cfg.attack.equalize_folds;
-  }
-  parallel_tasks(int64_t(n_att) * S, threads, [&](int64_t task, int) {
-    const int64_t k = task / S, t = task % S;
-    std::span<const double> row(scores[size_t(k)].scores.data() + t * M, size_t(M));
-    std::span<const uint8_t> member(labels.data() + t * M, size_t(M));
-    res.attacks[size_t(k)].one_run[size_t(t)] = one_run_audit(row, member, oro);
-  });
-  // Bootstrap intervals from replicates shared by the attacks (overall, then per group).
-  std::vector<Metrics*> ms;
-  std::vector<BootstrapTarget> targets;
-  for (size_t k = 0; k < scores.size(); ++k) {
-    ms.push_back(&res.attacks[k].overall);
-    targets.push_back({scores[k].scores, orders[k]});
-  }
-  add_bootstrap(ms, targets, labels, M, mo);
-  for (size_t g = 0; g < group_slot.size(); ++g) {
-    ms.clear();
-    targets.clear();
-    for (size_t k = 0; k < scores.size(); ++k) {
-      ms.push_back(&res.attacks[k].groups[g].second);
-      targets.push_back({scores[k].scores, group_orders[k][g]});
-    }
-    add_bootstrap(ms, targets, labels, M, mo);
-  }
+  res.attacks = evaluate_attacks(scores, labels, S, M, cfg, threads, groups, d.valid);
+  res.has_groups = !groups.empty();
   res.seconds_metrics = seconds_since(t0);
   res.cpu_metrics = cpu_seconds() - c0;
 

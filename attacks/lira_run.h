@@ -4,6 +4,7 @@
 // Tested end to end in tests/test_lira_cli.cpp.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,6 +75,16 @@ struct LiraResult {
 };
 
 LiraResult run_lira(const LiraConfig& cfg);
+
+// run_lira's metrics phase, also for scores computed elsewhere (the Python module): for each attack's scores
+// ([S][M], row = target model, NaN = not scored) against labels ([S][M], 1 = member), the pooled metrics with the
+// thinned ROC, each target model's one-run bound from its row, the bootstrap interval from replicates shared by
+// the attacks and, with `groups` (a value per pair p = t * M + i), the same per group value over the pairs whose
+// valid[i * S + t] is set (all when `valid` is empty). Uses cfg's delta, one_run_confidence, bootstrap, seed and
+// attack.equalize_folds (which makes the reference-based one-run bounds valid).
+std::vector<AttackResult> evaluate_attacks(std::span<const AttackScores> scores, std::span<const uint8_t> labels,
+                                           int64_t S, int64_t M, const LiraConfig& cfg, int threads,
+                                           std::span<const int64_t> groups = {}, std::span<const uint8_t> valid = {});
 
 // run_lira with cfg's attacks, then, where a fit fails (too few shadow models for per-sample variances), with the
 // global-variance online, offline and global-threshold attacks, then the global threshold alone. Returns "" on

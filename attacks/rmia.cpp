@@ -270,8 +270,8 @@ RmiaData load_rmia_data(const ExperimentFiles& files, const RmiaOptions& opt) {
   return d;
 }
 
-RmiaData make_rmia_data(int64_t S, int64_t M, int64_t P, int64_t A, const std::vector<double>& logp_x_sma,
-                        const std::vector<double>& logp_z_spa, const std::vector<uint8_t>& keep_sm) {
+RmiaData make_rmia_data(int64_t S, int64_t M, int64_t P, int64_t A, std::span<const double> logp_x_sma,
+                        std::span<const double> logp_z_spa, std::span<const uint8_t> keep_sm) {
   SP_CHECK(S >= 2 && M >= 1 && P >= 1 && A >= 1, "make_rmia_data: need S >= 2 and positive M, P, A");
   SP_CHECK(int64_t(logp_x_sma.size()) == S * M * A && int64_t(logp_z_spa.size()) == S * P * A &&
                int64_t(keep_sm.size()) == S * M,

@@ -17,6 +17,7 @@
 // and end to end in tests/test_lira_cli.cpp.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,9 +57,15 @@ struct RmiaData {
 // not match the audit logits (queries, classes).
 RmiaData load_rmia_data(const ExperimentFiles& files, const RmiaOptions& opt);
 
-// Tests: log-probabilities given directly, [S][M][A] and [S][P][A]; keep [S][M].
-RmiaData make_rmia_data(int64_t S, int64_t M, int64_t P, int64_t A, const std::vector<double>& logp_x_sma,
-                        const std::vector<double>& logp_z_spa, const std::vector<uint8_t>& keep_sm);
+// Tests and the Python module: log-probabilities given directly, [S][M][A] and [S][P][A]; keep [S][M]; read in
+// place. A pair with a non-finite log-probability is marked invalid (valid_x / valid_z 0).
+RmiaData make_rmia_data(int64_t S, int64_t M, int64_t P, int64_t A, std::span<const double> logp_x_sma,
+                        std::span<const double> logp_z_spa, std::span<const uint8_t> keep_sm);
+inline RmiaData make_rmia_data(int64_t S, int64_t M, int64_t P, int64_t A, const std::vector<double>& logp_x_sma,
+                               const std::vector<double>& logp_z_spa, const std::vector<uint8_t>& keep_sm) {
+  return make_rmia_data(S, M, P, A, std::span<const double>(logp_x_sma), std::span<const double>(logp_z_spa),
+                        std::span<const uint8_t>(keep_sm));
+}
 
 struct RmiaScores {
   std::vector<AttackScores> attacks;  // [S][M] each, NaN where not scored

@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapack-dev nlohmann-json3-dev libstb-dev
       libcli11-dev libgtest-dev python3-numpy libssl-dev libfftw3-dev libboost-math-dev libcairo2-dev
-      fonts-dejavu-core)
+      fonts-dejavu-core python3-dev pybind11-dev python3-pytest python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
