@@ -19,6 +19,7 @@
 #include "paradigms/json_fields.h"
 #include "paradigms/paradigm.h"
 #include "paradigms/engine/shadow_train.h"
+#include "paradigms/audit/exit_status.h"
 
 namespace fs = std::filesystem;
 
@@ -132,12 +133,14 @@ void train_in_workers(const RunConfig& cfg, const AuditOptions& o, const std::ve
   run_worker_pool(sibling_tool(o.self_path, "sp_train"), o.dir + "/config.json", o.dir, todo, slots, o.log_every, say);
 }
 
-// The attacks over the finished shadows; returns results.json, or null with *error saying why not. With
-// few finished shadows the attacks that fit IN and OUT Gaussians per sample cannot run (too few models
-// per leave-one-out fold); then the others run alone and *note says what was left out.
+// The attacks over the finished shadows; returns results.json, or null with *error saying why not
+// (*failed: an error, such as an unreadable file, rather than fewer than 2 finished shadows). With few
+// finished shadows the attacks that fit IN and OUT Gaussians per sample cannot run (too few models per
+// leave-one-out fold); then the others run alone and *note says what was left out.
 nlohmann::json run_attacks(const std::string& dir, const std::string& groups, const std::vector<int>& done, int total,
-                           int bootstrap, bool equalize_folds, std::string* error, std::string* note) {
+                           int bootstrap, bool equalize_folds, std::string* error, bool* failed, std::string* note) {
   using lira::Attack;
+  *failed = false;
   if (done.size() < 2) {
     *error = "only " + std::to_string(done.size()) + " finished shadow model(s); LiRA needs at least 2";
     return nullptr;
@@ -174,6 +177,7 @@ nlohmann::json run_attacks(const std::string& dir, const std::string& groups, co
     }
   }
   *error = first_error;
+  *failed = true;
   return nullptr;
 }
 
@@ -243,9 +247,10 @@ int run_audit(const AuditOptions& o) {
   std::vector<int> done = shadows_in_state(shadows, ShadowState::done);
   say("attacking " + std::to_string(done.size()) + " finished shadow models with LiRA...");
   std::string attack_error, attack_note;
-  nlohmann::json lira =
-      run_attacks(o.dir, paradigm.lira_groups(o.dir), done, cfg.num_shadows, o.bootstrap, o.equalize_folds, &attack_error, &attack_note);
-  if (!attack_error.empty()) say("  attacks not run: " + attack_error);
+  bool attacks_failed = false;
+  nlohmann::json lira = run_attacks(o.dir, paradigm.lira_groups(o.dir), done, cfg.num_shadows, o.bootstrap,
+                                    o.equalize_folds, &attack_error, &attacks_failed, &attack_note);
+  if (!attack_error.empty()) say(std::string("  ") + (attacks_failed ? "ATTACKS FAILED" : "attacks not run") + ": " + attack_error);
   if (!attack_note.empty()) say("  attacks " + attack_note);
   double attack_s = std::chrono::duration<double>(Clock::now() - t_attack).count();
 
@@ -260,10 +265,14 @@ int run_audit(const AuditOptions& o) {
   write_summary_files(o.dir, summary);
   write_experiment_report(o.dir, summary, images);
   say("\n" + summary_table({summary}));
-  int incomplete = 0;
-  for (int k = o.first; k <= last; ++k) incomplete += shadows[size_t(k)].state != ShadowState::done;
+  std::vector<int> incomplete;
+  for (int k = o.first; k <= last; ++k)
+    if (shadows[size_t(k)].state != ShadowState::done) incomplete.push_back(k);
   std::vector<int> failed = shadows_in_state(shadows, ShadowState::failed);
   if (!failed.empty()) say("FAILED shadow models: " + format_index_list(failed) + " (see their failed.json and train.log)");
+  if (!incomplete.empty())
+    say("INCOMPLETE: requested shadow models not finished: " + format_index_list(incomplete));
+  if (attacks_failed) say("INCOMPLETE: the attacks failed: " + attack_error);
   char line[200];
   std::snprintf(line, sizeof line, "attacks %.1f s; total %s. Reports: %s/report.md, %s/report.html, summary.csv",
                 attack_s, format_duration(std::chrono::duration<double>(Clock::now() - t0).count()).c_str(),
@@ -271,7 +280,7 @@ int run_audit(const AuditOptions& o) {
   say(line);
   redirect.restore();
   if (o.json) std::printf("%s\n", summary.dump(2).c_str());
-  return incomplete ? 2 : 0;
+  return incomplete.empty() && !attacks_failed ? kExitOk : kExitPartial;
 }
 
 int print_status(const std::string& dir, bool json) {

@@ -28,8 +28,10 @@ struct AuditOptions {
   std::string self_path;             // this executable (sp_train is looked up next to it)
 };
 
-// Exit status: 0 all requested shadows finished and attacked; 2 some shadow failed or is missing (the
-// report says which). Errors before any work (bad configuration, another experiment in DIR) throw.
+// Exit status (paradigms/audit/exit_status.h): kExitOk all requested shadows finished and attacked (fewer
+// than 2 finished in all: nothing to attack, not an error); kExitPartial some shadow failed or is missing,
+// or the attacks failed (an unreadable labels.npy or logits.npy: the output names it). Errors before any
+// work (bad configuration, another experiment in DIR) throw.
 int run_audit(const AuditOptions& o);
 
 // `sp_audit --status DIR`: prints the state of every shadow and the results so far (JSON with `json`).
