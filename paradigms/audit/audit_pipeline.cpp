@@ -11,6 +11,7 @@
 
 #include "attacks/lira_run.h"
 #include "data/atomic_file.h"
+#include "data/file_util.h"
 #include "data/npy.h"
 #include "data/sample_grid.h"
 #include "paradigms/audit/audit_report.h"
@@ -84,16 +85,23 @@ void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::ve
   ShadowOptions opt;
   opt.progress = &progress;
   opt.checkpoint_interval_s = o.checkpoint_every;
-  for (int k : todo) {
+  auto train = [&](int k) {
     clear_failed(o.dir, k);
     try {
-      train_shadow(run, k, s, paradigm_of(cfg), opt);
+      return train_shadow(run, k, s, paradigm_of(cfg), opt).busy;
     } catch (const std::exception& e) {
       progress.clear();
       mark_failed(o.dir, k, e.what());
       say("shadow " + std::to_string(k) + ": FAILED: " + e.what());
+      return false;
     }
-  }
+  };
+  std::vector<int> busy;
+  for (int k : todo)
+    if (train(k)) busy.push_back(k);
+  // Shadows another process holds: after the others, waiting for their lock (taken over if the holder dies).
+  opt.wait_if_busy = true;
+  for (int k : busy) train(k);
 }
 
 // CPU worker processes: as asked, or by default (cpu_workers < 0) one single-threaded worker per core when
@@ -225,6 +233,8 @@ int run_audit(const AuditOptions& o) {
   say("sp_audit: " + o.config_path + " -> " + o.dir + "\n  " + setting_label(cfg.resolved) + ", " + cfg.dataset.str() +
       ", " + cfg.model.name + " width " + std::to_string(cfg.model.width) + ", " + std::to_string(cfg.num_shadows) +
       " shadow models x " + std::to_string(cfg.recipe.epochs) + " epochs");
+  for (const data::RemovedTemporary& t : data::remove_stale_temporaries(o.dir, true))
+    say("  removed the stale temporary " + t.path + " (process " + std::to_string(t.pid) + " is gone)");
 
   std::vector<int> todo;
   if (o.train) {
@@ -304,6 +314,9 @@ int print_status(const std::string& dir, bool json) {
                   format_duration(e.metrics["seconds"].value("train", 0.0)).c_str());
     else if (e.state == ShadowState::failed)
       std::printf("  shadow %3d  FAILED   %s\n", e.k, e.error.c_str());
+    else if (e.state == ShadowState::running)
+      std::printf("  shadow %3d  running  trained by %s%s\n", e.k, e.holder.c_str(),
+                  e.has_checkpoint ? " (has a checkpoint)" : "");
     else if (e.has_checkpoint)
       std::printf("  shadow %3d  %-8s (has a checkpoint: resumes from it)\n", e.k, state_name(e.state));
   }

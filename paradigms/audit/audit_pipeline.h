@@ -3,8 +3,10 @@
 // is not finished (in this process, or in worker processes, one per GPU or CPU worker), run the LiRA
 // attacks over the finished shadows, draw the data grids, and write summary.json, summary.csv, report.md
 // and report.html. A shadow that fails is recorded (failed.json) and the others go on; the run then ends
-// with exit status 2. Also `--status` (what is done, running, failed or missing, and the results so far).
-// Tested end to end in tests/test_sp_audit.cpp.
+// with exit status 2. Shadows another live process is training are waited for (and taken over if it dies);
+// temporaries of killed writers are removed first. Also `--status` (what is done, running (by which
+// process), failed or missing, and the results so far).
+// Tested end to end in tests/test_sp_audit.cpp and tests/test_process_faults.cpp.
 #pragma once
 #include <string>
 #include <vector>

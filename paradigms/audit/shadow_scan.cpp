@@ -13,8 +13,6 @@ namespace fs = std::filesystem;
 namespace sp::audit {
 
 namespace {
-std::string shadow_dir(const std::string& dir, int k) { return dir + "/shadow/" + std::to_string(k); }
-
 nlohmann::json read_json_file(const std::string& path) {
   std::vector<uint8_t> b = data::read_file_bytes(path);
   nlohmann::json j = nlohmann::json::parse(b.begin(), b.end(), nullptr, false);
@@ -22,6 +20,14 @@ nlohmann::json read_json_file(const std::string& path) {
   return j;
 }
 }  // namespace
+
+std::string shadow_dir(const std::string& dir, int k) { return dir + "/shadow/" + std::to_string(k); }
+
+std::string shadow_lock_path(const std::string& dir, int k) { return shadow_dir(dir, k) + "/" + kShadowLockName; }
+
+std::string shadow_lock_holder(const std::string& dir, int k) {
+  return data::FileLock::holder(shadow_lock_path(dir, k)).str();
+}
 
 const char* state_name(ShadowState s) {
   switch (s) {
@@ -43,8 +49,9 @@ std::vector<ShadowEntry> scan_shadows(const std::string& dir, int num_shadows) {
     if (fs::exists(d + "/metrics.json")) {
       e.state = ShadowState::done;
       e.metrics = read_json_file(d + "/metrics.json");
-    } else if (data::FileLock::is_held(d + "/" + kShadowLockName)) {
+    } else if (data::FileLock::is_held(shadow_lock_path(dir, k))) {
       e.state = ShadowState::running;
+      e.holder = shadow_lock_holder(dir, k);
     } else if (fs::exists(d + "/failed.json")) {
       e.state = ShadowState::failed;
       nlohmann::json f = read_json_file(d + "/failed.json");
