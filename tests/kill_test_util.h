@@ -1,5 +1,6 @@
 // Kill-and-resume tests of sp_train (tests/test_sp_train*.cpp, tests/gpu/test_sp_train_gpu.cpp): start a
-// command with its output discarded, wait for a file it writes (an epoch checkpoint), then SIGKILL it.
+// command with its output discarded, wait for a file it writes (an epoch checkpoint), then SIGKILL it (or
+// send it another signal that ends it, SIGTERM).
 #pragma once
 #include <fcntl.h>
 #include <signal.h>
@@ -16,9 +17,10 @@ extern char** environ;
 
 namespace sp::test {
 
-// Runs args[0] with args; once `file` exists (or after timeout_s) kills it with SIGKILL. Returns "" when the
+// Runs args[0] with args; once `file` exists (or after timeout_s) kills it with `sig`. Returns "" when the
 // process died of the signal, else what went wrong (e.g. it finished before it could be killed).
-inline std::string kill_when_file_appears(std::vector<std::string> args, const std::string& file, double timeout_s) {
+inline std::string kill_when_file_appears(std::vector<std::string> args, const std::string& file, double timeout_s,
+                                          int sig = SIGKILL) {
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -33,10 +35,10 @@ inline std::string kill_when_file_appears(std::vector<std::string> args, const s
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   while (!std::filesystem::exists(file) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::microseconds(200));
-  if (::kill(pid, SIGKILL) != 0) return "kill failed";
+  if (::kill(pid, sig) != 0) return "kill failed";
   int status = 0;
   if (::waitpid(pid, &status, 0) != pid) return "waitpid failed";
-  if (!WIFSIGNALED(status)) return args[0] + " finished before it could be killed";
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != sig) return args[0] + " finished before it could be killed";
   return "";
 }
 

@@ -1,8 +1,8 @@
 // End to end: build/bin/sp_train on tiny shapes10 experiments. Every output's dtype and shape, the metrics
 // fields, consistency of the files with each other and with the library (scores = LiRA statistic of the
-// logits, the saved model reproduces the logits), skipping finished shadows, --query-all, a SIGKILL in the
-// middle of an epoch followed by a rerun giving the same bytes as an uninterrupted run, sp_lira reading the
-// result, --bench, and the bad inputs of issue 4 (typo, shadow out of range, another configuration in the
+// logits, the saved model reproduces the logits), skipping finished shadows, --query-all, a SIGKILL or a
+// SIGTERM in the middle of an epoch followed by a rerun giving the same bytes as an uninterrupted run, sp_lira
+// reading the result, --bench, and the bad inputs of issue 4 (typo, shadow out of range, another configuration in the
 // directory, an unusable output path, a full disk) ending with a message, a non-zero exit and the existing
 // outputs untouched. Array tasks starting at once on one directory: one configuration wins, every other
 // one is refused (config.json is written under the experiment lock). --slurm --dry-run writes the array.
@@ -242,28 +242,34 @@ TEST(SpTrain, KilledMidEpochResumesToTheSameBytes) {
   REQUIRE_BINARIES();
   TempDir t;
   const std::string cfg = write_config(t, "c.json", tiny_config(2, 3, 96, 12));
-  const std::string a = t / "uninterrupted", b = t / "killed";
+  const std::string a = t / "uninterrupted";
   auto r = sp_train(cfg + " --out " + a + " --shadow 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  // Start the same run (a checkpoint after every epoch), wait for the first epoch checkpoint, then SIGKILL it in the middle of epoch 2.
-  const std::string ckpt = b + "/shadow/0/checkpoint.safetensors";
-  ASSERT_EQ(sp::test::kill_when_file_appears(
-                {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"}, ckpt, 120),
-            "");
-  ASSERT_TRUE(fs::exists(ckpt));
-  EXPECT_FALSE(fs::exists(b + "/shadow/0/metrics.json"));
-  // Normally 1; 2 only if this process was descheduled for a whole epoch.
-  std::string done = load_safetensors(ckpt).metadata.at("epochs_done");
-  EXPECT_TRUE(done == "1" || done == "2") << done;
+  // SIGKILL, and SIGTERM (what a dying sp_audit sends its workers): neither may leave a half-written file.
+  for (int sig : {SIGKILL, SIGTERM}) {
+    SCOPED_TRACE(sig);
+    const std::string b = t / ("killed" + std::to_string(sig));
+    // Start the same run (a checkpoint after every epoch), wait for the first epoch checkpoint, then kill it in the middle of epoch 2.
+    const std::string ckpt = b + "/shadow/0/checkpoint.safetensors";
+    ASSERT_EQ(sp::test::kill_when_file_appears(
+                  {kTrain, cfg, "--out", b, "--shadow", "0", "--device", "cpu", "--checkpoint-every", "0"}, ckpt, 120,
+                  sig),
+              "");
+    ASSERT_TRUE(fs::exists(ckpt));
+    EXPECT_FALSE(fs::exists(b + "/shadow/0/metrics.json"));
+    // Normally 1; 2 only if this process was descheduled for a whole epoch.
+    std::string done = load_safetensors(ckpt).metadata.at("epochs_done");
+    EXPECT_TRUE(done == "1" || done == "2") << done;
 
-  r = sp_train(cfg + " --out " + b + " --shadow 0");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  expect_contains(r.output, "resuming from its checkpoint after epoch " + done + "/3");
-  for (const char* f : {"model.safetensors", "logits.npy", "scores.npy"})
-    EXPECT_EQ(sp::test::read_text(b + "/shadow/0/" + f), sp::test::read_text(a + "/shadow/0/" + f)) << f;
-  EXPECT_EQ(read_json(b + "/shadow/0/metrics.json")["resumed_from_epoch"], std::stoi(done));
-  EXPECT_EQ(listing(a + "/shadow"), listing(b + "/shadow")) << "leftover files";
+    r = sp_train(cfg + " --out " + b + " --shadow 0");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    expect_contains(r.output, "resuming from its checkpoint after epoch " + done + "/3");
+    for (const char* f : {"model.safetensors", "logits.npy", "scores.npy"})
+      EXPECT_EQ(sp::test::read_text(b + "/shadow/0/" + f), sp::test::read_text(a + "/shadow/0/" + f)) << f;
+    EXPECT_EQ(read_json(b + "/shadow/0/metrics.json")["resumed_from_epoch"], std::stoi(done));
+    EXPECT_EQ(listing(a + "/shadow"), listing(b + "/shadow")) << "leftover files";
+  }
 }
 
 TEST(SpTrain, BadInputEndsWithAMessageAndLeavesOutputsAlone) {

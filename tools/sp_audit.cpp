@@ -6,9 +6,12 @@
 //            a SLURM job array (one task per shadow) and a dependent report job (paradigms/audit/slurm_submit.h)
 //   sp_audit --status DIR [--json]
 //   sp_audit --compare DIR1 DIR2 ... --out OUT [--json]
-// Exit status: 0 done; 1 an error before or outside training (message names the file or key); 2 some
-// requested shadow model failed or is missing (the report is still written and says which).
-// Tested end to end by tests/test_sp_audit.cpp.
+// Exit status (paradigms/audit/exit_status.h, README "Exit status"): 0 every requested shadow model is
+// finished and the attacks ran (or there are fewer than 2 finished models to attack, with --shadows); 1 an
+// error before or outside training, CLI usage errors included (the message names the file or key); 2
+// partial: some requested shadow model failed or is missing, or the attacks failed (the report is still
+// written and says what is missing). --status, --compare and --slurm end with 0 or 1.
+// Tested end to end by tests/test_sp_audit.cpp and tests/test_process_faults.cpp.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -16,6 +19,7 @@
 #include "kernels/cpu/blas_setup.h"
 #include "kernels/error.h"
 #include "paradigms/audit/audit_pipeline.h"
+#include "paradigms/audit/exit_status.h"
 #include "paradigms/audit/slurm_submit.h"
 #include "paradigms/cli_args.h"
 
@@ -63,7 +67,7 @@ int main(int argc, char** argv) {
       ->expected(1, -1);
   audit::SlurmCliOptions slurm;
   audit::add_slurm_cli_options(app, slurm);
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
 
   std::signal(SIGXFSZ, SIG_IGN);  // a full disk or file-size limit must end as a message
   try {
@@ -94,6 +98,6 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "sp_audit: error: %s\n", e.what());
-    return 1;
+    return kExitError;
   }
 }

@@ -1,6 +1,7 @@
 // sp_lira: LiRA membership inference on an experiment directory (issue 5). Parses the command line,
-// runs attacks/lira_run.h and prints the table; every bad input ends with a message naming the file and
-// index and a non-zero exit. Tested end to end by tests/test_lira_cli.cpp.
+// runs attacks/lira_run.h and prints the table; every bad input, CLI usage errors included, ends with a
+// message naming the file and index and exit status 1 (paradigms/audit/exit_status.h; sp_lira has no partial
+// result: every requested attack ran, or none was written). Tested end to end by tests/test_lira_cli.cpp.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -8,6 +9,7 @@
 
 #include "attacks/lira_report.h"
 #include "attacks/lira_run.h"
+#include "paradigms/audit/exit_status.h"
 
 using namespace sp;
 using namespace sp::lira;
@@ -109,7 +111,7 @@ int main(int argc, char** argv) {
                "leaving out one model of the other group; removes the leave-one-out bias at small S");
   app.add_flag("--no-plot", no_plot, "do not write roc.png and roc.svg");
   app.add_flag("--quiet", quiet, "print only errors");
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
 
   try {
     if (preset == "carlini") {
@@ -149,7 +151,7 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sp_lira: error: %s\n", e.what());
-    return 1;
+    return kExitError;
   }
-  return 0;
+  return kExitOk;
 }

@@ -10,13 +10,19 @@
 // The configuration is validated completely (every problem listed) and the requested shadows checked
 // against it before any work; a directory holding another configuration is refused with the differences.
 // Outputs per shadow: see paradigms/engine/shadow_train.h; the paradigm adds experiment-level files once its
-// shadows are done (coreset: DIR/coreset_groups.npy for sp_lira --groups). Errors end with a message
-// and exit status 1.
-// Tested end to end by tests/test_sp_train.cpp.
+// shadows are done (coreset: DIR/coreset_groups.npy for sp_lira --groups). A shadow another process is
+// training is waited for after the others, and taken over from its last checkpoint if that process dies
+// (--no-wait: skipped). Exit status (paradigms/audit/exit_status.h): 0 every requested shadow is finished;
+// 1 an error (bad usage, configuration or directory, or a failing shadow, which stops the run: the message
+// names it); 2 some shadow was skipped for another process (--no-wait). Temporaries of killed writers in
+// DIR are removed at the start (data/file_util.h).
+// Tested end to end by tests/test_sp_train.cpp and tests/test_process_faults.cpp.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 
+#include "data/file_util.h"
+#include "paradigms/audit/shadow_scan.h"
 #include "paradigms/audit/slurm_submit.h"
 #include "paradigms/dpsgd/dp_bench.h"
 #include "paradigms/cli_args.h"
@@ -25,6 +31,7 @@
 #include "paradigms/engine/shadow_train.h"
 #include "paradigms/engine/train_bench.h"
 #include "kernels/cpu/blas_setup.h"
+#include "paradigms/audit/exit_status.h"
 
 using namespace sp;
 
@@ -103,7 +110,7 @@ int main(int argc, char** argv) {
       "Train the shadow models of a membership-inference experiment under its paradigm and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
-  bool query_all = false, bench = false, bench_dpsgd = false;
+  bool query_all = false, bench = false, bench_dpsgd = false, no_wait = false;
   int bench_augmult = 0;
   double log_every = 30, checkpoint_every = 60;
   int bench_width = 0, bench_steps = 0, bench_query_batch = 0;
@@ -126,6 +133,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-every", log_every, "seconds between progress lines when not on a terminal")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_flag("--no-wait", no_wait,
+               "skip shadow models another process is training (exit status 2 when any was skipped) instead of "
+               "waiting for them after the others");
   app.add_flag("--bench", bench, "measure training and query throughput on synthetic data and exit");
   app.add_option("--bench-width", bench_width, "model width for --bench (default: CONFIG's, else 64)")
       ->check(CLI::Range(1, 4096));
@@ -141,7 +151,7 @@ int main(int argc, char** argv) {
   audit::SlurmCliOptions slurm;
   slurm.report_job = false;
   audit::add_slurm_cli_options(app, slurm);
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
 
   // A file-size limit (or a full quota) must end as an error message, not as a SIGXFSZ kill.
   std::signal(SIGXFSZ, SIG_IGN);
@@ -192,23 +202,38 @@ int main(int argc, char** argv) {
     opt.query_all = query_all;
     opt.checkpoint_interval_s = checkpoint_every;
     opt.progress = &progress;
+    for (const data::RemovedTemporary& t : data::remove_stale_temporaries(out, true))
+      std::printf("sp_train: removed the stale temporary %s (process %ld is gone)\n", t.path.c_str(), t.pid);
     double acc_sum = 0;
-    int trained = 0, skipped = 0, busy = 0;
-    for (int k = range.first; k <= range.last; ++k) {
-      ShadowResult r = train_shadow(run, k, s, paradigm, opt);
-      (r.busy ? busy : r.skipped ? skipped : trained) += 1;
+    int trained = 0, skipped = 0;
+    std::vector<int> busy;
+    auto account = [&](int k, const ShadowResult& r) {
+      if (r.busy) {
+        busy.push_back(k);
+        return;
+      }
+      (r.skipped ? skipped : trained) += 1;
       if (r.metrics.is_object() && r.metrics.contains("test_accuracy"))
         acc_sum += r.metrics["test_accuracy"].get<double>();
+    };
+    for (int k = range.first; k <= range.last; ++k) account(k, train_shadow(run, k, s, paradigm, opt));
+    // Shadows another process holds come last, so that its work and ours overlap.
+    if (!no_wait && !busy.empty()) {
+      std::vector<int> waited;
+      waited.swap(busy);
+      opt.wait_if_busy = true;
+      for (int k : waited) account(k, train_shadow(run, k, s, paradigm, opt));
     }
     for (const std::string& line : paradigm.finish_experiment(out, cfg)) std::printf("sp_train: %s\n", line.c_str());
-    int n = range.last - range.first + 1;
-    std::printf("sp_train: %d trained, %d already done, %d being trained by another process; mean test accuracy of "
-                "the %d finished shadows in %d-%d: %.2f%%\n",
-                trained, skipped, busy, n - busy, range.first, range.last, n > busy ? 100 * acc_sum / (n - busy) : 0.0);
-    return 0;
+    const int n = range.last - range.first + 1, nb = int(busy.size());
+    const std::string left = busy.empty() ? "" : ", skipped " + audit::format_index_list(busy) + " (another process trains them)";
+    std::printf("sp_train: %d trained, %d already done%s; mean test accuracy of the %d finished shadows in %d-%d: "
+                "%.2f%%\n",
+                trained, skipped, left.c_str(), n - nb, range.first, range.last, n > nb ? 100 * acc_sum / (n - nb) : 0.0);
+    return busy.empty() ? kExitOk : kExitPartial;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "sp_train: error: %s\n", e.what());
-    return 1;
+    return kExitError;
   }
 }

@@ -11,6 +11,7 @@
 
 #include "attacks/lira_run.h"
 #include "data/atomic_file.h"
+#include "data/file_util.h"
 #include "data/npy.h"
 #include "data/sample_grid.h"
 #include "paradigms/audit/audit_report.h"
@@ -20,6 +21,7 @@
 #include "paradigms/paradigm.h"
 #include "paradigms/engine/shadow_train.h"
 #include "plot/write_figure.h"
+#include "paradigms/audit/exit_status.h"
 
 namespace fs = std::filesystem;
 
@@ -84,16 +86,23 @@ void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::ve
   ShadowOptions opt;
   opt.progress = &progress;
   opt.checkpoint_interval_s = o.checkpoint_every;
-  for (int k : todo) {
+  auto train = [&](int k) {
     clear_failed(o.dir, k);
     try {
-      train_shadow(run, k, s, paradigm_of(cfg), opt);
+      return train_shadow(run, k, s, paradigm_of(cfg), opt).busy;
     } catch (const std::exception& e) {
       progress.clear();
       mark_failed(o.dir, k, e.what());
       say("shadow " + std::to_string(k) + ": FAILED: " + e.what());
+      return false;
     }
-  }
+  };
+  std::vector<int> busy;
+  for (int k : todo)
+    if (train(k)) busy.push_back(k);
+  // Shadows another process holds: after the others, waiting for their lock (taken over if the holder dies).
+  opt.wait_if_busy = true;
+  for (int k : busy) train(k);
 }
 
 // CPU worker processes: as asked, or by default (cpu_workers < 0) one single-threaded worker per core when
@@ -133,12 +142,14 @@ void train_in_workers(const RunConfig& cfg, const AuditOptions& o, const std::ve
   run_worker_pool(sibling_tool(o.self_path, "sp_train"), o.dir + "/config.json", o.dir, todo, slots, o.log_every, say);
 }
 
-// The attacks over the finished shadows; returns results.json, or null with *error saying why not. With
-// few finished shadows the attacks that fit IN and OUT Gaussians per sample cannot run (too few models
-// per leave-one-out fold); then the others run alone and *note says what was left out.
+// The attacks over the finished shadows; returns results.json, or null with *error saying why not
+// (*failed: an error, such as an unreadable file, rather than fewer than 2 finished shadows). With few
+// finished shadows the attacks that fit IN and OUT Gaussians per sample cannot run (too few models per
+// leave-one-out fold); then the others run alone and *note says what was left out.
 nlohmann::json run_attacks(const std::string& dir, const std::string& groups, const std::vector<int>& done, int total,
-                           int bootstrap, bool equalize_folds, std::string* error, std::string* note) {
+                           int bootstrap, bool equalize_folds, std::string* error, bool* failed, std::string* note) {
   using lira::Attack;
+  *failed = false;
   if (done.size() < 2) {
     *error = "only " + std::to_string(done.size()) + " finished shadow model(s); LiRA needs at least 2";
     return nullptr;
@@ -175,6 +186,7 @@ nlohmann::json run_attacks(const std::string& dir, const std::string& groups, co
     }
   }
   *error = first_error;
+  *failed = true;
   return nullptr;
 }
 
@@ -222,6 +234,8 @@ int run_audit(const AuditOptions& o) {
   say("sp_audit: " + o.config_path + " -> " + o.dir + "\n  " + setting_label(cfg.resolved) + ", " + cfg.dataset.str() +
       ", " + cfg.model.name + " width " + std::to_string(cfg.model.width) + ", " + std::to_string(cfg.num_shadows) +
       " shadow models x " + std::to_string(cfg.recipe.epochs) + " epochs");
+  for (const data::RemovedTemporary& t : data::remove_stale_temporaries(o.dir, true))
+    say("  removed the stale temporary " + t.path + " (process " + std::to_string(t.pid) + " is gone)");
 
   std::vector<int> todo;
   if (o.train) {
@@ -244,9 +258,10 @@ int run_audit(const AuditOptions& o) {
   std::vector<int> done = shadows_in_state(shadows, ShadowState::done);
   say("attacking " + std::to_string(done.size()) + " finished shadow models with LiRA...");
   std::string attack_error, attack_note;
-  nlohmann::json lira =
-      run_attacks(o.dir, paradigm.lira_groups(o.dir), done, cfg.num_shadows, o.bootstrap, o.equalize_folds, &attack_error, &attack_note);
-  if (!attack_error.empty()) say("  attacks not run: " + attack_error);
+  bool attacks_failed = false;
+  nlohmann::json lira = run_attacks(o.dir, paradigm.lira_groups(o.dir), done, cfg.num_shadows, o.bootstrap,
+                                    o.equalize_folds, &attack_error, &attacks_failed, &attack_note);
+  if (!attack_error.empty()) say(std::string("  ") + (attacks_failed ? "ATTACKS FAILED" : "attacks not run") + ": " + attack_error);
   if (!attack_note.empty()) say("  attacks " + attack_note);
   double attack_s = std::chrono::duration<double>(Clock::now() - t_attack).count();
 
@@ -261,10 +276,14 @@ int run_audit(const AuditOptions& o) {
   write_summary_files(o.dir, summary);
   write_experiment_report(o.dir, summary, images);
   say("\n" + summary_table({summary}));
-  int incomplete = 0;
-  for (int k = o.first; k <= last; ++k) incomplete += shadows[size_t(k)].state != ShadowState::done;
+  std::vector<int> incomplete;
+  for (int k = o.first; k <= last; ++k)
+    if (shadows[size_t(k)].state != ShadowState::done) incomplete.push_back(k);
   std::vector<int> failed = shadows_in_state(shadows, ShadowState::failed);
   if (!failed.empty()) say("FAILED shadow models: " + format_index_list(failed) + " (see their failed.json and train.log)");
+  if (!incomplete.empty())
+    say("INCOMPLETE: requested shadow models not finished: " + format_index_list(incomplete));
+  if (attacks_failed) say("INCOMPLETE: the attacks failed: " + attack_error);
   char line[200];
   std::snprintf(line, sizeof line, "attacks %.1f s; total %s. Reports: %s/report.md, %s/report.html, summary.csv",
                 attack_s, format_duration(std::chrono::duration<double>(Clock::now() - t0).count()).c_str(),
@@ -272,7 +291,7 @@ int run_audit(const AuditOptions& o) {
   say(line);
   redirect.restore();
   if (o.json) std::printf("%s\n", summary.dump(2).c_str());
-  return incomplete ? 2 : 0;
+  return incomplete.empty() && !attacks_failed ? kExitOk : kExitPartial;
 }
 
 int print_status(const std::string& dir, bool json) {
@@ -296,6 +315,9 @@ int print_status(const std::string& dir, bool json) {
                   format_duration(e.metrics["seconds"].value("train", 0.0)).c_str());
     else if (e.state == ShadowState::failed)
       std::printf("  shadow %3d  FAILED   %s\n", e.k, e.error.c_str());
+    else if (e.state == ShadowState::running)
+      std::printf("  shadow %3d  running  trained by %s%s\n", e.k, e.holder.c_str(),
+                  e.has_checkpoint ? " (has a checkpoint)" : "");
     else if (e.has_checkpoint)
       std::printf("  shadow %3d  %-8s (has a checkpoint: resumes from it)\n", e.k, state_name(e.state));
   }

@@ -3,8 +3,10 @@
 // is not finished (in this process, or in worker processes, one per GPU or CPU worker), run the LiRA
 // attacks over the finished shadows, draw the data grids, and write summary.json, summary.csv, report.md
 // and report.html. A shadow that fails is recorded (failed.json) and the others go on; the run then ends
-// with exit status 2. Also `--status` (what is done, running, failed or missing, and the results so far).
-// Tested end to end in tests/test_sp_audit.cpp.
+// with exit status 2. Shadows another live process is training are waited for (and taken over if it dies);
+// temporaries of killed writers are removed first. Also `--status` (what is done, running (by which
+// process), failed or missing, and the results so far).
+// Tested end to end in tests/test_sp_audit.cpp and tests/test_process_faults.cpp.
 #pragma once
 #include <string>
 #include <vector>
@@ -28,8 +30,10 @@ struct AuditOptions {
   std::string self_path;             // this executable (sp_train is looked up next to it)
 };
 
-// Exit status: 0 all requested shadows finished and attacked; 2 some shadow failed or is missing (the
-// report says which). Errors before any work (bad configuration, another experiment in DIR) throw.
+// Exit status (paradigms/audit/exit_status.h): kExitOk all requested shadows finished and attacked (fewer
+// than 2 finished in all: nothing to attack, not an error); kExitPartial some shadow failed or is missing,
+// or the attacks failed (an unreadable labels.npy or logits.npy: the output names it). Errors before any
+// work (bad configuration, another experiment in DIR) throw.
 int run_audit(const AuditOptions& o);
 
 // `sp_audit --status DIR`: prints the state of every shadow and the results so far (JSON with `json`).

@@ -15,8 +15,6 @@ namespace fs = std::filesystem;
 namespace sp::audit {
 
 namespace {
-std::string shadow_dir(const std::string& dir, int k) { return dir + "/shadow/" + std::to_string(k); }
-
 nlohmann::json read_json_file(const std::string& path) {
   std::vector<uint8_t> b = data::read_file_bytes(path);
   nlohmann::json j = data::parse_json_or_discarded(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
@@ -24,6 +22,14 @@ nlohmann::json read_json_file(const std::string& path) {
   return j;
 }
 }  // namespace
+
+std::string shadow_dir(const std::string& dir, int k) { return dir + "/shadow/" + std::to_string(k); }
+
+std::string shadow_lock_path(const std::string& dir, int k) { return shadow_dir(dir, k) + "/" + kShadowLockName; }
+
+std::string shadow_lock_holder(const std::string& dir, int k) {
+  return data::FileLock::holder(shadow_lock_path(dir, k)).str();
+}
 
 const char* state_name(ShadowState s) {
   switch (s) {
@@ -53,8 +59,9 @@ std::vector<ShadowEntry> scan_shadows(const std::string& dir, int num_shadows) {
         e.error = d + "/metrics.json is invalid (" + problem + ")";
       }
     }
-    if (e.state != ShadowState::done && data::FileLock::is_held(d + "/" + kShadowLockName)) {
+    if (e.state != ShadowState::done && data::FileLock::is_held(shadow_lock_path(dir, k))) {
       e.state = ShadowState::running;
+      e.holder = shadow_lock_holder(dir, k);
     } else if (e.state != ShadowState::done && fs::exists(d + "/failed.json")) {
       e.state = ShadowState::failed;
       try {

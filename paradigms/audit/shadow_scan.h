@@ -20,10 +20,16 @@ struct ShadowEntry {
   ShadowState state = ShadowState::missing;
   nlohmann::json metrics;     // metrics.json (done)
   std::string error;          // failed.json's message (failed)
+  std::string holder;         // who holds the lock (running): "pid 123", "pid 123 on node7", "another process"
   bool has_checkpoint = false;  // an interrupted or running shadow resumes from it
 };
 
 std::vector<ShadowEntry> scan_shadows(const std::string& dir, int num_shadows);
+
+std::string shadow_dir(const std::string& dir, int k);
+std::string shadow_lock_path(const std::string& dir, int k);
+// Who holds shadow k's lock, as it wrote itself into the lock file ("another process" when unknown).
+std::string shadow_lock_holder(const std::string& dir, int k);
 
 // failed.json for shadow k: the error (and exit status for a worker process), written atomically.
 void mark_failed(const std::string& dir, int k, const std::string& message, int exit_status = -1);

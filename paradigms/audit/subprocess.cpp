@@ -3,9 +3,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <cerrno>
 #include <cstring>
@@ -76,6 +80,75 @@ ProcessResult run_capture(const std::vector<std::string>& argv) {
     if (errno != EINTR) return r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+namespace {
+
+// Between fork and exec only async-signal-safe calls: another thread of the parent may have held the heap's
+// lock at the fork. errno goes back through `report` when the program cannot be started.
+[[noreturn]] void child_failed(int report) {
+  int err = errno;
+  while (write(report, &err, sizeof err) < 0 && errno == EINTR) {
+  }
+  _exit(127);
+}
+
+[[noreturn]] void exec_child(pid_t parent, char* const* argv, char* const* envp, const char* log_path, int report) {
+#ifdef __linux__
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) child_failed(report);
+#endif
+  if (getppid() != parent) _exit(127);  // the parent died before the signal was armed: nobody wants this worker
+  int in = open("/dev/null", O_RDONLY);
+  int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (in < 0 || log < 0 || dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) child_failed(report);
+  if (in > 2) close(in);
+  if (log > 2) close(log);
+  execve(argv[0], argv, envp);
+  child_failed(report);
+}
+
+}  // namespace
+
+int spawn_dying_with_parent(const std::vector<std::string>& argv_s, const std::vector<std::string>& env,
+                            const std::string& log_path) {
+  SP_CHECK(!argv_s.empty(), "spawn_dying_with_parent: empty command");
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    bool replaced = false;
+    for (const std::string& x : env) replaced = replaced || kv.rfind(x.substr(0, x.find('=') + 1), 0) == 0;
+    if (!replaced) env_s.push_back(kv);
+  }
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> argv, envp;
+  for (const std::string& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& e : env_s) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  int report[2];
+  SP_CHECK(pipe2(report, O_CLOEXEC) == 0, "cannot start worker '", argv_s[0], "': pipe: ", std::strerror(errno));
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) exec_child(parent, argv.data(), envp.data(), log_path.c_str(), report[1]);
+  int fork_errno = errno;
+  close(report[1]);
+  if (pid < 0) {
+    close(report[0]);
+    SP_FAIL("cannot start worker '", argv_s[0], "': fork: ", std::strerror(fork_errno));
+  }
+  // The pipe closes at a successful exec (O_CLOEXEC) without a byte; otherwise it carries the child's errno.
+  int child_errno = 0;
+  ssize_t n;
+  while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
+  }
+  close(report[0]);
+  if (n > 0) {
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    SP_FAIL("cannot start worker '", argv_s[0], "' (log ", log_path, "): ", std::strerror(child_errno));
+  }
+  return int(pid);
 }
 
 }  // namespace sp::audit

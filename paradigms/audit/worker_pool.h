@@ -3,7 +3,12 @@
 // through CUDA_VISIBLE_DEVICES) or a CPU worker. Separate processes keep a crashing or failing shadow from
 // taking the others down and need no thread safety from the device code; each writes its output to
 // DIR/shadow/<k>/train.log. A shadow whose process exits non-zero gets DIR/shadow/<k>/failed.json with the
-// last lines of its log. Tested in tests/test_sp_audit.cpp (two CPU workers).
+// last lines of its log. Workers die with the pool's process (subprocess.h), killed or not.
+// A shadow whose lock another live process holds (another sp_audit's worker, a SLURM task, a stray
+// sp_train) is not reported missing: the free shadows go first, and the locked one is started as soon as
+// its lock is released, which resumes from the holder's checkpoint if the holder died, or finds it done.
+// Tested in tests/test_sp_audit.cpp (two CPU workers) and tests/test_process_faults.cpp (a killed audit,
+// concurrent audits, a live holder).
 #pragma once
 #include <functional>
 #include <string>
@@ -24,7 +29,8 @@ struct WorkerJob {
 };
 
 // Runs `sp_train_path CONFIG --out DIR --shadow K <slot args>` for every shadow in `shadows`, keeping every
-// slot busy. `on_event` receives a line per start and end, and every `status_interval_s` a status line.
+// slot busy, until each is finished (by a worker or by another process) or failed. `on_event` receives a
+// line per start, end and wait, and every `status_interval_s` a status line.
 std::vector<WorkerJob> run_worker_pool(const std::string& sp_train_path, const std::string& config_path,
                                        const std::string& dir, const std::vector<int>& shadows,
                                        const std::vector<WorkerSlot>& slots, double status_interval_s,

@@ -109,6 +109,7 @@ Teacher obtain_teacher(const ExperimentRun& run, const DfkdConfig& c, int k, Str
     ShadowOptions opt;
     opt.checkpoint_interval_s = run.checkpoint_interval_s;
     opt.progress = progress;
+    opt.wait_if_busy = true;  // another experiment sharing this teacher is training it: use its result
     ShadowResult r = train_shadow(tr, k, s, paradigm_of(tr.cfg), opt);
     if (progress) progress->set_prefix("shadow " + std::to_string(k));
     SP_CHECK(!r.busy, "dfkd: teacher ", k, " in ", te.dir, " is being trained by another process; rerun when it is done");

@@ -150,11 +150,22 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
   // One trainer per shadow at a time, whatever started it (sp_train, sp_audit workers, SLURM tasks).
   std::unique_ptr<data::FileLock> lock = data::FileLock::try_lock(p.lock);
   if (!lock) {
-    log(name + ": being trained by another process (" + p.lock + " is locked), skipped");
-    ShadowResult r;
-    r.busy = true;
-    return r;
+    const std::string who = data::FileLock::holder(p.lock).str();
+    if (!opt.wait_if_busy) {
+      log(name + ": being trained by " + who + " (" + p.lock + " is locked)");
+      ShadowResult r;
+      r.busy = true;
+      return r;
+    }
+    log(name + ": being trained by " + who + " (" + p.lock + " is locked), waiting");
+    // The kernel releases the flock when its holder ends, however it ends: then this process finds the
+    // shadow done, or takes it over from the holder's last checkpoint.
+    lock = std::make_unique<data::FileLock>(p.lock);
+    log(name + ": lock released by " + who);
   }
+  // Temporaries of a trainer killed between writing and renaming (only the lock holder writes here).
+  for (const data::RemovedTemporary& t : data::remove_stale_temporaries(p.dir, false))
+    log(name + ": removed the stale temporary " + t.path + " (process " + std::to_string(t.pid) + " is gone)");
   nlohmann::json done_metrics;
   if (fs::exists(p.metrics)) {
     std::string problem;

@@ -8,7 +8,9 @@
 //   population_logits.npy  f32 [P, 18, C] the 18 views of the population set (paradigms/engine/population.h)
 //   metrics.json        accuracies, per-phase seconds, images/s, device; written last: a shadow with it is done
 //   checkpoint.safetensors  at epoch ends while training (paradigms/engine/train_state.h); removed at the end
-//   .lock               flock held while a process trains the shadow; a second process skips it (busy)
+//   .lock               flock held while a process trains the shadow (with its pid, data/file_util.h); a
+//                       second process skips it (busy) or, with wait_if_busy, waits and takes it over
+// Temporaries of writes a killed trainer left (NAME.tmp.<pid>...) are removed once the lock is taken.
 // A shadow whose metrics.json exists is skipped (its missing logits_all.npy, with query_all, and
 // population_logits.npy are computed from model.safetensors); one with a checkpoint resumes after the
 // checkpoint's epoch and ends with the same files as an uninterrupted run (byte for byte on the CPU; on a GPU
@@ -30,6 +32,8 @@ struct ShadowOptions {
   // against the cost of writing parameters and optimiser state (~90 MB for ResNet-18) every epoch.
   double checkpoint_interval_s = 60;
   ProgressPrinter* progress = nullptr;  // null: silent
+  // Another process holds the shadow's lock: wait until it is released instead of returning busy.
+  bool wait_if_busy = false;
 };
 
 // DIR/shadow/<k>/.lock: held (flock) by the process training shadow k; `sp_audit --status` reads it.
