@@ -12,8 +12,9 @@ struct TooDeep {
   size_t depth;
 };
 
-// The line and column of byte offset `at`, for messages.
-std::string position(std::string_view text, size_t at) {
+}  // namespace
+
+std::string json_text_position(std::string_view text, size_t at) {
   size_t line = 1, col = 1;
   for (size_t i = 0; i < at && i < text.size(); ++i) {
     if (text[i] == '\n') {
@@ -25,6 +26,8 @@ std::string position(std::string_view text, size_t at) {
   }
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
+
+namespace {
 
 template <class Json>
 Json parse(std::string_view text, const std::string& source, const JsonReadOptions& o) {
@@ -44,7 +47,7 @@ Json parse(std::string_view text, const std::string& source, const JsonReadOptio
   } catch (const nlohmann::json::parse_error& e) {
     const std::string msg = e.what();
     const size_t at = msg.find("syntax error");
-    SP_FAIL(source, ": invalid JSON at ", position(text, e.byte > 0 ? e.byte - 1 : 0), " (",
+    SP_FAIL(source, ": invalid JSON at ", json_text_position(text, e.byte > 0 ? e.byte - 1 : 0), " (",
             at == std::string::npos ? msg : msg.substr(at), ")");
   } catch (const nlohmann::json::out_of_range& e) {
     // 406: a number literal beyond the double range.

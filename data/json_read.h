@@ -17,6 +17,9 @@ struct JsonReadOptions {
   bool ignore_comments = false;
 };
 
+// "line L, column C" (from 1) of byte offset `at` in text, for messages.
+std::string json_text_position(std::string_view text, size_t at);
+
 // Throws sp::Error "<source>: ..." on any problem.
 nlohmann::json parse_json_text(std::string_view text, const std::string& source, const JsonReadOptions& o = {});
 nlohmann::ordered_json parse_ordered_json_text(std::string_view text, const std::string& source,

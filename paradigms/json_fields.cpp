@@ -21,19 +21,7 @@ std::string show(const json& v) {
   return std::string(v.type_name()) + " " + s;
 }
 
-// Line and column (from 1) of byte offset `pos` in text.
-std::string position(const std::string& text, size_t pos) {
-  size_t line = 1, col = 1;
-  for (size_t i = 0; i < pos && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return "line " + std::to_string(line) + ", column " + std::to_string(col);
-}
+std::string position(const std::string& text, size_t pos) { return data::json_text_position(text, pos); }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);

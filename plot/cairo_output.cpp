@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "data/atomic_file.h"
+#include "data/markup_escape.h"
 #include "kernels/error.h"
 #include "plot/cairo_draw.h"
 #include "plot/write_figure.h"
@@ -53,19 +54,7 @@ RenderInfo draw_on(cairo_surface_t* surface, const Figure& f, const std::string&
   return info;
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string xml_escape(const std::string& s) { return data::escape_markup(s); }
 
 // The words of the figure as <title> and <desc> right inside the root element, where SVG viewers and screen
 // readers look for them (the drawn text itself is glyph outlines).

@@ -1,24 +1,13 @@
 // Markdown and HTML rendering of report blocks (see report_doc.h).
 #include "paradigms/audit/report_doc.h"
 
+#include "data/markup_escape.h"
+
 #include "kernels/error.h"
 
 namespace sp::audit {
 
-std::string html_escape(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string html_escape(const std::string& s) { return data::escape_markup(s); }
 
 std::string markdown_cell(const std::string& s) {
   std::string o;
