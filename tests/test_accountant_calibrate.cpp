@@ -74,6 +74,13 @@ TEST(Calibration, GenericBisection) {
   const Calibration step = calibrate_noise([](double s) { return s < 2.5 ? 10.0 : 1.0; }, 5.0);
   EXPECT_GE(step.noise_multiplier, 2.5);
   EXPECT_LT(step.noise_multiplier, 2.5 * (1 + 2e-6));
+  // A tolerance below the spacing of doubles ends at adjacent doubles instead of looping forever.
+  CalibrationOptions tight;
+  tight.rel_tol = 1e-300;
+  const Calibration c = calibrate_noise([](double s) { return 3.0 / s; }, 0.7, tight);
+  EXPECT_GE(c.noise_multiplier, 3.0 / 0.7);
+  EXPECT_LE(c.noise_multiplier, std::nextafter(std::nextafter(3.0 / 0.7, 1e9), 1e9));
+  EXPECT_LT(c.evaluations, 200);
 }
 
 TEST(Calibration, UnreachableTargetsThrow) {

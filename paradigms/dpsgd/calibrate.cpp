@@ -44,6 +44,8 @@ Calibration calibrate_noise(const std::function<double(double)>& epsilon_of_sigm
   // Bisect in log(sigma): the bracket may span decades, and the tolerance is relative.
   while (hi / lo - 1.0 > options.rel_tol) {
     const double mid = std::sqrt(lo * hi);
+    // A tolerance below the spacing of doubles would otherwise never be met: stop at adjacent values.
+    if (!(mid > lo && mid < hi)) break;
     const double e = eps(mid);
     if (e <= target_epsilon) {
       hi = mid;
