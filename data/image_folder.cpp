@@ -34,6 +34,11 @@ std::vector<std::string> sorted_class_dirs(const fs::path& dir) {
     if (e.is_directory() && e.path().filename().string()[0] != '.') classes.push_back(e.path().filename().string());
   std::sort(classes.begin(), classes.end());
   SP_CHECK(!classes.empty(), "image folder: '", dir.string(), "' has no class folders");
+  // Class names end up in experiment records (JSON, reports): they must be printable UTF-8, which is checked
+  // here, before any output exists (the message shows the name with its bad bytes escaped).
+  for (const std::string& c : classes)
+    SP_CHECK(printable_text(c) == c, "image folder: class folder name '", c, "' in '", dir.string(),
+             "' is not printable UTF-8; rename the folder");
   return classes;
 }
 

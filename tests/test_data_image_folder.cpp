@@ -105,6 +105,24 @@ TEST(DataImageFolder, BadInputNamesTheFile) {
     EXPECT_NE(m.find("different classes"), std::string::npos) << m;
   }
   {
+    // A class folder whose name is not UTF-8 is refused before anything is written; the name is escaped.
+    test::TempDir dir("imgfolder_utf8");
+    std::string root = make_png_tree(dir);
+    fs::rename(dir / "train/b_second", dir / "train/b_\xff\xfe");
+    std::string m = error_of([&] { load_image_folder(root, {.height = 4, .width = 4}); });
+    EXPECT_NE(m.find("b_\\xff\\xfe"), std::string::npos) << m;
+    EXPECT_NE(m.find("not printable UTF-8"), std::string::npos) << m;
+  }
+  {
+    // An image whose header claims another size is refused from the header, naming the file.
+    test::TempDir dir("imgfolder_header");
+    std::string root = make_png_tree(dir);
+    std::vector<uint8_t> big(3 * 64 * 48, 7);
+    write_png(dir / "train/a_first/1.png", big.data(), 3, 48, 64);
+    std::string m = error_of([&] { load_image_folder(root, {.height = 4, .width = 4}); });
+    EXPECT_NE(m.find("a_first/1.png' is 64x48, expected 4x4"), std::string::npos) << m;
+  }
+  {
     test::TempDir dir("imgfolder_nosplit");
     std::string m = error_of([&] { load_image_folder(dir.path()); });
     EXPECT_NE(m.find("train' is not a directory"), std::string::npos) << m;
