@@ -123,8 +123,11 @@ void verify_against_seed(const Experiment& e) {
     SP_CHECK(y >= 0 && y < int64_t(c.classes.size()), e.dir, "/audit/true_labels.npy: label ", y, " of audit sample ",
              j, " out of range [0, ", c.classes.size(), ")");
     if (c.canary == CanaryType::mislabel) want = canary_label(c.seed, e.audit.indices[size_t(j)], y, int(c.classes.size()));
-    SP_CHECK(e.audit.labels[size_t(j)] == want, e.dir, "/audit/labels.npy: audit sample ", j, " has training label ",
-             e.audit.labels[size_t(j)], ", the ", canary_name(c.canary), " canary of seed ", c.seed, " is ", want);
+    // The expected training label is derived from true_labels.npy, so a mismatch may lie in either file.
+    SP_CHECK(e.audit.labels[size_t(j)] == want, e.dir, "/audit/labels.npy and ", e.dir,
+             "/audit/true_labels.npy disagree at audit sample ", j, ": training label ", e.audit.labels[size_t(j)],
+             ", true label ", y, ", whose ", canary_name(c.canary), " canary of seed ", c.seed, " is ", want,
+             " (one of the two files was edited or comes from another experiment)");
   }
   Membership want = assign_membership(c.num_audit, c.num_models, c.seed);
   for (int k = 0; k < c.num_models; ++k)

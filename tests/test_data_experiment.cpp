@@ -177,6 +177,12 @@ TEST(DataExperiment, DamagedDirectoriesNameTheFile) {
   npy::write(dir + "/audit/labels.npy", shape, npy::Reader(dir + "/audit/true_labels.npy").read_all<int64_t>());
   expect_named(dir + "/audit/labels.npy");  // clean labels in a mislabel experiment
   npy::write(dir + "/audit/labels.npy", shape, lab);
+  // A true label edited to the canary's label (a canary never has its true label): the message names both files.
+  std::vector<int64_t> tru = npy::Reader(dir + "/audit/true_labels.npy").read_all<int64_t>(), bad_tru = tru;
+  bad_tru[4] = lab[4];
+  npy::write(dir + "/audit/true_labels.npy", shape, bad_tru);
+  expect_named(dir + "/audit/true_labels.npy");
+  npy::write(dir + "/audit/true_labels.npy", shape, tru);
 
   fs::remove(dir + "/shadow/0/keep.npy");
   expect_named(dir + "/shadow/0/keep.npy");
