@@ -42,8 +42,18 @@ std::vector<std::string> sorted_class_dirs(const fs::path& dir) {
   return classes;
 }
 
-// Decodes one file into a [C=3, H, W] slot; returns an error message or "" on success.
-std::string decode_into(const std::string& path, uint8_t* dst, int64_t h, int64_t w) {
+// "'a.png' is 64x64, expected 32x32", naming the image that set the expected size when one did: with sizes taken
+// from the first image, an odd first image would otherwise have every good image blamed for it.
+std::string size_mismatch(const std::string& path, int iw, int ih, int64_t h, int64_t w, const std::string& size_from) {
+  std::string msg = "image folder: '" + path + "' is " + std::to_string(iw) + "x" + std::to_string(ih) + ", expected " +
+                    std::to_string(w) + "x" + std::to_string(h);
+  if (!size_from.empty()) msg += " (the size of '" + size_from + "', the first image, which sets the size of all)";
+  return msg;
+}
+
+// Decodes one file into a [C=3, H, W] slot; returns an error message or "" on success. `size_from` is the file
+// that set h x w, or "" when the options fixed it.
+std::string decode_into(const std::string& path, uint8_t* dst, int64_t h, int64_t w, const std::string& size_from) {
   std::vector<uint8_t> bytes;
   try {
     bytes = read_file_bytes(path);
@@ -54,8 +64,7 @@ std::string decode_into(const std::string& path, uint8_t* dst, int64_t h, int64_
   // The header first: an image of another size is refused before stb allocates what its header claims.
   if (bytes.size() <= size_t(INT32_MAX) && stbi_info_from_memory(bytes.data(), int(bytes.size()), &iw, &ih, &comp) &&
       (ih != h || iw != w))
-    return "image folder: '" + path + "' is " + std::to_string(iw) + "x" + std::to_string(ih) + ", expected " +
-           std::to_string(w) + "x" + std::to_string(h);
+    return size_mismatch(path, iw, ih, h, w, size_from);
   uint8_t* px = bytes.size() > size_t(INT32_MAX)
                     ? nullptr
                     : stbi_load_from_memory(bytes.data(), int(bytes.size()), &iw, &ih, &comp, 3);
@@ -65,8 +74,7 @@ std::string decode_into(const std::string& path, uint8_t* dst, int64_t h, int64_
   }
   std::string err;
   if (ih != h || iw != w) {
-    err = "image folder: '" + path + "' is " + std::to_string(iw) + "x" + std::to_string(ih) + ", expected " +
-          std::to_string(w) + "x" + std::to_string(h);
+    err = size_mismatch(path, iw, ih, h, w, size_from);
   } else {
     int64_t plane = h * w;
     for (int64_t p = 0; p < plane; ++p)
@@ -95,16 +103,18 @@ Dataset load_image_folder_split(const std::string& root, const std::string& spli
     labels.insert(labels.end(), f.size(), int64_t(k));
   }
   int64_t h = opt.height, w = opt.width;
+  std::string size_from;
   if (h <= 0 || w <= 0) {
     SP_CHECK(!files.empty(), "image folder: '", dir.string(), "' has no images to take the size from");
     std::vector<uint8_t> first = read_file_bytes(files[0]);
     int iw, ih, comp;
-    SP_CHECK(stbi_info_from_memory(first.data(), int(first.size()), &iw, &ih, &comp), "image folder: cannot decode '",
-             files[0], "': ", stbi_failure_reason());
+    SP_CHECK(first.size() <= size_t(INT32_MAX) && stbi_info_from_memory(first.data(), int(first.size()), &iw, &ih, &comp),
+             "image folder: cannot decode '", files[0], "': ", stbi_failure_reason() ? stbi_failure_reason() : "too large");
     // The first image sets the size of every image: bound it, naming the file, before anything is allocated.
     SP_CHECK(ih >= 1 && iw >= 1 && ih <= kMaxImageSide && iw <= kMaxImageSide, "image folder: '", files[0],
              "' claims ", iw, "x", ih, " pixels; images up to ", kMaxImageSide, " pixels a side are supported");
     h = ih, w = iw;
+    size_from = files[0];
   }
   int64_t n = int64_t(files.size());
   Dataset d = make_dataset(root + "/" + split, n, 3, h, w, classes);
@@ -123,7 +133,7 @@ Dataset load_image_folder_split(const std::string& root, const std::string& spli
     for (int64_t b; (b = next.fetch_add(kChunk)) < n;) {
       for (int64_t i = b; i < std::min(n, b + kChunk); ++i) {
         if (i >= first_error[size_t(t)].first) break;
-        std::string e = decode_into(files[size_t(i)], img + i * bytes, h, w);
+        std::string e = decode_into(files[size_t(i)], img + i * bytes, h, w, size_from);
         if (!e.empty()) first_error[size_t(t)] = {i, e};
       }
     }

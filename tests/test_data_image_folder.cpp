@@ -123,6 +123,17 @@ TEST(DataImageFolder, BadInputNamesTheFile) {
     EXPECT_NE(m.find("a_first/1.png' is 64x48, expected 4x4"), std::string::npos) << m;
   }
   {
+    // Sizes taken from the first image, which is the odd one: the message names it beside the good image that
+    // differs from it, so the reader is not sent to the wrong file.
+    test::TempDir dir("imgfolder_first_odd");
+    std::string root = make_png_tree(dir);
+    std::vector<uint8_t> odd(3 * 8 * 8, 9);
+    write_png(dir / "train/a_first/0.png", odd.data(), 3, 8, 8);
+    std::string m = error_of([&] { load_image_folder_split(root, "train", {.height = 0, .width = 0}); });
+    EXPECT_NE(m.find("a_first/1.png' is 4x4, expected 8x8 (the size of '"), std::string::npos) << m;
+    EXPECT_NE(m.find("a_first/0.png', the first image"), std::string::npos) << m;
+  }
+  {
     test::TempDir dir("imgfolder_nosplit");
     std::string m = error_of([&] { load_image_folder(dir.path()); });
     EXPECT_NE(m.find("train' is not a directory"), std::string::npos) << m;

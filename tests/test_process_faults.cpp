@@ -3,7 +3,8 @@
 // one directory both finish with every result; an audit started while a live (stopped) sp_train holds a
 // shadow's lock waits for it and takes the shadow over from its checkpoint once that process is killed;
 // temporaries of dead processes are removed by the next run and a live process's are kept; a corrupt
-// labels.npy or logits.npy ends with the partial-results status and a message naming the file; usage errors
+// labels.npy or logits.npy ends with the partial-results status and a message naming the file; --status
+// explains an invalid metrics.json; usage errors
 // end with status 1. Also the helpers underneath (data/file_util.h: temporary names, process liveness, lock
 // holders, stale temporaries; paradigms/audit/subprocess.h: a spawned worker's log, environment and start
 // errors).
@@ -300,6 +301,19 @@ TEST(ProcessFaults, StaleTemporariesGoAndCorruptInputsArePartial) {
     EXPECT_EQ(r.exit_code, 2) << r.output;
     sp::test::write_text(path, good);
   }
+
+  // A metrics.json without "seconds" (a hand edit): --status says the shadow is not done and why, and the
+  // next run trains it again.
+  nlohmann::json m = read_json(dir + "/shadow/3/metrics.json");
+  m.erase("seconds");
+  sp::test::write_text(dir + "/shadow/3/metrics.json", m.dump());
+  r = run(kAudit + " --status " + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "missing  3");
+  expect_contains(r.output, "shadow   3  missing  " + dir + "/shadow/3/metrics.json is invalid (seconds is missing");
+  r = run(audit);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(read_json(dir + "/shadow/3/metrics.json").contains("seconds"));
 }
 
 TEST(ProcessFaults, UsageErrorsEndWithStatusOne) {

@@ -17,6 +17,7 @@
 #include "data/procedural.h"
 #include "kernels/cpu/blas_setup.h"
 #include "kernels/error.h"
+#include "paradigms/audit/exit_status.h"
 #include "paradigms/cli_args.h"
 #include "paradigms/diffusion/generation.h"
 #include "paradigms/diffusion/unet_trainer.h"
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
   app.add_option("--ddim-steps", o.ddim_steps, "DDIM steps")->check(CLI::Range(1, 1000));
   app.add_option("--reps", o.reps, "timed repetitions")->check(CLI::Range(1, 1000));
   app.add_flag("--ddpm", o.ddpm, "also time DDPM's 35.7 M CIFAR-10 UNet");
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
   try {
     Stream* s = &pick_device(o.device);
     DeviceData d = DeviceData::upload(data::make_shapes10(std::max<int64_t>(o.batch, o.sample_batch), 3, "train"), *s);

@@ -22,6 +22,7 @@
 #include "data/procedural.h"
 #include "kernels/cpu/blas_setup.h"
 #include "kernels/error.h"
+#include "paradigms/audit/exit_status.h"
 #include "paradigms/cli_args.h"
 #include "paradigms/distill/distiller.h"
 
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "untimed iterations first (1; 0 on the CPU, which has no algorithm search)")
       ->check(CLI::Range(0, 1));
   app.add_option("--methods", o.methods, "methods to time (dc,dsa,dm)")->delimiter(',')->check(CLI::IsMember({"dc", "dsa", "dm"}));
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
   try {
     Stream* s = &pick_device(o.device);
     data::Dataset real = data::make_shapes10(10 * o.per_class, 3, "train");

@@ -41,10 +41,12 @@ struct Options {
   bool tf32 = true;
 };
 
+constexpr const char* kUsage = "usage: sp_bench_kernels [--device cpu|cuda] [--batch N] [--tf32 on|off]\n";
+
+// Bad usage ends with 1 (README "Exit status"); --help with 0.
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr, "sp_bench_kernels: %s\nusage: sp_bench_kernels [--device cpu|cuda] [--batch N] [--tf32 on|off]\n",
-               why);
-  std::exit(2);
+  std::fprintf(stderr, "sp_bench_kernels: %s\n%s", why, kUsage);
+  std::exit(1);
 }
 
 Options parse(int argc, char** argv) {
@@ -67,7 +69,8 @@ Options parse(int argc, char** argv) {
       if (v != "on" && v != "off") usage("--tf32 must be on or off");
       o.tf32 = v == "on";
     } else if (a == "--help" || a == "-h") {
-      usage("help");
+      std::fputs(kUsage, stdout);
+      std::exit(0);
     } else {
       usage(("unknown argument " + a).c_str());
     }

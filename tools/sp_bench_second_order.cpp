@@ -30,6 +30,7 @@
 #include "nn/ops_reduce.h"
 #include "nn/ops_shape.h"
 #include "nn/unrolled_sgd.h"
+#include "paradigms/audit/exit_status.h"
 
 using namespace sp;
 
@@ -184,7 +185,7 @@ int main(int argc, char** argv) {
   app.add_option("--reps", o.reps, "timed repetitions")->check(CLI::Range(1, 1000));
   app.add_flag("--memory", o.memory, "also measure (c), memory per unrolled step at width 128 (batch 1000 needs ~GBs)");
   app.add_option("--memory-batches", o.memory_batches, "batches of (c) (default 100 1000)")->delimiter(',');
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
   try {
     Stream* s = &Stream::cpu();
     if (o.device == "cuda") {

@@ -26,6 +26,7 @@
 #include "kernels/error.h"
 #include "nn/dsa.h"
 #include "nn/trajectory_matching.h"
+#include "paradigms/audit/exit_status.h"
 #include "paradigms/cli_args.h"
 
 using namespace sp;
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1 << 30));
   app.add_option("--reps", o.reps, "timed iterations")->check(CLI::Range(1, 1000));
   app.add_option("--warmup", o.warmup, "untimed iterations first")->check(CLI::Range(0, 1));
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
   std::printf("sp_bench_trajectory on %s: ConvNet-3 width %lld, %s per step, per-sample DSA\n", o.device.c_str(),
               (long long)o.width, o.batch_syn > 0 ? (std::to_string(o.batch_syn) + " synthetic images").c_str() : "the whole synthetic set");
   std::printf("%6s %9s %9s %12s %14s %10s\n", "ipc", "syn_steps", "mode", "s/iteration", o.device == "cpu" ? "peak RSS MiB" : "peak pool MiB",

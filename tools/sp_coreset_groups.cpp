@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "paradigms/audit/exit_status.h"
 #include "paradigms/coreset/coreset_shadow.h"
 
 int main(int argc, char** argv) {
@@ -14,7 +15,7 @@ int main(int argc, char** argv) {
   std::string dir, out;
   app.add_option("DIR", dir, "experiment directory trained by sp_train with paradigm coreset")->required();
   app.add_option("--out", out, "output .npy (default DIR/coreset_groups.npy)");
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
   try {
     if (out.empty()) out = dir + "/coreset_groups.npy";
     sp::GroupArray g = sp::write_experiment_groups(dir, out);

@@ -15,6 +15,7 @@
 #include "data/experiment.h"
 #include "data/sample_grid.h"
 #include "data/sources.h"
+#include "paradigms/audit/exit_status.h"
 
 using namespace sp;
 using namespace sp::data;
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   init->add_option("--audit", audit, "number of audit samples")->check(CLI::PositiveNumber);
   init->add_option("--models", models, "number of shadow models (even)")->check(CLI::PositiveNumber);
   init->add_option("--canary", canary, "canary type")->check(CLI::IsMember({"mislabel", "clean"}));
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
   try {
     auto t0 = std::chrono::steady_clock::now();
     DatasetSplits s = load_dataset(spec);

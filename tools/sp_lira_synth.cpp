@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "attacks/lira_synth.h"
+#include "paradigms/audit/exit_status.h"
 
 using namespace sp::lira;
 
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "random seed")->capture_default_str();
   app.add_option("--layout", layout, "synpriv or tf-privacy")->check(CLI::IsMember({"synpriv", "tf-privacy"}))->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  SP_CLI_PARSE(app, argc, argv);
   try {
     o.layout = layout_from_name(layout);
     write_synthetic_experiment(dir, o);

@@ -318,8 +318,11 @@ int print_status(const std::string& dir, bool json) {
     else if (e.state == ShadowState::running)
       std::printf("  shadow %3d  running  trained by %s%s\n", e.k, e.holder.c_str(),
                   e.has_checkpoint ? " (has a checkpoint)" : "");
-    else if (e.has_checkpoint)
-      std::printf("  shadow %3d  %-8s (has a checkpoint: resumes from it)\n", e.k, state_name(e.state));
+    else if (e.has_checkpoint || !e.error.empty())
+      // A missing shadow with an invalid metrics.json says why it is not done (the next run trains it again).
+      std::printf("  shadow %3d  %-8s %s%s%s\n", e.k, state_name(e.state), e.error.c_str(),
+                  e.error.empty() || !e.has_checkpoint ? "" : "; ",
+                  e.has_checkpoint ? "(has a checkpoint: resumes from it)" : "");
   }
   std::printf("\nresults so far%s:\n%s", lira.is_null() ? " (attacks not run yet)" : " (lira/results.json)",
               summary_table({summary}).c_str());

@@ -15,6 +15,7 @@
 #include "data/file_util.h"
 #include "paradigms/audit/subprocess.h"
 #include "paradigms/engine/experiment_run.h"
+#include "paradigms/engine/shadow_metrics.h"
 
 namespace fs = std::filesystem;
 
@@ -136,7 +137,7 @@ int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
   jobs.config = slurm_dir + "/config.json";
   std::vector<int> done;
   for (int k = first; k <= last; ++k)
-    (fs::exists(jobs.out_dir + "/shadow/" + std::to_string(k) + "/metrics.json") ? done : jobs.shadows).push_back(k);
+    (shadow_finished(jobs.out_dir + "/shadow/" + std::to_string(k)) ? done : jobs.shadows).push_back(k);
   SP_CHECK(!jobs.shadows.empty() || o.report_job, "--slurm: shadows ", first, "-", last,
            " are all trained already and no report job was asked for: nothing to submit");
   // The scripts first: a problem with them (e.g. spaces in the log path) leaves DIR untouched.

@@ -21,6 +21,7 @@
 #include "paradigms/audit/shadow_scan.h"
 #include "paradigms/audit/subprocess.h"
 #include "paradigms/engine/progress.h"
+#include "paradigms/engine/shadow_metrics.h"
 
 namespace sp::audit {
 
@@ -87,7 +88,9 @@ std::vector<WorkerJob> run_worker_pool(const std::string& sp_train_path, const s
       for (auto it = pending.begin(); it != pending.end() && free_slots > 0;) {
         WorkerJob& j = jobs[*it];
         const std::string d = shadow_dir(dir, j.shadow);
-        if (std::filesystem::exists(d + "/metrics.json")) {
+        // Finished meanwhile by another process (an invalid record may be why this shadow is pending: sp_train
+        // moves it aside and trains the shadow again).
+        if (shadow_finished(d)) {
           j.exit_status = 0;
           ++finished;
           waiting.erase(j.shadow);

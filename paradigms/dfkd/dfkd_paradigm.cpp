@@ -13,6 +13,7 @@
 #include "paradigms/dfkd/dfkd_shadow.h"
 #include "paradigms/dfkd/logit_distance.h"
 #include "paradigms/dfkd/teacher.h"
+#include "paradigms/engine/shadow_metrics.h"
 #include "paradigms/paradigm.h"
 
 namespace fs = std::filesystem;
@@ -28,7 +29,7 @@ std::string teacher_dir_of(const RunConfig& cfg, const std::string& dir) {
 
 bool all_teachers_done(const std::string& tdir, int n) {
   for (int k = 0; k < n; ++k)
-    if (!fs::exists(tdir + "/shadow/" + std::to_string(k) + "/metrics.json")) return false;
+    if (!shadow_finished(tdir + "/shadow/" + std::to_string(k))) return false;
   return true;
 }
 
@@ -103,7 +104,7 @@ class Dfkd final : public Paradigm {
     }
     std::vector<int> done;
     for (int k = 0; k < cfg.num_shadows; ++k)
-      if (fs::exists(dir + "/shadow/" + std::to_string(k) + "/metrics.json")) done.push_back(k);
+      if (shadow_finished(dir + "/shadow/" + std::to_string(k))) done.push_back(k);
     const std::vector<DistanceGroup> g = pooled_distances(dir, done);
     if ((!g[0].values.empty() || !g[2].values.empty()) &&
         !write_distance_plot(dir + "/images/dfkd_logit_distances", g, "nearest generated image, teacher logits").empty())

@@ -7,6 +7,7 @@
 #include "data/experiment.h"
 #include "nn/safetensors.h"
 #include "paradigms/engine/model_file.h"
+#include "paradigms/engine/shadow_metrics.h"
 #include "paradigms/engine/shadow_train.h"
 #include "paradigms/paradigm.h"
 
@@ -95,7 +96,7 @@ Teacher obtain_teacher(const ExperimentRun& run, const DfkdConfig& c, int k, Str
   TeacherExperiment te = teacher_experiment(run.cfg, c, run.exp.dir);
   const std::string shadow = te.dir + "/shadow/" + std::to_string(k);
   Teacher t;
-  if (!fs::exists(shadow + "/metrics.json")) {
+  if (!shadow_finished(shadow)) {
     // Trained as its paradigm trains shadow k, in the teacher experiment, on the data already loaded.
     auto t0 = std::chrono::steady_clock::now();
     ExperimentRun tr = run;

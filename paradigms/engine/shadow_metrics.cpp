@@ -2,6 +2,7 @@
 #include "paradigms/engine/shadow_metrics.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "data/file_util.h"
 #include "data/json_read.h"
@@ -41,6 +42,14 @@ nlohmann::json read_shadow_metrics(const std::string& path, std::string& problem
   }
   problem = shadow_metrics_problem(m);
   return m;
+}
+
+bool shadow_finished(const std::string& shadow_dir) {
+  const std::string path = shadow_dir + "/metrics.json";
+  if (!std::filesystem::exists(path)) return false;
+  std::string problem;
+  read_shadow_metrics(path, problem);
+  return problem.empty();
 }
 
 }  // namespace sp

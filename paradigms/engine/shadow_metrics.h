@@ -16,4 +16,8 @@ std::string shadow_metrics_problem(const nlohmann::json& m);
 // Reads and checks a metrics.json; `problem` gets "" or what is wrong (unreadable, not JSON, a field).
 nlohmann::json read_shadow_metrics(const std::string& path, std::string& problem);
 
+// Whether `shadow_dir`/metrics.json exists and passes the check above: the one test of "this shadow is
+// finished" wherever a shadow may be skipped (schedulers, SLURM submission, DFKD teachers, reports).
+bool shadow_finished(const std::string& shadow_dir);
+
 }  // namespace sp
