@@ -4,6 +4,7 @@
 // Monte Carlo and the RDP accountant, composition invariants, and bad input.
 #include <gtest/gtest.h>
 
+#include <boost/math/quadrature/gauss.hpp>
 #include <cmath>
 #include <random>
 #include <string>
@@ -122,6 +123,33 @@ TEST(PrvDistribution, MatchesMonteCarloAndRdpLimit) {
   const long double tail = (1 - q) * (upper_tail(10, 0) - upper_tail(12, 0)) + q * (upper_tail(10, 1) - upper_tail(12, 1));
   EXPECT_NEAR(m[5] / double(tail), 1.0, 1e-12);
   EXPECT_LT(m[5], 1e-20);
+}
+
+// A small sigma: the two Gaussian windows are integrated apart (the empty space between them is skipped), with
+// the same result as one composite rule over the whole range; a sigma so small that the quadrature would take
+// minutes is refused before it starts, naming the way out.
+TEST(PrvDistribution, SmallSigmaWindowsAndPanelBudget) {
+  const double q = 0.2, s = 0.01;
+  const PoissonGaussianPrv prv(q, s);
+  long double whole = 0;
+  const int panels = 40000;
+  const double lo = -0.45, hi = 1.45, h = (hi - lo) / panels;
+  for (int p = 0; p < panels; ++p)
+    whole += boost::math::quadrature::gauss<double, 15>::integrate(
+        [&](double x) {
+          const double a = x / s, b = (x - 1) / s;
+          const double density = ((1 - q) * std::exp(-0.5 * a * a) + q * std::exp(-0.5 * b * b)) / (s * std::sqrt(2 * M_PI));
+          return prv.loss_at(x) * density;
+        },
+        lo + p * h, lo + (p + 1) * h);
+  EXPECT_NEAR(prv.partial_mean(-1e4, 1e4), double(whole), 1e-12 * std::fabs(double(whole)));
+  EXPECT_NEAR(prv.partial_mean(-1e4, 0.0) + prv.partial_mean(0.0, 1e4), double(whole), 1e-12 * std::fabs(double(whole)));
+  try {
+    PoissonGaussianPrv(0.01, 1e-5).partial_mean(-1e300, 1e300);
+    ADD_FAILURE() << "sigma 1e-5 was integrated";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("use the RDP accountant"), std::string::npos) << e.what();
+  }
 }
 
 TEST(PrvAccountant, ComposedDistributionInvariants) {

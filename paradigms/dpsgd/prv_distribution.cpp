@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <utility>
+#include <vector>
 
 #include "kernels/error.h"
 #include "paradigms/dpsgd/special_math.h"
@@ -66,20 +68,36 @@ double PoissonGaussianPrv::density_x(double x) const {
 }
 
 double PoissonGaussianPrv::partial_mean(double a, double b) const {
-  // Beyond 40 s from both component means the density is below e^{-800}: nothing to integrate.
-  const double lo = std::max(x_at_loss(a), -40.0 * sigma_);
-  const double hi = std::min(x_at_loss(b), 1.0 + 40.0 * sigma_);
-  if (!(hi > lo)) return 0.0;
+  // Beyond 40 s from both component means (0 and 1) the density is below e^{-800}: only those two windows are
+  // integrated (one window where they overlap), so a small sigma does not spread panels over empty space.
+  const double w = 40.0 * sigma_;
+  const std::vector<std::pair<double, double>> windows =
+      1.0 - w <= w ? std::vector<std::pair<double, double>>{{-w, 1.0 + w}}
+                   : std::vector<std::pair<double, double>>{{-w, w}, {1.0 - w, 1.0 + w}};
+  const double lo = x_at_loss(a), hi = x_at_loss(b);
   // The log-ratio is analytic in a strip of half-width pi s^2 around the real axis (its nearest singularity is
   // where 1 - q + q e^v = 0), the density in the whole plane: Gauss-Legendre panels a quarter of the narrower scale
   // converge to double precision (Boost.Math's 15-point Gauss-Legendre rule per panel).
   const double h_max = 0.25 * std::min(sigma_, std::numbers::pi * sigma_ * sigma_);
-  const long panels = std::max(1L, long(std::ceil((hi - lo) / h_max)));
-  const double h = (hi - lo) / double(panels);
+  // The panel count grows as 1/sigma: past this budget (sigma below about 1e-4, where no privacy is left to
+  // account) the work would be minutes, so it is refused instead.
+  constexpr double kMaxPanels = 2e6;
+  double needed = 0;
+  for (const auto& [wl, wh] : windows)
+    if (std::min(hi, wh) > std::max(lo, wl)) needed += std::ceil((std::min(hi, wh) - std::max(lo, wl)) / h_max);
+  SP_CHECK(needed <= kMaxPanels, "PRV accountant: noise multiplier ", sigma_, " is too small for its quadrature (",
+           needed, " panels, at most ", kMaxPanels, "); such a sigma leaves no meaningful privacy guarantee: use "
+           "the RDP accountant");
   auto integrand = [this](double x) { return loss_at(x) * density_x(x); };
   long double total = 0;
-  for (long p = 0; p < panels; ++p)
-    total += boost::math::quadrature::gauss<double, 15>::integrate(integrand, lo + double(p) * h, lo + double(p + 1) * h);
+  for (const auto& [wl, wh] : windows) {
+    const double l = std::max(lo, wl), u = std::min(hi, wh);
+    if (!(u > l)) continue;
+    const long panels = std::max(1L, long(std::ceil((u - l) / h_max)));
+    const double h = (u - l) / double(panels);
+    for (long p = 0; p < panels; ++p)
+      total += boost::math::quadrature::gauss<double, 15>::integrate(integrand, l + double(p) * h, l + double(p + 1) * h);
+  }
   return double(total);
 }
 
