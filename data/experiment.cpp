@@ -47,7 +47,7 @@ ExperimentConfig from_json(const json& j, const std::string& file) {
     c.num_models = j.at("shadow").at("num_models").get<int>();
     return c;
   } catch (const json::exception& e) {
-    SP_FAIL(file, ": malformed experiment record (", e.what(), ")");
+    SP_FAIL(file, ": malformed experiment record (", json_error_text(e), ")");
   }
 }
 

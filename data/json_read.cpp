@@ -27,6 +27,17 @@ std::string json_text_position(std::string_view text, size_t at) {
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
 
+std::string json_error_text(const nlohmann::json::exception& e) {
+  std::string msg = e.what();
+  if (msg.rfind("[json.exception.", 0) == 0) {
+    const size_t end = msg.find("] ");
+    if (end != std::string::npos) msg = msg.substr(end + 2);
+  }
+  // Parse errors repeat their position as "parse error at line L, column C: "; callers give their own.
+  const size_t syntax = msg.find("syntax error");
+  return syntax == std::string::npos ? msg : msg.substr(syntax);
+}
+
 namespace {
 
 template <class Json>
@@ -45,16 +56,14 @@ Json parse(std::string_view text, const std::string& source, const JsonReadOptio
     SP_FAIL(source, ": JSON nested deeper than ", o.max_depth, " levels (", d.depth,
             " reached); no file the tools read needs that many");
   } catch (const nlohmann::json::parse_error& e) {
-    const std::string msg = e.what();
-    const size_t at = msg.find("syntax error");
     SP_FAIL(source, ": invalid JSON at ", json_text_position(text, e.byte > 0 ? e.byte - 1 : 0), " (",
-            at == std::string::npos ? msg : msg.substr(at), ")");
+            json_error_text(e), ")");
   } catch (const nlohmann::json::out_of_range& e) {
     // 406: a number literal beyond the double range.
     SP_FAIL(source, ": ", last_key.empty() ? std::string("a number") : "the value after key '" + last_key + "'",
-            " is out of range (", e.what(), ")");
+            " is out of range (", json_error_text(e), ")");
   } catch (const nlohmann::json::exception& e) {
-    SP_FAIL(source, ": invalid JSON (", e.what(), ")");
+    SP_FAIL(source, ": invalid JSON (", json_error_text(e), ")");
   }
 }
 

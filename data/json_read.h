@@ -19,6 +19,9 @@ struct JsonReadOptions {
 
 // "line L, column C" (from 1) of byte offset `at` in text, for messages.
 std::string json_text_position(std::string_view text, size_t at);
+// What a JSON library error says, without its "[json.exception.parse_error.101] " tag (which names the library's
+// exception, nothing the reader of a message can act on), e.g. "syntax error while parsing value - ...".
+std::string json_error_text(const nlohmann::json::exception& e);
 
 // Throws sp::Error "<source>: ..." on any problem.
 nlohmann::json parse_json_text(std::string_view text, const std::string& source, const JsonReadOptions& o = {});

@@ -73,6 +73,11 @@ DatasetSplits load_dataset(const DatasetSpec& spec) {
       (fs::exists(p / "data_batch_1.bin") || fs::exists(p / "cifar-10-batches-bin" / "data_batch_1.bin"))) {
     return load_cifar10_binary(spec.path);
   }
+  if (spec.kind == "cifar10")
+    for (const fs::path& d : {p, p / "cifar-10-batches-bin"})
+      for (const char* other : {"data_batch_2.bin", "test_batch.bin"})
+        SP_CHECK(!fs::exists(d / other), "dataset '", spec.str(), "': '", d.string(), "' holds CIFAR-10 binary batches ",
+                 "but not ", (d / "data_batch_1.bin").string());
   SP_CHECK(fs::is_directory(p / "train"), "dataset '", spec.str(), "': '", spec.path,
            "' holds neither CIFAR-10 binary batches nor an image folder (train/<class>/...)");
   DatasetSplits s = load_image_folder(spec.path, {.height = spec.kind == "cifar10" ? 32 : 0,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "data/file_util.h"
+#include "data/json_read.h"
 
 namespace sp {
 
@@ -154,8 +155,11 @@ nlohmann::json parse_header(const std::string& path, const std::string& text) {
   nlohmann::json h;
   try {
     h = nlohmann::json::parse(text, cb);
+  } catch (const nlohmann::json::parse_error& e) {
+    SP_FAIL("safetensors ", path, ": header is not valid JSON at byte ", 8 + (e.byte > 0 ? e.byte - 1 : 0), " of the file (",
+            data::json_error_text(e), ")");
   } catch (const nlohmann::json::exception& e) {
-    SP_FAIL("safetensors ", path, ": header is not valid JSON: ", e.what());
+    SP_FAIL("safetensors ", path, ": header is not valid JSON (", data::json_error_text(e), ")");
   }
   SP_CHECK(duplicate.empty(), "safetensors ", path, ": duplicate name '", duplicate, "' in the header");
   SP_CHECK(h.is_object(), "safetensors ", path, ": header is not a JSON object");
@@ -191,7 +195,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   try {
     text = header.dump();
   } catch (const nlohmann::json::exception& e) {  // e.g. a name that is not valid UTF-8
-    SP_FAIL("safetensors ", path, ": cannot encode the header: ", e.what());
+    SP_FAIL("safetensors ", path, ": cannot encode the header: ", data::json_error_text(e));
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   uint64_t len = text.size();

@@ -102,13 +102,10 @@ json parse_json(const std::string& text, Errors& errors) {
     errors.add(p, "nested deeper than " + std::to_string(data::kMaxJsonDepth) + " levels");
     return json();
   } catch (const json::out_of_range& e) {
-    errors.add(here(), std::string("number out of range (") + e.what() + ")");
+    errors.add(here(), "number out of range (" + data::json_error_text(e) + ")");
     return json();
   } catch (const json::parse_error& e) {
-    std::string msg = e.what();
-    size_t colon = msg.find("syntax error");
-    errors.add(position(text, e.byte > 0 ? e.byte - 1 : 0),
-               "invalid JSON (" + (colon == std::string::npos ? msg : msg.substr(colon)) + ")");
+    errors.add(position(text, e.byte > 0 ? e.byte - 1 : 0), "invalid JSON (" + data::json_error_text(e) + ")");
     return json();
   }
 }

@@ -103,6 +103,18 @@ TEST(AccountantCli, BadInputExitsNonZeroNamingTheOption) {
       {"--sample-rate 0.1 --target-epsilon -1" + ok, "--target-epsilon"},
       {"--noise-multiplier 1" + ok, "--sample-rate"},
   };
+  // Values the range checks let through but an accountant cannot work with: the message says which options.
+  const std::pair<std::string, std::string> compute[] = {
+      {"--sample-rate 0.01 --noise-multiplier 1e-300 --steps 100 --delta 1e-5", "--noise-multiplier 1e-300"},
+      {"--sample-rate 0.01 --noise-multiplier 1 --steps 100 --delta 1e-5 --accountant prv --eps-error 1e-300",
+       "--eps-error 1e-300"},
+  };
+  for (const auto& [args, option] : compute) {
+    const CliRun r = run_cli(args, true);
+    EXPECT_EQ(r.status, 1) << args;
+    EXPECT_NE(r.output.find("with " + args + ": "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(option), std::string::npos) << r.output;
+  }
   for (const auto& [args, option] : cases) {
     const CliRun r = run_cli(args, true);
     EXPECT_EQ(r.status, 1) << args;  // README "Exit status": bad usage is 1, as in every tool

@@ -36,6 +36,17 @@ TEST(DataSources, Cifar10FolderDetection) {
     std::filesystem::create_symlink("test_batch.bin", bin + "/data_batch_" + std::to_string(k) + ".bin");
   DatasetSplits s = load_dataset("cifar10:" + dir.path());
   EXPECT_EQ(s.train.size(), 50000);
+  // Batches without data_batch_1.bin: the message says which file is missing, not "neither layout".
+  std::filesystem::remove(bin + "/data_batch_1.bin");
+  try {
+    load_dataset("cifar10:" + dir.path());
+    ADD_FAILURE() << "loaded without data_batch_1.bin";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds CIFAR-10 binary batches but not " + bin + "/data_batch_1.bin"),
+              std::string::npos)
+        << e.what();
+  }
+  std::filesystem::create_symlink("test_batch.bin", bin + "/data_batch_1.bin");
   EXPECT_EQ(s.test.name, "cifar10/test");
   EXPECT_EQ(s.train.label(10007), full.label(7));
 }

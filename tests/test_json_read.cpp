@@ -57,6 +57,14 @@ TEST(JsonRead, NumbersAndSyntaxErrorsNameTheirPlace) {
   msg = error_of([] { parse_json_text(std::string("{\"a\": \"\xff\"}"), "bytes.json"); });
   EXPECT_NE(msg.find("bytes.json"), std::string::npos) << msg;
   EXPECT_EQ(printable_text(msg), msg);  // the raw byte is escaped, so the message can be printed and stored
+  // The library's exception tags ("[json.exception.parse_error.101]") are not passed on to the reader.
+  for (const char* text : {"{\"seed\": 1e999}", "{\"a\": ]", "[1, 2"})
+    EXPECT_EQ(error_of([&] { parse_json_text(text, "t.json"); }).find("json.exception"), std::string::npos) << text;
+  try {
+    (void)nlohmann::json::parse("{\"a\": ]");
+  } catch (const nlohmann::json::exception& e) {
+    EXPECT_EQ(json_error_text(e).rfind("syntax error", 0), 0u) << json_error_text(e);
+  }
   EXPECT_TRUE(parse_json_or_discarded("{\"x\": 1e999}").is_discarded());
   EXPECT_TRUE(parse_json_or_discarded("{\"x\": ").is_discarded());
   EXPECT_EQ(parse_json_or_discarded("{\"x\": 2}")["x"], 2);

@@ -427,6 +427,17 @@ TEST(ModelFile, RoundTripWithPyTorchNames) {
   auto other = make_model(mc);
   Tensor t3 = Tensor::zeros({other->params().numel()}, DType::f32), b3 = Tensor::zeros({other->buffers().numel()}, DType::f32);
   EXPECT_THROW(load_model(t / "m.safetensors", *other, t3, b3), Error);
+  // A tensor the model does not have (strict, as PyTorch's load_state_dict): refused, naming it.
+  std::map<std::string, Tensor> extra = f.tensors;
+  extra.emplace("fc.extra_weight", Tensor::from_vector<float>({1, 2}, {2}));
+  save_safetensors(t / "extra.safetensors", extra, f.metadata);
+  try {
+    load_model(t / "extra.safetensors", *m, t2, b2);
+    ADD_FAILURE() << "a file with an extra tensor loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'fc.extra_weight' is not a parameter or buffer"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(TrainState, RoundTripAndMismatches) {

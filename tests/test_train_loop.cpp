@@ -169,6 +169,7 @@ TEST(TrainLoop, DivergenceAndBadRecipesAreErrors) {
     FAIL() << "expected divergence to be reported";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("diverged"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("learning rate 1e+30 (recipe.optimizer.lr)"), std::string::npos) << e.what();
   }
   TrainRecipe bad = small_recipe(1);
   bad.batch_size = 0;

@@ -145,7 +145,10 @@ int accountant_main(int argc, const char* const* argv, std::ostream& out, std::o
   try {
     out << run(a, err).dump(2) << "\n";
   } catch (const sp::Error& e) {
-    err << "sp_accountant: error: " << e.what() << "\n";
+    // The accountants' messages speak of q, sigma and delta: say which options they came from.
+    std::string given;
+    for (int i = 1; i < argc; ++i) given += std::string(i > 1 ? " " : "") + argv[i];
+    err << "sp_accountant: error: with " << sp::printable_text(given) << ": " << e.what() << "\n";
     return kExitError;
   }
   return kExitOk;

@@ -89,7 +89,8 @@ EpochStats Trainer::run_epoch(int epoch, int64_t steps, const std::function<int6
     double left_steps = double(steps - done) + double(recipe_.epochs - epoch - 1) * double(steps);
     pr.eta_s = done > 0 ? el / double(done) * left_steps : 0;
     SP_CHECK(std::isfinite(pr.loss), "training diverged: loss is ", pr.loss, " at epoch ", epoch + 1, " step ",
-             done);
+             done, " with learning rate ", recipe_.schedule.base_lr, " (recipe.optimizer.lr) and batch size ",
+             recipe_.batch_size, "; a smaller learning rate is the usual remedy");
     if (progress) progress(pr);
     last = Clock::now();
   };
