@@ -274,8 +274,13 @@ TEST(Slurm, SubmitWithAStandInSbatch) {
   EXPECT_NE(script.find("exec " + o.bin_dir + "/sp_train " + o.out + "/slurm/config.json --out " + o.out), std::string::npos)
       << script;
 
-  // Submitting, with shadow 1 already trained: the array leaves it out, the report depends on the array.
-  sp::test::write_text(o.out + "/shadow/1/metrics.json", "{}");
+  // Submitting, with shadow 1 already trained: the array leaves it out, the report depends on the array. A
+  // record that is not a finished shadow's (shadow 0's "{}") does not count (paradigms/engine/shadow_metrics.h).
+  auto finished = [](int k) {
+    return nlohmann::json{{"shadow", k}, {"test_accuracy", 0.5}, {"seconds", {{"train", 1.0}}}}.dump();
+  };
+  sp::test::write_text(o.out + "/shadow/1/metrics.json", finished(1));
+  sp::test::write_text(o.out + "/shadow/0/metrics.json", "{}");
   o.dry_run = false;
   {
     Captured log;
@@ -301,7 +306,7 @@ TEST(Slurm, SubmitWithAStandInSbatch) {
   o.squeue = t / "squeue";
 
   // Every shadow trained: only the report job, without a dependency.
-  for (int k : {0, 2, 3}) sp::test::write_text(o.out + "/shadow/" + std::to_string(k) + "/metrics.json", "{}");
+  for (int k : {0, 2, 3}) sp::test::write_text(o.out + "/shadow/" + std::to_string(k) + "/metrics.json", finished(k));
   fs::remove(calls);
   {
     Captured log;
