@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "data/file_util.h"
+#include "data/image_check.h"
 
 namespace fs = std::filesystem;
 
@@ -60,6 +61,8 @@ std::string decode_into(const std::string& path, uint8_t* dst, int64_t h, int64_
   } catch (const Error& e) {
     return e.what();
   }
+  if (const std::string bad = png_structure_problem(bytes); !bad.empty())
+    return "image folder: cannot decode '" + path + "': " + bad;
   int iw = 0, ih = 0, comp = 0;
   // The header first: an image of another size is refused before stb allocates what its header claims.
   if (bytes.size() <= size_t(INT32_MAX) && stbi_info_from_memory(bytes.data(), int(bytes.size()), &iw, &ih, &comp) &&
@@ -107,6 +110,8 @@ Dataset load_image_folder_split(const std::string& root, const std::string& spli
   if (h <= 0 || w <= 0) {
     SP_CHECK(!files.empty(), "image folder: '", dir.string(), "' has no images to take the size from");
     std::vector<uint8_t> first = read_file_bytes(files[0]);
+    const std::string bad = png_structure_problem(first);
+    SP_CHECK(bad.empty(), "image folder: cannot decode '", files[0], "': ", bad);
     int iw, ih, comp;
     SP_CHECK(first.size() <= size_t(INT32_MAX) && stbi_info_from_memory(first.data(), int(first.size()), &iw, &ih, &comp),
              "image folder: cannot decode '", files[0], "': ", stbi_failure_reason() ? stbi_failure_reason() : "too large");

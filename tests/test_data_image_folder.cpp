@@ -2,6 +2,7 @@
 // libjpeg's decoding of the same files), PNG round trip through write_png, and bad input (undecodable file,
 // wrongly sized image, empty class folder, missing split, train/test class mismatch).
 #include "data/file_util.h"
+#include "data/image_check.h"
 #include "data/image_folder.h"
 #include "data/sample_grid.h"
 #include "tests/data_test_util.h"
@@ -132,6 +133,17 @@ TEST(DataImageFolder, BadInputNamesTheFile) {
     std::string m = error_of([&] { load_image_folder_split(root, "train", {.height = 0, .width = 0}); });
     EXPECT_NE(m.find("a_first/1.png' is 4x4, expected 8x8 (the size of '"), std::string::npos) << m;
     EXPECT_NE(m.find("a_first/0.png', the first image"), std::string::npos) << m;
+  }
+  {
+    // A PNG chunk claiming more bytes than the file has is refused before stb_image allocates for it (a 93-byte
+    // file claimed a 1.2 GB IDAT chunk; tests/fuzz/regressions/image/).
+    test::TempDir dir("imgfolder_png_chunk");
+    std::string root = make_png_tree(dir);
+    std::filesystem::copy_file(std::string(SP_SOURCE_DIR) + "/tests/fuzz/regressions/image/png_idat_claims_1gb_oom.png",
+                               dir / "train/a_first/0.png", std::filesystem::copy_options::overwrite_existing);
+    std::string m = error_of([&] { load_image_folder(root, {.height = 4, .width = 4}); });
+    EXPECT_NE(m.find("a_first/0.png': chunk 3 ('IDAT') claims 1229193252 bytes, 0 are left"), std::string::npos) << m;
+    EXPECT_EQ(png_structure_problem(std::vector<uint8_t>{1, 2, 3}), "");  // not a PNG: left to stb
   }
   {
     test::TempDir dir("imgfolder_nosplit");

@@ -4,8 +4,8 @@
 // shadow's lock waits for it and takes the shadow over from its checkpoint once that process is killed;
 // temporaries of dead processes are removed by the next run and a live process's are kept; a corrupt
 // labels.npy or logits.npy ends with the partial-results status and a message naming the file; --status
-// explains an invalid metrics.json; usage errors
-// end with status 1. Also the helpers underneath (data/file_util.h: temporary names, process liveness, lock
+// explains an invalid metrics.json and the next run trains that shadow again; usage errors end with status 1.
+// Also the helpers underneath (data/file_util.h: temporary names, process liveness, lock
 // holders, stale temporaries; paradigms/audit/subprocess.h: a spawned worker's log, environment and start
 // errors).
 #include <gtest/gtest.h>

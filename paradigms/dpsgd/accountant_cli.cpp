@@ -20,7 +20,6 @@
 namespace sp::dpsgd {
 namespace {
 
-
 struct Args {
   double sample_rate = 0;
   std::optional<double> noise_multiplier;
