@@ -5,6 +5,8 @@
 # out-of-memory stops that target with its input saved under BUILD/fuzz_artifacts/<target>/ and makes the
 # script exit 1, saying how to keep the input as a regression test.
 #   tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS_PER_TARGET (default 60)] [TARGET...]
+# libFuzzer's random seed is SP_FUZZ_SEED (default 1), so that a CI run repeats the previous one's exploration
+# unless the code changed; SP_FUZZ_SEED=0 draws a new seed each run (for longer local runs).
 set -uo pipefail
 build=$(cd "$1" && pwd)
 secs=${2:-60}
@@ -25,7 +27,7 @@ for name in "${targets[@]}"; do
   mkdir -p "$corpus" "$artifacts" "$build/fuzz_logs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$build/bin/sp_fuzz_$name" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$build/bin/sp_fuzz_$name" -seed="${SP_FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$corpus" "$build/fuzz_seeds/$name" "$src/tests/fuzz/regressions/$name" \
     >"$log" 2>&1
   rc=$?
