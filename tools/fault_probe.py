@@ -97,6 +97,16 @@ def flips(data, k, rng, lo=0, hi=None):
     return out
 
 
+def file_byte_cases(add, rel, data, header_end, rng, header_flips, data_flips):
+    """Truncations (certainly invalid) and changed bytes in the header and in the data (maybe valid)."""
+    for c in truncations(data, 25, rng, header_end):
+        add(f"truncated to {c} bytes", True, ("write", rel, data[:c]))
+    for pos, b in flips(data, header_flips, rng, 0, header_end):
+        add(f"header byte {pos} changed", None, ("write", rel, b))
+    for pos, b in flips(data, data_flips, rng, header_end):
+        add(f"data byte {pos} changed", None, ("write", rel, b))
+
+
 def special_files(path):
     """Things where a regular file is expected: each a function of the path."""
     def empty():
@@ -166,12 +176,7 @@ def npy_cases(base_file, rel, rng, cmd, role):
     def add(name, invalid, make):
         cases.append(Case("npy", f"{rel}: {name}", invalid, make, cmd, [rel.split("/")[-1]]))
 
-    for c in truncations(data, 25, rng, hend):
-        add(f"truncated to {c} bytes", True, ("write", rel, data[:c]))
-    for pos, b in flips(data, 45, rng, 0, hend):
-        add(f"header byte {pos} changed", None, ("write", rel, b))
-    for pos, b in flips(data, 10, rng, hend):
-        add(f"data byte {pos} changed", None, ("write", rel, b))
+    file_byte_cases(add, rel, data, hend, rng, 45, 10)
     structured = [
         ("bad magic", b"\x93NUMPX" + data[6:]),
         ("version 9.0", data[:6] + b"\x09\x00" + data[8:]),
@@ -267,12 +272,7 @@ def st_cases(base_file, rel, rng, cmd, fmt):
     def add(name, invalid, make):
         cases.append(Case(fmt, f"{rel}: {name}", invalid, make, cmd, [rel.split("/")[-1]]))
 
-    for c in truncations(data, 25, rng, hend):
-        add(f"truncated to {c} bytes", True, ("write", rel, data[:c]))
-    for pos, b in flips(data, 40, rng, 0, hend):
-        add(f"header byte {pos} changed", None, ("write", rel, b))
-    for pos, b in flips(data, 8, rng, hend):
-        add(f"data byte {pos} changed", None, ("write", rel, b))
+    file_byte_cases(add, rel, data, hend, rng, 40, 8)
 
     def on_target(fn):
         return lambda name, info, raw: fn(info, raw) if name == target else (info, raw)
