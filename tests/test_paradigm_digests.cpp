@@ -4,7 +4,10 @@
 // every shadow's scores.npy, logits.npy and model.safetensors (and the coreset's selections and groups) must
 // equal the digests recorded with the code before the paradigm seam existed (main at 8febf3f). A refactor of
 // the engine, the paradigms or the models that changes one bit of a result fails here. A rerun on the
-// finished directory must skip every shadow (an experiment written before stays readable).
+// finished directory must skip every shadow (an experiment written before stays readable). The runs use the
+// reference kernels (SP_CPU_FAST=0): the float32 fast path's bytes depend on the oneDNN version and the CPU's
+// instruction set, so it is checked against the reference with tolerances (tests/test_cpu_fast_path.cpp) and
+// for thread-count independence (tests/test_sp_audit.cpp), not pinned here.
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -47,13 +50,14 @@ void expect_digests(const std::string& name, const Digests& expected) {
   TempDir t;
   const std::string cfg = t / (name + ".json"), out = t / "run";
   sp::test::write_text(cfg, shrunk_config(name).dump(2));
-  auto r = sp::test::run_command(kTrain + " " + cfg + " --out " + out + " --device cpu");
+  const std::string train = "SP_CPU_FAST=0 " + kTrain;
+  auto r = sp::test::run_command(train + " " + cfg + " --out " + out + " --device cpu");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const auto& [file, digest] : expected) {
     ASSERT_TRUE(fs::exists(out + "/" + file)) << name << ": " << file << " missing";
     EXPECT_EQ(data::sha256_file(out + "/" + file), digest) << name << ": " << file << " changed";
   }
-  auto again = sp::test::run_command(kTrain + " " + cfg + " --out " + out + " --device cpu");
+  auto again = sp::test::run_command(train + " " + cfg + " --out " + out + " --device cpu");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("0 trained, 2 already done"), std::string::npos) << again.output;
 }

@@ -3,7 +3,7 @@
 # and works offline once done). The CUDA toolkit and cuDNN are not Debian packages: install them from
 # NVIDIA to get the CUDA backend; without them the build is CPU-only.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapack-dev nlohmann-json3-dev libstb-dev
+pkgs=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapack-dev libdnnl-dev nlohmann-json3-dev libstb-dev
       libcli11-dev libgtest-dev python3-numpy libssl-dev libfftw3-dev libboost-math-dev libcairo2-dev
       fonts-dejavu-core python3-dev pybind11-dev python3-pytest python3-venv)
 missing=()

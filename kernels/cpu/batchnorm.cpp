@@ -1,6 +1,10 @@
 // CPU reference for batch normalisation (see kernels/batchnorm.h): one channel at a time, statistics by
-// Welford in double, per-element math from kernels/norm_math.h.
+// Welford in double, per-element math from kernels/norm_math.h. float32 goes to the fast path
+// (kernels/cpu/batchnorm_fast.h) when cpu::fast_path() is on.
 #include "kernels/batchnorm.h"
+
+#include "kernels/cpu/batchnorm_fast.h"
+#include "kernels/cpu/fast_path.h"
 
 #include "kernels/dispatch.h"
 #include "kernels/norm_math.h"
@@ -47,6 +51,9 @@ void fwd_typed(const Tensor& y, const Tensor& save_mean, const Tensor& save_invs
 void fwd_cpu(Stream&, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
              const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
              bool training, double momentum, double eps) {
+  if (x.dtype() == DType::f32 && cpu::fast_path())
+    return cpu::batch_norm_fwd_f32(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var, training,
+                                   momentum, eps);
   SP_DISPATCH_FLOAT(x.dtype(), "batch_norm",
                     fwd_typed<scalar_t>(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var, training,
                                         momentum, eps));
@@ -95,6 +102,9 @@ void bwd_typed(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, con
 void bwd_cpu(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy, const Tensor& x,
              const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, bool training, double beta_x,
              double beta_w, double beta_b) {
+  if (x.dtype() == DType::f32 && cpu::fast_path())
+    return cpu::batch_norm_bwd_f32(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x, beta_w,
+                                   beta_b);
   SP_DISPATCH_FLOAT(
       x.dtype(), "batch_norm backward",
       bwd_typed<scalar_t>(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x, beta_w, beta_b));

@@ -3,14 +3,19 @@
 // chunk instead of many thin ones (late ResNet layers have OH * OW = 16). OpenBLAS threads the GEMMs;
 // im2col, col2im and the layout copies between NCHW and the chunk matrices run one (image, channel)
 // pair per task on all cores.
-// Scratch memory is kept per thread and reused across calls.
+// Scratch memory is kept per thread and reused across calls. These loops are the reference for float64 (and
+// for float32 without the fast path); float32 goes to oneDNN when cpu::fast_path() is on (dnnl_conv.h).
 #include <cstdlib>
 #include <cstring>
 
 #include "kernels/conv.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/fast_path.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/dispatch.h"
+#if SP_HAVE_DNNL
+#include "kernels/cpu/dnnl_conv.h"
+#endif
 
 namespace sp {
 namespace {
@@ -216,17 +221,31 @@ void conv_bwd_filter(const T* gy, const T* x, T* dw, const Conv2dGeom& g, T beta
   });
 }
 
+// True when this float32 call goes to oneDNN.
+bool use_fast(DType dt) { return SP_HAVE_DNNL && dt == DType::f32 && cpu::fast_path(); }
+
 void conv_fwd_cpu(Stream&, const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeom& g) {
+#if SP_HAVE_DNNL
+  if (use_fast(x.dtype())) return cpu::dnnl_conv_fwd(x.data<float>(), w.data<float>(), y.data<float>(), g);
+#endif
   SP_DISPATCH_FLOAT(x.dtype(), "conv2d", { conv_fwd(x.data<scalar_t>(), w.data<scalar_t>(), y.data<scalar_t>(), g); });
 }
 void conv_bwd_data_cpu(Stream&, const Tensor& dx, const Tensor& gy, const Tensor& w, const Conv2dGeom& g,
                        double beta) {
+#if SP_HAVE_DNNL
+  if (use_fast(gy.dtype()))
+    return cpu::dnnl_conv_bwd_data(gy.data<float>(), w.data<float>(), dx.data<float>(), g, float(beta));
+#endif
   SP_DISPATCH_FLOAT(gy.dtype(), "conv2d backward data", {
     conv_bwd_data(gy.data<scalar_t>(), w.data<scalar_t>(), dx.data<scalar_t>(), g, scalar_t(beta));
   });
 }
 void conv_bwd_filter_cpu(Stream&, const Tensor& dw, const Tensor& gy, const Tensor& x, const Conv2dGeom& g,
                          double beta) {
+#if SP_HAVE_DNNL
+  if (use_fast(gy.dtype()))
+    return cpu::dnnl_conv_bwd_filter(gy.data<float>(), x.data<float>(), dw.data<float>(), g, float(beta));
+#endif
   SP_DISPATCH_FLOAT(gy.dtype(), "conv2d backward filter", {
     conv_bwd_filter(gy.data<scalar_t>(), x.data<scalar_t>(), dw.data<scalar_t>(), g, scalar_t(beta));
   });

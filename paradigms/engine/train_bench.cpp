@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "kernels/counter_rng.h"
+#include "kernels/cpu/fast_path.h"
 #include "paradigms/engine/progress.h"
 #include "paradigms/engine/shadow_train.h"
 
@@ -100,6 +101,7 @@ std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchR
                 opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
                 s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "");
   out += buf;
+  if (!s.is_cuda()) out += "cpu kernels: " + cpu::describe_cpu_kernels() + "\n";
   std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s\n", "phase", "batch", "images", "img/s", "ms/batch");
   out += buf;
   for (const BenchRow& r : rows) {

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The CPU backend against PyTorch on the same CIFAR ResNet-18, at the same thread count, in one command:
+# `sp_train --bench --device cpu` and tools/bench_pytorch_resnet.py (PyTorch, NCHW and channels-last) for
+# each width, batch size and thread count, then one table with the ratio to PyTorch's better layout.
+# PyTorch is optional (benchmark only): without it, synpriv's numbers alone. Results go to stdout; paste the
+# table into docs/benchmarks.md with the machine it ran on.
+#
+#   tools/bench_cpu_vs_pytorch.sh [--build DIR] [--widths 8,16,64] [--batches 32,128] [--threads 1,2]
+#                                 [--steps N] [--python PYTHON]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build widths=8,16,64 batches=32,128 threads=1,2 steps=5 python=${SP_BENCH_PYTHON:-python3}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) build=$2; shift 2 ;;
+    --widths) widths=$2; shift 2 ;;
+    --batches) batches=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    --python) python=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "bench_cpu_vs_pytorch.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
+  esac
+done
+sp_train=$build/bin/sp_train
+[ -x "$sp_train" ] || { echo "bench_cpu_vs_pytorch.sh: $sp_train not found: build first (or pass --build DIR)" >&2; exit 1; }
+have_torch=1
+if ! "$python" -c "import torch" 2>/dev/null; then
+  have_torch=0
+  echo "note: PyTorch is not importable by $python (pip install torch, or --python PATH): synpriv only" >&2
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rows=$tmp/rows
+: >"$rows"
+IFS=, read -ra W <<<"$widths"
+IFS=, read -ra T <<<"$threads"
+for t in "${T[@]}"; do
+  for w in "${W[@]}"; do
+    echo "width $w, $t thread(s): synpriv..." >&2
+    SP_CPU_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
+      "$sp_train" --bench --device cpu --bench-width "$w" --bench-batch "$batches" --bench-steps "$steps" >"$tmp/sp"
+    grep '^cpu kernels:' "$tmp/sp" | sort -u >>"$tmp/kernels"
+    awk -v w="$w" -v t="$t" '$1 == "train" {print w, t, "train", $2, "sp", $4}
+                             $1 == "query" {print w, t, "query", $4, "sp", $6}' "$tmp/sp" >>"$rows"
+    if [ $have_torch = 1 ]; then
+      for layout in nchw cl; do
+        echo "width $w, $t thread(s): PyTorch ($layout)..." >&2
+        flag=; [ $layout = cl ] && flag=--channels-last
+        OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t "$python" tools/bench_pytorch_resnet.py --width "$w" \
+          --batches "$batches" --threads "$t" --steps "$steps" $flag >"$tmp/pt"
+        awk -v w="$w" -v t="$t" -v l="$layout" '{print w, t, $1, $2, l, $3}' "$tmp/pt" >>"$rows"
+      done
+    fi
+  done
+done
+
+echo
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(sort -u "$tmp/kernels" | head -1)"
+[ $have_torch = 1 ] && echo "PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
+echo
+awk -v torch=$have_torch '
+  { key = $1 " " $2 " " $3 " " $4; v[key, $5] = $6; if (!(key in seen)) { seen[key] = 1; order[n++] = key } }
+  END {
+    if (torch) {
+      print "| width | threads | phase | batch | synpriv img/s | PyTorch img/s | PyTorch channels-last img/s | synpriv / best PyTorch |"
+      print "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+    } else {
+      print "| width | threads | phase | batch | synpriv img/s |"
+      print "| ---: | ---: | --- | ---: | ---: |"
+    }
+    for (i = 0; i < n; ++i) {
+      k = order[i]; split(k, f, " ")
+      if (!torch) { printf "| %s | %s | %s | %s | %.0f |\n", f[1], f[2], f[3], f[4], v[k, "sp"]; continue }
+      best = v[k, "nchw"] > v[k, "cl"] ? v[k, "nchw"] : v[k, "cl"]
+      printf "| %s | %s | %s | %s | %.0f | %.0f | %.0f | %.2fx |\n", f[1], f[2], f[3], f[4], v[k, "sp"], v[k, "nchw"],
+             v[k, "cl"], (best > 0 ? v[k, "sp"] / best : 0)
+    }
+  }' "$rows"
