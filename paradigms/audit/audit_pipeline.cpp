@@ -233,7 +233,9 @@ int run_audit(const AuditOptions& o) {
   check_run_dir(o.dir, cfg);
   say("sp_audit: " + o.config_path + " -> " + o.dir + "\n  " + setting_label(cfg.resolved) + ", " + cfg.dataset.str() +
       ", " + cfg.model.name + " width " + std::to_string(cfg.model.width) + ", " + std::to_string(cfg.num_shadows) +
-      " shadow models x " + std::to_string(cfg.recipe.epochs) + " epochs");
+      " shadow models x " + std::to_string(cfg.recipe.epochs) + " epochs, query views " +
+      data::query_views_name(cfg.query_views) + " (" + std::to_string(data::num_query_views(cfg.query_views)) +
+      " per image)");
   for (const data::RemovedTemporary& t : data::remove_stale_temporaries(o.dir, true))
     say("  removed the stale temporary " + t.path + " (process " + std::to_string(t.pid) + " is gone)");
 
