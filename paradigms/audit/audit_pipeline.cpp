@@ -299,8 +299,7 @@ int run_audit(const AuditOptions& o) {
 int print_status(const std::string& dir, bool json) {
   const std::string cpath = dir + "/config.json";
   SP_CHECK(fs::exists(cpath), dir, ": not an sp_audit/sp_train experiment directory (no config.json)");
-  nlohmann::json config = read_json(cpath);
-  RunConfig cfg = parse_config(config, cpath);
+  RunConfig cfg = load_stored_config(cpath);
   std::vector<ShadowEntry> shadows = scan_shadows(dir, cfg.num_shadows);
   nlohmann::json lira = fs::exists(dir + "/lira/results.json") ? read_json(dir + "/lira/results.json") : nlohmann::json();
   ojson summary = build_summary(dir, cfg.resolved, shadows, lira, lira.is_null() ? "not run yet" : "");

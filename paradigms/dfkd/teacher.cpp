@@ -57,7 +57,7 @@ TeacherExperiment teacher_experiment(const RunConfig& student, const DfkdConfig&
   const std::string cpath = te.dir + "/config.json";
   SP_CHECK(fs::exists(cpath), "dfkd.teacher.experiment: ", c.teacher_experiment,
            " is not an experiment directory (no config.json)");
-  te.cfg = load_config(cpath);
+  te.cfg = load_stored_config(cpath);
   return te;
 }
 
@@ -105,7 +105,7 @@ Teacher obtain_teacher(const ExperimentRun& run, const DfkdConfig& c, int k, Str
     ExperimentRun tr = run;
     tr.cfg = te.cfg;
     tr.cfg.model.num_classes = run.cfg.model.num_classes;
-    tr.exp = create_or_open_run_dir(te.cfg, te.dir, run.exp.config, run.train_labels);
+    tr.exp = create_or_open_run_dir(tr.cfg, te.dir, run.exp.config, run.train_labels);
     // The teachers' own population queries, so the teacher experiment can be attacked with RMIA too.
     tr.population = choose_population(run.data, tr.cfg.population);
     write_population_files(te.dir, tr.population);
