@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "attacks/parallel.h"
+#include "data/json_read.h"
 #include "data/npy.h"
+#include "data/query_views.h"
 
 namespace sp::lira {
 namespace fs = std::filesystem;
@@ -80,11 +82,29 @@ std::vector<fs::directory_entry> list_dir(const fs::path& p) {
   return v;
 }
 
+// DIR/config.json's audit.query_views; a configuration written before the key existed was queried on all
+// 18 views (paradigms/engine/experiment_run.h).
+std::string stored_query_views(const std::string& path) {
+  const nlohmann::json j = data::read_json_file(path);
+  SP_CHECK(j.is_object(), path, ": not a JSON object");
+  if (!j.contains("audit") || !j["audit"].is_object() || !j["audit"].contains("query_views"))
+    return data::query_views_name(data::QueryViews::all);
+  const nlohmann::json& v = j["audit"]["query_views"];
+  SP_CHECK(v.is_string() && data::query_views_from_name(v.get<std::string>()), path, ": audit.query_views is ",
+           v.dump(), ", not one of all, flips, clean");
+  return v.get<std::string>();
+}
+
 ExperimentFiles find_synpriv(const fs::path& dir, const std::vector<int64_t>& only) {
   ExperimentFiles f;
   f.layout = Layout::synpriv;
   f.labels = (dir / "audit" / "labels.npy").string();
   require_file(f.labels);
+  std::error_code cec;
+  if (fs::is_regular_file(dir / "config.json", cec)) {
+    f.config = (dir / "config.json").string();
+    f.query_views = stored_query_views(f.config);
+  }
   std::error_code pec;
   if (fs::is_regular_file(dir / "population" / "labels.npy", pec))
     f.population_labels = (dir / "population" / "labels.npy").string();
@@ -226,6 +246,12 @@ LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt) {
   }
   // The query views used (all by default): the file has AF per sample, phi keeps A of them.
   const int64_t AF = d.A, C = d.C;
+  d.file_views = AF;
+  if (!files.query_views.empty()) {
+    const int want = data::num_query_views(*data::query_views_from_name(files.query_views));
+    SP_CHECK(AF == want, files.models[0].logits, ": ", AF, " query views per sample, but ", files.config,
+             " says audit.query_views '", files.query_views, "' (", want, want == 1 ? " view)" : " views)");
+  }
   const std::vector<int64_t> views = resolve_views(opt.views, AF, files.models[0].logits);
   d.A = int64_t(views.size());
   const int64_t A = d.A;

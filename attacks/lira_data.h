@@ -34,11 +34,17 @@ struct ExperimentFiles {
   std::string labels;  // int [M]
   std::string population_labels;  // int [P]: DIR/population/labels.npy when present, else empty
   std::vector<ModelFiles> models;
+  // The query views the logits hold (data/query_views.h: "all", "flips" or "clean"), from the synpriv
+  // DIR/config.json's audit.query_views ("all" when the file predates the key); empty when no config.json
+  // names them (tf-privacy, sp_lira_synth or foreign directories).
+  std::string query_views;
+  std::string config;  // DIR/config.json when query_views came from it
 };
 
 // synpriv: DIR/audit/labels.npy and DIR/shadow/<k>/{keep,logits}.npy for k = 0..S-1 (decimal names, no
 // gaps; entries starting with '.' are ignored, anything else is an error); the population queries
-// DIR/population/labels.npy and DIR/shadow/<k>/population_logits.npy are listed where they exist.
+// DIR/population/labels.npy and DIR/shadow/<k>/population_logits.npy are listed where they exist, and the
+// query views named by DIR/config.json when it exists (unreadable, or naming unknown views: an error).
 // tf-privacy (mi_lira_2021): DIR/y_train.npy and DIR/experiment-*/{keep.npy, logits/<newest>.npy}, where
 // newest is the greatest file name (the files are named by zero-padded epoch); experiments are ordered by
 // the number after "experiment-".
@@ -57,6 +63,7 @@ struct LoadOptions {
 // memory: phi[(i * A + a) * S + s].
 struct LiraData {
   int64_t S = 0, M = 0, A = 0, C = 0;
+  int64_t file_views = 0;         // query views per sample in the logits files (A of them are used)
   std::vector<std::string> model_names;  // for messages and the results file
   std::vector<double> phi;        // [M][A][S]; NaN where a pair was dropped
   std::vector<uint8_t> member;    // [M][S]: model s trained on sample i
@@ -67,6 +74,7 @@ struct LiraData {
   double at(int64_t s, int64_t i, int64_t a) const { return phi[size_t((i * A + a) * S + s)]; }
 };
 
+// Also checks that the logits hold as many views as files.query_views names (when it names them).
 LiraData load_experiment(const ExperimentFiles& files, const LoadOptions& opt);
 
 // Tests, synthetic studies and the Python module: phi given as [S][M][A] and keep as [S][M] (0/1), read in place.

@@ -5,8 +5,24 @@
 #include <cmath>
 #include <cstdio>
 
+#include "data/query_views.h"
+
 namespace sp::lira {
 namespace {
+
+// Which query views the logits hold and how many the attacks used; "" for results not read from files.
+std::string views_line(const LiraResult& r, const LiraConfig& cfg) {
+  if (r.file_views <= 0) return "";
+  std::string s = "query views: ";
+  if (auto v = data::query_views_from_name(r.query_views))
+    s += "audit.query_views = " + r.query_views + " (" + std::to_string(r.file_views) + " per sample: " +
+         data::query_views_description(*v) + ")";
+  else
+    s += std::to_string(r.file_views) + " per sample (" +
+         (cfg.layout == Layout::synpriv ? "no config.json names them" : "not named in this layout") + ")";
+  if (r.A != r.file_views) s += "; --views uses " + std::to_string(r.A) + " of them";
+  return s + "\n";
+}
 
 // NaN (undefined metric, e.g. a group without non-members) becomes JSON null.
 nlohmann::ordered_json num(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); }
@@ -138,6 +154,9 @@ nlohmann::ordered_json results_json(const LiraResult& r, const LiraConfig& cfg) 
   nlohmann::ordered_json s;
   s["layout"] = std::string(layout_name(cfg.layout));
   s["statistic"] = std::string(statistic_name(cfg.statistic));
+  // null when nothing names them (n_queries counts the views used, of queries_in_file).
+  s["query_views"] = r.query_views.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.query_views);
+  s["queries_in_file"] = r.file_views;
   if (!cfg.views.empty()) s["views"] = cfg.views;
   s["fit"] = std::string(fit_name(cfg.attack.fit));
   s["std"] = cfg.attack.ddof == 1 ? "sample" : "population";
@@ -198,6 +217,7 @@ std::string format_table(const LiraResult& r, const LiraConfig& cfg) {
                 std::string(offline_score_name(cfg.attack.offline)).c_str(),
                 cfg.attack.equalize_folds ? " (equalized folds)" : "");
   out += head;
+  out += views_line(r, cfg);
   if (!cfg.attack.equalize_folds && r.S <= 16)
     out += "note: with " + std::to_string(r.S) +
            " models, leave-one-out fits member and non-member targets on different numbers of IN/OUT models, "

@@ -198,6 +198,8 @@ LiraResult run_lira(const LiraConfig& cfg) {
   res.M = d.M;
   res.A = d.A;
   res.C = d.C;
+  res.file_views = d.file_views;
+  res.query_views = files.query_views;
   res.dropped_pairs = d.dropped_pairs;
   res.nonfinite_logits = d.nonfinite_logits;
   res.model_names = d.model_names;

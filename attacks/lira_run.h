@@ -59,6 +59,8 @@ struct AttackResult {
 
 struct LiraResult {
   int64_t S = 0, M = 0, A = 0, C = 0;
+  int64_t file_views = 0;   // query views per sample in the logits (A: those the attacks used)
+  std::string query_views;  // what they are (ExperimentFiles::query_views; empty: not named)
   int64_t dropped_pairs = 0, nonfinite_logits = 0;
   int64_t unscored_pairs = 0;  // folds left without enough shadow models by dropped pairs
   int64_t population = 0;      // RMIA's population samples (0: RMIA not run)

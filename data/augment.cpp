@@ -30,13 +30,39 @@ NormalizeParams Normalization::params() const {
   return p;
 }
 
-Tensor query_view_params() {
+namespace {
+// The full table, (oy, ox, flip) per view.
+std::vector<int32_t> all_query_views() {
   const int32_t shift[3] = {0, -4, 4};
   std::vector<int32_t> v;
   for (int32_t flip = 0; flip < 2; ++flip)
     for (int32_t dy : shift)
       for (int32_t dx : shift) v.insert(v.end(), {kQueryPad + dy, kQueryPad + dx, flip});
-  return Tensor::from_vector(v, {1, kNumQueryViews, 3});
+  return v;
+}
+}  // namespace
+
+std::vector<int64_t> query_view_indices(QueryViews views) {
+  // Found in the table rather than written down, so a reordered table cannot select the wrong views.
+  const std::vector<int32_t> t = all_query_views();
+  std::vector<int64_t> rows;
+  for (int64_t v = 0; v < kNumQueryViews; ++v) {
+    const int32_t* p = &t[size_t(3 * v)];
+    const bool unshifted = p[0] == kQueryPad && p[1] == kQueryPad;
+    if (views == QueryViews::all || (views == QueryViews::flips && unshifted) ||
+        (views == QueryViews::clean && unshifted && p[2] == 0))
+      rows.push_back(v);
+  }
+  SP_CHECK(int64_t(rows.size()) == num_query_views(views), "query_view_indices: ", rows.size(), " views for '",
+           query_views_name(views), "', expected ", num_query_views(views));
+  return rows;
+}
+
+Tensor query_view_params(QueryViews views) {
+  const std::vector<int32_t> t = all_query_views();
+  std::vector<int32_t> v;
+  for (int64_t row : query_view_indices(views)) v.insert(v.end(), t.begin() + 3 * row, t.begin() + 3 * row + 3);
+  return Tensor::from_vector(v, {1, int64_t(v.size() / 3), 3});
 }
 
 Tensor augment_params(Stream& s, const Tensor& ids, uint64_t seed, uint64_t epoch, const AugmentConfig& cfg) {
@@ -61,23 +87,24 @@ Tensor normalize_batch(Stream& s, const Tensor& images, const Tensor& ids, const
   return out.view({ids.numel(), images.size(1), images.size(2), images.size(3)});
 }
 
-Tensor query_views(Stream& s, const Tensor& images, const Tensor& ids, const Normalization& norm, DType dtype) {
+Tensor query_views(Stream& s, const Tensor& images, const Tensor& ids, const Normalization& norm, DType dtype,
+                   QueryViews views) {
   SP_CHECK(images.dim() == 4, "query_views: images must be [B, C, H, W], got ", images.str());
-  // The 216-byte table is uploaded once per device, so repeated calls need no host-to-device copy (which
-  // would synchronise the stream). Deliberately never destroyed: device memory must not be returned to the
-  // allocator during static destruction.
+  // The table (at most 216 bytes) is uploaded once per device and selection, so repeated calls need no
+  // host-to-device copy (which would synchronise the stream). Deliberately never destroyed: device memory
+  // must not be returned to the allocator during static destruction.
   static std::mutex mu;
-  static auto* per_device = new std::map<int, Tensor>;
+  static auto* per_device = new std::map<std::pair<int, QueryViews>, Tensor>;
   Tensor table;
   if (s.device().is_cpu()) {
-    table = query_view_params();
+    table = query_view_params(views);
   } else {
     std::lock_guard<std::mutex> lock(mu);
-    Tensor& t = (*per_device)[s.device().index];
-    if (!t.defined()) t = query_view_params().to(s.device(), s);
+    Tensor& t = (*per_device)[{s.device().index, views}];
+    if (!t.defined()) t = query_view_params(views).to(s.device(), s);
     table = t;
   }
-  Tensor out = Tensor::empty({ids.numel(), kNumQueryViews, images.size(1), images.size(2), images.size(3)}, dtype, s);
+  Tensor out = Tensor::empty({ids.numel(), table.size(1), images.size(1), images.size(2), images.size(3)}, dtype, s);
   crop_flip_normalize(s, out, images, ids, table, kQueryPad, PadMode::zero, norm.params());
   return out;
 }

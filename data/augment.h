@@ -5,12 +5,16 @@
 //    and independent of batch composition.
 //  * query_views: the 18 LiRA queries of each image, flip in {no, yes} (outer), dy in {0, -4, +4}, dx in
 //    {0, -4, +4} (inner); each is the (flipped) image zero-padded by 4 and cropped 32x32 at (4+dy, 4+dx), so
-//    view 0 is the clean image (shared/golden/README.md, paper-protocol.md §1.5).
-// Tested in tests/test_data_augment.cpp (hand-computed crops, reflect padding, normalisation, parameter
-// distribution and determinism) and tests/gpu/test_data_augment_gpu.cpp (CUDA == CPU bit for bit).
+//    view 0 is the clean image (shared/golden/README.md, paper-protocol.md §1.5). A selection
+//    (data/query_views.h: the clean image and its flip, or the clean image alone) is a shorter table given
+//    to the same kernel, so only the chosen views are computed, in the order of the full table.
+// Tested in tests/test_data_augment.cpp (hand-computed crops, each selection against slices of the 18
+// views, reflect padding, normalisation, parameter distribution and determinism) and
+// tests/gpu/test_data_augment_gpu.cpp (CUDA == CPU bit for bit).
 #pragma once
 #include <vector>
 
+#include "data/query_views.h"
 #include "kernels/augment.h"
 
 namespace sp::data {
@@ -30,11 +34,13 @@ struct AugmentConfig {
   DType dtype = DType::f32;
 };
 
-constexpr int kNumQueryViews = 18;
 constexpr int32_t kQueryPad = 4;
 
-// The 18 query views as crop parameters, i32 [1, 18, 3] on the CPU.
-Tensor query_view_params();
+// The rows of the 18-view table that `views` selects, ascending (all: 0..17; flips: the clean image and its
+// flip, 0 and 9; clean: 0).
+std::vector<int64_t> query_view_indices(QueryViews views);
+// Those query views as crop parameters, i32 [1, num_query_views(views), 3] on the CPU.
+Tensor query_view_params(QueryViews views = QueryViews::all);
 
 // Per-image random crop/flip parameters for ids i64 [N] (on the stream's device): i32 [N, 1, 3].
 Tensor augment_params(Stream& s, const Tensor& ids, uint64_t seed, uint64_t epoch, const AugmentConfig& cfg);
@@ -44,8 +50,8 @@ Tensor augment_batch(Stream& s, const Tensor& images, const Tensor& ids, uint64_
 // out [N, C, H, W] = normalised images[ids] without augmentation (evaluation).
 Tensor normalize_batch(Stream& s, const Tensor& images, const Tensor& ids, const Normalization& norm = Normalization::cifar10(),
                        DType dtype = DType::f32);
-// out [N, 18, C, H, W]: the query views of images[ids], normalised.
+// out [N, V, C, H, W]: the V = num_query_views(views) query views of images[ids], normalised.
 Tensor query_views(Stream& s, const Tensor& images, const Tensor& ids, const Normalization& norm = Normalization::cifar10(),
-                   DType dtype = DType::f32);
+                   DType dtype = DType::f32, QueryViews views = QueryViews::all);
 
 }  // namespace sp::data

@@ -234,8 +234,18 @@ RunConfig parse_config(const json& j, const std::string& source) {
                                  std::to_string(known_train) + ")");
   c.canary = data::parse_canary(audit.string("canary", "mislabel", {"mislabel", "clean"}));
   c.population = audit.integer("population", 1000, 0, int64_t(1) << 31);
+  // The recipe's augmentation, whatever the paradigm then trains on (real images, a synthetic set, a memory
+  // bank): a stated rule rather than a guess about each paradigm's data.
+  const data::QueryViews fallback = data::default_query_views(c.recipe.augment_cfg.pad, c.recipe.augment_cfg.flip);
+  c.query_views_given = audit.has("query_views");
+  c.query_views = *data::query_views_from_name(
+      audit.string("query_views", data::query_views_name(fallback), data::query_views_names()));
   audit.finish();
-  out["audit"] = {{"num_audit", c.num_audit}, {"canary", data::canary_name(c.canary)}, {"population", c.population}};
+  // Resolved, never left out: config.json then says which views the logits hold.
+  out["audit"] = {{"num_audit", c.num_audit},
+                  {"canary", data::canary_name(c.canary)},
+                  {"population", c.population},
+                  {"query_views", data::query_views_name(c.query_views)}};
   // The paradigm's own sections; those of the others are refused.
   const Paradigm* paradigm = find_paradigm_or_null(c.paradigm);  // null: already reported as unknown
   for (const Paradigm* other : registered_paradigms())

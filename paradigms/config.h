@@ -25,8 +25,14 @@
 //       "augmentation": {"crop_pad": 4, "pad_mode": "zero" | "reflect", "flip": true}
 //     },
 //     "audit": {"num_audit": 500, "canary": "mislabel" | "clean",
-//               "population": 1000},              // test images every shadow also queries (RMIA's z; at most
+//               "population": 1000,               // test images every shadow also queries (RMIA's z; at most
 //                                                 // the test split; 0: none). paradigms/engine/population.h
+//               "query_views": "all" | "flips" | "clean"},
+//                                                 // the LiRA query views of every audit and population image
+//                                                 // (data/query_views.h): all 18 crops and flips, the clean
+//                                                 // image and its flip, or the clean image alone. Default: what
+//                                                 // the recipe trains on: crop_pad > 0: all; flip alone: flips;
+//                                                 // neither: clean (whatever the paradigm trains on).
 //     "device": {"tf32": true, "eval_batch": 1024}       // how to run, not what: not part of the identity
 //   }
 //
@@ -75,8 +81,10 @@ struct RunConfig {
   int64_t num_audit = 500;
   data::CanaryType canary = data::CanaryType::mislabel;
   int64_t population = 1000;      // population queries: the first min(population, test size) test images
+  data::QueryViews query_views = data::QueryViews::all;  // resolved (given, or the recipe's default)
+  bool query_views_given = false;  // written in the configuration rather than defaulted
   bool tf32 = true;
-  int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / 18 samples)
+  int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / A samples)
   std::any paradigm_settings;     // the paradigm's typed settings (e.g. dpsgd::DpsgdSettings), from its section
   bool floor_steps_per_epoch = false;  // epochs of floor(N / B) steps (DP-SGD's Poisson sampling), set by the paradigm
   nlohmann::json resolved;        // the whole configuration with every default filled in

@@ -1,12 +1,15 @@
 // The experiment configuration: the shipped configs parse to the paper's settings, defaults are filled in,
 // schedules in epochs become steps, and every kind of mistake (typos, wrong types, out-of-range values,
 // keys that do not apply, class-count mismatches, duplicate keys, syntax errors) is reported with its key
-// path, all problems of a file at once. Dataset subsets are seeded subsets of the splits.
+// path, all problems of a file at once. Dataset subsets are seeded subsets of the splits. audit.query_views
+// follows the recipe's augmentation unless given, is always resolved, and a bad value names the key and
+// the allowed values; every shipped configuration, of every paradigm, resolves it by that rule.
 #include "paradigms/config.h"
 
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "data/png.h"
 #include "paradigms/json_fields.h"
@@ -102,6 +105,75 @@ TEST(Config, DefaultsAreFilledInAndResolved) {
   RunConfig again = parse_config(c.resolved);
   EXPECT_EQ(again.resolved, c.resolved);
   EXPECT_FALSE(c.identity().contains("device"));
+}
+
+TEST(Config, QueryViewsFollowTheAugmentationUnlessGiven) {
+  // No augmentation section: crop_pad 4 and flip, so all 18 views.
+  RunConfig c = parse_config_text(kMinimal);
+  EXPECT_EQ(c.query_views, data::QueryViews::all);
+  EXPECT_FALSE(c.query_views_given);
+  EXPECT_EQ(c.resolved["audit"]["query_views"], "all");
+  // kMinimal with the recipe's augmentation and more audit keys.
+  auto with_aug = [](const std::string& aug, const std::string& audit_extra = "") {
+    std::string s = edit(R"("lr": 0.05})", R"("lr": 0.05}, "augmentation": )" + aug);
+    const std::string at = R"("num_audit": 20)";
+    return s.replace(s.find(at), at.size(), at + audit_extra);
+  };
+  struct Case {
+    const char* aug;
+    data::QueryViews want;
+  };
+  for (const Case& k : {Case{R"({"crop_pad": 0, "flip": true})", data::QueryViews::flips},
+                        Case{R"({"crop_pad": 0, "flip": false})", data::QueryViews::clean},
+                        Case{R"({"crop_pad": 2, "flip": false})", data::QueryViews::all},
+                        Case{R"({"crop_pad": 4, "pad_mode": "reflect"})", data::QueryViews::all}}) {
+    SCOPED_TRACE(k.aug);
+    RunConfig r = parse_config_text(with_aug(k.aug));
+    EXPECT_EQ(r.query_views, k.want);
+    EXPECT_FALSE(r.query_views_given);
+    EXPECT_EQ(r.resolved["audit"]["query_views"], data::query_views_name(k.want));
+    // The resolved form states the value, so it parses back to the same views (now as given).
+    RunConfig again = parse_config(r.resolved);
+    EXPECT_EQ(again.query_views, k.want);
+    EXPECT_TRUE(again.query_views_given);
+    EXPECT_EQ(again.resolved, r.resolved);
+  }
+  // Given, the key wins over the augmentation both ways, and is part of the identity.
+  RunConfig given = parse_config_text(edit(R"("num_audit": 20)", R"("num_audit": 20, "query_views": "clean")"));
+  EXPECT_EQ(given.query_views, data::QueryViews::clean);
+  EXPECT_TRUE(given.query_views_given);
+  EXPECT_EQ(json_differences(c.identity(), given.identity()),
+            (std::vector<std::string>{"audit.query_views: \"all\" -> \"clean\""}));
+  RunConfig more = parse_config_text(with_aug(R"({"crop_pad": 0, "flip": false})", R"(, "query_views": "all")"));
+  EXPECT_EQ(more.query_views, data::QueryViews::all);
+
+  // A bad value names the key and the allowed values; a wrong type names the key.
+  expect_has(problems(edit(R"("num_audit": 20)", R"("num_audit": 20, "query_views": "flip")")),
+             "audit.query_views: 'flip' is not one of all, flips, clean");
+  expect_has(problems(edit(R"("num_audit": 20)", R"("num_audit": 20, "query_views": 18)")),
+             "audit.query_views: expected a string, got number 18");
+  expect_has(problems(edit(R"("num_audit": 20)", R"("num_audit": 20, "queryviews": "all")")),
+             "audit.queryviews: unknown key (did you mean 'query_views'?)");
+}
+
+TEST(Config, EveryShippedConfigResolvesItsQueryViewsByTheRule) {
+  // Each paradigm reads the audit section through parse_config; the rule is the recipe's augmentation
+  // whatever the paradigm trains on (a synthetic set, a memory bank, generated images).
+  std::set<std::string> paradigms;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(SP_SOURCE_DIR) + "/configs")) {
+    if (e.path().extension() != ".json") continue;
+    SCOPED_TRACE(e.path().string());
+    RunConfig c = load_config(e.path().string());
+    EXPECT_EQ(c.query_views, data::default_query_views(c.recipe.augment_cfg.pad, c.recipe.augment_cfg.flip));
+    EXPECT_EQ(c.resolved["audit"]["query_views"], data::query_views_name(c.query_views));
+    paradigms.insert(c.paradigm);
+  }
+  EXPECT_EQ(paradigms, (std::set<std::string>{"baseline", "coreset", "dfkd", "diffusion", "distill", "dpsgd"}));
+  // The demo trains without augmentation: the clean view alone. The paper's setting crops and flips.
+  EXPECT_EQ(load_config(std::string(SP_SOURCE_DIR) + "/configs/demo.json").query_views, data::QueryViews::clean);
+  EXPECT_EQ(load_config(std::string(SP_SOURCE_DIR) + "/configs/small_cpu.json").query_views, data::QueryViews::flips);
+  EXPECT_EQ(load_config(std::string(SP_SOURCE_DIR) + "/configs/baseline_cifar10.json").query_views,
+            data::QueryViews::all);
 }
 
 TEST(Config, ScheduleEpochsBecomeSteps) {

@@ -1,6 +1,8 @@
 // Augmentation on the CPU: the 18 LiRA query views against crops computed by hand (explicit zero-padded
-// array, flip, slice), reflect padding against a naive reflect, normalisation values, the random crop/flip
-// parameters (range, uniformity, determinism, independence of batch composition), and bad input.
+// array, flip, slice), the selections of data/query_views.h (names, counts, the default rule, and each
+// selection's output equal to its slice of the 18 views), reflect padding against a naive reflect,
+// normalisation values, the random crop/flip parameters (range, uniformity, determinism, independence of
+// batch composition), and bad input.
 #include "data/augment.h"
 #include "tests/data_test_util.h"
 
@@ -89,6 +91,61 @@ TEST(DataAugment, QueryViewsMatchHandComputedCrops) {
   // View 0 is what plain normalisation gives.
   Tensor plain = normalize_batch(Stream::cpu(), imgs, ids, nz, DType::f64);
   EXPECT_TRUE(test::all_close(q64.select(1, 0), plain, 0, 0));
+}
+
+TEST(DataAugment, QueryViewSelectionNamesCountsAndDefault) {
+  EXPECT_EQ(query_views_names(), (std::vector<std::string>{"all", "flips", "clean"}));
+  for (QueryViews v : {QueryViews::all, QueryViews::flips, QueryViews::clean}) {
+    EXPECT_EQ(query_views_from_name(query_views_name(v)), v);
+    EXPECT_FALSE(query_views_description(v).empty());
+  }
+  EXPECT_FALSE(query_views_from_name("flip").has_value());
+  EXPECT_FALSE(query_views_from_name("").has_value());
+  EXPECT_EQ(num_query_views(QueryViews::all), 18);
+  EXPECT_EQ(num_query_views(QueryViews::flips), 2);
+  EXPECT_EQ(num_query_views(QueryViews::clean), 1);
+  // What the model trained on: any crop padding means shifted crops, flipping alone means flips.
+  EXPECT_EQ(default_query_views(4, true), QueryViews::all);
+  EXPECT_EQ(default_query_views(4, false), QueryViews::all);
+  EXPECT_EQ(default_query_views(1, false), QueryViews::all);
+  EXPECT_EQ(default_query_views(0, true), QueryViews::flips);
+  EXPECT_EQ(default_query_views(0, false), QueryViews::clean);
+}
+
+TEST(DataAugment, QueryViewSelectionsAreSlicesOfTheEighteen) {
+  std::vector<int64_t> all(18);
+  for (int64_t v = 0; v < 18; ++v) all[size_t(v)] = v;
+  EXPECT_EQ(query_view_indices(QueryViews::all), all);
+  EXPECT_EQ(query_view_indices(QueryViews::flips), (std::vector<int64_t>{0, 9}));
+  EXPECT_EQ(query_view_indices(QueryViews::clean), (std::vector<int64_t>{0}));
+  EXPECT_EQ(query_view_params(QueryViews::flips).to_vector<int32_t>(), (std::vector<int32_t>{4, 4, 0, 4, 4, 1}));
+  EXPECT_EQ(query_view_params(QueryViews::clean).shape(), Shape({1, 1, 3}));
+  EXPECT_EQ(query_view_params(QueryViews::clean).to_vector<int32_t>(), (std::vector<int32_t>{4, 4, 0}));
+  EXPECT_EQ(query_view_params(QueryViews::all).to_vector<int32_t>(), query_view_params().to_vector<int32_t>());
+
+  // The same pixels as the matching views of the full query, bit for bit, at both precisions and for an
+  // image that is not square (so a transposed crop would show).
+  Tensor imgs = random_images(4, 3, 12, 10, 21);
+  Tensor ids = ids_of({3, 1, 3});
+  Normalization nz = Normalization::cifar10();
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor full = query_views(Stream::cpu(), imgs, ids, nz, dt);
+    ASSERT_EQ(full.shape(), Shape({3, 18, 3, 12, 10}));
+    for (QueryViews v : {QueryViews::all, QueryViews::flips, QueryViews::clean}) {
+      SCOPED_TRACE(query_views_name(v));
+      Tensor part = query_views(Stream::cpu(), imgs, ids, nz, dt, v);
+      const std::vector<int64_t> rows = query_view_indices(v);
+      ASSERT_EQ(part.shape(), Shape({3, int64_t(rows.size()), 3, 12, 10}));
+      for (size_t a = 0; a < rows.size(); ++a)
+        EXPECT_TRUE(test::all_close(part.select(1, int64_t(a)), full.select(1, rows[a]), 0, 0)) << "view " << rows[a];
+    }
+  }
+  // The clean selection is plain normalisation, the flip of the flips selection the mirrored image.
+  Tensor clean = query_views(Stream::cpu(), imgs, ids, nz, DType::f64, QueryViews::clean);
+  EXPECT_TRUE(test::all_close(clean.select(1, 0), normalize_batch(Stream::cpu(), imgs, ids, nz, DType::f64), 0, 0));
+  Tensor flips = query_views(Stream::cpu(), imgs, ids, nz, DType::f64, QueryViews::flips);
+  for (int64_t y = 0; y < 12; ++y)
+    for (int64_t x = 0; x < 10; ++x) ASSERT_EQ(flips.item({1, 1, 2, y, x}), flips.item({1, 0, 2, y, 9 - x})) << y << "," << x;
 }
 
 TEST(DataAugment, ReflectPaddingAndExplicitParams) {

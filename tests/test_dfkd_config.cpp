@@ -101,6 +101,16 @@ TEST(DfkdConfig, TeachersAreABaselineOnTheStudentsData) {
   EXPECT_EQ(t.resolved["dataset"], c.resolved["dataset"]);
   EXPECT_EQ(t.resolved["audit"], c.resolved["audit"]);
   EXPECT_EQ(t.recipe.epochs, 2);
+  // The teachers are queried as their own recipe trains them, whatever views the student's audit names.
+  std::string text = with_dfkd(R"({"warmup": 2, "teacher": {"recipe": {"epochs": 3, "batch_size": 8,
+      "optimizer": {"name": "sgd", "lr": 0.1}, "augmentation": {"crop_pad": 0, "flip": false}}}})");
+  const std::string at = R"("num_audit": 20)";
+  text.replace(text.find(at), at.size(), at + R"(, "query_views": "flips")");
+  RunConfig v = parse_config_text(text);
+  EXPECT_EQ(v.query_views, data::QueryViews::flips);
+  RunConfig tv = dfkd::teacher_run_config(v, v.settings<dfkd::DfkdConfig>());
+  EXPECT_EQ(tv.query_views, data::QueryViews::clean);
+  EXPECT_EQ(tv.resolved["audit"]["num_audit"], 20);
   EXPECT_EQ(t.recipe.optim.kind, OptimKind::adam);
   // Without a model the teacher is the student's architecture.
   RunConfig d = parse_config_text(with_dfkd(R"({"warmup": 2, "teacher": {"recipe": {"epochs": 3, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.1}}}})"));

@@ -1,7 +1,8 @@
 // End to end: build/bin/sp_audit on tiny shapes10 experiments. The pipeline in CPU worker processes and in
 // process giving the same shadow outputs; every report file existing and holding the measured numbers
-// (summary.json, summary.csv, report.md, report.html, ROC plot, canary grid); --json, --status and
-// --compare; a SIGKILL in the middle of a shadow followed by a rerun that finishes with the same bytes as an
+// (summary.json, summary.csv, report.md, report.html, ROC plot, canary grid) and the query views the
+// recipe's augmentation chose (recorded in config.json, held by the logits, named by the report); --json,
+// --status and --compare; a SIGKILL in the middle of a shadow followed by a rerun that finishes with the same bytes as an
 // uninterrupted run; a failing shadow reported while the others finish (exit 2); and the bad inputs of
 // issue 6 (a configuration with several errors listed at once before any work, a directory holding another
 // configuration refused with the difference, a missing summary for --compare).
@@ -86,8 +87,13 @@ TEST(SpAudit, WorkersAndInProcessAgreeAndEveryReportHoldsTheNumbers) {
       EXPECT_EQ(sp::test::read_text(a + rel), sp::test::read_text(b + rel)) << rel;
     }
 
+  // The recipe flips without cropping: the clean view and its flip, recorded and reported.
+  EXPECT_EQ(read_json(a + "/config.json")["audit"]["query_views"], "flips");
+  EXPECT_EQ(sp::npy::Reader(a + "/shadow/0/logits.npy").shape(), (std::vector<int64_t>{12, 2, 10}));
   nlohmann::json s = read_json(a + "/summary.json");
   EXPECT_EQ(s["paradigm"], "baseline");
+  EXPECT_EQ(s["lira"]["n_queries"], 2);
+  EXPECT_EQ(s["config"]["audit"]["query_views"], "flips");
   EXPECT_EQ(s["shadows"]["done"].size(), 6u);
   EXPECT_TRUE(s["shadows"]["failed"].empty());
   EXPECT_EQ(s["utility"]["test_accuracy"]["per_shadow"].size(), 6u);
@@ -110,6 +116,7 @@ TEST(SpAudit, WorkersAndInProcessAgreeAndEveryReportHoldsTheNumbers) {
     if (sp::plot::plots_available()) expect_contains(*doc, doc == &md ? "lira/roc.png" : "lira/roc.svg");
     expect_contains(*doc, "images/canaries.png");
     expect_contains(*doc, "online_global_variance");
+    expect_contains(*doc, "2 query views each (audit.query_views = flips: the clean image and its horizontal flip)");
   }
   expect_contains(html, "<table>");
   EXPECT_EQ(fs::exists(a + "/lira/roc.png"), sp::plot::plots_available());
@@ -167,6 +174,11 @@ TEST(SpAudit, DemoConfigShrunkRunsEndToEnd) {
   nlohmann::json s = read_json(t / "demo/summary.json");
   EXPECT_EQ(s["shadows"]["done"].size(), 6u);
   EXPECT_EQ(s["privacy"].size(), 4u);
+  // The demo trains without augmentation: queried on the clean image alone.
+  EXPECT_EQ(read_json(t / "demo/config.json")["audit"]["query_views"], "clean");
+  EXPECT_EQ(sp::npy::Reader(t / "demo/shadow/5/logits.npy").shape(), (std::vector<int64_t>{12, 1, 10}));
+  EXPECT_EQ(s["lira"]["n_queries"], 1);
+  expect_contains(r.output, "query views clean (1 per image)");
 }
 
 TEST(SpAudit, KilledMidShadowResumesToTheSameBytes) {

@@ -6,6 +6,10 @@
 // directory, an unusable output path, a full disk) ending with a message, a non-zero exit and the existing
 // outputs untouched. Array tasks starting at once on one directory: one configuration wins, every other
 // one is refused (config.json is written under the experiment lock). --slurm --dry-run writes the array.
+// audit.query_views: a recipe without augmentation is queried on the clean view alone, one that only flips
+// on the clean view and its flip, each exactly the matching slices of the 18 views of the same models, with
+// the value in config.json and metrics.json and named by sp_lira; a directory from before the key keeps all
+// 18 views when resumed (sp_train, --slurm) and refuses an explicit other choice.
 // Also the model-file and epoch-checkpoint helpers and the progress formatting.
 #include <unistd.h>
 
@@ -236,6 +240,143 @@ TEST(SpTrain, EndToEndOutputsSkipQueryAllAndLira) {
   EXPECT_EQ(res["n_models"], 4);
   EXPECT_EQ(res["n_samples"], 12);
   EXPECT_EQ(res["n_queries"], 18);
+}
+
+namespace {
+
+// tiny_config trained without augmentation (crop_pad 0) and with `flip`; query_views given unless empty.
+std::string unaugmented_config(bool flip, const std::string& query_views, int shadows = 2) {
+  nlohmann::json j = nlohmann::json::parse(tiny_config(shadows, 1, 96, 12));
+  j["recipe"]["augmentation"] = {{"crop_pad", 0}, {"flip", flip}};
+  if (!query_views.empty()) j["audit"]["query_views"] = query_views;
+  return j.dump(2);
+}
+
+// Every row of `sel` [n, a, C] against rows `views` of `all` [n, 18, C].
+void expect_view_slices(const std::string& sel, const std::string& all, const std::vector<int64_t>& views) {
+  SCOPED_TRACE(sel);
+  npy::Reader rs(sel), ra(all);
+  ASSERT_EQ(ra.shape().size(), 3u);
+  const int64_t n = ra.shape()[0], c = ra.shape()[2], a = int64_t(views.size());
+  ASSERT_EQ(ra.shape()[1], 18);
+  ASSERT_EQ(rs.shape(), (std::vector<int64_t>{n, a, c}));
+  std::vector<float> vs = rs.read_all<float>(), va = ra.read_all<float>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < a; ++k)
+      for (int64_t j = 0; j < c; ++j) {
+        const float want = va[size_t((i * 18 + views[size_t(k)]) * c + j)], got = vs[size_t((i * a + k) * c + j)];
+        ASSERT_NEAR(got, want, 1e-5 * (1 + std::abs(want))) << "sample " << i << " view " << views[size_t(k)];
+      }
+}
+
+}  // namespace
+
+TEST(SpTrain, QueryViewsFollowTheAugmentationAsSlicesOfTheEighteen) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  // The same models (training does not depend on the queries) queried three ways.
+  const std::string all = t / "all", clean = t / "clean", flips = t / "flips";
+  auto r = sp_train(write_config(t, "all.json", unaugmented_config(false, "all")) + " --out " + all);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string clean_cfg = write_config(t, "clean.json", unaugmented_config(false, ""));
+  r = sp_train(clean_cfg + " --out " + clean + " --query-all");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = sp_train(write_config(t, "flips.json", unaugmented_config(true, "")) + " --out " + flips);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  EXPECT_EQ(read_json(all + "/config.json")["audit"]["query_views"], "all");
+  EXPECT_EQ(read_json(clean + "/config.json")["audit"]["query_views"], "clean");  // resolved, not left out
+  EXPECT_EQ(read_json(flips + "/config.json")["audit"]["query_views"], "flips");
+  for (int k = 0; k < 2; ++k) {
+    SCOPED_TRACE("shadow " + std::to_string(k));
+    const std::string s = "/shadow/" + std::to_string(k) + "/";
+    EXPECT_EQ(read_json(clean + s + "metrics.json")["query_views"], "clean");
+    EXPECT_EQ(read_json(all + s + "metrics.json")["query_views"], "all");
+    EXPECT_EQ(sp::test::read_text(clean + s + "model.safetensors"), sp::test::read_text(all + s + "model.safetensors"));
+    expect_view_slices(clean + s + "logits.npy", all + s + "logits.npy", {0});
+    expect_view_slices(clean + s + "population_logits.npy", all + s + "population_logits.npy", {0});
+    EXPECT_EQ(npy::Reader(clean + s + "logits_all.npy").shape(), (std::vector<int64_t>{96, 1, 10}));
+    EXPECT_EQ(npy::Reader(clean + s + "scores.npy").shape(), (std::vector<int64_t>{12, 1}));
+    // The flipping recipe trains other models (compared with their own 18 views below).
+    EXPECT_EQ(npy::Reader(flips + s + "logits.npy").shape(), (std::vector<int64_t>{12, 2, 10}));
+    EXPECT_EQ(npy::Reader(flips + s + "population_logits.npy").shape(), (std::vector<int64_t>{40, 2, 10}));
+    // scores.npy is still the statistic of the logits it sits with.
+    Tensor phi = lira_stat(Stream::cpu(), npy::load(flips + s + "logits.npy"), npy::load(flips + "/audit/labels.npy"),
+                           lira::Statistic::logit);
+    EXPECT_EQ(phi.to_vector<double>(), npy::load(flips + s + "scores.npy").to_vector<double>());
+  }
+  // The flipping recipe's models once more, queried on all 18 views: flips are views 0 and 9.
+  const std::string flips_all = t / "flips_all";
+  r = sp_train(write_config(t, "flips_all.json", unaugmented_config(true, "all")) + " --out " + flips_all);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int k = 0; k < 2; ++k) {
+    const std::string s = "/shadow/" + std::to_string(k) + "/";
+    expect_view_slices(flips + s + "logits.npy", flips_all + s + "logits.npy", {0, 9});
+    expect_view_slices(flips + s + "population_logits.npy", flips_all + s + "population_logits.npy", {0, 9});
+  }
+
+  // sp_lira names the views the logits hold.
+  auto lira = sp::test::run_command(kLira + " " + clean + " --attacks global_threshold --no-plot --threads 1 --bootstrap 0");
+  ASSERT_EQ(lira.exit_code, 0) << lira.output;
+  expect_contains(lira.output, "2 models x 12 samples x 1 queries");
+  expect_contains(lira.output, "query views: audit.query_views = clean (1 per sample: the clean image)");
+  nlohmann::json res = read_json(clean + "/lira/results.json");
+  EXPECT_EQ(res["n_queries"], 1);
+  EXPECT_EQ(res["settings"]["query_views"], "clean");
+  lira = sp::test::run_command(kLira + " " + all + " --attacks global_threshold --no-plot --threads 1 --bootstrap 0 --views 0,9");
+  ASSERT_EQ(lira.exit_code, 0) << lira.output;
+  expect_contains(lira.output, "query views: audit.query_views = all (18 per sample: ");
+  expect_contains(lira.output, "; --views uses 2 of them");
+  // Logits that do not hold what config.json says are refused, naming both.
+  nlohmann::json wrong = read_json(flips + "/config.json");
+  wrong["audit"]["query_views"] = "clean";
+  sp::test::write_text(flips + "/config.json", wrong.dump(2));
+  lira = sp::test::run_command(kLira + " " + flips + " --attacks global_threshold --no-plot --bootstrap 0");
+  EXPECT_EQ(lira.exit_code, 1) << lira.output;
+  expect_contains(lira.output, "2 query views per sample, but " + flips + "/config.json says audit.query_views 'clean'");
+}
+
+TEST(SpTrain, OldDirectoryWithoutQueryViewsKeepsAllEighteen) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  // Shadow 0 queried on all 18 views, then config.json as the code before audit.query_views wrote it.
+  const std::string dir = t / "old";
+  auto r = sp_train(write_config(t, "all.json", unaugmented_config(false, "all", 4)) + " --out " + dir + " --shadow 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json old_cfg = read_json(dir + "/config.json");
+  old_cfg["audit"].erase("query_views");
+  sp::test::write_text(dir + "/config.json", old_cfg.dump(2));
+  const std::string stored = sp::test::read_text(dir + "/config.json");
+  const std::string plain = write_config(t, "plain.json", unaugmented_config(false, "", 4));
+
+  // SLURM jobs get the directory's views written out.
+  r = sp_train(plain + " --out " + dir + " --slurm --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_json(dir + "/slurm/config.json")["audit"]["query_views"], "all");
+
+  // The configuration without the key (whose default would be the clean view) resumes it on all 18 views,
+  // as does a worker of sp_audit, which reads DIR/config.json itself.
+  r = sp_train(dir + "/config.json --out " + dir + " --shadow 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = sp_train(plain + " --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "2 trained, 2 already done");
+  for (int k = 0; k < 4; ++k) {
+    const std::string s = dir + "/shadow/" + std::to_string(k) + "/";
+    EXPECT_EQ(npy::Reader(s + "logits.npy").shape(), (std::vector<int64_t>{12, 18, 10})) << k;
+    EXPECT_EQ(npy::Reader(s + "population_logits.npy").shape(), (std::vector<int64_t>{40, 18, 10})) << k;
+  }
+  EXPECT_EQ(read_json(dir + "/shadow/1/metrics.json")["query_views"], "all");
+  EXPECT_EQ(read_json(dir + "/shadow/3/metrics.json")["query_views"], "all");
+  EXPECT_EQ(sp::test::read_text(dir + "/config.json"), stored);  // the directory's record is left as it was
+  auto lira = sp::test::run_command(kLira + " " + dir + " --attacks global_threshold --no-plot --bootstrap 0");
+  ASSERT_EQ(lira.exit_code, 0) << lira.output;
+  expect_contains(lira.output, "query views: audit.query_views = all (18 per sample");
+
+  // Asking for other views is a difference like any other.
+  r = sp_train(write_config(t, "clean.json", unaugmented_config(false, "clean", 4)) + " --out " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "audit.query_views: \"all\" -> \"clean\"");
 }
 
 TEST(SpTrain, KilledMidEpochResumesToTheSameBytes) {

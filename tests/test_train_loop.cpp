@@ -1,7 +1,7 @@
 // The training loop on the CPU with a tiny conv net: the loss falls, runs are bit-reproducible, an epoch-
 // boundary resume (parameters, buffers and optimiser state restored) equals an uninterrupted run, and
 // divergence and bad recipes are reported; the step hook sees every step's batch in epoch order without
-// changing the run.
+// changing the run; predict's query views, all 18 or a selection (the matching rows of all 18).
 #include "paradigms/engine/train_loop.h"
 
 #include "data/procedural.h"
@@ -93,7 +93,17 @@ TEST(TrainLoop, LossFallsAndMetricsAreConsistent) {
   EXPECT_LE(acc, 1.0);
   Tensor ids = Tensor::from_vector<int64_t>({0, 5, 9}, {3});
   EXPECT_EQ(tr.predict(d, ids).shape(), Shape({3, 10}));
-  EXPECT_EQ(tr.predict(d, ids, true).shape(), Shape({3, 18, 10}));
+  Tensor all = tr.predict(d, ids, true);
+  EXPECT_EQ(all.shape(), Shape({3, 18, 10}));
+  // A selection of views: its logits are those views' rows of the full query (the clean image is view 0,
+  // its flip view 9), and the clean view is the plain prediction.
+  Tensor flips = tr.predict(d, ids, true, data::QueryViews::flips);
+  EXPECT_EQ(flips.shape(), Shape({3, 2, 10}));
+  EXPECT_TRUE(test::all_close(flips.select(1, 0), all.select(1, 0), 1e-6, 1e-6));
+  EXPECT_TRUE(test::all_close(flips.select(1, 1), all.select(1, 9), 1e-6, 1e-6));
+  Tensor clean = tr.predict(d, ids, true, data::QueryViews::clean);
+  EXPECT_EQ(clean.shape(), Shape({3, 1, 10}));
+  EXPECT_TRUE(test::all_close(clean.select(1, 0), tr.predict(d, ids), 1e-6, 1e-6));
 }
 
 TEST(TrainLoop, ReproducibleAndResumableAtEpochBoundaries) {

@@ -183,10 +183,10 @@ int main(int argc, char** argv) {
     s.allow_tf32 = cfg.tf32;
 
     std::printf("sp_train: %s -> %s\n  %s, %s width %lld, %d shadow models (training %d-%d), %d epochs, batch %lld, "
-                "device %s%s\n",
+                "query views %s, device %s%s\n",
                 config.c_str(), out.c_str(), cfg.dataset.str().c_str(), cfg.model.name.c_str(),
                 (long long)cfg.model.width, cfg.num_shadows, range.first, range.last, cfg.recipe.epochs,
-                (long long)cfg.recipe.batch_size, s.device().str().c_str(),
+                (long long)cfg.recipe.batch_size, data::query_views_name(cfg.query_views).c_str(), s.device().str().c_str(),
                 s.is_cuda() ? (cfg.tf32 ? " (TF32 on)" : " (TF32 off)") : "");
     std::fflush(stdout);
     ExperimentRun run = open_experiment_run(cfg, out, s);

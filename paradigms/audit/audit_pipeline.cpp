@@ -233,7 +233,9 @@ int run_audit(const AuditOptions& o) {
   check_run_dir(o.dir, cfg);
   say("sp_audit: " + o.config_path + " -> " + o.dir + "\n  " + setting_label(cfg.resolved) + ", " + cfg.dataset.str() +
       ", " + cfg.model.name + " width " + std::to_string(cfg.model.width) + ", " + std::to_string(cfg.num_shadows) +
-      " shadow models x " + std::to_string(cfg.recipe.epochs) + " epochs");
+      " shadow models x " + std::to_string(cfg.recipe.epochs) + " epochs, query views " +
+      data::query_views_name(cfg.query_views) + " (" + std::to_string(data::num_query_views(cfg.query_views)) +
+      " per image)");
   for (const data::RemovedTemporary& t : data::remove_stale_temporaries(o.dir, true))
     say("  removed the stale temporary " + t.path + " (process " + std::to_string(t.pid) + " is gone)");
 
@@ -297,8 +299,7 @@ int run_audit(const AuditOptions& o) {
 int print_status(const std::string& dir, bool json) {
   const std::string cpath = dir + "/config.json";
   SP_CHECK(fs::exists(cpath), dir, ": not an sp_audit/sp_train experiment directory (no config.json)");
-  nlohmann::json config = read_json(cpath);
-  RunConfig cfg = parse_config(config, cpath);
+  RunConfig cfg = load_stored_config(cpath);
   std::vector<ShadowEntry> shadows = scan_shadows(dir, cfg.num_shadows);
   nlohmann::json lira = fs::exists(dir + "/lira/results.json") ? read_json(dir + "/lira/results.json") : nlohmann::json();
   ojson summary = build_summary(dir, cfg.resolved, shadows, lira, lira.is_null() ? "not run yet" : "");

@@ -8,6 +8,7 @@
 
 #include "data/atomic_file.h"
 #include "attacks/lira_report.h"
+#include "data/query_views.h"
 #include "paradigms/audit/report_doc.h"
 #include "paradigms/audit/tradeoff_plot.h"
 #include "paradigms/paradigm.h"
@@ -69,6 +70,18 @@ std::string one_run_note(const ojson& s) {
          "abstaining on the rest; " + format_number("%.0f", 100 * conf) + "% confidence at δ " +
          format_number("%g", delta) + ", the number of guesses chosen over a Bonferroni-corrected grid); median and "
          "range over the shadows. * marks a bound that is " + std::string(lira::kOneRunCaveat) + ".";
+}
+
+// "N query views each (audit.query_views = NAME: what they are)"; NAME from the summary's configuration.
+std::string views_text(const ojson& s) {
+  const int64_t n = s["lira"].value("n_queries", int64_t(0));
+  std::string t = std::to_string(n) + (n == 1 ? " query view each" : " query views each");
+  if (!s.contains("config") || !s["config"].contains("audit") || !s["config"]["audit"].is_object()) return t;
+  const ojson& a = s["config"]["audit"];
+  if (!a.contains("query_views") || !a["query_views"].is_string()) return t;
+  const auto v = data::query_views_from_name(a["query_views"].get<std::string>());
+  if (!v) return t;
+  return t + " (audit.query_views = " + data::query_views_name(*v) + ": " + data::query_views_description(*v) + ")";
 }
 
 std::string rmia_note(const ojson& r) {
@@ -151,8 +164,8 @@ void write_experiment_report(const std::string& dir, const ojson& s, const std::
             rows);
     const ojson& l = s["lira"];
     d.paragraph("Pooled over " + std::to_string(l.value("n_models", 0)) + " models x " +
-                std::to_string(l.value("n_samples", 0)) + " audit samples, " + std::to_string(l.value("n_queries", 0)) +
-                " query views each; a random guess has TPR 0.1% at 0.1% FPR. Full results: lira/results.json.");
+                std::to_string(l.value("n_samples", 0)) + " audit samples, " + views_text(s) +
+                "; a random guess has TPR 0.1% at 0.1% FPR. Full results: lira/results.json.");
     d.paragraph(one_run_note(s));
     if (l.contains("rmia")) d.paragraph(rmia_note(l["rmia"]));
     if (s.contains("attack_note")) d.paragraph("Some attacks were " + s["attack_note"].get<std::string>() + ".");

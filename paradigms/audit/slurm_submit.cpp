@@ -146,7 +146,9 @@ int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
   std::vector<std::string> active = active_earlier_jobs(slurm_dir + "/jobs.json", o.squeue);
   SP_CHECK(active.empty(), "--slurm: jobs ", join(active), " of an earlier submission for ", jobs.out_dir,
            " are still queued or running; wait for them (squeue -j ", join(active), ") or cancel them (scancel) first");
-  // Refuses another configuration, and data the paradigm cannot use, before anything is queued.
+  // Refuses another configuration, and data the paradigm cannot use, before anything is queued. The jobs'
+  // configuration is the one as the directory leaves it (an older directory's query views).
+  check_run_dir(jobs.out_dir, cfg);
   paradigm_of(cfg).check_experiment(prepare_experiment_run(cfg, jobs.out_dir));
 
   fs::create_directories(slurm_log_dir(opt, jobs.out_dir));

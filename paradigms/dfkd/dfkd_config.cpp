@@ -8,11 +8,13 @@ namespace sp::dfkd {
 namespace {
 const std::vector<std::string> kMethods = {"bn", "fast"};
 
-// The teacher's configuration as a JSON document: the student's shared sections, paradigm baseline.
+// The teacher's configuration as a JSON document: the student's shared sections, paradigm baseline. The
+// teachers are queried on the views of their own recipe's augmentation (its default), not the student's.
 nlohmann::json teacher_document(const nlohmann::json& student, const nlohmann::json& model, const nlohmann::json& recipe) {
   nlohmann::json j = {{"paradigm", "baseline"}, {"model", model}, {"recipe", recipe}};
   for (const char* key : {"seed", "num_shadows", "dataset", "audit", "device"})
     if (student.contains(key)) j[key] = student[key];
+  if (j.contains("audit") && j["audit"].is_object()) j["audit"].erase("query_views");
   return j;
 }
 }  // namespace

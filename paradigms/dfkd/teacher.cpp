@@ -25,7 +25,10 @@ bool has_batch_norm(const Model& m) {
 
 // What must agree for teacher k to have been trained on the student's D_k.
 void check_same_data(const RunConfig& student, const TeacherExperiment& te) {
-  const nlohmann::json a = student.identity(), b = te.cfg.identity();
+  nlohmann::json a = student.identity(), b = te.cfg.identity();
+  // How each side is queried follows its own recipe's augmentation, not the data.
+  for (nlohmann::json* j : {&a, &b})
+    if (j->contains("audit") && (*j)["audit"].is_object()) (*j)["audit"].erase("query_views");
   std::vector<std::string> diff;
   for (const char* key : {"seed", "num_shadows", "dataset", "audit"})
     for (const std::string& d : json_differences(nlohmann::json{{key, a.value(key, nlohmann::json())}},
@@ -54,7 +57,7 @@ TeacherExperiment teacher_experiment(const RunConfig& student, const DfkdConfig&
   const std::string cpath = te.dir + "/config.json";
   SP_CHECK(fs::exists(cpath), "dfkd.teacher.experiment: ", c.teacher_experiment,
            " is not an experiment directory (no config.json)");
-  te.cfg = load_config(cpath);
+  te.cfg = load_stored_config(cpath);
   return te;
 }
 
@@ -102,7 +105,7 @@ Teacher obtain_teacher(const ExperimentRun& run, const DfkdConfig& c, int k, Str
     ExperimentRun tr = run;
     tr.cfg = te.cfg;
     tr.cfg.model.num_classes = run.cfg.model.num_classes;
-    tr.exp = create_or_open_run_dir(te.cfg, te.dir, run.exp.config, run.train_labels);
+    tr.exp = create_or_open_run_dir(tr.cfg, te.dir, run.exp.config, run.train_labels);
     // The teachers' own population queries, so the teacher experiment can be attacked with RMIA too.
     tr.population = choose_population(run.data, tr.cfg.population);
     write_population_files(te.dir, tr.population);

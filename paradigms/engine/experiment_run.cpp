@@ -13,9 +13,27 @@ namespace sp {
 
 namespace {
 std::string config_path(const std::string& dir) { return dir + "/config.json"; }
+
+// Whether a stored configuration predates audit.query_views (then every shadow was queried on all 18 views).
+bool lacks_query_views(const nlohmann::json& stored) {
+  return stored.is_object() && stored.contains("audit") && stored["audit"].is_object() &&
+         !stored["audit"].contains("query_views");
+}
+
+void fill_stored_defaults(nlohmann::json& stored) {
+  if (lacks_query_views(stored)) stored["audit"]["query_views"] = data::query_views_name(data::QueryViews::all);
+}
 }  // namespace
 
-void check_run_dir(const std::string& dir, const RunConfig& cfg) {
+RunConfig load_stored_config(const std::string& path) {
+  cfg::Errors errors;
+  nlohmann::json j = cfg::parse_json_file(path, errors);
+  errors.throw_if_any(path);
+  fill_stored_defaults(j);
+  return parse_config(j, path);
+}
+
+void check_run_dir(const std::string& dir, RunConfig& cfg) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return;
   SP_CHECK(fs::is_directory(dir, ec), "output '", dir, "' exists and is not a directory");
@@ -30,6 +48,13 @@ void check_run_dir(const std::string& dir, const RunConfig& cfg) {
   // a model trains on, and finished shadows get their population queries from their model files.
   if (have.is_object() && have.contains("audit") && have["audit"].is_object() && !have["audit"].contains("population"))
     have["audit"]["population"] = cfg.population;
+  // Unlike the population, the query views decide the shape of every shadow's logits: the directory's
+  // views win over a default, and an explicit other choice is a difference.
+  if (lacks_query_views(have) && !cfg.query_views_given) {
+    cfg.query_views = data::QueryViews::all;
+    cfg.resolved["audit"]["query_views"] = data::query_views_name(cfg.query_views);
+  }
+  fill_stored_defaults(have);
   RunConfig old = parse_config(have, config_path(dir));
   std::vector<std::string> diff = json_differences(old.identity(), cfg.identity());
   if (diff.empty()) return;
@@ -40,7 +65,7 @@ void check_run_dir(const std::string& dir, const RunConfig& cfg) {
               "\nchoose another --out directory or remove this one");
 }
 
-data::Experiment create_or_open_run_dir(const RunConfig& cfg, const std::string& dir, const data::ExperimentConfig& ec,
+data::Experiment create_or_open_run_dir(RunConfig& cfg, const std::string& dir, const data::ExperimentConfig& ec,
                                         const std::vector<int64_t>& train_labels) {
   data::ExperimentLock lock(dir);
   check_run_dir(dir, cfg);
@@ -49,13 +74,14 @@ data::Experiment create_or_open_run_dir(const RunConfig& cfg, const std::string&
   return e;
 }
 
-ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& dir) {
-  check_run_dir(dir, cfg);  // before loading the data; checked again under the lock
+ExperimentRun prepare_experiment_run(const RunConfig& config, const std::string& dir) {
   ExperimentRun r;
-  r.cfg = cfg;
+  r.cfg = config;
+  RunConfig& cfg = r.cfg;
+  check_run_dir(dir, cfg);  // before loading the data; checked again under the lock
   r.data = load_run_dataset(cfg);
   check_model_fits(cfg, r.data.train);
-  r.cfg.model.num_classes = r.data.train.num_classes();
+  cfg.model.num_classes = r.data.train.num_classes();
   r.train_labels = r.data.train.labels.to_vector<int64_t>();
   r.population = choose_population(r.data, cfg.population);  // refused before the directory is touched
   data::ExperimentConfig ec = data::make_experiment_config(cfg.dataset.str(), r.data.train, cfg.seed, cfg.num_audit,

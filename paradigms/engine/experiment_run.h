@@ -14,8 +14,15 @@
 namespace sp {
 
 // Throws before any work when `dir` holds another configuration (listing the differences) or is not an
-// experiment directory. A missing or empty `dir` is fine.
-void check_run_dir(const std::string& dir, const RunConfig& cfg);
+// experiment directory. A missing or empty `dir` is fine. A directory made before audit.query_views existed
+// was queried on all 18 views: a `cfg` that leaves the key to its default takes "all" from it (cfg is
+// updated, resolved included), so resuming it neither fails nor mixes view counts; one that asks for other
+// views is refused like any other difference.
+void check_run_dir(const std::string& dir, RunConfig& cfg);
+
+// The configuration stored in an experiment directory (DIR/config.json, `path`) as the code that wrote it
+// ran: keys added since are filled in with what that code did (audit.query_views: "all").
+RunConfig load_stored_config(const std::string& path);
 
 struct ExperimentRun {
   RunConfig cfg;
@@ -34,11 +41,13 @@ struct ExperimentRun {
 
 // The experiment in `dir` for `cfg` created or reopened under its lock (many processes may start on one
 // directory at once: one creates it and writes config.json, the others wait and check theirs against it
-// again under the lock). `ec`: the experiment's configuration; train_labels: the training split's labels.
-data::Experiment create_or_open_run_dir(const RunConfig& cfg, const std::string& dir, const data::ExperimentConfig& ec,
+// again under the lock, as check_run_dir, which may update cfg). `ec`: the experiment's configuration;
+// train_labels: the training split's labels.
+data::Experiment create_or_open_run_dir(RunConfig& cfg, const std::string& dir, const data::ExperimentConfig& ec,
                                         const std::vector<int64_t>& train_labels);
 
-// The host side only (train/test left empty): what submitting jobs that train elsewhere needs.
+// The host side only (train/test left empty): what submitting jobs that train elsewhere needs. The run's
+// cfg is `cfg` as check_run_dir leaves it.
 ExperimentRun prepare_experiment_run(const RunConfig& cfg, const std::string& dir);
 ExperimentRun open_experiment_run(const RunConfig& cfg, const std::string& dir, Stream& s);
 

@@ -1,9 +1,9 @@
-// The population set of an experiment: test images that no model of the experiment trains on, queried by
-// every shadow model with the same 18 views as the audit samples, so population-based attacks (RMIA,
+// The population set of an experiment: test images that no model of the experiment trains on, queried by every
+// shadow model with the same views as the audit samples (audit.query_views), so population-based attacks (RMIA,
 // attacks/rmia.h) can compare a target sample x with many samples z that are certainly OUT:
 //   DIR/population/indices.npy  int64 [P]  indices into the (possibly subsetted) test split
 //   DIR/population/labels.npy   int64 [P]  their labels
-//   DIR/shadow/<k>/population_logits.npy  f32 [P, 18, C] (written by paradigms/engine/shadow_train.cpp)
+//   DIR/shadow/<k>/population_logits.npy  f32 [P, A, C] (written by paradigms/engine/shadow_train.cpp)
 // The set is the first min(audit.population, test size) test images. An image that is an exact copy of a
 // training image would be IN for the shadows that train on that copy, so such a population is refused,
 // naming both images. Tested in tests/test_population.cpp and end to end in tests/test_sp_train.cpp.

@@ -47,8 +47,8 @@ std::vector<int64_t> iota_ids(int64_t n) {
 double write_query_all(Trainer& tr, const ExperimentRun& run, const std::string& path, Stream& s) {
   auto t0 = Clock::now();
   int64_t n = run.train.size(), c = tr.model().config().num_classes;
-  npy::Writer w(path, DType::f32, std::vector<int64_t>{n, data::kNumQueryViews, c});
-  for_query_blocks(tr, s, run.train, iota_ids(n), run.cfg.eval_batch, [&](int64_t, const Tensor& z) {
+  npy::Writer w(path, DType::f32, std::vector<int64_t>{n, data::num_query_views(run.cfg.query_views), c});
+  for_query_blocks(tr, s, run.train, iota_ids(n), run.cfg.eval_batch, run.cfg.query_views, [&](int64_t, const Tensor& z) {
     std::vector<float> v = z.to_vector<float>(s);
     w.append(v.data(), int64_t(v.size()));
   });
@@ -60,8 +60,10 @@ double write_query_all(Trainer& tr, const ExperimentRun& run, const std::string&
 double write_population(Trainer& tr, const ExperimentRun& run, const std::string& path, Stream& s) {
   auto t0 = Clock::now();
   const int64_t c = tr.model().config().num_classes;
-  npy::Writer w(path, DType::f32, std::vector<int64_t>{run.population.size(), data::kNumQueryViews, c});
-  for_query_blocks(tr, s, run.test, run.population.indices, run.cfg.eval_batch, [&](int64_t, const Tensor& z) {
+  npy::Writer w(path, DType::f32,
+                std::vector<int64_t>{run.population.size(), data::num_query_views(run.cfg.query_views), c});
+  for_query_blocks(tr, s, run.test, run.population.indices, run.cfg.eval_batch, run.cfg.query_views,
+                   [&](int64_t, const Tensor& z) {
     std::vector<float> v = z.to_vector<float>(s);
     w.append(v.data(), int64_t(v.size()));
   });
@@ -78,11 +80,11 @@ nlohmann::json history_json(const std::vector<EpochStats>& h) {
 }
 
 
-// The 18 query views of every audit sample, their LiRA statistic against the training label, and how many
-// IN / OUT audit samples the clean view classifies as their training label.
+// The A query views (run.cfg.query_views) of every audit sample, their LiRA statistic against the training
+// label, and how many IN / OUT audit samples the clean view classifies as their training label.
 struct AuditQuery {
-  std::vector<float> logits;   // [M, 18, C]
-  std::vector<double> scores;  // [M, 18]
+  std::vector<float> logits;   // [M, A, C]
+  std::vector<double> scores;  // [M, A]
   int64_t in_hits = 0, out_hits = 0, nonfinite = 0;
   double seconds = 0;
 };
@@ -90,12 +92,13 @@ struct AuditQuery {
 AuditQuery query_audit(Trainer& tr, Stream& s, const ExperimentRun& run, int k) {
   auto t0 = Clock::now();
   const data::AuditSet& audit = run.exp.audit;
-  const int64_t M = audit.size(), A = data::kNumQueryViews, C = tr.model().config().num_classes;
+  const int64_t M = audit.size(), A = data::num_query_views(run.cfg.query_views), C = tr.model().config().num_classes;
   AuditQuery q;
   q.logits.resize(size_t(M * A * C));
   q.scores.resize(size_t(M * A));
   Tensor labels = Tensor::from_vector(audit.labels, {M}).to(s.device(), s);
-  for_query_blocks(tr, s, run.train, audit.indices, run.cfg.eval_batch, [&](int64_t first, const Tensor& z) {
+  for_query_blocks(tr, s, run.train, audit.indices, run.cfg.eval_batch, run.cfg.query_views,
+                   [&](int64_t first, const Tensor& z) {
     Tensor phi = lira_stat(s, z, labels.slice(0, first, first + z.size(0)), lira::Statistic::logit);
     std::vector<float> zv = z.to_vector<float>(s);
     std::vector<double> pv = phi.to_vector<double>(s);
@@ -103,7 +106,7 @@ AuditQuery query_audit(Trainer& tr, Stream& s, const ExperimentRun& run, int k) 
     std::copy(pv.begin(), pv.end(), q.scores.begin() + first * A);
   });
   for (int64_t j = 0; j < M; ++j) {
-    const float* z = &q.logits[size_t(j * A * C)];  // view 0: the clean image
+    const float* z = &q.logits[size_t(j * A * C)];  // view 0 of every selection: the clean image
     bool hit = std::max_element(z, z + C) - z == audit.labels[size_t(j)];
     (run.exp.membership.in(k, j) ? q.in_hits : q.out_hits) += hit ? 1 : 0;
   }
@@ -123,14 +126,15 @@ DeviceData upload_training_set(const ExperimentRun& run, const data::TrainingSet
 }
 
 void for_query_blocks(Trainer& tr, Stream& s, const DeviceData& d, const std::vector<int64_t>& ids,
-                      int64_t batch_images, const std::function<void(int64_t first, const Tensor& logits)>& sink) {
+                      int64_t batch_images, data::QueryViews views,
+                      const std::function<void(int64_t first, const Tensor& logits)>& sink) {
   const int64_t n = int64_t(ids.size());
   if (n == 0) return;
-  const int64_t per = std::max<int64_t>(1, batch_images / data::kNumQueryViews);
+  const int64_t per = std::max<int64_t>(1, batch_images / data::num_query_views(views));
   Tensor dev_ids = Tensor::from_vector(ids, {n}).to(d.images.device(), s);
   for (int64_t lo = 0; lo < n; lo += per) {
     int64_t hi = std::min(n, lo + per);
-    sink(lo, tr.predict(d, dev_ids.slice(0, lo, hi), true));
+    sink(lo, tr.predict(d, dev_ids.slice(0, lo, hi), true, views));
   }
 }
 
@@ -263,7 +267,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
 
   // Outputs; metrics.json last, since it marks the shadow as done.
   auto t_write = Clock::now();
-  const int64_t A = data::kNumQueryViews, C = cfg.model.num_classes;
+  const int64_t A = data::num_query_views(cfg.query_views), C = cfg.model.num_classes;
   save_model(p.model, *model, tr.theta(), tr.buffers(), tr.optimizer().steps(),
              {{"shadow", std::to_string(k)}, {"seed", std::to_string(seed)},
               {"experiment_seed", std::to_string(cfg.seed)}},
@@ -297,6 +301,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
       {"audit_in_accuracy", num_in ? double(q.in_hits) / double(num_in) : 0.0},
       {"audit_out_accuracy", M - num_in ? double(q.out_hits) / double(M - num_in) : 0.0},
       {"score_statistic", "logit"},
+      {"query_views", data::query_views_name(cfg.query_views)},
       {"nonfinite_scores", q.nonfinite},
       {"images_per_s", train_s > 0 ? double(trained_images) / train_s : 0.0},
       {"query_images_per_s", q.seconds > 0 ? double(M * A) / q.seconds : 0.0},

@@ -2,10 +2,11 @@
 // ShadowJob seam (paradigms/engine/shadow_job.h), and querying it, with every output written atomically into
 // DIR/shadow/<k>/:
 //   model.safetensors   the trained model as a PyTorch state_dict (paradigms/engine/model_file.h)
-//   logits.npy          f32 [M, 18, C] eval-mode logits of the 18 query views of every audit sample
-//   scores.npy          f64 [M, 18] LiRA statistic phi = z_y - logsumexp_{j != y} z_j (y: training label)
-//   logits_all.npy      f32 [N, 18, C] for the whole training set (only with query_all)
-//   population_logits.npy  f32 [P, 18, C] the 18 views of the population set (paradigms/engine/population.h)
+//   logits.npy          f32 [M, A, C] eval-mode logits of the A query views of every audit sample that
+//                       audit.query_views selects (all: A = 18; flips: 2; clean: 1; data/query_views.h)
+//   scores.npy          f64 [M, A] LiRA statistic phi = z_y - logsumexp_{j != y} z_j (y: training label)
+//   logits_all.npy      f32 [N, A, C] for the whole training set (only with query_all)
+//   population_logits.npy  f32 [P, A, C] the same views of the population set (paradigms/engine/population.h)
 //   metrics.json        accuracies, per-phase seconds, images/s, device; written last: a shadow with it is done
 //   checkpoint.safetensors  at epoch ends while training (paradigms/engine/train_state.h); removed at the end
 //   .lock               flock held while a process trains the shadow (with its pid, data/file_util.h); a
@@ -52,10 +53,11 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
 // The samples ts (indices into the training set, with their training labels) uploaded to the device.
 DeviceData upload_training_set(const ExperimentRun& run, const data::TrainingSet& ts, const std::string& name, Stream& s);
 
-// Eval-mode logits of the 18 query views of d's images[ids], in batches of about `batch_images` images;
-// `sink` receives each block's logits [b, 18, C] (on the device) with the position of its first sample.
-// s: the trainer's stream.
+// Eval-mode logits of the A = data::num_query_views(views) query views of d's images[ids], in batches of
+// about `batch_images` images (batch_images / A samples); `sink` receives each block's logits [b, A, C] (on
+// the device) with the position of its first sample. s: the trainer's stream.
 void for_query_blocks(Trainer& tr, Stream& s, const DeviceData& d, const std::vector<int64_t>& ids,
-                      int64_t batch_images, const std::function<void(int64_t first, const Tensor& logits)>& sink);
+                      int64_t batch_images, data::QueryViews views,
+                      const std::function<void(int64_t first, const Tensor& logits)>& sink);
 
 }  // namespace sp

@@ -109,14 +109,14 @@ EpochStats Trainer::run_epoch(int epoch, int64_t steps, const std::function<int6
   return es;
 }
 
-Tensor Trainer::predict(const DeviceData& d, const Tensor& ids, bool query_views) {
+Tensor Trainer::predict(const DeviceData& d, const Tensor& ids, bool query_views, data::QueryViews views) {
   Tape t(s_);
   t.set_recording(false);
   if (!query_views) {
     Tensor x = data::normalize_batch(s_, d.images, ids, recipe_.augment_cfg.norm, recipe_.augment_cfg.dtype);
     return t.value(forward(t, input_map_ ? input_map_(s_, x) : x, false));
   }
-  Tensor q = data::query_views(s_, d.images, ids, recipe_.augment_cfg.norm, recipe_.augment_cfg.dtype);
+  Tensor q = data::query_views(s_, d.images, ids, recipe_.augment_cfg.norm, recipe_.augment_cfg.dtype, views);
   int64_t n = q.size(0), a = q.size(1);
   Tensor flat = q.view({n * a, q.size(2), q.size(3), q.size(4)});
   if (input_map_) flat = input_map_(s_, flat);

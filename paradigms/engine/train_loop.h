@@ -81,9 +81,10 @@ class Trainer {
   EpochStats run_epoch(int epoch, int64_t steps, const std::function<int64_t(int64_t, const Tensor&)>& step,
                        const std::function<void(const TrainProgress&)>& progress = {},
                        double progress_interval_s = 1.0);
-  // Logits [N, C] (eval mode) of images[ids]; ids i64 on the device. With `query_views`, [N, 18, C] of the
-  // 18 LiRA query views.
-  Tensor predict(const DeviceData& d, const Tensor& ids, bool query_views = false);
+  // Logits [N, C] (eval mode) of images[ids]; ids i64 on the device. With `query_views`, [N, V, C] of the
+  // V = data::num_query_views(views) LiRA query views `views` selects (all: the 18 of data/augment.h).
+  Tensor predict(const DeviceData& d, const Tensor& ids, bool query_views = false,
+                 data::QueryViews views = data::QueryViews::all);
   // A map from the recipe-normalised query images to the model's input space, applied by predict() and
   // evaluate() only (training batches come from the source in that space already): the ZCA whitening of
   // trajectory matching, whose synthetic set lives in the whitened space. Unset: the identity.

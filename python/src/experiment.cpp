@@ -112,6 +112,7 @@ py::dict read_experiment_py(const fs::path& dir_path, const std::string& layout_
   py::dict out;
   out["dir"] = dir;
   out["layout"] = std::string(lira::layout_name(layout));
+  out["query_views"] = f.query_views.empty() ? py::object(py::none()) : py::object(py::str(f.query_views));
   py::list names;
   for (const ModelFiles& m : f.models) names.append(m.dir);
   out["models"] = names;
@@ -190,7 +191,8 @@ void bind_experiment(py::module_& m) {
   m.def("read_experiment", &read_experiment_py, py::arg("dir"), py::kw_only(), py::arg("layout") = "synpriv",
         py::arg("models") = py::none(), py::arg("logits") = true,
         R"doc(Reads an experiment directory (the files sp_lira reads, checked the same way) into a dict:
-dir, layout, models (the model directories, in row order), labels (int64 [M]), keep (bool [S, M]),
+dir, layout, query_views (what the A views of the logits are: "all" (18), "flips" (2) or "clean" (1), from
+config.json's audit.query_views; None when no config.json names them), models (the model directories, in row order), labels (int64 [M]), keep (bool [S, M]),
 logits (float32/float64 [S, M, A, C]; None with logits=False), population_labels (int64 [P]) and
 population_logits ([S, P, A, C]) when the experiment has population queries (else None), scores (sp_train's
 LiRA statistic, float64 [S, M, A], when every model has scores.npy), metrics (each model's metrics.json or None),

@@ -1,9 +1,10 @@
 # read_experiment against the files themselves (read with numpy.load and json): labels, keep masks, logits,
-# population queries, model order and selection, and the JSON documents around them. Run by ctest
-# (python_experiment).
+# population queries, model order and selection, the JSON documents around them, and the query views
+# config.json names. Run by ctest (python_experiment).
 import json
 
 import numpy as np
+import pytest
 
 import synpriv
 from conftest import assert_arrays_equal, run_tool, synth
@@ -55,3 +56,15 @@ def test_mixed_float_widths_read_as_float64(tmp_path):
     assert exp["logits"].dtype == np.float64
     assert_arrays_equal(exp["logits"][1], np.load(path), "float64 model")
     assert_arrays_equal(exp["logits"][0], np.load(d / "shadow" / "0" / "logits.npy").astype(np.float64), "float32 model")
+
+
+def test_names_the_query_views_of_config_json(tmp_path):
+    d = synth(tmp_path / "exp", models=2, samples=10, queries=2, classes=3, population=0)
+    assert synpriv.read_experiment(d)["query_views"] is None  # nothing names them
+    (d / "config.json").write_text(json.dumps({"audit": {"num_audit": 10}}))
+    assert synpriv.read_experiment(d)["query_views"] == "all"  # written before audit.query_views: all 18
+    (d / "config.json").write_text(json.dumps({"audit": {"num_audit": 10, "query_views": "flips"}}))
+    assert synpriv.read_experiment(d)["query_views"] == "flips"
+    (d / "config.json").write_text(json.dumps({"audit": {"query_views": "shifts"}}))
+    with pytest.raises(synpriv.Error, match="audit.query_views is \"shifts\", not one of all, flips, clean"):
+        synpriv.read_experiment(d)
