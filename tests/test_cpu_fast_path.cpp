@@ -43,6 +43,11 @@ const ConvCase kConv[] = {
     {"dilation 2", 2, 4, 9, 9, 8, 3, 3, {.padding = 2, .dilation = 2}},
     {"non-square", 2, 3, 7, 10, 4, 3, 2, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}}},
     {"no padding, stride 3 leaves a remainder", 2, 8, 10, 10, 8, 3, 3, {.stride = 3}},
+    // Batches cut into chunks (77 images: 7 chunks of 10 and one of 7), with filters reordered once and partial
+    // filter gradients summed in the primitives' layout (blocked) or in the plain one (channels-last).
+    {"chunked batch, blocked", 77, 16, 6, 6, 32, 3, 3, {.padding = 1}},
+    {"chunked batch, channels-last", 77, 8, 6, 5, 8, 3, 3, {.stride = 2, .padding = 1}},
+    {"chunked batch, strided 1x1", 77, 16, 6, 6, 32, 1, 1, {.stride = 2}},
 };
 
 Conv2dGeom geom(const ConvCase& k, DType dt) {
@@ -153,8 +158,9 @@ TEST(CpuFastPath, BatchNormMatchesReference) {
   }
 }
 
-// Widths 2 and 8 take channels-last layouts, 16 blocked ones; the odd batch of 43 is the shape whose strided
-// 1x1 shortcut convolutions once corrupted the heap inside oneDNN (see act_tag in kernels/cpu/dnnl_conv.cpp).
+// Widths 2 and 8 take channels-last layouts, 16 blocked ones. The odd batch of 43 (chunks of 8 and a last one
+// of 3) is the shape whose strided 1x1 shortcut convolutions once corrupted the heap inside oneDNN (see act_tag
+// in kernels/cpu/dnnl_conv.cpp).
 TEST(CpuFastPath, ResNet18StepMatchesReference) {
   for (auto [width, batch] : {std::pair<int64_t, int64_t>{2, 43}, {8, 6}, {16, 6}}) {
     ModelConfig cfg;

@@ -41,7 +41,7 @@ for t in "${T[@]}"; do
     echo "width $w, $t thread(s): synpriv..." >&2
     SP_CPU_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
       "$sp_train" --bench --device cpu --bench-width "$w" --bench-batch "$batches" --bench-steps "$steps" >"$tmp/sp"
-    grep '^cpu kernels:' "$tmp/sp" | sort -u >>"$tmp/kernels"
+    grep '^cpu kernels:' "$tmp/sp" | sed 's/, batch split over .*)/)/; s/, [0-9]* threads*$//' >>"$tmp/kernels"
     awk -v w="$w" -v t="$t" '$1 == "train" {print w, t, "train", $2, "sp", $4}
                              $1 == "query" {print w, t, "query", $4, "sp", $6}' "$tmp/sp" >>"$rows"
     if [ $have_torch = 1 ]; then
