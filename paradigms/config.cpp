@@ -235,7 +235,8 @@ RunConfig parse_config(const json& j, const std::string& source) {
   c.canary = data::parse_canary(audit.string("canary", "mislabel", {"mislabel", "clean"}));
   c.population = audit.integer("population", 1000, 0, int64_t(1) << 31);
   // The recipe's augmentation, whatever the paradigm then trains on (real images, a synthetic set, a memory
-  // bank): a stated rule rather than a guess about each paradigm's data.
+  // bank): a stated rule rather than a guess about each paradigm's data. A paradigm whose audited model trains
+  // with an augmentation of its own refines it in its read_config (distillation's per-sample DSA).
   const data::QueryViews fallback = data::default_query_views(c.recipe.augment_cfg.pad, c.recipe.augment_cfg.flip);
   c.query_views_given = audit.has("query_views");
   c.query_views = *data::query_views_from_name(

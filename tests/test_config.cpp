@@ -5,6 +5,7 @@
 // follows the recipe's augmentation unless given, is always resolved, and a bad value names the key and
 // the allowed values; every shipped configuration, of every paradigm, resolves it by that rule.
 #include "paradigms/config.h"
+#include "paradigms/distill/distill_config.h"
 
 #include <unistd.h>
 
@@ -164,7 +165,9 @@ TEST(Config, EveryShippedConfigResolvesItsQueryViewsByTheRule) {
     if (e.path().extension() != ".json") continue;
     SCOPED_TRACE(e.path().string());
     RunConfig c = load_config(e.path().string());
-    EXPECT_EQ(c.query_views, data::default_query_views(c.recipe.augment_cfg.pad, c.recipe.augment_cfg.flip));
+    data::QueryViews want = data::default_query_views(c.recipe.augment_cfg.pad, c.recipe.augment_cfg.flip);
+    if (c.paradigm == "distill") want = distill::distill_query_views(c, c.settings<distill::DistillConfig>());
+    EXPECT_EQ(c.query_views, want);
     EXPECT_EQ(c.resolved["audit"]["query_views"], data::query_views_name(c.query_views));
     paradigms.insert(c.paradigm);
   }
@@ -174,6 +177,12 @@ TEST(Config, EveryShippedConfigResolvesItsQueryViewsByTheRule) {
   EXPECT_EQ(load_config(std::string(SP_SOURCE_DIR) + "/configs/small_cpu.json").query_views, data::QueryViews::flips);
   EXPECT_EQ(load_config(std::string(SP_SOURCE_DIR) + "/configs/baseline_cifar10.json").query_views,
             data::QueryViews::all);
+  // Distillation: the audited model trains with per-sample DSA (crops and flips among its transforms) unless
+  // train_augment is "none" (DC's default); the recipe has no crop or flip of its own in either case.
+  EXPECT_EQ(load_config(std::string(SP_SOURCE_DIR) + "/configs/distill_dm_ipc10.json").query_views,
+            data::QueryViews::all);
+  EXPECT_EQ(load_config(std::string(SP_SOURCE_DIR) + "/configs/distill_cifar10_cpu_random_real_none.json").query_views,
+            data::QueryViews::clean);
 }
 
 TEST(Config, ScheduleEpochsBecomeSteps) {

@@ -139,4 +139,14 @@ void read_distill(cfg::Fields f, int64_t classes, DistillConfig& c, nlohmann::js
   f.finish();
 }
 
+data::QueryViews distill_query_views(const RunConfig& c, const DistillConfig& dc) {
+  if (c.query_views_given || dc.train_augment != TrainAugment::dsa) return c.query_views;
+  bool crop = false, flip = false;
+  for (dsa::Group g : dc.strategy) {
+    crop = crop || g == dsa::Group::crop;
+    flip = flip || g == dsa::Group::flip;
+  }
+  return data::default_query_views(crop ? 1 : 0, flip);
+}
+
 }  // namespace sp::distill

@@ -60,10 +60,15 @@
 #include <limits>
 #include <string>
 
+#include "data/query_views.h"
 #include "nn/dsa.h"
 #include "nn/model.h"
 #include "nn/trajectory_matching.h"
 #include "paradigms/json_fields.h"
+
+namespace sp {
+struct RunConfig;
+}
 
 namespace sp::distill {
 
@@ -133,5 +138,11 @@ void read_trajectory_settings(cfg::Fields& f, int64_t classes, DistillConfig& c,
 
 // Reads the section into c (net.num_classes = classes) and its resolved form into out.
 void read_distill(cfg::Fields f, int64_t classes, DistillConfig& c, nlohmann::json& out);
+
+// audit.query_views of a distillation experiment when the configuration does not set it: the audited model
+// trains on the synthetic set with per-sample DSA (train_augment "dsa"), not with the recipe's crop and flip,
+// so the views follow DSA's transforms (crop: all 18; flip alone: the clean image and its flip; neither: the
+// clean image); with train_augment "none", the recipe's rule. A value the configuration gives is kept.
+data::QueryViews distill_query_views(const RunConfig& c, const DistillConfig& dc);
 
 }  // namespace sp::distill

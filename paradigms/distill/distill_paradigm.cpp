@@ -9,6 +9,7 @@
 #include <set>
 
 #include "data/atomic_file.h"
+#include "data/query_views.h"
 #include "data/json_read.h"
 #include "paradigms/distill/augmented_source.h"
 #include "paradigms/distill/canary_view.h"
@@ -150,6 +151,8 @@ class Distill final : public Paradigm {
   void read_config(cfg::Fields& root, RunConfig& c, cfg::Errors&, nlohmann::json& out) const override {
     DistillConfig dc;
     read_distill(root.object("distill"), c.model.num_classes, dc, out["distill"]);
+    c.query_views = distill_query_views(c, dc);
+    out["audit"]["query_views"] = data::query_views_name(c.query_views);
     c.paradigm_settings = dc;
   }
   void check_experiment(const ExperimentRun& run) const override { check_distill_experiment(run); }
