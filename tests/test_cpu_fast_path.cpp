@@ -2,13 +2,15 @@
 // backward data and backward filter (on oneDNN in builds that have it: every geometry of the conv table,
 // channel counts that take both activation layouts of kernels/cpu/dnnl_conv.cpp, beta accumulation, and
 // repeated calls that reuse cached primitives), batch norm forward and backward (training and eval, with and
-// without affine parameters and running statistics, accumulation), and a whole ResNet-18 forward/backward
-// at widths 8 and 16 with the fast path on and off. Also: the switch itself and its description.
+// without affine parameters and running statistics, accumulation), group norm forward and backward (instance
+// norm as one group per channel included), and a whole ResNet-18 forward/backward at widths 2, 8 and 16 with
+// the fast path on and off. Also: the switch itself and its description.
 #include <cmath>
 #include <limits>
 
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
+#include "kernels/groupnorm.h"
 #include "kernels/cpu/fast_path.h"
 #include "nn/model.h"
 #include "nn/ops_loss.h"
@@ -152,6 +154,40 @@ TEST(CpuFastPath, BatchNormMatchesReference) {
                db = k.affine ? randn({C}, dt, 19) : Tensor();
         batch_norm_backward(Stream::cpu(), dx, dw, db, in.dy, in.x, mean, invstd, in.w, k.training, 1.0, 0.5, 0.5);
         const Tensor* out[] = {&y, &mean, &invstd, &in.rm, &in.rv, &dx, &dw, &db};
+        return *out[part];
+      });
+    }
+  }
+}
+
+TEST(CpuFastPath, GroupNormMatchesReference) {
+  struct GnCase {
+    const char* name;
+    Shape x;
+    int64_t groups;
+    bool affine;
+  };
+  const GnCase cases[] = {
+      {"4 groups of 2 channels, affine", {3, 8, 5, 7}, 4, true},
+      {"one group, no affine", {2, 6, 4, 4}, 1, false},
+      {"instance norm (a group per channel)", {2, 5, 3, 9}, 5, true},
+      {"planes shorter than the float lanes", {4, 6, 1, 3}, 2, true},
+  };
+  for (const GnCase& k : cases) {
+    const int64_t C = k.x[1];
+    const Shape stats{k.x[0], k.groups};
+    std::vector<std::string> parts = {"y", "mean", "invstd", "dx", "dw", "db"};
+    for (size_t part = 0; part < parts.size(); ++part) {
+      if (!k.affine && part >= 4) continue;
+      expect_matches_reference(parts[part].c_str(), k.name, 2e-5, [&](DType dt) {
+        Tensor x = randn(k.x, dt, 31, 3.0, -40.0), dy = randn(k.x, dt, 32);
+        Tensor w = k.affine ? randn({C}, dt, 33, 0.5, 1.0) : Tensor(), b = k.affine ? randn({C}, dt, 34) : Tensor();
+        Tensor y = Tensor::empty(k.x, dt), mean = Tensor::empty(stats, dt), invstd = Tensor::empty(stats, dt);
+        group_norm_forward(Stream::cpu(), y, mean, invstd, x, w, b, k.groups, 1e-5);
+        Tensor dx = randn(k.x, dt, 35), dw = k.affine ? randn({C}, dt, 36) : Tensor(),
+               db = k.affine ? randn({C}, dt, 37) : Tensor();
+        group_norm_backward(Stream::cpu(), dx, dw, db, dy, x, mean, invstd, w, k.groups, 0.5, 1.0, 0.0);
+        const Tensor* out[] = {&y, &mean, &invstd, &dx, &dw, &db};
         return *out[part];
       });
     }

@@ -3,35 +3,12 @@
 // step on one core (perf); here each channel is a few streaming passes.
 #include "kernels/cpu/batchnorm_fast.h"
 
+#include "kernels/cpu/lane_sum.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
 #include "kernels/stat_math.h"
 
 namespace sp::cpu {
-namespace {
-
-constexpr int kLanes = 8;  // independent partial sums: vectorisable without reassociating one sum
-
-// Sums over one row: of f(i) for i < n, in kLanes float lanes, returned in double. Rows are one image's
-// plane of a channel (at most a few thousand values), so the float lanes lose nothing that matters.
-template <class F>
-double lane_sum(int64_t n, F&& f) {
-  float acc[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) acc[k] += f(i + k);
-  double s = 0;
-  for (; i < n; ++i) s += double(f(i));
-  for (float a : acc) s += double(a);
-  return s;
-}
-
-template <class T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
-}  // namespace
 
 void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
                         const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -41,10 +18,10 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
   float* yp = y.data<float>();
   float* mean = save_mean.data<float>();
   float* invstd = save_invstd.data<float>();
-  const float* w = ptr_or_null<float>(weight);
-  const float* b = ptr_or_null<float>(bias);
-  float* rm = ptr_or_null<float>(running_mean);
-  float* rv = ptr_or_null<float>(running_var);
+  const float* w = data_or_null<float>(weight);
+  const float* b = data_or_null<float>(bias);
+  float* rm = data_or_null<float>(running_mean);
+  float* rv = data_or_null<float>(running_var);
   const double M = double(d.N * d.HW);
   parallel_for(d.C, [&](int64_t c) {
     auto row = [&](int64_t n) { return (n * d.C + c) * d.HW; };
@@ -90,10 +67,10 @@ void batch_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
   const float* gy = dy.data<float>();
   const float* mean = save_mean.data<float>();
   const float* invstd = save_invstd.data<float>();
-  const float* w = ptr_or_null<float>(weight);
-  float* gx = ptr_or_null<float>(dx);
-  float* gw = ptr_or_null<float>(dweight);
-  float* gb = ptr_or_null<float>(dbias);
+  const float* w = data_or_null<float>(weight);
+  float* gx = data_or_null<float>(dx);
+  float* gw = data_or_null<float>(dweight);
+  float* gb = data_or_null<float>(dbias);
   const double M = double(d.N * d.HW);
   const float bx = float(beta_x);
   parallel_for(d.C, [&](int64_t c) {

@@ -1,12 +1,15 @@
 // CPU reference for group normalisation (see kernels/groupnorm.h). The backward works from per-(n, c)
 // sums of dy and dy * xhat: the weight/bias gradients sum them over n, and each group's input gradient
 // needs their weighted sums over the group's channels (kernels/norm_math.h, norm_backward_dx). Groups and
-// planes are independent and run in blocks on several threads, each computed as on one.
+// planes are independent and run in blocks on several threads, each computed as on one. float32 goes to the
+// fast path (kernels/cpu/groupnorm_fast.h) when cpu::fast_path() is on.
 #include "kernels/groupnorm.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/fast_path.h"
+#include "kernels/cpu/groupnorm_fast.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/dispatch.h"
 #include "kernels/norm_math.h"
@@ -46,6 +49,8 @@ void fwd_typed(const Tensor& y, const Tensor& save_mean, const Tensor& save_invs
 
 void fwd_cpu(Stream&, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
              const Tensor& weight, const Tensor& bias, int64_t groups, double eps) {
+  if (x.dtype() == DType::f32 && cpu::fast_path())
+    return cpu::group_norm_fwd_f32(y, save_mean, save_invstd, x, weight, bias, groups, eps);
   SP_DISPATCH_FLOAT(x.dtype(), "group_norm",
                     fwd_typed<scalar_t>(y, save_mean, save_invstd, x, weight, bias, groups, eps));
 }
@@ -112,6 +117,9 @@ void bwd_typed(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, con
 void bwd_cpu(Stream&, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy, const Tensor& x,
              const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, int64_t groups, double beta_x,
              double beta_w, double beta_b) {
+  if (x.dtype() == DType::f32 && cpu::fast_path())
+    return cpu::group_norm_bwd_f32(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, groups, beta_x, beta_w,
+                                   beta_b);
   SP_DISPATCH_FLOAT(
       x.dtype(), "group_norm backward",
       bwd_typed<scalar_t>(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, groups, beta_x, beta_w, beta_b));
