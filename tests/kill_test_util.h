@@ -18,7 +18,8 @@ extern char** environ;
 namespace sp::test {
 
 // Runs args[0] with args; once `file` exists (or after timeout_s) kills it with `sig`. Returns "" when the
-// process died of the signal, else what went wrong (e.g. it finished before it could be killed).
+// file appeared and the process died of the signal, else what went wrong (the file never appeared, or the
+// process finished before it could be killed).
 inline std::string kill_when_file_appears(std::vector<std::string> args, const std::string& file, double timeout_s,
                                           int sig = SIGKILL) {
   std::vector<char*> argv;
@@ -35,9 +36,12 @@ inline std::string kill_when_file_appears(std::vector<std::string> args, const s
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   while (!std::filesystem::exists(file) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::microseconds(200));
+  const bool appeared = std::filesystem::exists(file);
   if (::kill(pid, sig) != 0) return "kill failed";
   int status = 0;
   if (::waitpid(pid, &status, 0) != pid) return "waitpid failed";
+  // Killed at the deadline without the file: say so, rather than let the caller fail on the missing file.
+  if (!appeared) return file + " did not appear within " + std::to_string(timeout_s) + " s (a loaded machine?)";
   if (!WIFSIGNALED(status) || WTERMSIG(status) != sig) return args[0] + " finished before it could be killed";
   return "";
 }
