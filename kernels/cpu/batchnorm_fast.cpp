@@ -3,7 +3,7 @@
 // step on one core (perf); here each channel is a few streaming passes.
 #include "kernels/cpu/batchnorm_fast.h"
 
-#include "kernels/cpu/lane_sum.h"
+#include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
 #include "kernels/stat_math.h"
@@ -38,8 +38,7 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
         const float* r = xp + row(n);
         ss += lane_sum(d.HW, [&](int64_t i) { float v = r[i] - mf; return v * v; });
       }
-      // Centred on the float mean: correct the sum of squares for its rounding (sum (x - mf)^2 - M (m - mf)^2).
-      const double var = std::max(0.0, ss / M - (m - double(mf)) * (m - double(mf)));
+      const double var = centred_variance(ss, M, m, mf);
       mean[c] = mf;
       invstd[c] = float(norm_invstd<double>(var, eps));
       if (rm) {
@@ -51,11 +50,7 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
       invstd[c] = norm_invstd<float>(rv[c], float(eps));
     }
     const float scale = invstd[c] * (w ? w[c] : 1.f), shift = (b ? b[c] : 0.f) - mean[c] * scale;
-    for (int64_t n = 0; n < d.N; ++n) {
-      const float* r = xp + row(n);
-      float* o = yp + row(n);
-      for (int64_t i = 0; i < d.HW; ++i) o[i] = r[i] * scale + shift;
-    }
+    for (int64_t n = 0; n < d.N; ++n) affine_row(yp + row(n), xp + row(n), d.HW, scale, shift);
   });
 }
 
@@ -91,15 +86,7 @@ void batch_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
     const float a = is * wc;
     const float k = training ? float(-double(is) * double(wc) * sdy / M) : 0.f;
     const float bb = training ? float(-double(is) * double(is) * double(is) * double(wc) * sdyxc / M) : 0.f;
-    for (int64_t n = 0; n < d.N; ++n) {
-      const float *g = gy + row(n), *r = xp + row(n);
-      float* o = gx + row(n);
-      if (bx == 0.f) {
-        for (int64_t i = 0; i < d.HW; ++i) o[i] = a * g[i] + bb * (r[i] - mc) + k;
-      } else {
-        for (int64_t i = 0; i < d.HW; ++i) o[i] = a * g[i] + bb * (r[i] - mc) + k + bx * o[i];
-      }
-    }
+    for (int64_t n = 0; n < d.N; ++n) input_grad_row(gx + row(n), gy + row(n), xp + row(n), d.HW, a, bb, mc, k, bx);
   });
 }
 

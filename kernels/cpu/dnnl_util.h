@@ -19,11 +19,6 @@ dnnl::stream& stream();
 // "oneDNN 2.6.3 (avx512_core_amx)"-style description for logs and benchmark headers.
 std::string describe();
 
-// Plain row-major memory over `p` (not owned).
-inline dnnl::memory plain(const dnnl::memory::dims& dims, dnnl::memory::format_tag tag, const void* p) {
-  return dnnl::memory({dims, dnnl::memory::data_type::f32, tag}, engine(), const_cast<void*>(p));
-}
-
 [[noreturn]] void fail(const char* file, int line, const std::string& what, const dnnl::error& e);
 
 }  // namespace sp::cpu::dnnl_rt

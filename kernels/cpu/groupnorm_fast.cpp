@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/cpu/lane_sum.h"
+#include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
 #include "kernels/stat_math.h"
@@ -31,16 +31,13 @@ void group_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
       const double m = lane_sum(L, [&](int64_t i) { return xs[i]; }) / double(L);
       const float mf = float(m);
       const double ss = lane_sum(L, [&](int64_t i) { float v = xs[i] - mf; return v * v; });
-      // Centred on the float mean: corrected for its rounding, as in batchnorm_fast.cpp.
-      const double var = std::max(0.0, ss / double(L) - (m - double(mf)) * (m - double(mf)));
+      const double var = centred_variance(ss, double(L), m, mf);
       mean[s] = mf;
       invstd[s] = float(norm_invstd<double>(var, eps));
       for (int64_t j = 0; j < Cg; ++j) {
         const int64_t c = (s % G) * Cg + j;
         const float scale = invstd[s] * (w ? w[c] : 1.f), shift = (b ? b[c] : 0.f) - mf * scale;
-        const float* r = xs + j * d.HW;
-        float* o = yp + s * L + j * d.HW;
-        for (int64_t i = 0; i < d.HW; ++i) o[i] = r[i] * scale + shift;
+        affine_row(yp + s * L + j * d.HW, xs + j * d.HW, d.HW, scale, shift);
       }
     }
   });
@@ -95,13 +92,7 @@ void group_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
       for (int64_t j = 0; j < Cg; ++j) {
         const int64_t c = c0 + j, off = s * L + j * d.HW;
         const float ka = float(is * (w ? double(w[c]) : 1.0));
-        const float *g = gy + off, *r = xp + off;
-        float* o = gx + off;
-        if (bx == 0.f) {
-          for (int64_t i = 0; i < d.HW; ++i) o[i] = ka * g[i] + kb * (r[i] - m) + k;
-        } else {
-          for (int64_t i = 0; i < d.HW; ++i) o[i] = ka * g[i] + kb * (r[i] - m) + k + bx * o[i];
-        }
+        input_grad_row(gx + off, gy + off, xp + off, d.HW, ka, kb, m, k, bx);
       }
     }
   });
