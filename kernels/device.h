@@ -52,11 +52,30 @@ class Stream {
   // Numeric policy for this stream's f32 matrix work: allow TF32 tensor cores (default true, as PyTorch's
   // cuDNN default). CPU ignores it.
   bool allow_tf32 = true;
+  // Ask for run-to-run reproducible results on this stream: cuDNN convolutions use only algorithms cuDNN
+  // reports as deterministic, chosen by its heuristic ranking rather than by timing (kernels/cuda/cudnn_util.h),
+  // so every process picks the same ones. Off by default (the timed search is faster). CPU results never
+  // depend on it: the CPU kernels are deterministic.
+  bool deterministic = false;
 
  private:
   Stream(Device d, CudaStreamState* s) : device_(d), cuda_(s) {}
   Device device_;
   CudaStreamState* cuda_ = nullptr;
+};
+
+// Sets s.allow_tf32 for the life of the guard and restores it after: for the matrix work whose precision is
+// part of its contract (DP-SGD's clipped sums, whitening), whatever the stream's policy is elsewhere.
+class Tf32Guard {
+ public:
+  Tf32Guard(Stream& s, bool allow) : s_(s), saved_(s.allow_tf32) { s.allow_tf32 = allow; }
+  ~Tf32Guard() { s_.allow_tf32 = saved_; }
+  Tf32Guard(const Tf32Guard&) = delete;
+  Tf32Guard& operator=(const Tf32Guard&) = delete;
+
+ private:
+  Stream& s_;
+  bool saved_;
 };
 
 }  // namespace sp

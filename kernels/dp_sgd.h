@@ -1,7 +1,8 @@
 // The per-step kernels of DP-SGD (paradigms/dpsgd/dp_trainer.h) besides GEMMs and reductions:
 //   row_sq_norm:    out[b] = sum_j g[b, j]^2 + beta * out[b]     (g [B, n]; squared per-example norms, summed
 //                   layer by layer with beta 1; accumulated in f64)
-//   clip_factors:   f[b] = min(1, C / (sqrt(sq[b]) + 1e-6))      (Opacus's flat clipping)
+//   clip_factors:   f[b] = min(1, C / (sqrt(sq[b]) + 1e-6) (1 - m))  (Opacus's flat clipping, lowered by the
+//                   rounding margin m of dp_sgd_math.h so that every f[b] g[b] formed in the stored type has norm <= C)
 //   gaussian_noise: y[i] += stddev * z_i, z_i ~ N(0, 1) from Philox keyed by (key, stream id), element i
 //                   taking value i % 2 of pair i / 2 (dp_sgd_math.h): the same noise on every backend,
 //                   independent of launch geometry.

@@ -10,9 +10,19 @@
 
 namespace sp::dp {
 
-// Opacus's flat clipping: min(1, C / (||g|| + 1e-6)).
-SP_HD double clip_factor(double sq_norm, double clip_norm) {
-  double f = clip_norm / (sqrt(sq_norm) + 1e-6);
+// The relative margin by which a clipping factor stored in T stays below Opacus's value, so that the clipped
+// contribution f g, formed in T, has norm <= C after rounding: the stored squared norm may be rounded down
+// (the norm by half a unit roundoff u), the factor rounded up (u), and each product f g_j rounded (u); 8 u
+// covers their sum with room, and costs 5e-7 relative in f32. Without it Opacus's 1e-6 is an absolute
+// margin, smaller than f32 rounding once ||g|| exceeds about 10, and the sensitivity bound of
+// shared/reference/lira-dpsgd.md §3.1 must hold for what is summed, not for the real numbers.
+SP_HD constexpr double clip_margin(float) { return 8 * 0x1p-24; }
+SP_HD constexpr double clip_margin(double) { return 8 * 0x1p-53; }
+
+// Opacus's flat clipping, min(1, C / (||g|| + 1e-6)), with the factor lowered by `margin` (clip_margin of
+// the type the factor and the gradients are stored in).
+SP_HD double clip_factor(double sq_norm, double clip_norm, double margin) {
+  double f = clip_norm / (sqrt(sq_norm) + 1e-6) * (1.0 - margin);
   return f < 1.0 ? f : 1.0;
 }
 

@@ -144,15 +144,6 @@ Tensor rows_of(const Zca& z, Stream& s, const Tensor& x, const char* op) {
   return x.contiguous(s).view({n, z.dim()});
 }
 
-// PyTorch runs f32 matmuls in full precision by default (torch.backends.cuda.matmul.allow_tf32 is False), so
-// kornia's whitening does too; TF32's 10-bit mantissa would cost three digits on an ill-conditioned T.
-struct NoTf32 {
-  Stream& s;
-  bool saved;
-  explicit NoTf32(Stream& st) : s(st), saved(st.allow_tf32) { s.allow_tf32 = false; }
-  ~NoTf32() { s.allow_tf32 = saved; }
-};
-
 std::string format_double(double v) {
   char buf[32];
   snprintf(buf, sizeof buf, "%.17g", v);  // 17 significant digits round-trip every double
@@ -178,7 +169,9 @@ Tensor Zca::apply(Stream& s, const Tensor& x) const {
   Tensor centred = Tensor::empty(rows.shape(), DType::f32, s);
   binary(s, centred, rows, mean, BinaryOp::sub);
   Tensor out = Tensor::empty(rows.shape(), DType::f32, s);
-  NoTf32 guard(s);
+  // PyTorch runs f32 matmuls in full precision by default (torch.backends.cuda.matmul.allow_tf32 is False), so
+  // kornia's whitening does too; TF32's 10-bit mantissa would cost three digits on an ill-conditioned T.
+  Tf32Guard full_fp32(s, false);
   gemm(s, out, centred, transform, false, false, 1.0, 0.0, "Zca::apply");
   return out.view(x.shape());
 }
@@ -187,7 +180,7 @@ Tensor Zca::unapply(Stream& s, const Tensor& z) const {
   Tensor rows = rows_of(*this, s, z, "Zca::unapply");
   Tensor out = Tensor::empty(rows.shape(), DType::f32, s);
   {
-    NoTf32 guard(s);
+    Tf32Guard full_fp32(s, false);
     gemm(s, out, rows, inverse, false, false, 1.0, 0.0, "Zca::unapply");
   }
   channel_bias_add(s, out, mean, "Zca::unapply");

@@ -255,9 +255,10 @@ RunConfig parse_config(const json& j, const std::string& source) {
 
   cfg::Fields dev = root.object("device");
   c.tf32 = dev.boolean("tf32", true);
+  c.deterministic = dev.boolean("deterministic", false);
   c.eval_batch = dev.integer("eval_batch", 1024, 1, 1 << 20);
   dev.finish();
-  out["device"] = {{"tf32", c.tf32}, {"eval_batch", c.eval_batch}};
+  out["device"] = {{"tf32", c.tf32}, {"deterministic", c.deterministic}, {"eval_batch", c.eval_batch}};
   root.finish();
 
   errors.throw_if_any(source);

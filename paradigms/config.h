@@ -33,7 +33,9 @@
 //                                                 // image and its flip, or the clean image alone. Default: what
 //                                                 // the recipe trains on: crop_pad > 0: all; flip alone: flips;
 //                                                 // neither: clean (whatever the paradigm trains on).
-//     "device": {"tf32": true, "eval_batch": 1024}       // how to run, not what: not part of the identity
+//     "device": {"tf32": true, "eval_batch": 1024,       // how to run, not what: not part of the identity
+//                "deterministic": false}                 // GPU: deterministic cuDNN algorithms, chosen the same
+//                                                        // way in every process (kernels/device.h)
 //   }
 //
 // Parsing is strict: unknown keys, wrong types and out-of-range values are errors naming the key path, and
@@ -84,6 +86,7 @@ struct RunConfig {
   data::QueryViews query_views = data::QueryViews::all;  // resolved (given, or the recipe's default)
   bool query_views_given = false;  // written in the configuration rather than defaulted
   bool tf32 = true;
+  bool deterministic = false;
   int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / A samples)
   std::any paradigm_settings;     // the paradigm's typed settings (e.g. dpsgd::DpsgdSettings), from its section
   bool floor_steps_per_epoch = false;  // epochs of floor(N / B) steps (DP-SGD's Poisson sampling), set by the paradigm

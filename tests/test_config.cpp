@@ -102,10 +102,25 @@ TEST(Config, DefaultsAreFilledInAndResolved) {
   EXPECT_EQ(c.resolved["recipe"]["optimizer"]["momentum"], 0.0);
   EXPECT_EQ(c.resolved["recipe"]["schedule"]["kind"], "constant");
   EXPECT_EQ(c.resolved["device"]["tf32"], true);
+  EXPECT_FALSE(c.deterministic);
+  EXPECT_EQ(c.resolved["device"]["deterministic"], false);
   // The resolved form parses to the same configuration.
   RunConfig again = parse_config(c.resolved);
   EXPECT_EQ(again.resolved, c.resolved);
   EXPECT_FALSE(c.identity().contains("device"));
+}
+
+TEST(Config, DeterminismIsADeviceSettingOutsideTheIdentity) {
+  const std::string text = kMinimal;
+  const size_t brace = text.rfind('}');
+  RunConfig c = parse_config_text(text.substr(0, brace) + R"(, "device": {"deterministic": true}})");
+  EXPECT_TRUE(c.deterministic);
+  EXPECT_EQ(c.resolved["device"]["deterministic"], true);
+  EXPECT_EQ(parse_config(c.resolved).deterministic, true);
+  // How to run, not what: the same experiment directory serves both.
+  EXPECT_EQ(c.identity(), parse_config_text(kMinimal).identity());
+  expect_has(problems(text.substr(0, brace) + R"(, "device": {"deterministic": "yes"}})"),
+             "device.deterministic: expected true or false");
 }
 
 TEST(Config, QueryViewsFollowTheAugmentationUnlessGiven) {

@@ -11,11 +11,14 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "data/npy.h"
+#include "paradigms/audit/worker_pool.h"
 #include "plot/write_figure.h"
 #include "tests/kill_test_util.h"
 #include "tests/lira_test_util.h"
+#include "tests/test_util.h"
 
 using sp::test::TempDir;
 namespace fs = std::filesystem;
@@ -269,4 +272,42 @@ TEST(SpAudit, BadInputIsRefusedBeforeAnyWork) {
   r = sp_audit(write_config(t, "c.json", tiny_config()) + " --out " + (t / "y") + " --shadows 3-9");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   expect_contains(r.output, "num_shadows = 6");
+
+  // Models per GPU without GPUs to share, a GPU listed twice, no models per GPU: refused before any work.
+  const std::string d = write_config(t, "d.json", tiny_config()) + " --out " + (t / "z");
+  for (auto [args, why] : {std::pair{" --models-per-gpu 2", "--models-per-gpu needs --gpus"},
+                           std::pair{" --gpus 0,0", "GPU 0 twice"}, std::pair{" --gpus 0 --models-per-gpu 0", "models-per-gpu"}}) {
+    r = sp_audit(d + args);
+    EXPECT_NE(r.exit_code, 0) << args << "\n" << r.output;
+    expect_contains(r.output, why);
+    EXPECT_FALSE(fs::exists(t / "z")) << args;
+  }
+}
+
+// The slots of a worker pool: models_per_gpu processes on each GPU, each seeing only its GPU, then the CPU
+// workers, with the host's cores shared among all of them.
+TEST(SpAudit, WorkerSlotsShareGpusAndCores) {
+  std::vector<sp::audit::WorkerSlot> s = sp::audit::worker_slots({1, 3}, 3, 0, 16);
+  ASSERT_EQ(s.size(), 6u);
+  std::set<std::string> names;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const std::string gpu = i < 3 ? "1" : "3";
+    names.insert(s[i].name);
+    EXPECT_EQ(s[i].env, (std::vector<std::string>{"CUDA_VISIBLE_DEVICES=" + gpu, "SP_CPU_THREADS=2"})) << i;
+    EXPECT_EQ(s[i].args, (std::vector<std::string>{"--device", "cuda"})) << i;
+  }
+  EXPECT_EQ(names.size(), 6u) << "every slot has its own name";
+  EXPECT_EQ(s[4].name, "gpu 3 (2 of 3)");
+  // One model per GPU keeps the plain names; CPU workers get BLAS threads too.
+  s = sp::audit::worker_slots({0}, 1, 0, 8);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].name, "gpu 0");
+  EXPECT_EQ(s[0].env[1], "SP_CPU_THREADS=8");
+  s = sp::audit::worker_slots({}, 1, 3, 2);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[2].name, "cpu worker 2");
+  EXPECT_EQ(s[2].env, (std::vector<std::string>{"OPENBLAS_NUM_THREADS=1", "SP_CPU_THREADS=1"}));
+  EXPECT_EQ(s[2].args, (std::vector<std::string>{"--device", "cpu"}));
+  sp::test::expect_error_mentioning([] { sp::audit::worker_slots({0}, 0, 0, 4); }, "at least 1");
+  sp::test::expect_error_mentioning([] { sp::audit::worker_slots({2, 5, 2}, 1, 0, 4); }, "GPU 2 twice");
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Prepares .deps/ (git-ignored) for a GPU machine that has CUDA, cuDNN, cmake, GoogleTest and
-# nlohmann/json but no package manager: unpacks Debian's OpenBLAS (with its Fortran runtime), stb, CLI11,
-# OpenSSL's libcrypto, FFTW3 and the Boost.Math headers into .deps/root. Boost is pruned to the headers the
-# project's sources actually include (the preprocessor's dependency list), which keeps .deps far below the
-# device tool's 64 MiB carry limit. Run here (it uses apt-get download), then carry .deps to the GPU
-# machine; tools/gpu_check.sh picks it up.
+# Prepares what a GPU machine (CUDA, cuDNN, cmake, GoogleTest and nlohmann/json, but no package manager and no
+# ../shared) needs from here, in the git-ignored folder .device/, to be carried with the device tool
+# (carry [".device"]): .device/deps.tar.xz, Debian's OpenBLAS (with its Fortran runtime), stb, CLI11,
+# OpenSSL's libcrypto, FFTW3 and the Boost.Math headers, unpacked by tools/gpu_check.sh into .deps/root; and
+# .device/shared/data/cifar10-jpeg.tar.gz (+ .sha256), the shared CIFAR-10 archive for the one-epoch check
+# (tests/gpu/test_cifar_epoch_gpu.cpp). Boost is pruned to the headers the project's sources actually include
+# (the preprocessor's dependency list) and the libraries travel xz-compressed, which keeps .device far below the
+# device tool's 64 MiB carry limit (the unpacked libraries alone are 56 MB). Run here: it uses apt-get download.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(libopenblas0-pthread libopenblas-pthread-dev libgfortran5 libquadmath0 libstb0 libstb-dev libcli11-dev
@@ -39,3 +41,12 @@ while read -r h; do
   cp "$tmp/boost-all/${rel#boost/}" ".deps/root/usr/include/$rel"
 done <"$keep"
 echo "prepared .deps ($(du -sh .deps | cut -f1)) from: ${pkgs[*]}"
+mkdir -p .device/shared/data
+tar -C .deps -cJf .device/deps.tar.xz root
+shared=${SP_SHARED_DIR:-../shared}
+if [ -f "$shared/data/cifar10-jpeg.tar.gz" ]; then
+  cp "$shared/data/cifar10-jpeg.tar.gz" "$shared/data/cifar10-jpeg.tar.gz.sha256" .device/shared/data/
+else
+  echo "fetch_device_deps: no $shared/data/cifar10-jpeg.tar.gz: the one-epoch CIFAR-10 check will skip" >&2
+fi
+echo "prepared .device ($(du -sh .device | cut -f1)): carry it with the device tool as carry [\".device\"]"

@@ -1,5 +1,5 @@
 // sp_audit: the whole evaluation in one command (issue 6).
-//   sp_audit CONFIG --out DIR [--shadows A-B] [--gpus 0,1,...] [--workers N] [--device auto|cpu|cuda]
+//   sp_audit CONFIG --out DIR [--shadows A-B] [--gpus 0,1,... [--models-per-gpu N]] [--workers N] [--device auto|cpu|cuda]
 //            [--no-train] [--json] [--bootstrap N] [--data PATH] [--log-every S]
 //   sp_audit CONFIG --out DIR --slurm [--dry-run] [--partition P] [--account A] [--time T] [--gres G]
 //            [--cpus-per-task N] [--mem M] [--array-limit N] [--sbatch-extra OPT] [--slurm-log-dir D]:
@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.dir, "experiment directory (created, or reopened to continue); with --compare: the report folder");
   app.add_option("--shadows", shadows, "train only shadow models A to B (inclusive), e.g. 0-15");
   app.add_option("--gpus", gpus, "train in one worker process per listed GPU, concurrently, e.g. 0,1,2,3");
+  app.add_option("--models-per-gpu", o.models_per_gpu,
+                 "with --gpus: N worker processes (shadow models) on each GPU at once, for models too small to fill "
+                 "one (default 1)")
+      ->check(CLI::Range(1, 64));
   app.add_option("--workers", o.cpu_workers,
                  "train in N concurrent CPU worker processes; 0: in this process (default on the CPU: one "
                  "single-threaded worker per core, up to 8)")
@@ -85,6 +89,7 @@ int main(int argc, char** argv) {
     if (slurm.enabled) {
       SP_CHECK(!no_train && gpus.empty(), "--slurm: training happens in the job array (one task per shadow, GPUs "
                "by --gres); --no-train and --gpus do not apply");
+      SP_CHECK(o.models_per_gpu == 1, "--slurm: each task trains one shadow model; --models-per-gpu does not apply");
       slurm.config = config;
       slurm.out = o.dir;
       slurm.data_path = o.data_path;

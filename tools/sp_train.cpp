@@ -65,6 +65,7 @@ int run_bench(const std::string& config, const std::string& device, int width, c
     o.batches = {c.recipe.batch_size};
     o.eval_batch = c.eval_batch;
     s.allow_tf32 = c.tf32;
+    s.deterministic = c.deterministic;
   }
   if (width > 0) o.model.width = width;
   if (!batches.empty()) o.batches = parse_batches(batches);
@@ -91,6 +92,7 @@ int run_bench_dpsgd(const std::string& config, const std::string& device, int wi
       o.batch = d->physical_batch;
     }
     s.allow_tf32 = c.tf32;
+    s.deterministic = c.deterministic;
   }
   if (width > 0) o.model.width = width;
   if (!batches.empty()) o.batch = parse_batches(batches).front();
@@ -181,6 +183,7 @@ int main(int argc, char** argv) {
     check_run_dir(out, cfg);
     Stream& s = pick_device(device);
     s.allow_tf32 = cfg.tf32;
+    s.deterministic = cfg.deterministic;
 
     std::printf("sp_train: %s -> %s\n  %s, %s width %lld, %d shadow models (training %d-%d), %d epochs, batch %lld, "
                 "query views %s, device %s%s\n",

@@ -27,7 +27,7 @@ void clip_factors_cpu(Stream&, const Tensor& factors, const Tensor& sq_norms, do
   SP_DISPATCH_FLOAT(sq_norms.dtype(), "clip_factors", {
     const scalar_t* q = sq_norms.data<scalar_t>();
     scalar_t* f = factors.data<scalar_t>();
-    for (int64_t b = 0; b < sq_norms.numel(); ++b) f[b] = scalar_t(dp::clip_factor(double(q[b]), clip_norm));
+    for (int64_t b = 0; b < sq_norms.numel(); ++b) f[b] = scalar_t(dp::clip_factor(double(q[b]), clip_norm, dp::clip_margin(scalar_t())));
   });
 }
 

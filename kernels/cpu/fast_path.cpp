@@ -2,10 +2,9 @@
 #include "kernels/cpu/fast_path.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/env_flag.h"
 #if SP_HAVE_DNNL
 #include "kernels/cpu/dnnl_util.h"
 #endif
@@ -13,10 +12,7 @@
 namespace sp::cpu {
 namespace {
 std::atomic<bool>& state() {
-  static std::atomic<bool> on = [] {
-    const char* e = std::getenv("SP_CPU_FAST");
-    return !(e && (std::strcmp(e, "0") == 0 || std::strcmp(e, "off") == 0));
-  }();
+  static std::atomic<bool> on{env_switch("SP_CPU_FAST", true)};
   return on;
 }
 }  // namespace

@@ -22,7 +22,7 @@ struct Scale {
 void* workspace(Stream& s, size_t bytes) { return bytes ? cuda_workspace(s, bytes) : nullptr; }
 
 void conv_fwd_cuda(Stream& s, const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeom& g) {
-  const auto& p = cudnn::conv_plan(s, g, x.dtype(), ConvPass::Forward);
+  const auto& p = cudnn::conv_plan(s, g, x.dtype(), ConvPass::Forward, {x.raw_data(), w.raw_data()});
   Scale k(x.dtype(), 1.0, 0.0);
   SP_CUDNN_CHECK(cudnnConvolutionForward(cudnn_handle(s), k.alpha(), p.x, x.raw_data(), p.w, w.raw_data(), p.conv[0],
                                          p.fwd_algo, workspace(s, p.workspace[0]), p.workspace[0], k.beta(), p.y,
@@ -31,7 +31,7 @@ void conv_fwd_cuda(Stream& s, const Tensor& y, const Tensor& x, const Tensor& w,
 
 void conv_bwd_data_cuda(Stream& s, const Tensor& dx, const Tensor& gy, const Tensor& w, const Conv2dGeom& g,
                         double beta) {
-  const auto& p = cudnn::conv_plan(s, g, gy.dtype(), ConvPass::BackwardData);
+  const auto& p = cudnn::conv_plan(s, g, gy.dtype(), ConvPass::BackwardData, {w.raw_data(), gy.raw_data()});
   Scale k(gy.dtype(), 1.0, beta);
   SP_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_handle(s), k.alpha(), p.w, w.raw_data(), p.y, gy.raw_data(),
                                               p.conv[1], p.data_algo, workspace(s, p.workspace[1]), p.workspace[1],
@@ -40,7 +40,7 @@ void conv_bwd_data_cuda(Stream& s, const Tensor& dx, const Tensor& gy, const Ten
 
 void conv_bwd_filter_cuda(Stream& s, const Tensor& dw, const Tensor& gy, const Tensor& x, const Conv2dGeom& g,
                           double beta) {
-  const auto& p = cudnn::conv_plan(s, g, gy.dtype(), ConvPass::BackwardFilter);
+  const auto& p = cudnn::conv_plan(s, g, gy.dtype(), ConvPass::BackwardFilter, {x.raw_data(), gy.raw_data()});
   Scale k(gy.dtype(), 1.0, beta);
   SP_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(s), k.alpha(), p.x, x.raw_data(), p.y, gy.raw_data(),
                                                 p.conv[2], p.filter_algo, workspace(s, p.workspace[2]),

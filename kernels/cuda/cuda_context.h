@@ -8,7 +8,14 @@
 #include <cudnn.h>
 
 #include "kernels/device.h"
+#include "kernels/env_flag.h"
 #include "kernels/error.h"
+
+namespace sp::detail {
+void cuda_launch_check(const char* file, int line, const char* launcher);
+// Under SP_CUDA_DEBUG_SYNC, after a cuBLAS or cuDNN call: synchronise the device and report a fault as that call's.
+void cuda_debug_after(const char* file, int line, const char* call);
+}  // namespace sp::detail
 
 #define SP_CUDA_CHECK(call)                                                                     \
   do {                                                                                          \
@@ -22,15 +29,18 @@
     cublasStatus_t sp_st_ = (call);                                                             \
     if (sp_st_ != CUBLAS_STATUS_SUCCESS)                                                        \
       ::sp::detail::fail(__FILE__, __LINE__, "cuBLAS error ", cublasGetStatusName(sp_st_), " in ", #call); \
+    if (::sp::cuda_debug_sync()) ::sp::detail::cuda_debug_after(__FILE__, __LINE__, #call);            \
   } while (0)
 #define SP_CUDNN_CHECK(call)                                                                    \
   do {                                                                                          \
     cudnnStatus_t sp_st_ = (call);                                                              \
     if (sp_st_ != CUDNN_STATUS_SUCCESS)                                                         \
       ::sp::detail::fail(__FILE__, __LINE__, "cuDNN error ", cudnnGetErrorString(sp_st_), " in ", #call); \
+    if (::sp::cuda_debug_sync()) ::sp::detail::cuda_debug_after(__FILE__, __LINE__, #call);            \
   } while (0)
-// After every kernel launch.
-#define SP_CUDA_LAUNCH_CHECK() SP_CUDA_CHECK(cudaGetLastError())
+// After every kernel launch: the launch's own error and, under SP_CUDA_DEBUG_SYNC (kernels/env_flag.h), the
+// kernel's, so a fault names the function and line that launched it.
+#define SP_CUDA_LAUNCH_CHECK() ::sp::detail::cuda_launch_check(__FILE__, __LINE__, __func__)
 
 namespace sp {
 
@@ -43,6 +53,7 @@ struct CudaStreamState {
   cudnnHandle_t cudnn = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  void* cublas_workspace = nullptr;  // from the caching pool, given to cuBLAS so it never allocates its own
 };
 
 cudaStream_t cuda_stream(Stream& s);

@@ -89,8 +89,9 @@ Stream::~Stream() {
   if (!cuda_) return;
   cudaSetDevice(cuda_->device);
   cudaStreamSynchronize(cuda_->stream);
-  if (cuda_->workspace) pool(cuda_->device).deallocate(cuda_->workspace);
   if (cuda_->cublas) cublasDestroy(cuda_->cublas);
+  if (cuda_->workspace) pool(cuda_->device).deallocate(cuda_->workspace);
+  if (cuda_->cublas_workspace) pool(cuda_->device).deallocate(cuda_->cublas_workspace);
   if (cuda_->cublaslt) cublasLtDestroy(cuda_->cublaslt);
   if (cuda_->cudnn) cudnnDestroy(cuda_->cudnn);
   if (cuda_->owns_stream) cudaStreamDestroy(cuda_->stream);
@@ -114,6 +115,11 @@ cublasHandle_t cublas_handle(Stream& s) {
     SP_CUDA_CHECK(cudaSetDevice(st.device));
     SP_CUBLAS_CHECK(cublasCreate(&st.cublas));
     SP_CUBLAS_CHECK(cublasSetStream(st.cublas, st.stream));
+    // cuBLAS would otherwise cudaMalloc a workspace of its own, outside the pool and its accounting, and
+    // at a moment a CUDA graph capture may forbid it. 32 MiB is what NVIDIA documents for Hopper.
+    constexpr size_t kCublasWorkspace = size_t(32) << 20;
+    st.cublas_workspace = pool(st.device).allocate(kCublasWorkspace, st.stream);
+    SP_CUBLAS_CHECK(cublasSetWorkspace(st.cublas, st.cublas_workspace, kCublasWorkspace));
   }
   return st.cublas;
 }
@@ -144,6 +150,29 @@ void* cuda_workspace(Stream& s, size_t bytes) {
   }
   return st.workspace;
 }
+
+namespace detail {
+
+void cuda_launch_check(const char* file, int line, const char* launcher) {
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess)
+    fail(file, line, "CUDA error ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ") launching a kernel in ",
+         launcher, "()");
+  if (!cuda_debug_sync()) return;
+  e = cudaDeviceSynchronize();
+  if (e != cudaSuccess)
+    fail(file, line, "CUDA error ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ") in the kernel launched by ",
+         launcher, "() (found by SP_CUDA_DEBUG_SYNC)");
+}
+
+void cuda_debug_after(const char* file, int line, const char* call) {
+  cudaError_t e = cudaDeviceSynchronize();
+  if (e != cudaSuccess)
+    fail(file, line, "CUDA error ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ") in the work of ", call,
+         " (found by SP_CUDA_DEBUG_SYNC)");
+}
+
+}  // namespace detail
 
 namespace cuda_api {
 

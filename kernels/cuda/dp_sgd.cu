@@ -53,7 +53,7 @@ void row_sq_norm_cuda(Stream& s, const Tensor& out, const Tensor& g, double beta
 template <class T>
 __global__ void clip_factors_kernel(T* f, const T* q, int64_t n, double clip_norm) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    f[i] = T(dp::clip_factor(double(q[i]), clip_norm));
+    f[i] = T(dp::clip_factor(double(q[i]), clip_norm, dp::clip_margin(T())));
 }
 
 void clip_factors_cuda(Stream& s, const Tensor& factors, const Tensor& sq_norms, double clip_norm) {

@@ -77,6 +77,7 @@ nlohmann::json read_json(const std::string& path) {
 void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::vector<int>& todo) {
   Stream& s = pick_device(o.device);
   s.allow_tf32 = cfg.tf32;
+  s.deterministic = cfg.deterministic;
   ExperimentRun run = open_experiment_run(cfg, o.dir, s);
   paradigm_of(cfg).check_experiment(run);
   say("  " + std::to_string(run.data.train.size()) + " training / " + std::to_string(run.data.test.size()) +
@@ -124,17 +125,8 @@ void train_in_workers(const RunConfig& cfg, const AuditOptions& o, const std::ve
     ExperimentRun run = open_experiment_run(cfg, o.dir, Stream::cpu());
     paradigm_of(cfg).check_experiment(run);
   }
-  std::vector<WorkerSlot> slots;
-  for (int g : o.gpus)
-    slots.push_back({"gpu " + std::to_string(g), {"CUDA_VISIBLE_DEVICES=" + std::to_string(g)}, {"--device", "cuda"}});
-  const int workers = workers_for(o, todo.size());
-  for (int w = 0; w < workers; ++w) {
-    // Each worker gets an equal share of the cores for its own thread pool and BLAS.
-    int share = std::max(1, int(std::thread::hardware_concurrency()) / workers);
-    slots.push_back({"cpu worker " + std::to_string(w),
-                     {"OPENBLAS_NUM_THREADS=" + std::to_string(share), "SP_CPU_THREADS=" + std::to_string(share)},
-                     {"--device", "cpu"}});
-  }
+  std::vector<WorkerSlot> slots = worker_slots(o.gpus, o.models_per_gpu, workers_for(o, todo.size()),
+                                               int(std::thread::hardware_concurrency()));
   for (int k : todo) clear_failed(o.dir, k);
   say("  training " + std::to_string(todo.size()) + " shadow models in " + std::to_string(slots.size()) +
       " worker processes");
@@ -230,6 +222,8 @@ int run_audit(const AuditOptions& o) {
            ": out of range; the configuration has num_shadows = ", cfg.num_shadows, " (indices 0-",
            cfg.num_shadows - 1, ")");
   SP_CHECK(o.gpus.empty() || o.cpu_workers <= 0, "--gpus and --workers exclude each other");
+  SP_CHECK(o.models_per_gpu == 1 || !o.gpus.empty(), "--models-per-gpu needs --gpus (the GPUs to share)");
+  if (!o.gpus.empty()) worker_slots(o.gpus, o.models_per_gpu, 0, 1);  // refuses a GPU listed twice before any work
   check_run_dir(o.dir, cfg);
   say("sp_audit: " + o.config_path + " -> " + o.dir + "\n  " + setting_label(cfg.resolved) + ", " + cfg.dataset.str() +
       ", " + cfg.model.name + " width " + std::to_string(cfg.model.width) + ", " + std::to_string(cfg.num_shadows) +

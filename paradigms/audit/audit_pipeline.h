@@ -17,7 +17,8 @@ struct AuditOptions {
   std::string config_path, dir;
   int first = 0, last = -1;          // shadows to train (inclusive); last < 0: all
   std::string device = "auto";       // in-process training: auto | cpu | cuda
-  std::vector<int> gpus;             // worker processes, one per listed GPU
+  std::vector<int> gpus;             // worker processes, models_per_gpu per listed GPU
+  int models_per_gpu = 1;            // concurrent worker processes (shadow models) on each GPU
   int cpu_workers = -1;              // worker processes on the CPU (0: train in this process; -1: automatic,
                                      // one single-threaded worker per core, up to 8, when training on the CPU)
   bool train = true;                 // false: attacks and report over what is there

@@ -38,6 +38,27 @@ std::string last_line(const std::string& path) { return tail_lines(path, 1); }
 
 }  // namespace
 
+std::vector<WorkerSlot> worker_slots(const std::vector<int>& gpus, int per_gpu, int cpu_workers, int cores) {
+  SP_CHECK(per_gpu >= 1, "--models-per-gpu must be at least 1 (got ", per_gpu, ")");
+  for (size_t i = 0; i < gpus.size(); ++i)
+    for (size_t j = 0; j < i; ++j) SP_CHECK(gpus[i] != gpus[j], "--gpus lists GPU ", gpus[i], " twice");
+  const int total = int(gpus.size()) * per_gpu + std::max(0, cpu_workers);
+  const std::string share = std::to_string(std::max(1, cores / std::max(1, total)));
+  std::vector<WorkerSlot> slots;
+  for (int g : gpus)
+    for (int m = 0; m < per_gpu; ++m) {
+      std::string name = "gpu " + std::to_string(g);
+      if (per_gpu > 1) name += " (" + std::to_string(m + 1) + " of " + std::to_string(per_gpu) + ")";
+      slots.push_back({name, {"CUDA_VISIBLE_DEVICES=" + std::to_string(g), "SP_CPU_THREADS=" + share},
+                       {"--device", "cuda"}});
+    }
+  for (int w = 0; w < cpu_workers; ++w)
+    slots.push_back({"cpu worker " + std::to_string(w),
+                     {"OPENBLAS_NUM_THREADS=" + share, "SP_CPU_THREADS=" + share},
+                     {"--device", "cpu"}});
+  return slots;
+}
+
 std::string tail_lines(const std::string& path, int n) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";

@@ -17,7 +17,7 @@
 namespace sp::audit {
 
 struct WorkerSlot {
-  std::string name;                  // "gpu 1", "cpu worker 0"
+  std::string name;                  // "gpu 1", "gpu 1 (2 of 4)", "cpu worker 0"
   std::vector<std::string> env;      // extra "KEY=VALUE" entries for the child
   std::vector<std::string> args;     // extra sp_train arguments (e.g. --device cuda)
 };
@@ -27,6 +27,12 @@ struct WorkerJob {
   int exit_status = -1;              // set when finished; 128 + signal for a killed child
   double seconds = 0;
 };
+
+// The worker slots of a run: `per_gpu` slots on each listed GPU (several shadow models share a GPU that one
+// small model would leave mostly idle; each child sees only its GPU), then `cpu_workers` CPU workers. The
+// host's `cores` are shared equally among all slots (SP_CPU_THREADS, and OPENBLAS_NUM_THREADS for CPU
+// workers). Throws sp::Error when per_gpu < 1 or a GPU is listed twice.
+std::vector<WorkerSlot> worker_slots(const std::vector<int>& gpus, int per_gpu, int cpu_workers, int cores);
 
 // Runs `sp_train_path CONFIG --out DIR --shadow K <slot args>` for every shadow in `shadows`, keeping every
 // slot busy, until each is finished (by a worker or by another process) or failed. `on_event` receives a

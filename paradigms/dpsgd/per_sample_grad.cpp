@@ -142,6 +142,9 @@ void PerSampleGrads::accumulate(Stream& s, const Tensor& acc, const Tensor& weig
   SP_CHECK(acc.dim() == 1 && acc.numel() == model_.params().numel(), "PerSampleGrads::accumulate: acc ", acc.str(),
            " must be [", model_.params().numel(), "]");
   Tensor w = weights.view({1, examples_});
+  // The clip factors bound each f_e g_e in full fp32 (kernels/dp_sgd_math.h); TF32 would round f_e and g_e
+  // to 11 significant bits first and let a clipped contribution exceed C by up to 1e-3 relative.
+  Tf32Guard full_fp32(s, false);
   for (const Block& b : blocks_) {
     const int64_t n = b.g.size(1);
     gemm(s, acc.narrow(0, b.offset, n).view({1, n}), w, b.g, false, false, 1.0, 1.0, "clipped gradient sum");

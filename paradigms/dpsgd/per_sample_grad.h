@@ -34,7 +34,8 @@ class PerSampleGrads {
   const Tensor& sq_norms() const { return sq_norms_; }  // [B]
   const Tensor& logits() const { return logits_; }      // [K*B, classes]
   const Tensor& loss() const { return loss_; }          // scalar: mean cross-entropy over the K*B samples
-  // acc [P] += sum_e weights[e] * g_e (weights [B], acc contiguous, theta's dtype and device).
+  // acc [P] += sum_e weights[e] * g_e (weights [B], acc contiguous, theta's dtype and device), in full fp32
+  // on the GPU whatever the stream's TF32 policy, so a clipped contribution keeps its bound.
   void accumulate(Stream& s, const Tensor& acc, const Tensor& weights) const;
   // All per-example gradients as one dense [B, P] tensor (tests).
   Tensor dense(Stream& s) const;

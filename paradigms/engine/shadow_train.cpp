@@ -288,6 +288,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
       {"parameters", model->params().numel()},
       {"device", s.device().str()},
       {"tf32", s.is_cuda() && s.allow_tf32},
+      {"deterministic", s.is_cuda() && s.deterministic},
       {"train_size", n},
       {"num_audit", M},
       {"num_audit_in", num_in},
