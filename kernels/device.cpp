@@ -27,6 +27,7 @@ namespace cuda_api {
 void* alloc(size_t, Stream&) { SP_FAIL("CUDA allocation requested in a build without CUDA"); }
 void free(void*, Device) {}
 void memcpy(void*, Device, const void*, Device, size_t, Stream&) { SP_FAIL("device copy in a build without CUDA"); }
+uint64_t kernel_launches() { return 0; }
 PoolStats pool_stats(int) { return {}; }
 void reset_pool_peak(int) {}
 void empty_cache(int) {}

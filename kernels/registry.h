@@ -4,6 +4,8 @@
 // with the backends it has, which tests/test_op_coverage.cpp checks: a kernel registered without both
 // backends (in a CUDA build) fails the suite.
 #pragma once
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,12 @@ class KernelBase {
   friend void register_kernel_impl(KernelBase&, Backend);
 };
 
+// How many times each backend has been asked to run a kernel since the process started: one per dispatch
+// through a Kernel (an op's forward or backward pass; on CUDA that is one to three kernels of ours or one
+// cuBLAS/cuDNN routine). sp_train --bench reports it per training step.
+inline std::atomic<uint64_t> kernel_dispatch_count[kNumBackends];
+inline uint64_t kernel_dispatches(Backend b) { return kernel_dispatch_count[int(b)].load(std::memory_order_relaxed); }
+
 // Every kernel that has at least one registered backend, in registration order.
 std::vector<const KernelBase*>& kernel_list();
 void register_kernel_impl(KernelBase& k, Backend b);
@@ -44,6 +52,7 @@ class Kernel : public KernelBase {
   }
   template <class... A>
   decltype(auto) operator()(Device d, A&&... a) const {
+    kernel_dispatch_count[int(backend_of(d))].fetch_add(1, std::memory_order_relaxed);
     return get(backend_of(d))(std::forward<A>(a)...);
   }
   void set(Backend b, Fn* f) {

@@ -1,5 +1,6 @@
 // CUDA runtime glue: device queries, streams with their library handles, the per-device caching
 // allocator (CachingPool over cudaMalloc) and host/device copies. Exercised by tests/gpu/*.
+#include <atomic>
 #include <mutex>
 #include <vector>
 
@@ -153,7 +154,10 @@ void* cuda_workspace(Stream& s, size_t bytes) {
 
 namespace detail {
 
+std::atomic<uint64_t> launches{0};
+
 void cuda_launch_check(const char* file, int line, const char* launcher) {
+  launches.fetch_add(1, std::memory_order_relaxed);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
     fail(file, line, "CUDA error ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ") launching a kernel in ",
@@ -189,6 +193,7 @@ void memcpy(void* dst, Device dd, const void* src, Device sd, size_t nbytes, Str
   if (dd.is_cpu() || sd.is_cpu()) SP_CUDA_CHECK(cudaStreamSynchronize(state(s).stream));
 }
 
+uint64_t kernel_launches() { return detail::launches.load(std::memory_order_relaxed); }
 PoolStats pool_stats(int device) { return pool(device).stats(); }
 void reset_pool_peak(int device) { pool(device).reset_peak(); }
 void empty_cache(int device) { pool(device).release_cached(); }
