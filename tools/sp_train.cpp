@@ -1,7 +1,7 @@
 // sp_train: trains the shadow models of an experiment under its paradigm (paradigms/paradigm.h: the undefended
 // baseline, "dpsgd", "coreset", ...) and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
-//            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
+//            [--data PATH] [--tf32 on|off] [--cuda-graphs auto|on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train CONFIG --out DIR --slurm [--dry-run] [--partition P --gres gpu:1 ...]: the same as a SLURM job
 //            array, one task per shadow (paradigms/audit/slurm_submit.h; sp_audit --slurm adds the report job)
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Train the shadow models of a membership-inference experiment under its paradigm and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
-  std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
+  std::string config, out, shadow, shadows, device = "auto", data_path, tf32, cuda_graphs;
   bool query_all = false, bench = false, bench_dpsgd = false, no_wait = false;
   int bench_augmult = 0;
   double log_every = 30, checkpoint_every = 60;
@@ -126,6 +126,9 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_path, "dataset path, overriding dataset.path of CONFIG");
   app.add_option("--tf32", tf32, "on/off: TF32 tensor cores for f32 on the GPU (overrides device.tf32)")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--cuda-graphs", cuda_graphs,
+                 "auto/on/off: capture the training step as a CUDA graph (overrides device.cuda_graphs)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--checkpoint-every", checkpoint_every,
                  "seconds between epoch checkpoints (0: after every epoch; always after the last)")
       ->check(CLI::NonNegativeNumber)
@@ -166,6 +169,10 @@ int main(int argc, char** argv) {
       cfg.tf32 = tf32 == "on";
       cfg.resolved["device"]["tf32"] = cfg.tf32;
     }
+    if (!cuda_graphs.empty()) {
+      cfg.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
+      cfg.resolved["device"]["cuda_graphs"] = cuda_graphs;
+    }
     Range range = parse_range(shadow, shadows, cfg.num_shadows);
     if (slurm.enabled) {
       slurm.config = config;
@@ -175,6 +182,7 @@ int main(int argc, char** argv) {
       slurm.last = range.last;
       if (device != "auto") slurm.train_args = {"--device", device};
       if (!tf32.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--tf32", tf32});
+      if (!cuda_graphs.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--cuda-graphs", cuda_graphs});
       if (query_all) slurm.train_args.push_back("--query-all");
       return audit::run_slurm_submit(slurm);
     }
