@@ -40,6 +40,18 @@ struct Fake {
 };
 const int kS1 = 1, kS2 = 2, kS3 = 3;
 
+// A 1000-byte block of stream 1, used on `others` too (each declared twice: one event each), then freed.
+void* freed_after_use_on(CachingPool& p, std::initializer_list<const void*> others) {
+  void* a = p.allocate(1000, &kS1);
+  for (const void* s : others) {
+    p.record_stream(a, s);
+    p.record_stream(a, s);
+  }
+  p.record_stream(a, &kS1);  // its own stream: nothing to wait for
+  p.deallocate(a);
+  return a;
+}
+
 }  // namespace
 
 TEST(CachingPool, RoundsSizes) {
@@ -109,11 +121,7 @@ TEST(CachingPool, BlockUsedOnAnotherStreamWaitsForItsEvent) {
   FakeEventLog ev;
   {
     CachingPool p = f.make(&ev);
-    void* a = p.allocate(1000, &kS1);
-    p.record_stream(a, &kS2);
-    p.record_stream(a, &kS2);  // twice: one event
-    p.record_stream(a, &kS1);  // its own stream: nothing to wait for
-    p.deallocate(a);
+    void* a = freed_after_use_on(p, {&kS2});
     EXPECT_EQ(ev.pending.size(), 1u) << "one event, on stream 2";
     EXPECT_EQ(p.stats().bytes_awaiting, 1024u);
     EXPECT_EQ(p.stats().bytes_in_use, 0u);
@@ -141,10 +149,8 @@ TEST(CachingPool, BlockWaitsForEveryStreamThatUsedIt) {
   Fake f;
   FakeEventLog ev;
   CachingPool p = f.make(&ev);
-  void* a = p.allocate(1000, &kS1);
-  p.record_stream(a, &kS2);
-  p.record_stream(a, &kS3);
-  p.deallocate(a);
+  void* a = freed_after_use_on(p, {&kS2, &kS3});
+  EXPECT_EQ(ev.pending.size(), 2u);
   ev.finish(&kS2);
   EXPECT_NE(p.allocate(1000, &kS1), a) << "stream 3 may still use it";
   ev.finish(&kS3);

@@ -1,7 +1,7 @@
 // The trainer's step as a CUDA graph (paradigms/engine/step_graph.h): N graph-replayed steps leave the
 // parameters, buffers and optimiser state byte for byte where N eager steps leave them (a ResNet-18 of width 8
-// on shapes10 with a final partial batch each epoch, SGD with Nesterov momentum and a warm-up cosine schedule,
-// so the learning rate changes every step), and a host synchronisation during capture is refused by name.
+// on shapes10 with a final partial batch each epoch, SGD with Nesterov momentum and AdamW under a warm-up
+// cosine schedule, so the learning rate changes every step), and a host synchronisation during capture is refused by name.
 // Skips without a GPU.
 #include <cstring>
 
@@ -14,22 +14,25 @@ using namespace sp;
 
 namespace {
 
-TrainRecipe recipe() {
+// SGD with Nesterov momentum, or AdamW (whose bias corrections follow the device step count).
+TrainRecipe recipe(OptimKind kind) {
   TrainRecipe r;
   r.epochs = 2;
   r.batch_size = 32;
-  r.optim.kind = OptimKind::sgd;
-  r.optim.momentum = 0.9;
-  r.optim.nesterov = true;
-  r.optim.weight_decay = 5e-4;
-  r.schedule.kind = ScheduleKind::warmup_cosine;
-  r.schedule.base_lr = 0.05;
+  r.optim.kind = kind;
+  r.optim.weight_decay = kind == OptimKind::sgd ? 5e-4 : 0.05;
+  if (kind == OptimKind::sgd) {
+    r.optim.momentum = 0.9;
+    r.optim.nesterov = true;
+  }
+  r.schedule.kind = ScheduleKind::warmup_cosine;  // a new learning rate every step
   r.schedule.warmup_steps = 3;
+  r.schedule.base_lr = kind == OptimKind::sgd ? 0.05 : 1e-3;
   return r;
 }
 
 struct Run {
-  std::vector<uint8_t> theta, buffers, momentum;
+  std::vector<uint8_t> theta, buffers, optim_state;
   std::vector<double> losses;
 };
 
@@ -40,7 +43,7 @@ std::vector<uint8_t> bytes(const Tensor& t, Stream& s) {
   return b;
 }
 
-Run train(CudaGraphMode mode, const StepGraph** graph_out = nullptr) {
+Run train(OptimKind kind, CudaGraphMode mode, bool check_graph = false) {
   Stream& s = test::gpu_stream();
   s.allow_tf32 = false;
   static std::unique_ptr<Model> model = [] {
@@ -49,7 +52,7 @@ Run train(CudaGraphMode mode, const StepGraph** graph_out = nullptr) {
     return make_model(mc);
   }();
   DeviceData d = DeviceData::upload(data::make_shapes10(200, 4, "train"), s);  // 6 batches of 32 and one of 8
-  Trainer tr(*model, recipe(), s, 11);
+  Trainer tr(*model, recipe(kind), s, 11);
   TrainExecution ex;
   ex.cuda_graphs = mode;
   ex.graph_warmup_steps = 2;
@@ -58,8 +61,12 @@ Run train(CudaGraphMode mode, const StepGraph** graph_out = nullptr) {
   for (int e = 0; e < 2; ++e) r.losses.push_back(tr.train_epoch(d, e).loss);
   r.theta = bytes(tr.theta(), s);
   r.buffers = bytes(tr.buffers(), s);
-  r.momentum = bytes(tr.optimizer().state().at("momentum_buffer"), s);
-  if (graph_out) {
+  for (const auto& [name, t] : tr.optimizer().state())
+    if (name != "step") {
+      std::vector<uint8_t> b = bytes(t, s);
+      r.optim_state.insert(r.optim_state.end(), b.begin(), b.end());
+    }
+  if (check_graph) {
     EXPECT_NE(tr.step_graph(), nullptr);
     if (tr.step_graph()) {
       EXPECT_EQ(tr.step_graph()->captures(), 1) << "one capture; the partial batches ran eagerly";
@@ -74,16 +81,18 @@ Run train(CudaGraphMode mode, const StepGraph** graph_out = nullptr) {
 
 TEST(StepGraphGpu, ReplayedStepsEqualEagerStepsByteForByte) {
   SP_REQUIRE_GPU();
-  Run eager = train(CudaGraphMode::off);
-  Run eager2 = train(CudaGraphMode::off);
-  ASSERT_EQ(eager.theta, eager2.theta) << "eager training is not reproducible on this GPU, so a graph cannot be "
-                                          "compared with it byte for byte";
-  const StepGraph* g = nullptr;
-  Run graphed = train(CudaGraphMode::on, &g);
-  EXPECT_EQ(graphed.losses, eager.losses);
-  EXPECT_EQ(graphed.theta, eager.theta);
-  EXPECT_EQ(graphed.buffers, eager.buffers);
-  EXPECT_EQ(graphed.momentum, eager.momentum);
+  for (OptimKind kind : {OptimKind::sgd, OptimKind::adamw}) {
+    SCOPED_TRACE(std::string(optim_kind_name(kind)));
+    Run eager = train(kind, CudaGraphMode::off);
+    Run eager2 = train(kind, CudaGraphMode::off);
+    ASSERT_EQ(eager.theta, eager2.theta) << "eager training is not reproducible on this GPU, so a graph cannot be "
+                                            "compared with it byte for byte";
+    Run graphed = train(kind, CudaGraphMode::on, true);
+    EXPECT_EQ(graphed.losses, eager.losses);
+    EXPECT_EQ(graphed.theta, eager.theta);
+    EXPECT_EQ(graphed.buffers, eager.buffers);
+    EXPECT_EQ(graphed.optim_state, eager.optim_state);
+  }
 }
 
 TEST(StepGraphGpu, HostSynchronisationDuringCaptureIsRefusedByName) {
