@@ -2,6 +2,7 @@
 #include "kernels/host_staging.h"
 
 #include "kernels/cuda_api.h"
+#include "kernels/cuda_graph_api.h"
 
 namespace sp {
 
@@ -66,6 +67,9 @@ void HostUploader::upload_bytes(const Tensor& dst, const void* src, size_t nbyte
     std::memcpy(dst.raw_data(), src, nbytes);
     return;
   }
+  // A captured copy would read the staging buffer again at every replay, long after it was refilled.
+  SP_CHECK(!cuda_api::capturing(s_), "HostUploader: a host-to-device upload on ", s_.device(),
+           " during CUDA graph capture (it would replay stale host data); upload before the captured work");
   void* staged = ring_->acquire(nbytes);
   std::memcpy(staged, src, nbytes);
   cuda_api::upload_async(dst.raw_data(), staged, nbytes, s_);

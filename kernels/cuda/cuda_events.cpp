@@ -16,6 +16,8 @@ CudaEvents::~CudaEvents() {
 
 StreamEvents::Event CudaEvents::record(const void* stream) {
   use_device(device_);
+  // A block freed during a capture records on the other streams that used it, none of them captured.
+  RelaxedCaptureMode relaxed;
   cudaEvent_t e = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);

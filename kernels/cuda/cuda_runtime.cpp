@@ -43,6 +43,12 @@ void use_device(int device) {
   if (current != device) SP_CUDA_CHECK(cudaSetDevice(device));
 }
 
+RelaxedCaptureMode::RelaxedCaptureMode() { SP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&previous_)); }
+
+RelaxedCaptureMode::~RelaxedCaptureMode() {
+  cudaThreadExchangeStreamCaptureMode(&previous_);  // restores; a destructor cannot report a failure
+}
+
 CachingPool& device_pool(int device) {
   // Never destroyed: the default streams (Stream::cuda_default) are static too and hand their workspace
   // back here from their destructors at exit, which may run after this function's statics would be gone.
@@ -55,7 +61,11 @@ CachingPool& device_pool(int device) {
         [device](size_t n) -> void* {
           use_device(device);
           void* p = nullptr;
-          cudaError_t e = cudaMalloc(&p, n);
+          cudaError_t e;
+          {
+            RelaxedCaptureMode relaxed;  // the pool serves a capture from cudaMalloc'ed blocks the graph keeps
+            e = cudaMalloc(&p, n);
+          }
           if (e == cudaErrorMemoryAllocation) {
             cudaGetLastError();
             return nullptr;

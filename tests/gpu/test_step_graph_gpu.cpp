@@ -1,12 +1,15 @@
 // The trainer's step as a CUDA graph (paradigms/engine/step_graph.h): N graph-replayed steps leave the
 // parameters, buffers and optimiser state byte for byte where N eager steps leave them (a ResNet-18 of width 8
 // on shapes10 with a final partial batch each epoch, SGD with Nesterov momentum and AdamW under a warm-up
-// cosine schedule, so the learning rate changes every step), and a host synchronisation during capture is refused by name.
+// cosine schedule, so the learning rate changes every step), and a host synchronisation or a staged upload
+// during capture is refused by name.
 // Skips without a GPU.
 #include <cstring>
 
 #include "data/procedural.h"
+#include "kernels/cuda_api.h"
 #include "kernels/cuda_graph_api.h"
+#include "kernels/host_staging.h"
 #include "paradigms/engine/train_loop.h"
 #include "tests/gpu/gpu_test_util.h"
 
@@ -31,7 +34,7 @@ TrainRecipe recipe(OptimKind kind) {
   return r;
 }
 
-struct Run {
+struct Trained {
   std::vector<uint8_t> theta, buffers, optim_state;
   std::vector<double> losses;
 };
@@ -43,7 +46,7 @@ std::vector<uint8_t> bytes(const Tensor& t, Stream& s) {
   return b;
 }
 
-Run train(OptimKind kind, CudaGraphMode mode, bool check_graph = false) {
+Trained train(OptimKind kind, CudaGraphMode mode, bool check_graph = false) {
   Stream& s = test::gpu_stream();
   s.allow_tf32 = false;
   static std::unique_ptr<Model> model = [] {
@@ -57,7 +60,7 @@ Run train(OptimKind kind, CudaGraphMode mode, bool check_graph = false) {
   ex.cuda_graphs = mode;
   ex.graph_warmup_steps = 2;
   tr.set_execution(ex);
-  Run r;
+  Trained r;
   for (int e = 0; e < 2; ++e) r.losses.push_back(tr.train_epoch(d, e).loss);
   r.theta = bytes(tr.theta(), s);
   r.buffers = bytes(tr.buffers(), s);
@@ -83,11 +86,11 @@ TEST(StepGraphGpu, ReplayedStepsEqualEagerStepsByteForByte) {
   SP_REQUIRE_GPU();
   for (OptimKind kind : {OptimKind::sgd, OptimKind::adamw}) {
     SCOPED_TRACE(std::string(optim_kind_name(kind)));
-    Run eager = train(kind, CudaGraphMode::off);
-    Run eager2 = train(kind, CudaGraphMode::off);
+    Trained eager = train(kind, CudaGraphMode::off);
+    Trained eager2 = train(kind, CudaGraphMode::off);
     ASSERT_EQ(eager.theta, eager2.theta) << "eager training is not reproducible on this GPU, so a graph cannot be "
                                             "compared with it byte for byte";
-    Run graphed = train(kind, CudaGraphMode::on, true);
+    Trained graphed = train(kind, CudaGraphMode::on, true);
     EXPECT_EQ(graphed.losses, eager.losses);
     EXPECT_EQ(graphed.theta, eager.theta);
     EXPECT_EQ(graphed.buffers, eager.buffers);
@@ -99,6 +102,7 @@ TEST(StepGraphGpu, HostSynchronisationDuringCaptureIsRefusedByName) {
   SP_REQUIRE_GPU();
   std::unique_ptr<Stream> s = Stream::create_cuda(0);
   Tensor t = Tensor::zeros({16}, DType::f32, *s);
+  HostUploader up(*s);
   cuda_api::begin_capture(*s);
   EXPECT_TRUE(cuda_api::capturing(*s));
   try {
@@ -109,6 +113,7 @@ TEST(StepGraphGpu, HostSynchronisationDuringCaptureIsRefusedByName) {
     EXPECT_NE(std::string(e.what()).find("during CUDA graph capture"), std::string::npos) << e.what();
   }
   EXPECT_THROW(t.to_vector<float>(*s), Error);  // a device-to-host copy
+  EXPECT_THROW(up.upload(std::vector<int64_t>{1, 2}, {2}), Error);  // would replay stale staging data
   cuda_api::abort_capture(*s);
   EXPECT_FALSE(cuda_api::capturing(*s));
   EXPECT_EQ(t.to_vector<float>(*s), std::vector<float>(16, 0.f)) << "the stream works again after the abort";
