@@ -60,9 +60,10 @@ void* CachingPool::allocate(size_t n, const void* stream) {
   if (!p) {
     // Out of memory: wait for the blocks other streams still use, give the cache back and try once more.
     // Giving memory back synchronises the device, which a capture forbids: then the capture fails instead.
-    SP_CHECK(!capturing(), "device allocator: out of memory allocating ", sz, " bytes during CUDA graph capture (",
-             stats_.bytes_in_use, " bytes in use); the cache cannot be released while a graph is captured, so "
-             "run with device.cuda_graphs off or a smaller batch");
+    SP_CHECK(!capturing(), "device allocator: out of memory allocating ", sz,
+             " bytes while a CUDA graph capture is open on this device (", stats_.bytes_in_use,
+             " bytes in use); the cache cannot be released during a capture, so run with device.cuda_graphs off "
+             "or a smaller batch");
     collect_completed(true);
     free_cached_blocks();
     p = raw_alloc_(sz);
@@ -99,9 +100,10 @@ void CachingPool::deallocate(void* p) {
   Block b = std::move(it->second);
   live_.erase(it);
   stats_.bytes_in_use -= b.size;
-  // Freed on a capturing stream: the captured graph may read or write it, so the graph's pool keeps it.
+  // Freed on a capturing stream: the captured graph may read or write it, so the graph's pool keeps it (a
+  // block of another graph's pool stays there).
   auto cap = captures_.find(b.stream);
-  if (cap != captures_.end() && b.graph_pool != cap->second) {
+  if (cap != captures_.end() && b.graph_pool == 0) {
     b.graph_pool = cap->second;
     stats_.bytes_graph_pools += b.size;
   }

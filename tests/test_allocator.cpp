@@ -264,3 +264,24 @@ TEST(CachingPool, OutOfMemoryDuringCaptureFailsClearly) {
   p.end_capture(&kS1);
   p.release_graph_pool(1);
 }
+
+TEST(CachingPool, ABlockOfOneGraphFreedDuringAnotherCaptureStaysWithTheFirst) {
+  Fake f;
+  CachingPool p = f.make();
+  p.begin_capture(&kS1, 1);
+  void* first = p.allocate(1000, &kS1);  // an output of graph 1, still in use
+  p.end_capture(&kS1);
+  p.begin_capture(&kS1, 2);
+  p.deallocate(first);
+  EXPECT_EQ(p.stats().bytes_graph_pools, 1024u) << "counted once";
+  void* second = p.allocate(1000, &kS1);
+  EXPECT_NE(second, first) << "graph 2 does not take graph 1's block";
+  p.end_capture(&kS1);
+  p.release_graph_pool(1);
+  EXPECT_EQ(p.stats().bytes_graph_pools, 1024u) << "graph 2's block";
+  p.release_graph_pool(2);
+  EXPECT_EQ(p.stats().bytes_graph_pools, 1024u) << "graph 2's block, still in use";
+  p.deallocate(second);
+  EXPECT_EQ(p.stats().bytes_graph_pools, 0u);
+  EXPECT_EQ(p.stats().bytes_in_use, 0u);
+}
