@@ -56,7 +56,7 @@ std::vector<int64_t> parse_batches(const std::string& list) {
 }
 
 int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,
-              int query_batch, const std::string& tf32) {
+              int query_batch, const std::string& tf32, const std::string& cuda_graphs) {
   BenchOptions o;
   Stream& s = pick_device(device);
   if (!config.empty()) {
@@ -64,8 +64,10 @@ int run_bench(const std::string& config, const std::string& device, int width, c
     o.model = c.model;
     o.batches = {c.recipe.batch_size};
     o.eval_batch = c.eval_batch;
+    o.execution = c.execution;
     s.allow_tf32 = c.tf32;
   }
+  if (!cuda_graphs.empty()) o.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
   if (width > 0) o.model.width = width;
   if (!batches.empty()) o.batches = parse_batches(batches);
   if (query_batch > 0) o.eval_batch = query_batch;
@@ -160,7 +162,8 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   try {
     if (bench_dpsgd) return run_bench_dpsgd(config, device, bench_width, bench_batch, bench_steps, bench_augmult, tf32);
-    if (bench) return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32);
+    if (bench)
+      return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32, cuda_graphs);
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
     RunConfig cfg = load_config(config);
