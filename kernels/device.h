@@ -1,7 +1,7 @@
-// Devices and streams. A Stream is carried explicitly through every kernel call so several models can
-// train concurrently on separate CUDA streams; the CPU stream is a trivial singleton. CUDA state (the
-// cudaStream_t, cuBLAS/cuDNN handles, workspace) hides behind an opaque pointer so host code never
-// includes CUDA headers. Tested in tests/test_tensor.cpp and tests/gpu/test_allocator_gpu.cpp.
+// Devices and streams. A Stream goes through every kernel call so models train concurrently on separate CUDA
+// streams (a tensor used on two: Tensor::record_stream); CUDA calls make the stream's device current first.
+// CUDA state (the cudaStream_t, cuBLAS/cuDNN handles, workspace) hides behind an opaque pointer so host code
+// never includes CUDA headers. Tested in tests/test_tensor.cpp and tests/gpu/test_allocator_gpu.cpp.
 #pragma once
 #include <memory>
 #include <ostream>

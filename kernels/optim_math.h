@@ -3,6 +3,8 @@
 // both call, so the CPU tests (tests/test_optim.cpp) check the arithmetic the GPU runs. The formulas follow
 // PyTorch's single-tensor torch.optim.SGD / Adam / AdamW step.
 #pragma once
+#include <math.h>
+
 #include <cmath>
 #include <cstdint>
 
@@ -10,24 +12,22 @@
 
 namespace sp {
 
-// Host-side description of one step; the kernels convert it to element-type scalars.
+// The fixed hyper-parameters of a step. The learning rate and the step being taken (counted from 1) are not
+// here: they live in a device tensor the kernels read (kernels/optim.h), so a captured CUDA graph replays
+// every step with the current values.
 struct SgdStepArgs {
-  double lr = 0;
   double momentum = 0;
   double dampening = 0;
   double weight_decay = 0;
   bool nesterov = false;
-  bool first = true;  // first step: the momentum buffer is set to the gradient (PyTorch's buf = clone(g))
 };
 
 struct AdamStepArgs {
-  double lr = 0;
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0;
   bool decoupled = false;  // AdamW: p <- p (1 - lr wd) instead of g <- g + wd p
-  int64_t step = 1;        // the step being taken, counted from 1 (bias correction)
 };
 
 template <class T>
@@ -44,18 +44,20 @@ struct AdamScalars {
   bool decoupled;
 };
 
+// lr and step (counted from 1) come from the device scalars; the first step sets the momentum buffer to the
+// gradient (PyTorch's buf = clone(g)).
 template <class T>
-SgdScalars<T> sgd_scalars(const SgdStepArgs& a) {
-  return {T(a.lr), T(a.momentum), T(a.dampening), T(a.weight_decay), a.nesterov, a.first};
+SP_HD SgdScalars<T> sgd_scalars(const SgdStepArgs& a, double lr, double step) {
+  return {T(lr), T(a.momentum), T(a.dampening), T(a.weight_decay), a.nesterov, step == 1.0};
 }
 
-// Bias corrections are computed in double on the host from the step count, as PyTorch does with Python floats.
+// Bias corrections are computed in double from the step count, as PyTorch does with Python floats (on the
+// host, pow and sqrt are the C library's, as std::pow and std::sqrt are).
 template <class T>
-AdamScalars<T> adam_scalars(const AdamStepArgs& a) {
-  double bc1 = 1.0 - std::pow(a.beta1, double(a.step));
-  double bc2 = 1.0 - std::pow(a.beta2, double(a.step));
-  return {T(a.lr), T(a.beta1), T(a.beta2), T(a.eps), T(a.weight_decay), T(a.lr / bc1), T(std::sqrt(bc2)),
-          a.decoupled};
+SP_HD AdamScalars<T> adam_scalars(const AdamStepArgs& a, double lr, double step) {
+  double bc1 = 1.0 - ::pow(a.beta1, step);
+  double bc2 = 1.0 - ::pow(a.beta2, step);
+  return {T(lr), T(a.beta1), T(a.beta2), T(a.eps), T(a.weight_decay), T(lr / bc1), T(::sqrt(bc2)), a.decoupled};
 }
 
 SP_HD float optim_sqrt(float x) { return sqrtf(x); }

@@ -273,6 +273,13 @@ void Tensor::fill_(double value, Stream& s) const {
   k_fill(device(), s, *this, value);
 }
 
+void Tensor::record_stream(Stream& s) const {
+  SP_CHECK(defined(), "record_stream: undefined tensor");
+  if (device().is_cpu()) return;
+  SP_CHECK(s.device() == device(), "record_stream: tensor ", str(), " and stream on ", s.device());
+  cuda_api::record_stream(storage_->data(), device(), s);
+}
+
 double Tensor::item(const Shape& index) const {
   SP_CHECK(device().is_cpu(), "item: tensor ", str(), " is not on the CPU");
   SP_CHECK(index.size() == dim(), "item: index ", index, " for ", str());

@@ -1,7 +1,7 @@
 // Tensor: a typed, strided view (shape, strides, element offset) of reference-counted device storage.
 // Views (reshape, slice, select, transpose, permute, expand, unsqueeze) share storage; copies between
 // devices are explicit and go through a Stream. CPU storage is 64-byte aligned; CUDA storage comes from the
-// caching allocator (kernels/cuda/cuda_allocator.cpp). Tested in tests/test_tensor.cpp (views, edge cases,
+// caching allocator (kernels/caching_pool.h, served by kernels/cuda/cuda_runtime.cpp). Tested in tests/test_tensor.cpp (views, edge cases,
 // bad input) and tests/gpu/test_tensor_gpu.cpp (device copies).
 #pragma once
 #include <memory>
@@ -104,6 +104,11 @@ class Tensor {
   void copy_(const Tensor& src, Stream& s = Stream::cpu()) const;
   void fill_(double value, Stream& s = Stream::cpu()) const;
   void zero_(Stream& s = Stream::cpu()) const { fill_(0.0, s); }
+  // Declares that work enqueued on s (another stream of the same GPU) uses this tensor's storage: when the
+  // storage is freed, the caching allocator reuses it only after that work has finished. Needed when a
+  // tensor made on one stream is read or written on another and may be freed before the other stream is
+  // done; a no-op for CPU tensors (the CPU stream is synchronous).
+  void record_stream(Stream& s) const;
 
   // Element (CPU only, any dtype, converted to double) for tests and small reads.
   double item(const Shape& index = {}) const;

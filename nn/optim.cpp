@@ -1,6 +1,8 @@
 // Optimiser state and steps (see optim.h). Tested in tests/test_optim.cpp.
 #include "nn/optim.h"
 
+#include <cmath>
+
 #include "kernels/optim.h"
 
 namespace sp {
@@ -35,11 +37,29 @@ Tensor Optimizer::add_buffer(const std::string& name, Stream& s) {
 }
 
 void Optimizer::step(Stream& s, const Tensor& params, const Tensor& grads, double lr) {
+  prepare(s, lr);
+  apply(s, params, grads);
+  advance();
+}
+
+void Optimizer::prepare(Stream& s, double lr) {
+  SP_CHECK(std::isfinite(lr) && lr >= 0, "optimiser ", optim_kind_name(cfg_.kind), ": learning rate ", lr,
+           " must be finite and >= 0");
+  SP_CHECK(s.device() == device_, "optimiser: parameters on ", device_, " but the stream is on ", s.device());
+  if (!hyper_.defined()) {
+    hyper_ = Tensor::empty({2}, DType::f64, s);
+    uploader_ = std::make_unique<HostUploader>(s);
+  }
+  const double values[2] = {lr, double(step_ + 1)};
+  uploader_->upload_bytes(hyper_, values, sizeof values);
+}
+
+void Optimizer::apply(Stream& s, const Tensor& params, const Tensor& grads) {
   SP_CHECK(params.defined() && params.shape() == shape_ && params.dtype() == dtype_ && params.device() == device_,
            "optimiser ", optim_kind_name(cfg_.kind), ": parameters ", params.defined() ? params.str() : "(undefined)",
            " differ from the ", dtype_name(dtype_), shape_, " ", device_, " it was built for");
-  update(s, params, grads, lr);
-  ++step_;
+  SP_CHECK(hyper_.defined(), "optimiser: apply() before prepare()");
+  update(s, params, grads, hyper_);
 }
 
 std::map<std::string, Tensor> Optimizer::state(const std::string& prefix) const {
@@ -77,15 +97,13 @@ Sgd::Sgd(const OptimConfig& cfg, const Tensor& params, Stream& s, const Tensor& 
   if (cfg.momentum != 0) buf_ = add_buffer("momentum_buffer", s);
 }
 
-void Sgd::update(Stream& s, const Tensor& params, const Tensor& grads, double lr) {
+void Sgd::update(Stream& s, const Tensor& params, const Tensor& grads, const Tensor& hyper) {
   SgdStepArgs a;
-  a.lr = lr;
   a.momentum = cfg_.momentum;
   a.dampening = cfg_.dampening;
   a.weight_decay = cfg_.weight_decay;
   a.nesterov = cfg_.nesterov;
-  a.first = step_ == 0;
-  sgd_step(s, params, buf_, grads, mask_, a);
+  sgd_step(s, params, buf_, grads, mask_, hyper, a);
 }
 
 Adam::Adam(const OptimConfig& cfg, const Tensor& params, Stream& s, const Tensor& decay_mask)
@@ -96,16 +114,14 @@ Adam::Adam(const OptimConfig& cfg, const Tensor& params, Stream& s, const Tensor
   v_ = add_buffer("exp_avg_sq", s);
 }
 
-void Adam::update(Stream& s, const Tensor& params, const Tensor& grads, double lr) {
+void Adam::update(Stream& s, const Tensor& params, const Tensor& grads, const Tensor& hyper) {
   AdamStepArgs a;
-  a.lr = lr;
   a.beta1 = cfg_.beta1;
   a.beta2 = cfg_.beta2;
   a.eps = cfg_.eps;
   a.weight_decay = cfg_.weight_decay;
   a.decoupled = cfg_.kind == OptimKind::adamw;
-  a.step = step_ + 1;
-  adam_step(s, params, m_, v_, grads, mask_, a);
+  adam_step(s, params, m_, v_, grads, mask_, hyper, a);
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& cfg, const Tensor& params, Stream& s,

@@ -1,6 +1,10 @@
 // Optimisers over a flat parameter buffer ([P] or a stack [n_models, P]): SGD (momentum, Nesterov, weight
-// decay) and Adam / AdamW with PyTorch semantics. Each step is one fused kernel (kernels/optim.h) that takes
-// the learning rate as an argument, so a schedule (nn/schedule.h) drives it without host synchronisation.
+// decay) and Adam / AdamW with PyTorch semantics. Each step is one fused kernel (kernels/optim.h) that reads
+// the learning rate and the step count from two device scalars the optimiser owns; the host fills them
+// before each step through a pinned staging buffer without synchronising (kernels/host_staging.h), so a
+// schedule (nn/schedule.h) drives it without host synchronisation, and a CUDA graph of a training step
+// (paradigms/engine/step_graph.h) replays with each step's values: prepare() outside the graph, apply()
+// inside it, advance() after.
 // The state (step count and per-element buffers) is exposed as named flat tensors for checkpoints
 // (nn/safetensors.h). Tested in tests/test_optim.cpp and tests/gpu/test_optim_gpu.cpp.
 #pragma once
@@ -10,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/host_staging.h"
 #include "kernels/tensor.h"
 
 namespace sp {
@@ -40,6 +45,12 @@ class Optimizer {
   // Updates `params` in place from `grads` (both contiguous, of the shape, dtype and device given at
   // construction) with learning rate lr, and advances the step count. Work is enqueued on s.
   void step(Stream& s, const Tensor& params, const Tensor& grads, double lr);
+  // step() in three parts, for a captured step: prepare() fills the device scalars with lr and the step
+  // about to be taken (ordered on s, not captured), apply() enqueues the update from them (capturable),
+  // advance() counts the step on the host.
+  void prepare(Stream& s, double lr);
+  void apply(Stream& s, const Tensor& params, const Tensor& grads);
+  void advance() { ++step_; }
   int64_t steps() const { return step_; }  // steps taken so far
   const OptimConfig& config() const { return cfg_; }
 
@@ -54,7 +65,8 @@ class Optimizer {
   // decay_mask: optional u8 mask (ParamLayout::decay_mask) of the parameters' numel or last dimension.
   Optimizer(const OptimConfig& cfg, const Tensor& params, const Tensor& decay_mask);
   Tensor add_buffer(const std::string& name, Stream& s);  // zero-initialised, like the parameters
-  virtual void update(Stream& s, const Tensor& params, const Tensor& grads, double lr) = 0;
+  // hyper: f64 [2] {lr, step counted from 1} on the parameters' device.
+  virtual void update(Stream& s, const Tensor& params, const Tensor& grads, const Tensor& hyper) = 0;
 
   OptimConfig cfg_;
   Tensor mask_;
@@ -65,6 +77,8 @@ class Optimizer {
   DType dtype_;
   Device device_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
+  Tensor hyper_;  // the device scalars; never checkpointed (prepare() fills them from the host's state)
+  std::unique_ptr<HostUploader> uploader_;
 };
 
 class Sgd final : public Optimizer {
@@ -72,7 +86,7 @@ class Sgd final : public Optimizer {
   Sgd(const OptimConfig& cfg, const Tensor& params, Stream& s, const Tensor& decay_mask = {});
 
  private:
-  void update(Stream& s, const Tensor& params, const Tensor& grads, double lr) override;
+  void update(Stream& s, const Tensor& params, const Tensor& grads, const Tensor& hyper) override;
   Tensor buf_;  // undefined without momentum
 };
 
@@ -82,7 +96,7 @@ class Adam final : public Optimizer {
   Adam(const OptimConfig& cfg, const Tensor& params, Stream& s, const Tensor& decay_mask = {});
 
  private:
-  void update(Stream& s, const Tensor& params, const Tensor& grads, double lr) override;
+  void update(Stream& s, const Tensor& params, const Tensor& grads, const Tensor& hyper) override;
   Tensor m_, v_;
 };
 

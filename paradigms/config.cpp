@@ -257,8 +257,17 @@ RunConfig parse_config(const json& j, const std::string& source) {
   c.tf32 = dev.boolean("tf32", true);
   c.deterministic = dev.boolean("deterministic", false);
   c.eval_batch = dev.integer("eval_batch", 1024, 1, 1 << 20);
+  std::string graphs = dev.string("cuda_graphs", "off", {"auto", "on", "off"});
+  c.execution.cuda_graphs = cuda_graph_mode_from_name(graphs);
+  c.execution.graph_warmup_steps = int(dev.integer("graph_warmup_steps", 3, 0, 1000));
+  c.execution.progress_sync_s = dev.number("progress_sync_s", 2.0, 0, 3600);
   dev.finish();
-  out["device"] = {{"tf32", c.tf32}, {"deterministic", c.deterministic}, {"eval_batch", c.eval_batch}};
+  out["device"] = {{"tf32", c.tf32},
+                   {"deterministic", c.deterministic},
+                   {"eval_batch", c.eval_batch},
+                   {"cuda_graphs", graphs},
+                   {"graph_warmup_steps", c.execution.graph_warmup_steps},
+                   {"progress_sync_s", c.execution.progress_sync_s}};
   root.finish();
 
   errors.throw_if_any(source);

@@ -33,9 +33,13 @@
 //                                                 // image and its flip, or the clean image alone. Default: what
 //                                                 // the recipe trains on: crop_pad > 0: all; flip alone: flips;
 //                                                 // neither: clean (whatever the paradigm trains on).
-//     "device": {"tf32": true, "eval_batch": 1024,       // how to run, not what: not part of the identity
-//                "deterministic": false}                 // GPU: deterministic cuDNN algorithms, chosen the same
-//                                                        // way in every process (kernels/device.h)
+//     "device": {"tf32": true, "eval_batch": 1024,      // how to run, not what: not part of the identity
+//                "deterministic": false,                  // GPU: deterministic cuDNN algorithms, chosen the same
+//                                                         // way in every process (kernels/device.h)
+//                "cuda_graphs": "off" | "on" | "auto",   // the training step as a CUDA graph after
+//                "graph_warmup_steps": 3,                 // this many eager steps (paradigms/engine/step_graph.h);
+//                                                         // auto: on for a GPU; on: an error on the CPU
+//                "progress_sync_s": 2}                    // progress reads device metrics at most this often
 //   }
 //
 // Parsing is strict: unknown keys, wrong types and out-of-range values are errors naming the key path, and
@@ -88,6 +92,7 @@ struct RunConfig {
   bool tf32 = true;
   bool deterministic = false;
   int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / A samples)
+  TrainExecution execution;       // device.cuda_graphs, graph_warmup_steps, progress_sync_s
   std::any paradigm_settings;     // the paradigm's typed settings (e.g. dpsgd::DpsgdSettings), from its section
   bool floor_steps_per_epoch = false;  // epochs of floor(N / B) steps (DP-SGD's Poisson sampling), set by the paradigm
   nlohmann::json resolved;        // the whole configuration with every default filled in

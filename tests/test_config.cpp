@@ -104,6 +104,9 @@ TEST(Config, DefaultsAreFilledInAndResolved) {
   EXPECT_EQ(c.resolved["device"]["tf32"], true);
   EXPECT_FALSE(c.deterministic);
   EXPECT_EQ(c.resolved["device"]["deterministic"], false);
+  EXPECT_EQ(c.resolved["device"]["cuda_graphs"], "off");
+  EXPECT_EQ(c.resolved["device"]["progress_sync_s"], 2.0);
+  EXPECT_EQ(c.execution.cuda_graphs, CudaGraphMode::off);
   // The resolved form parses to the same configuration.
   RunConfig again = parse_config(c.resolved);
   EXPECT_EQ(again.resolved, c.resolved);
@@ -362,4 +365,24 @@ TEST(Config, DatasetSubsetsAreSeededSubsetsOfTheSplits) {
   audit.replace(audit.find("\"num_audit\": 3"), 14, "\"num_audit\": 7");
   expect_has(problems(audit), "audit.num_audit: 7 must be below the training set size (7)");
   std::filesystem::remove_all(root);
+}
+
+TEST(Config, DeviceExecutionKeys) {
+  RunConfig c = parse_config_text(edit(R"("num_audit": 20})", R"("num_audit": 20},
+    "device": {"cuda_graphs": "auto", "graph_warmup_steps": 5, "progress_sync_s": 4.5})"));
+  EXPECT_EQ(c.execution.cuda_graphs, CudaGraphMode::automatic);
+  EXPECT_EQ(c.execution.graph_warmup_steps, 5);
+  EXPECT_EQ(c.execution.progress_sync_s, 4.5);
+  EXPECT_EQ(c.resolved["device"]["cuda_graphs"], "auto");
+  EXPECT_FALSE(c.identity().contains("device")) << "how to run, not what";
+  RunConfig again = parse_config(c.resolved);
+  EXPECT_EQ(again.resolved, c.resolved);
+  expect_has(problems(edit(R"("num_audit": 20})", R"("num_audit": 20}, "device": {"cuda_graphs": "yes"})")),
+             "device.cuda_graphs: 'yes' is not one of auto, on, off");
+  expect_has(problems(edit(R"("num_audit": 20})", R"("num_audit": 20}, "device": {"cuda_graphs": true})")),
+             "device.cuda_graphs: expected a string");
+  expect_has(problems(edit(R"("num_audit": 20})", R"("num_audit": 20}, "device": {"progress_sync_s": -1})")),
+             "device.progress_sync_s: -1 must be");
+  expect_has(problems(edit(R"("num_audit": 20})", R"("num_audit": 20}, "device": {"graph_warmup_steps": -2})")),
+             "device.graph_warmup_steps: -2 must be in [0, 1000]");
 }

@@ -186,16 +186,19 @@ TEST(Optim, RejectsBadInput) {
   EXPECT_EQ(opt.steps(), 0);
   Tensor g = Tensor::zeros({4}, DType::f64);
   Tensor bad_mask = Tensor::zeros({3}, DType::u8);
-  EXPECT_THROW(sgd_step(s, p, Tensor(), g, Tensor(), {.lr = 0.1, .momentum = 0.9}), Error);  // missing buffer
-  EXPECT_THROW(sgd_step(s, p, Tensor(), g, bad_mask, {.lr = 0.1}), Error);
-  EXPECT_THROW(sgd_step(s, p, Tensor(), g, Tensor::zeros({4}, DType::f32), {.lr = 0.1}), Error);
-  EXPECT_THROW(sgd_step(s, Tensor::zeros({4}, DType::i32), Tensor(), Tensor::zeros({4}, DType::i32), Tensor(),
-                        {.lr = 0.1}),
+  Tensor hyper = Tensor::from_vector<double>({0.1, 1}, {2});
+  EXPECT_THROW(sgd_step(s, p, Tensor(), g, Tensor(), hyper, {.momentum = 0.9}), Error);  // missing buffer
+  EXPECT_THROW(sgd_step(s, p, Tensor(), g, bad_mask, hyper, {}), Error);
+  EXPECT_THROW(sgd_step(s, p, Tensor(), g, Tensor::zeros({4}, DType::f32), hyper, {}), Error);
+  EXPECT_THROW(sgd_step(s, Tensor::zeros({4}, DType::i32), Tensor(), Tensor::zeros({4}, DType::i32), Tensor(), hyper,
+                        {}),
                Error);
+  EXPECT_THROW(sgd_step(s, p, Tensor(), g, Tensor(), Tensor(), {}), Error);  // no device scalars
+  EXPECT_THROW(sgd_step(s, p, Tensor(), g, Tensor(), Tensor::zeros({2}, DType::f32), {}), Error);
+  EXPECT_THROW(sgd_step(s, p, Tensor(), g, Tensor(), Tensor::zeros({3}, DType::f64), {}), Error);
   Tensor m = Tensor::zeros({4}, DType::f64), v = Tensor::zeros({4}, DType::f64);
-  EXPECT_THROW(adam_step(s, p, m, v, g, Tensor(), {.lr = 0.1, .beta1 = 1.0}), Error);
-  EXPECT_THROW(adam_step(s, p, m, v, g, Tensor(), {.lr = 0.1, .step = 0}), Error);
-  EXPECT_THROW(adam_step(s, p, m, Tensor::zeros({2, 2}, DType::f64), g, Tensor(), {.lr = 0.1}), Error);
-  expect_error_mentioning([&] { sgd_step(s, p, Tensor(), Tensor::zeros({5}, DType::f64), Tensor(), {.lr = 0.1}); },
+  EXPECT_THROW(adam_step(s, p, m, v, g, Tensor(), hyper, {.beta1 = 1.0}), Error);
+  EXPECT_THROW(adam_step(s, p, m, Tensor::zeros({2, 2}, DType::f64), g, Tensor(), hyper, {}), Error);
+  expect_error_mentioning([&] { sgd_step(s, p, Tensor(), Tensor::zeros({5}, DType::f64), Tensor(), hyper, {}); },
                           "sgd_step");
 }

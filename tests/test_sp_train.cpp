@@ -538,6 +538,22 @@ TEST(SpTrain, BenchPrintsATable) {
   EXPECT_NE(r.output.find("train                     8"), std::string::npos) << r.output;
 }
 
+TEST(SpTrain, CudaGraphsOnTheCpuAreAnError) {
+  REQUIRE_BINARIES();
+  TempDir t;
+  const std::string cfg = write_config(t, "c.json", tiny_config(2, 1, 96, 8));
+  auto r = sp::test::run_command(kTrain + " " + cfg + " --bench --device cpu --bench-batch 8 --bench-steps 1 "
+                                 "--cuda-graphs on");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  expect_contains(r.output, "device.cuda_graphs is on, but training runs on cpu");
+  r = sp::test::run_command(kTrain + " " + cfg + " --bench --device cpu --bench-batch 8 --bench-steps 1 "
+                            "--cuda-graphs auto");
+  EXPECT_EQ(r.exit_code, 0) << r.output;  // auto: graphs only on a GPU
+  r = sp::test::run_command(kTrain + " " + cfg + " --bench --device cpu --cuda-graphs sometimes");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  expect_contains(r.output, "--cuda-graphs");
+}
+
 TEST(ModelFile, RoundTripWithPyTorchNames) {
   TempDir t;
   ModelConfig mc;

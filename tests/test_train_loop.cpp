@@ -185,3 +185,42 @@ TEST(TrainLoop, DivergenceAndBadRecipesAreErrors) {
   bad.batch_size = 0;
   EXPECT_THROW(Trainer(net, bad, Stream::cpu(), 1), Error);
 }
+
+TEST(TrainLoop, ProgressReadsTheDeviceAtMostEveryProgressSyncInterval) {
+  TinyNet net;
+  DeviceData d = DeviceData::upload(train_set(), Stream::cpu());
+  Trainer tr(net, small_recipe(2), Stream::cpu(), 5);
+  int calls = 0;
+  auto count = [&](const TrainProgress&) { ++calls; };
+  TrainExecution ex;
+  ex.progress_sync_s = 3600;  // far longer than the epoch: only the epoch's end reports
+  tr.set_execution(ex);
+  tr.train_epoch(d, 0, count, 0.0);
+  EXPECT_EQ(calls, 1);
+  ex.progress_sync_s = 0;  // no floor: the caller's interval (0) reports after every step
+  tr.set_execution(ex);
+  calls = 0;
+  tr.train_epoch(d, 0, count, 0.0);
+  EXPECT_EQ(calls, 4);
+}
+
+TEST(TrainLoop, CudaGraphsAreAGpuSetting) {
+  TinyNet net;
+  Trainer tr(net, small_recipe(1), Stream::cpu(), 5);
+  EXPECT_EQ(tr.step_graph(), nullptr) << "off by default";
+  TrainExecution ex;
+  ex.cuda_graphs = CudaGraphMode::automatic;
+  tr.set_execution(ex);
+  EXPECT_EQ(tr.step_graph(), nullptr) << "auto: no graphs on the CPU";
+  ex.cuda_graphs = CudaGraphMode::on;
+  try {
+    tr.set_execution(ex);
+    FAIL() << "graphs on for a CPU trainer";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("device.cuda_graphs"), std::string::npos) << e.what();
+  }
+  ex = TrainExecution();
+  ex.progress_sync_s = -1;
+  EXPECT_THROW(tr.set_execution(ex), Error);
+  tr.invalidate_step_graph("no graph: nothing to drop");
+}

@@ -1,7 +1,7 @@
 // sp_train: trains the shadow models of an experiment under its paradigm (paradigms/paradigm.h: the undefended
 // baseline, "dpsgd", "coreset", ...) and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
-//            [--data PATH] [--tf32 on|off] [--checkpoint-every S] [--log-every S]
+//            [--data PATH] [--tf32 on|off] [--cuda-graphs auto|on|off] [--checkpoint-every S] [--log-every S]
 //   sp_train CONFIG --out DIR --slurm [--dry-run] [--partition P --gres gpu:1 ...]: the same as a SLURM job
 //            array, one task per shadow (paradigms/audit/slurm_submit.h; sp_audit --slurm adds the report job)
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
@@ -56,7 +56,7 @@ std::vector<int64_t> parse_batches(const std::string& list) {
 }
 
 int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,
-              int query_batch, const std::string& tf32) {
+              int query_batch, const std::string& tf32, const std::string& cuda_graphs) {
   BenchOptions o;
   Stream& s = pick_device(device);
   if (!config.empty()) {
@@ -64,9 +64,11 @@ int run_bench(const std::string& config, const std::string& device, int width, c
     o.model = c.model;
     o.batches = {c.recipe.batch_size};
     o.eval_batch = c.eval_batch;
+    o.execution = c.execution;
     s.allow_tf32 = c.tf32;
     s.deterministic = c.deterministic;
   }
+  if (!cuda_graphs.empty()) o.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
   if (width > 0) o.model.width = width;
   if (!batches.empty()) o.batches = parse_batches(batches);
   if (query_batch > 0) o.eval_batch = query_batch;
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Train the shadow models of a membership-inference experiment under its paradigm and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
-  std::string config, out, shadow, shadows, device = "auto", data_path, tf32;
+  std::string config, out, shadow, shadows, device = "auto", data_path, tf32, cuda_graphs;
   bool query_all = false, bench = false, bench_dpsgd = false, no_wait = false;
   int bench_augmult = 0;
   double log_every = 30, checkpoint_every = 60;
@@ -128,6 +130,9 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_path, "dataset path, overriding dataset.path of CONFIG");
   app.add_option("--tf32", tf32, "on/off: TF32 tensor cores for f32 on the GPU (overrides device.tf32)")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--cuda-graphs", cuda_graphs,
+                 "auto/on/off: capture the training step as a CUDA graph (overrides device.cuda_graphs)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--checkpoint-every", checkpoint_every,
                  "seconds between epoch checkpoints (0: after every epoch; always after the last)")
       ->check(CLI::NonNegativeNumber)
@@ -159,7 +164,8 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   try {
     if (bench_dpsgd) return run_bench_dpsgd(config, device, bench_width, bench_batch, bench_steps, bench_augmult, tf32);
-    if (bench) return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32);
+    if (bench)
+      return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32, cuda_graphs);
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
     RunConfig cfg = load_config(config);
@@ -167,6 +173,10 @@ int main(int argc, char** argv) {
     if (!tf32.empty()) {
       cfg.tf32 = tf32 == "on";
       cfg.resolved["device"]["tf32"] = cfg.tf32;
+    }
+    if (!cuda_graphs.empty()) {
+      cfg.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
+      cfg.resolved["device"]["cuda_graphs"] = cuda_graphs;
     }
     Range range = parse_range(shadow, shadows, cfg.num_shadows);
     if (slurm.enabled) {
@@ -177,6 +187,7 @@ int main(int argc, char** argv) {
       slurm.last = range.last;
       if (device != "auto") slurm.train_args = {"--device", device};
       if (!tf32.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--tf32", tf32});
+      if (!cuda_graphs.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--cuda-graphs", cuda_graphs});
       if (query_all) slurm.train_args.push_back("--query-all");
       return audit::run_slurm_submit(slurm);
     }

@@ -19,10 +19,11 @@ struct MaskReader {
 };
 
 void sgd_step_cpu(Stream&, const Tensor& param, const Tensor& momentum_buf, const Tensor& grad,
-                  const Tensor& decay_mask, const SgdStepArgs& args) {
+                  const Tensor& decay_mask, const Tensor& hyper, const SgdStepArgs& args) {
   MaskReader decay(decay_mask);
+  const double* h = hyper.data<double>();
   SP_DISPATCH_FLOAT(param.dtype(), "sgd_step", {
-    SgdScalars<scalar_t> a = sgd_scalars<scalar_t>(args);
+    SgdScalars<scalar_t> a = sgd_scalars<scalar_t>(args, h[0], h[1]);
     scalar_t* p = param.data<scalar_t>();
     const scalar_t* g = grad.data<scalar_t>();
     scalar_t* buf = args.momentum != 0 ? momentum_buf.data<scalar_t>() : nullptr;
@@ -32,10 +33,11 @@ void sgd_step_cpu(Stream&, const Tensor& param, const Tensor& momentum_buf, cons
 }
 
 void adam_step_cpu(Stream&, const Tensor& param, const Tensor& exp_avg, const Tensor& exp_avg_sq, const Tensor& grad,
-                   const Tensor& decay_mask, const AdamStepArgs& args) {
+                   const Tensor& decay_mask, const Tensor& hyper, const AdamStepArgs& args) {
   MaskReader decay(decay_mask);
+  const double* h = hyper.data<double>();
   SP_DISPATCH_FLOAT(param.dtype(), "adam_step", {
-    AdamScalars<scalar_t> a = adam_scalars<scalar_t>(args);
+    AdamScalars<scalar_t> a = adam_scalars<scalar_t>(args, h[0], h[1]);
     scalar_t* p = param.data<scalar_t>();
     scalar_t* m = exp_avg.data<scalar_t>();
     scalar_t* v = exp_avg_sq.data<scalar_t>();

@@ -1,11 +1,16 @@
 // CUDA runtime glue: device queries, streams with their library handles, the per-device caching
-// allocator (CachingPool over cudaMalloc) and host/device copies. Exercised by tests/gpu/*.
+// allocator (CachingPool over cudaMalloc, with cudaEvent-backed cross-stream reuse), host/device copies and
+// pinned host memory. Every entry point that touches a stream, its handles or a device's memory first makes
+// that device current (use_device), so a thread may serve several GPUs. Exercised by tests/gpu/*.
 #include <atomic>
 #include <mutex>
 #include <vector>
 
 #include "kernels/cuda/cuda_context.h"
+#include "kernels/cuda/cuda_events.h"
+#include "kernels/cuda/device_runtime.h"
 #include "kernels/cuda_api.h"
+#include "kernels/cuda_graph_api.h"
 
 namespace sp {
 
@@ -33,9 +38,19 @@ int cuda_device_count() {
   return n;
 }
 
-namespace {
+void use_device(int device) {
+  int current = -1;
+  SP_CUDA_CHECK(cudaGetDevice(&current));
+  if (current != device) SP_CUDA_CHECK(cudaSetDevice(device));
+}
 
-CachingPool& pool(int device) {
+RelaxedCaptureMode::RelaxedCaptureMode() { SP_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&previous_)); }
+
+RelaxedCaptureMode::~RelaxedCaptureMode() {
+  cudaThreadExchangeStreamCaptureMode(&previous_);  // restores; a destructor cannot report a failure
+}
+
+CachingPool& device_pool(int device) {
   // Never destroyed: the default streams (Stream::cuda_default) are static too and hand their workspace
   // back here from their destructors at exit, which may run after this function's statics would be gone.
   static std::mutex& mu = *new std::mutex;
@@ -45,9 +60,13 @@ CachingPool& pool(int device) {
   if (!pools[device]) {
     pools[device] = std::make_unique<CachingPool>(
         [device](size_t n) -> void* {
-          SP_CUDA_CHECK(cudaSetDevice(device));
+          use_device(device);
           void* p = nullptr;
-          cudaError_t e = cudaMalloc(&p, n);
+          cudaError_t e;
+          {
+            RelaxedCaptureMode relaxed;  // the pool serves a capture from cudaMalloc'ed blocks the graph keeps
+            e = cudaMalloc(&p, n);
+          }
           if (e == cudaErrorMemoryAllocation) {
             cudaGetLastError();
             return nullptr;
@@ -58,11 +77,22 @@ CachingPool& pool(int device) {
         [device](void* p) {
           cudaSetDevice(device);
           cudaFree(p);  // called from destructors too: errors at teardown are not actionable
-        });
+        },
+        std::make_unique<CudaEvents>(device));
   }
   return *pools[device];
 }
 
+namespace {
+CachingPool& pool(int device) { return device_pool(device); }
+
+// Host synchronisations cannot be captured into a CUDA graph: refuse them by name instead of letting the
+// capture fail later with a generic error.
+void refuse_during_capture(Stream& s, const char* what) {
+  SP_CHECK(!cuda_api::capturing(s), what, " on ", s.device(),
+           " during CUDA graph capture: a host synchronisation cannot be captured (device.cuda_graphs off runs the "
+           "step without graphs)");
+}
 }  // namespace
 
 std::unique_ptr<Stream> Stream::create_cuda(int index) {
@@ -72,7 +102,7 @@ std::unique_ptr<Stream> Stream::create_cuda(int index) {
            cuda_device_count(), " present)");
   auto* st = new CudaStreamState;
   st->device = index;
-  SP_CUDA_CHECK(cudaSetDevice(index));
+  use_device(index);
   SP_CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
   return std::unique_ptr<Stream>(new Stream(Device::cuda(index), st));
 }
@@ -100,11 +130,16 @@ Stream::~Stream() {
 }
 
 void Stream::synchronize() {
-  if (cuda_) SP_CUDA_CHECK(cudaStreamSynchronize(cuda_->stream));
+  if (!cuda_) return;
+  refuse_during_capture(*this, "Stream::synchronize");
+  SP_CUDA_CHECK(cudaStreamSynchronize(cuda_->stream));
 }
 
+// Every use of a stream's CUDA state goes through here, so kernel launches, library calls and allocations
+// find the stream's device current.
 static CudaStreamState& state(Stream& s) {
   SP_CHECK(s.cuda(), "a CUDA kernel was given the CPU stream");
+  use_device(s.cuda()->device);
   return *s.cuda();
 }
 
@@ -113,7 +148,6 @@ cudaStream_t cuda_stream(Stream& s) { return state(s).stream; }
 cublasHandle_t cublas_handle(Stream& s) {
   auto& st = state(s);
   if (!st.cublas) {
-    SP_CUDA_CHECK(cudaSetDevice(st.device));
     SP_CUBLAS_CHECK(cublasCreate(&st.cublas));
     SP_CUBLAS_CHECK(cublasSetStream(st.cublas, st.stream));
     // cuBLAS would otherwise cudaMalloc a workspace of its own, outside the pool and its accounting, and
@@ -134,7 +168,6 @@ cublasLtHandle_t cublaslt_handle(Stream& s) {
 cudnnHandle_t cudnn_handle(Stream& s) {
   auto& st = state(s);
   if (!st.cudnn) {
-    SP_CUDA_CHECK(cudaSetDevice(st.device));
     SP_CUDNN_CHECK(cudnnCreate(&st.cudnn));
     SP_CUDNN_CHECK(cudnnSetStream(st.cudnn, st.stream));
   }
@@ -144,7 +177,8 @@ cudnnHandle_t cudnn_handle(Stream& s) {
 void* cuda_workspace(Stream& s, size_t bytes) {
   auto& st = state(s);
   if (bytes > st.workspace_bytes) {
-    // Freed blocks are only reused on this same stream, so work already queued keeps its memory valid.
+    // Freed blocks are only reused on this same stream (or, during a capture, kept by the graph), so work
+    // already queued keeps its memory valid.
     if (st.workspace) pool(st.device).deallocate(st.workspace);
     st.workspace = pool(st.device).allocate(bytes, st.stream);
     st.workspace_bytes = bytes;
@@ -184,16 +218,43 @@ void* alloc(size_t nbytes, Stream& s) { return pool(state(s).device).allocate(nb
 
 void free(void* p, Device d) { pool(d.index).deallocate(p); }
 
+void record_stream(void* p, Device d, Stream& s) {
+  SP_CHECK(d.is_cuda() && s.device() == d, "record_stream: memory on ", d, " and a stream on ", s.device());
+  pool(d.index).record_stream(p, state(s).stream);
+}
+
 void memcpy(void* dst, Device dd, const void* src, Device sd, size_t nbytes, Stream& s) {
   SP_CHECK(s.is_cuda(), "device copy ", sd, " -> ", dd, " needs a CUDA stream");
-  SP_CUDA_CHECK(cudaSetDevice(state(s).device));
+  bool host = dd.is_cpu() || sd.is_cpu();
+  if (host) refuse_during_capture(s, dd.is_cpu() ? "a device-to-host copy" : "a blocking host-to-device copy");
   cudaMemcpyKind kind = dd.is_cpu() ? cudaMemcpyDeviceToHost
                                     : (sd.is_cpu() ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToDevice);
   SP_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, kind, state(s).stream));
-  if (dd.is_cpu() || sd.is_cpu()) SP_CUDA_CHECK(cudaStreamSynchronize(state(s).stream));
+  if (host) SP_CUDA_CHECK(cudaStreamSynchronize(state(s).stream));
 }
 
 uint64_t kernel_launches() { return detail::launches.load(std::memory_order_relaxed); }
+void upload_async(void* dst, const void* pinned_src, size_t nbytes, Stream& s) {
+  SP_CHECK(s.is_cuda(), "upload_async needs a CUDA stream");
+  SP_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_src, nbytes, cudaMemcpyHostToDevice, state(s).stream));
+}
+
+void* pinned_alloc(size_t nbytes) {
+  void* p = nullptr;
+  SP_CUDA_CHECK(cudaHostAlloc(&p, std::max<size_t>(nbytes, 1), cudaHostAllocDefault));
+  return p;
+}
+
+void pinned_free(void* p) {
+  if (p) cudaFreeHost(p);  // called from destructors: errors at teardown are not actionable
+}
+
+std::unique_ptr<StreamEvents> stream_events(Stream& s) {
+  return std::make_unique<CudaEvents>(state(s).device);
+}
+
+const void* stream_id(Stream& s) { return state(s).stream; }
+
 PoolStats pool_stats(int device) { return pool(device).stats(); }
 void reset_pool_peak(int device) { pool(device).reset_peak(); }
 void empty_cache(int device) { pool(device).release_cached(); }

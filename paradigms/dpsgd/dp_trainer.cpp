@@ -19,7 +19,7 @@ const std::string kEmaKey = "dpsgd/ema";
 }  // namespace
 
 DpTrainer::DpTrainer(Trainer& tr, const DpsgdSettings& settings, const DpPlan& plan, uint64_t seed, Stream& s)
-    : tr_(tr), d_(settings), plan_(plan), seed_(seed), s_(s), psg_(tr.model()) {
+    : tr_(tr), d_(settings), plan_(plan), seed_(seed), s_(s), psg_(tr.model()), uploader_(s) {
   SP_CHECK(plan.noise_multiplier > 0 && plan.sample_rate > 0 && plan.sample_rate <= 1 && plan.steps_per_epoch >= 1,
            "DpTrainer: invalid plan (sigma ", plan.noise_multiplier, ", q ", plan.sample_rate, ")");
   SP_CHECK(d_.augmult >= 1 && d_.physical_batch >= 1 && d_.clip_norm > 0, "DpTrainer: invalid settings");
@@ -32,13 +32,13 @@ void DpTrainer::step(const DeviceData& data, const std::vector<int64_t>& ids, in
   const TrainRecipe& r = tr_.recipe();
   acc_.zero_(s_);
   for (const std::vector<int64_t>& chunk : physical_batches(ids, d_.physical_batch)) {
-    // The example ids and the K copies' labels go to the device in one copy.
+    // The example ids and the K copies' labels go to the device in one copy, which does not wait for it.
     const int64_t b = int64_t(chunk.size());
     std::vector<int64_t> host(chunk);
     host.resize(size_t((K + 1) * b));
     for (int64_t k = 0; k < K; ++k)
       for (int64_t e = 0; e < b; ++e) host[size_t((k + 1) * b + e)] = data.host_labels[size_t(chunk[size_t(e)])];
-    Tensor dev = Tensor::from_vector(host, {(K + 1) * b}).to(s_.device(), s_);
+    Tensor dev = uploader_.upload(host, {(K + 1) * b});
     Tensor bid = dev.narrow(0, 0, b), y = dev.narrow(0, b, K * b);
     const int64_t c = data.images.size(1), h = data.images.size(2), w = data.images.size(3);
     Tensor x = Tensor::empty({K * b, c, h, w}, r.augment_cfg.dtype, s_);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/host_staging.h"
 #include "paradigms/dpsgd/dp_config.h"
 #include "paradigms/dpsgd/per_sample_grad.h"
 #include "paradigms/engine/train_loop.h"
@@ -62,6 +63,7 @@ class DpTrainer {
   uint64_t seed_;
   Stream& s_;
   PerSampleGrads psg_;
+  HostUploader uploader_;  // the per-batch ids and labels, through pinned buffers without a synchronisation
   Tensor acc_, ema_;
   int64_t batch_total_ = 0, batch_steps_ = 0;  // realised logical batches (this process)
 };

@@ -20,7 +20,8 @@ class ProgressPrinter {
   ProgressPrinter(bool terminal, double plain_interval_s);
   static bool stderr_is_terminal();
 
-  // How often the Trainer should call update().
+  // How often the Trainer should call update(). The Trainer itself reads its device metrics no more often
+  // than TrainExecution::progress_sync_s (default 2 s), so a terminal bar redraws at that pace.
   double update_interval_s() const { return terminal_ ? 0.25 : plain_interval_s_; }
   void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
   void update(const TrainProgress& p);

@@ -220,6 +220,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
   TrainRecipe recipe = cfg.recipe_for(n);
   job->adjust_recipe(recipe);
   Trainer tr(*model, recipe, s, seed);
+  tr.set_execution(cfg.execution);
   job->start(tr, d, name, log);
   std::unique_ptr<TrainingSource> source = job->source(tr, d, seed);
   TrainState st;

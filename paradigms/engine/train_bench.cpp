@@ -71,6 +71,7 @@ std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
 
   for (int64_t b : opt.batches) {
     Trainer tr(*model, bench_recipe(b), s, 1);
+    tr.set_execution(opt.execution);
     if (opt.warmup_steps > 0) tr.train_epoch(first(all, b * opt.warmup_steps), 0);
     s.synchronize();
     auto t0 = Clock::now();
@@ -99,9 +100,11 @@ std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchR
   std::unique_ptr<Model> model = make_model(opt.model);
   char buf[256];
   std::string out;
-  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s\n",
+  const bool graphs = s.is_cuda() && opt.execution.cuda_graphs != CudaGraphMode::off;
+  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s%s\n",
                 opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
-                s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "");
+                s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "",
+                graphs ? ", training steps as CUDA graphs" : "");
   out += buf;
   if (!s.is_cuda()) out += "cpu kernels: " + cpu::describe_cpu_kernels() + "\n";
   std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s\n", "phase", "batch", "images", "img/s", "ms/batch");

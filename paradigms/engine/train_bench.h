@@ -19,6 +19,9 @@ struct BenchOptions {
   int steps = 20;                         // timed steps (query blocks) per row
   int warmup_steps = 3;
   int64_t eval_batch = 1008;              // images per query forward (eval_batch / 18 samples x 18 views)
+  // The training rows' execution (CUDA graphs: captured within the warm-up steps when graph_warmup_steps is
+  // smaller, so the timed steps replay).
+  TrainExecution execution;
 };
 
 struct BenchRow {

@@ -1,16 +1,21 @@
 // Training loop (see train_loop.h).
 #include "paradigms/engine/train_loop.h"
 
-#include <chrono>
 #include <cmath>
 
+#include "kernels/env_flag.h"
 #include "kernels/metrics.h"
+#include "paradigms/engine/report_schedule.h"
 
 namespace sp {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+// A tensor of t's shape and dtype on s (undefined for undefined t).
+Tensor empty_like(const Tensor& t, Stream& s) { return t.defined() ? Tensor::empty(t.shape(), t.dtype(), s) : Tensor(); }
+
+void copy_if_defined(const Tensor& dst, const Tensor& src, Stream& s) {
+  if (dst.defined()) dst.copy_(src, s);
+}
 }  // namespace
 
 Trainer::Trainer(const Model& model, const TrainRecipe& recipe, Stream& s, uint64_t seed)
@@ -22,6 +27,38 @@ Trainer::Trainer(const Model& model, const TrainRecipe& recipe, Stream& s, uint6
   model.init(s, theta_, buffers_, seed);
   opt_ = make_optimizer(recipe.optim, theta_, s, recipe.decay_all ? Tensor() : model.params().decay_mask(s));
   loss_ = std::make_unique<HardCrossEntropy>(recipe.label_smoothing);
+  metrics_ = Tensor::zeros({2}, DType::f64, s);
+}
+
+void Trainer::set_loss(std::unique_ptr<Loss> loss) {
+  loss_ = std::move(loss);
+  invalidate_step_graph("the loss changed");
+}
+
+void Trainer::set_execution(const TrainExecution& e) {
+  SP_CHECK(std::isfinite(e.progress_sync_s) && e.progress_sync_s >= 0, "device.progress_sync_s ", e.progress_sync_s,
+           " must be finite and >= 0");
+  SP_CHECK(e.graph_warmup_steps >= 0, "device.graph_warmup_steps ", e.graph_warmup_steps, " must be >= 0");
+  // SP_CUDA_DEBUG_SYNC synchronises after every launch, which a capture forbids: auto then runs eagerly.
+  const bool graphs = e.cuda_graphs == CudaGraphMode::on ||
+                      (e.cuda_graphs == CudaGraphMode::automatic && s_.is_cuda() && !cuda_debug_sync());
+  SP_CHECK(!graphs || s_.is_cuda(), "device.cuda_graphs is on, but training runs on ", s_.device(),
+           "; CUDA graphs need a GPU (auto uses them only there)");
+  SP_CHECK(!graphs || !cuda_debug_sync(), "device.cuda_graphs is on, but SP_CUDA_DEBUG_SYNC=1 synchronises after "
+           "every kernel launch, which a CUDA graph capture forbids: unset one of them");
+  exec_ = e;
+  graph_.reset();
+  graph_backend_.reset();
+  graph_batch_ = Batch();
+  graph_logits_ = Tensor();
+  if (graphs) {
+    graph_backend_ = std::make_unique<StreamGraphBackend>(s_);
+    graph_ = std::make_unique<StepGraph>(*graph_backend_, e.graph_warmup_steps);
+  }
+}
+
+void Trainer::invalidate_step_graph(std::string why) {
+  if (graph_) graph_->invalidate(std::move(why));
 }
 
 int64_t Trainer::steps_per_epoch(int64_t n) const {
@@ -55,14 +92,8 @@ EpochStats Trainer::train_epoch(TrainingSource& source, int epoch,
       [&](int64_t step, const Tensor& acc) {
         int64_t lo = step * B, hi = std::min(n, lo + B);
         Batch b = source.batch(s_, epoch, lo, hi);
-        tape_.clear();
-        Var th = tape_.leaf(theta_, true);
-        Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(b.x), true);
-        Var loss = loss_->compute(tape_, logits, b);
-        Tensor g = tape_.grad(loss, {th})[0];
-        accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), b.labels);
-        if (step_hook_) step_hook_(lo, b.ids, tape_.value(logits));
-        opt_->step(s_, theta_, g, schedule.lr(opt_->steps()));
+        Tensor logits = train_step(b, acc, schedule.lr(opt_->steps()));
+        if (step_hook_) step_hook_(lo, b.ids, logits);
         return hi - lo;
       },
       progress, progress_interval_s);
@@ -70,10 +101,59 @@ EpochStats Trainer::train_epoch(TrainingSource& source, int epoch,
   return es;
 }
 
+Tensor Trainer::step_work(const Batch& b, const Tensor& acc) {
+  tape_.clear();
+  Var th = tape_.leaf(theta_, true);
+  Var logits = model_.forward(tape_, th, buffers_, tape_.leaf(b.x), true);
+  Var loss = loss_->compute(tape_, logits, b);
+  Tensor g = tape_.grad(loss, {th})[0];
+  accumulate_metrics(s_, acc, tape_.value(loss), tape_.value(logits), b.labels);
+  opt_->apply(s_, theta_, g);
+  return tape_.value(logits);
+}
+
+Tensor Trainer::train_step(const Batch& b, const Tensor& acc, double lr) {
+  StepGraph::Action action = StepGraph::Action::eager;
+  if (graph_) {
+    StepKey key;
+    for (const Tensor* t : {&b.x, &b.labels, &b.soft}) key.add(*t);
+    action = graph_->next(key);
+  }
+  if (action == StepGraph::Action::capture) {
+    // The graph's inputs: allocated before the capture (so outside its pool) and kept while it lives.
+    graph_batch_ = Batch();
+    graph_batch_.x = empty_like(b.x, s_);
+    graph_batch_.labels = empty_like(b.labels, s_);
+    graph_batch_.soft = empty_like(b.soft, s_);
+  }
+  if (action != StepGraph::Action::eager) {
+    copy_if_defined(graph_batch_.x, b.x, s_);
+    copy_if_defined(graph_batch_.labels, b.labels, s_);
+    copy_if_defined(graph_batch_.soft, b.soft, s_);
+  }
+  opt_->prepare(s_, lr);
+  Tensor logits;
+  switch (action) {
+    case StepGraph::Action::eager: logits = step_work(b, acc); break;
+    case StepGraph::Action::capture:
+      graph_->capture([&] { graph_logits_ = step_work(graph_batch_, acc); });
+      logits = graph_logits_;
+      break;
+    case StepGraph::Action::replay:
+      graph_->replay();
+      logits = graph_logits_;
+      break;
+  }
+  opt_->advance();
+  return logits;
+}
+
 EpochStats Trainer::run_epoch(int epoch, int64_t steps, const std::function<int64_t(int64_t, const Tensor&)>& step,
                               const std::function<void(const TrainProgress&)>& progress, double progress_interval_s) {
-  Tensor acc = Tensor::zeros({2}, DType::f64, s_);
-  auto t0 = Clock::now(), last = t0;
+  // One metrics tensor for the whole run: a captured step graph adds to it at a fixed address.
+  const Tensor& acc = metrics_;
+  acc.zero_(s_);
+  ReportSchedule sync(std::max(progress_interval_s, exec_.progress_sync_s));
   int64_t seen = 0;
   TrainProgress pr;
   pr.epoch = epoch;
@@ -84,7 +164,7 @@ EpochStats Trainer::run_epoch(int epoch, int64_t steps, const std::function<int6
     pr.step = done;
     pr.loss = seen ? a[0] / double(seen) : 0;
     pr.accuracy = seen ? a[1] / double(seen) : 0;
-    double el = seconds_since(t0);
+    double el = sync.elapsed();
     pr.images_per_s = el > 0 ? double(seen) / el : 0;
     double left_steps = double(steps - done) + double(recipe_.epochs - epoch - 1) * double(steps);
     pr.eta_s = done > 0 ? el / double(done) * left_steps : 0;
@@ -92,19 +172,19 @@ EpochStats Trainer::run_epoch(int epoch, int64_t steps, const std::function<int6
              done, " with learning rate ", recipe_.schedule.base_lr, " (recipe.optimizer.lr) and batch size ",
              recipe_.batch_size, "; a smaller learning rate is the usual remedy");
     if (progress) progress(pr);
-    last = Clock::now();
+    sync.mark();
   };
 
   for (int64_t j = 0; j < steps; ++j) {
     seen += step(j, acc);
-    if (progress && j + 1 < steps && seconds_since(last) >= progress_interval_s) report(j + 1);
+    if (progress && j + 1 < steps && sync.due()) report(j + 1);
   }
   report(steps);
   EpochStats es;
   es.epoch = epoch;
   es.loss = pr.loss;
   es.accuracy = pr.accuracy;
-  es.seconds = seconds_since(t0);
+  es.seconds = sync.elapsed();
   es.images_per_s = es.seconds > 0 ? double(seen) / es.seconds : 0;
   return es;
 }

@@ -3,10 +3,13 @@
 // device, an in-memory image set, or batches made on the fly) with a pluggable loss (paradigms/engine/loss.h:
 // hard or soft cross-entropy, distillation; hard cross-entropy with the recipe's label smoothing unless set),
 // one tape per step, metrics accumulated on the device and read
-// only at progress points and epoch ends, and the learning rate from a schedule passed to a fused optimiser
-// kernel. The same code runs on the CPU and the GPU. Tested in tests/test_train_loop.cpp (loss falls, runs
-// are reproducible, resume from a mid-run state equals an uninterrupted run) and
-// tests/gpu/test_train_loop_gpu.cpp.
+// only at progress points (at most every TrainExecution::progress_sync_s seconds) and epoch ends, and the
+// learning rate from a schedule written to the optimiser's device scalars. The same code runs on the CPU and
+// the GPU; on the GPU the step may be captured into a CUDA graph after a warm-up and replayed
+// (paradigms/engine/step_graph.h): the batch is made eagerly and copied into the graph's input tensors.
+// Tested in tests/test_train_loop.cpp (loss falls, runs are reproducible, resume from a mid-run state equals
+// an uninterrupted run, execution settings) and tests/gpu/test_step_graph_gpu.cpp (graphed steps equal eager
+// ones byte for byte).
 #pragma once
 #include <functional>
 #include <memory>
@@ -18,8 +21,20 @@
 #include "nn/model.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "paradigms/engine/step_graph.h"
 
 namespace sp {
+
+// How a Trainer runs, not what it computes (the configuration's "device" section): a CPU run's numbers do
+// not depend on it.
+struct TrainExecution {
+  // Progress reports read the device metrics (draining the stream) at most this often, however often the
+  // caller asks (a terminal bar redraws every 0.25 s).
+  double progress_sync_s = 2.0;
+  // CUDA graphs of train_epoch's step: off, on (an error on the CPU) or auto (on for CUDA streams).
+  CudaGraphMode cuda_graphs = CudaGraphMode::off;
+  int graph_warmup_steps = 3;  // eager steps of a batch shape before it is captured
+};
 
 struct TrainRecipe {
   int epochs = 1;
@@ -72,8 +87,17 @@ class Trainer {
   EpochStats train_epoch(const DeviceData& d, int epoch,
                          const std::function<void(const TrainProgress&)>& progress = {},
                          double progress_interval_s = 1.0);
-  // Replaces the loss of train_epoch (default: HardCrossEntropy with the recipe's label smoothing).
-  void set_loss(std::unique_ptr<Loss> loss) { loss_ = std::move(loss); }
+  // Replaces the loss of train_epoch (default: HardCrossEntropy with the recipe's label smoothing); drops a
+  // captured step graph.
+  void set_loss(std::unique_ptr<Loss> loss);
+  // Progress synchronisation and CUDA graphs (default: TrainExecution{}). Throws when graphs are on for a
+  // CPU stream.
+  void set_execution(const TrainExecution& e);
+  const TrainExecution& execution() const { return exec_; }
+  // The step graph's state machine, or null when graphs are off.
+  const StepGraph* step_graph() const { return graph_.get(); }
+  // Drops a captured step graph (the trainer's state was replaced, as when resuming from a checkpoint).
+  void invalidate_step_graph(std::string why);
   // The epoch machinery train_epoch is built on, for paradigms with their own step (DP-SGD): runs
   // step(j, metrics) for j in [0, steps), where each call trains one step, adds its loss and accuracy to
   // `metrics` (f64 [2], accumulate_metrics) and returns how many samples it trained on; reports progress
@@ -93,7 +117,7 @@ class Trainer {
   // Eval-mode accuracy over the whole set, in batches of `batch`.
   double evaluate(const DeviceData& d, int64_t batch = 500);
 
-  // Called by train_epoch after every step's forward pass with the batch's position in the epoch order
+  // Called by train_epoch after every step with the batch's position in the epoch order
   // (epoch_permutation: sample perm[first + i] is row i), its sample ids (i64, on the device) and its
   // training-mode logits (on the device, valid only during the call), for per-sample training statistics
   // such as forgetting events (paradigms/coreset/). Unset (the default), a step does nothing extra.
@@ -102,6 +126,11 @@ class Trainer {
 
  private:
   Var forward(Tape& t, const Tensor& x, bool training);
+  // Forward, backward, metrics into `acc` and the optimiser update from its device scalars (prepared by the
+  // caller): the work a step graph captures. Returns the training-mode logits.
+  Tensor step_work(const Batch& b, const Tensor& acc);
+  // One train_epoch step with learning rate lr; returns the logits for the step hook.
+  Tensor train_step(const Batch& b, const Tensor& acc, double lr);
   const Model& model_;
   TrainRecipe recipe_;
   Stream& s_;
@@ -112,6 +141,12 @@ class Trainer {
   std::unique_ptr<Loss> loss_;
   StepHook step_hook_;
   InputMap input_map_;
+  TrainExecution exec_;
+  Tensor metrics_;  // f64 [2] loss and accuracy sums of the epoch; one tensor for the run (graphs write it)
+  std::unique_ptr<StepGraphBackend> graph_backend_;  // declared before graph_, which uses it until destroyed
+  std::unique_ptr<StepGraph> graph_;
+  Batch graph_batch_;    // the graph's input tensors, refilled from each batch before a replay
+  Tensor graph_logits_;  // the graph's logits
 };
 
 }  // namespace sp

@@ -62,6 +62,9 @@ TrainState load_train_state(const std::string& path, Trainer& tr, const std::str
   SP_CHECK(st.epochs_done >= 0 && st.epochs_done <= tr.recipe().epochs && int(st.history.size()) == st.epochs_done,
            path, ": checkpoint claims ", st.epochs_done, " epochs (", st.history.size(), " logged) of ",
            tr.recipe().epochs);
+  // A step graph captured before holds no state the checkpoint replaces (its inputs are refilled every
+  // step), but a resumed run starts it afresh, as an uninterrupted one would have at this point.
+  tr.invalidate_step_graph("resumed from a checkpoint");
   tr.theta().copy_(theta, s);
   if (tr.buffers().numel() > 0) {
     const Tensor& b = f.at("buffers");

@@ -78,8 +78,12 @@ Batch ImageSetSource::batch(Stream& s, int, int64_t lo, int64_t hi) {
   b.x = gather_rows(s, images_, order_, lo, hi);
   std::vector<int64_t> ids(order_.begin() + lo, order_.begin() + hi), labels;
   for (int64_t i : ids) labels.push_back(hard_[size_t(i)]);
-  b.ids = Tensor::from_vector(ids, {hi - lo}).to(s.device(), s);
-  b.labels = Tensor::from_vector(labels, {hi - lo}).to(s.device(), s);
+  if (uploader_stream_ != &s) {
+    uploader_ = std::make_unique<HostUploader>(s);
+    uploader_stream_ = &s;
+  }
+  b.ids = uploader_->upload(ids, {hi - lo});
+  b.labels = uploader_->upload(labels, {hi - lo});
   if (soft_.defined()) b.soft = gather_rows(s, soft_, order_, lo, hi);
   return b;
 }

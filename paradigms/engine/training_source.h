@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "data/augment.h"
+#include "kernels/host_staging.h"
 #include "paradigms/engine/device_data.h"
 
 namespace sp {
@@ -72,6 +73,8 @@ class ImageSetSource final : public TrainingSource {
   std::vector<int64_t> hard_;  // the hard labels (argmax of soft ones) on the host
   uint64_t seed_;
   std::vector<int64_t> order_;
+  std::unique_ptr<HostUploader> uploader_;  // the batch's ids and labels, without a synchronisation
+  const Stream* uploader_stream_ = nullptr;
 };
 
 // Batches made on the fly: `produce(s, epoch, step, batch_size)` is called once per step and returns the
