@@ -212,7 +212,14 @@ Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double e
 }  // namespace
 
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
-               bool training, double momentum, double eps) {
+               bool training, double momentum, double eps, Layout activations) {
+  if (activations == Layout::nhwc) {
+    const Shape shape = t.value(x).shape();
+    SP_CHECK(shape.size() == 4, "batch_norm: channels-last input ", t.value(x).str(), " must be [N, H, W, C]");
+    Var rows = reshaped(t, x, {shape[0] * shape[1] * shape[2], shape[3]});
+    Var y = batch_norm(t, rows, weight, bias, running_mean, running_var, training, momentum, eps, Layout::nchw);
+    return t.reshape(y, shape);
+  }
   Stream& s = t.stream();
   Tensor xv = t.value(x).contiguous(s), wv = value_or_none(t, weight), bv = value_or_none(t, bias);
   const int64_t C = channels_of("batch_norm", xv);

@@ -8,15 +8,18 @@
 // second-order gradient checks, bad input), tests/test_ops_second_order.cpp (the gradient ops) and their GPU
 // twins.
 #pragma once
+#include "kernels/layout.h"
 #include "nn/tape.h"
 
 namespace sp::ag {
 
-// x: [N, C, *]; weight, bias, running_mean, running_var: [C]. training: batch statistics (biased variance)
-// and, when running stats are given, running <- (1 - momentum) running + momentum batch (unbiased variance
-// for running_var); eval: running statistics, which must be given.
+// x: [N, C, *] (layout nchw) or [N, H, W, C] (nhwc, channels last); weight, bias, running_mean, running_var:
+// [C]. training: batch statistics (biased variance) and, when running stats are given, running <- (1 -
+// momentum) running + momentum batch (unbiased variance for running_var); eval: running statistics, which
+// must be given. Channels last runs as batch norm of x viewed as [N * H * W, C] (the same statistics), whose
+// kernels keep the channels innermost (kernels/cpu/batchnorm_last.h, kernels/cuda/batchnorm.cu).
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
-               bool training, double momentum = 0.1, double eps = 1e-5);
+               bool training, double momentum = 0.1, double eps = 1e-5, Layout layout = Layout::nchw);
 
 // x: [N, C, *] with C divisible by groups; weight, bias: [C].
 Var group_norm(Tape& t, Var x, int64_t groups, Var weight = {}, Var bias = {}, double eps = 1e-5);

@@ -3,6 +3,7 @@
 // step on one core (perf); here each channel is a few streaming passes.
 #include "kernels/cpu/batchnorm_fast.h"
 
+#include "kernels/cpu/batchnorm_last.h"
 #include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
@@ -14,6 +15,9 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
                         const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps) {
   NormDims d = norm_dims("batch_norm", x);
+  if (d.HW == 1)  // channels innermost (channels-last activations): one value per row here
+    return batch_norm_last_fwd_f32(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var, training,
+                                   momentum, eps);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   float* mean = save_mean.data<float>();
@@ -58,6 +62,9 @@ void batch_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
                         const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
                         bool training, double beta_x, double beta_w, double beta_b) {
   NormDims d = norm_dims("batch_norm backward", x);
+  if (d.HW == 1)
+    return batch_norm_last_bwd_f32(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x,
+                                   beta_w, beta_b);
   const float* xp = x.data<float>();
   const float* gy = dy.data<float>();
   const float* mean = save_mean.data<float>();

@@ -1,6 +1,7 @@
 // cuDNN plumbing for conv2d: a ConvPlan holds the tensor, filter and convolution descriptors of one
 // geometry and, per pass (forward, backward data, backward filter), the chosen algorithm and its workspace
-// size. Plans live in a process-wide cache keyed by geometry, dtype, TF32 setting and device, so a training
+// size. A channels-last geometry (Conv2dGeom::layout nhwc) gets CUDNN_TENSOR_NHWC descriptors for the
+// activations and for the filters, which its callers pass as [O, kh, kw, C/groups]. Plans live in a process-wide cache keyed by geometry, dtype, TF32 setting and device, so a training
 // step builds no descriptors and searches no algorithms after its first iteration. Algorithms come from
 // cudnnFind* (timed, once per key and pass) or, with SP_CUDNN_HEURISTIC=1 in the environment or when the
 // search fails, from cudnnGet*_v7. f32 without TF32 is restricted to FMA-math algorithms. Exercised by
