@@ -6,10 +6,11 @@
 # table into docs/benchmarks.md with the machine it ran on.
 #
 #   tools/bench_cpu_vs_pytorch.sh [--build DIR] [--widths 8,16,64] [--batches 32,128] [--threads 1,2]
-#                                 [--steps N] [--python PYTHON]
+#                                 [--steps N] [--python PYTHON] [--layout auto|nchw|nhwc]
+# --layout picks synpriv's activation layout (sp_train --bench-layout; default: the model's automatic rule).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=build widths=8,16,64 batches=32,128 threads=1,2 steps=5 python=${SP_BENCH_PYTHON:-python3}
+build=build widths=8,16,64 batches=32,128 threads=1,2 steps=5 python=${SP_BENCH_PYTHON:-python3} layout=
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -18,7 +19,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --layout) layout=$2; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "bench_cpu_vs_pytorch.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -40,7 +42,8 @@ for t in "${T[@]}"; do
   for w in "${W[@]}"; do
     echo "width $w, $t thread(s): synpriv..." >&2
     SP_CPU_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
-      "$sp_train" --bench --device cpu --bench-width "$w" --bench-batch "$batches" --bench-steps "$steps" >"$tmp/sp"
+      "$sp_train" --bench --device cpu --bench-width "$w" --bench-batch "$batches" --bench-steps "$steps" \
+      ${layout:+--bench-layout "$layout"} >"$tmp/sp"
     grep '^cpu kernels:' "$tmp/sp" | sed 's/, batch split over .*)/)/; s/, [0-9]* threads*$//' >>"$tmp/kernels"
     awk -v w="$w" -v t="$t" '$1 == "train" {print w, t, "train", $2, "sp", $4}
                              $1 == "query" {print w, t, "query", $4, "sp", $6}' "$tmp/sp" >>"$rows"

@@ -99,9 +99,10 @@ std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchR
   std::unique_ptr<Model> model = make_model(opt.model);
   char buf[256];
   std::string out;
-  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s\n",
+  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s, layout %s\n",
                 opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
-                s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "");
+                s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "",
+                activation_layout_name(opt.model.layout));
   out += buf;
   if (!s.is_cuda()) out += "cpu kernels: " + cpu::describe_cpu_kernels() + "\n";
   std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s\n", "phase", "batch", "images", "img/s", "ms/batch");
