@@ -16,8 +16,9 @@ namespace sp::ag {
 // x: [N, C, *] (layout nchw) or [N, H, W, C] (nhwc, channels last); weight, bias, running_mean, running_var:
 // [C]. training: batch statistics (biased variance) and, when running stats are given, running <- (1 -
 // momentum) running + momentum batch (unbiased variance for running_var); eval: running statistics, which
-// must be given. Channels last runs as batch norm of x viewed as [N * H * W, C] (the same statistics), whose
-// kernels keep the channels innermost (kernels/cpu/batchnorm_last.h, kernels/cuda/batchnorm.cu).
+// must be given. Channels last hands the kernels x viewed as [N * H * W, C] (the same statistics), which keep
+// the channels innermost (kernels/cpu/batchnorm_last.h, kernels/cuda/batchnorm.cu); the op itself and its
+// gradients stay on the 4-D tensor (no tape reshapes, whose gradients would be zero-filled and accumulated).
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
                bool training, double momentum = 0.1, double eps = 1e-5, Layout layout = Layout::nchw);
 
@@ -39,6 +40,7 @@ struct NormStats {
   int64_t groups = 1;    // group norm
   Tensor mean, invstd;   // as the forward saved them: [C] (batch) or [N, groups] (group)
   double eps = 1e-5;
+  Layout layout = Layout::nchw;  // batch norm: nhwc for channels-last [N, H, W, C] activations
 };
 Var norm_input_grad(Tape& t, Var gy, Var x, Var w, const NormStats& stats);
 Var norm_weight_grad(Tape& t, Var gy, Var x, const NormStats& stats);

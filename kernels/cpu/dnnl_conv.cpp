@@ -43,7 +43,10 @@ memory::desc md(const memory::dims& d, tag t) { return memory::desc(d, memory::d
 // those exact. Measured on width-8 and width-16 ResNet-18, batch 128, one thread (docs/benchmarks.md): width
 // 8 trained 12% faster with nhwc, width 16 5% faster with "any". A 3-channel image input goes either way.
 // Channels-last calls (Conv2dGeom::layout nhwc) take nhwc wherever it is safe, so their activations pass
-// through no reorder at all.
+// through no reorder at all. Blocked layouts behind nhwc <-> blocked reorders for the layers with 16k
+// channels, as NCHW calls take them, were slower: width-16 ResNet-18, batch 128, one thread, process CPU time
+// per step on a loaded box, 435 ms training and 1.49 s per 1,008-image query block against 388-402 ms and
+// 1.39-1.40 s all nhwc (NCHW calls: 413-428 ms and 1.44-1.55 s).
 tag act_tag(const Conv2dGeom& g) {
   // oneDNN 2.6.3's strided 1x1 convolutions on channels-last (ResNet's projection shortcuts) corrupted the
   // heap: glibc aborted 4 of 4 concurrent tiny sp_train runs ("double free or corruption"), and none with

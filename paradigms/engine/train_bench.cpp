@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 
 #include "kernels/counter_rng.h"
@@ -53,6 +54,13 @@ TrainRecipe bench_recipe(int64_t batch) {
   return r;
 }
 
+// CPU seconds of every thread of this process so far.
+double process_cpu_seconds() {
+  timespec ts{};
+  SP_CHECK(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0, "bench: clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 }  // namespace
 
 DeviceData bench_synthetic_data(int64_t n, const ModelConfig& mc, Stream& s) { return synthetic_data(n, mc, s); }
@@ -74,9 +82,11 @@ std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
     if (opt.warmup_steps > 0) tr.train_epoch(first(all, b * opt.warmup_steps), 0);
     s.synchronize();
     auto t0 = Clock::now();
+    const double c0 = process_cpu_seconds();
     tr.train_epoch(first(all, b * opt.steps), 1);  // ends by reading the metrics: synchronised
     s.synchronize();
-    BenchRow row{"train", b, b * opt.steps, std::chrono::duration<double>(Clock::now() - t0).count()};
+    BenchRow row{"train", b, b * opt.steps, std::chrono::duration<double>(Clock::now() - t0).count(),
+                 process_cpu_seconds() - c0};
     rows.push_back(row);
   }
 
@@ -88,10 +98,11 @@ std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
   for (int w = 0; w < std::max(opt.warmup_steps, 1); ++w) for_query_blocks(tr, s, all, warm, opt.eval_batch, data::QueryViews::all, none);
   s.synchronize();
   auto t0 = Clock::now();
+  const double c0 = process_cpu_seconds();
   for_query_blocks(tr, s, all, ids, opt.eval_batch, data::QueryViews::all, none);
   s.synchronize();
   rows.push_back({"query (18 views)", per_query * views, int64_t(ids.size()) * views,
-                  std::chrono::duration<double>(Clock::now() - t0).count()});
+                  std::chrono::duration<double>(Clock::now() - t0).count(), process_cpu_seconds() - c0});
   return rows;
 }
 
@@ -105,12 +116,13 @@ std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchR
                 activation_layout_name(opt.model.layout));
   out += buf;
   if (!s.is_cuda()) out += "cpu kernels: " + cpu::describe_cpu_kernels() + "\n";
-  std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s\n", "phase", "batch", "images", "img/s", "ms/batch");
+  std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s %14s\n", "phase", "batch", "images", "img/s", "ms/batch",
+                "cpu ms/batch");
   out += buf;
   for (const BenchRow& r : rows) {
     double steps = double(r.images) / double(r.batch);
-    std::snprintf(buf, sizeof buf, "%-18s %8lld %10lld %12.1f %12.2f\n", r.phase.c_str(), (long long)r.batch,
-                  (long long)r.images, r.images_per_s(), 1e3 * r.seconds / steps);
+    std::snprintf(buf, sizeof buf, "%-18s %8lld %10lld %12.1f %12.2f %14.2f\n", r.phase.c_str(), (long long)r.batch,
+                  (long long)r.images, r.images_per_s(), 1e3 * r.seconds / steps, 1e3 * r.cpu_seconds / steps);
     out += buf;
   }
   return out;

@@ -26,6 +26,9 @@ struct BenchRow {
   int64_t batch = 0;  // images per step
   int64_t images = 0; // images timed
   double seconds = 0;
+  // Process CPU time over the same span: on a loaded machine the one-thread comparison that the load disturbs
+  // least (wall time counts the time other processes held the core).
+  double cpu_seconds = 0;
   double images_per_s() const { return seconds > 0 ? double(images) / seconds : 0; }
 };
 
