@@ -1,24 +1,21 @@
 // Channels-last CIFAR ResNet-18 (ModelConfig::layout) against NCHW: training forward + backward and eval
 // forward at small widths, in f64 on the reference kernels (equal to rounding) and in f32 on the fast path
-// (oneDNN nhwc, channels-innermost batch norm) against the f64 NCHW reference; the automatic rule (nhwc for
-// f32 on the fast path, nchw for f64 and SP_CPU_FAST=0, nchw under a layer trace); group-norm models
-// refusing nhwc; the config key.
+// (oneDNN nhwc, channels-innermost batch norm; and NCHW, which the fast path still serves) against the f64
+// NCHW reference; the automatic rule (nhwc for f32 on the fast path, nchw for f64 and SP_CPU_FAST=0, nchw
+// under a layer trace); group-norm models refusing nhwc; the config key.
 #include "kernels/cpu/fast_path.h"
 #include "nn/layer_trace.h"
 #include "nn/model.h"
 #include "nn/ops_loss.h"
+#include "paradigms/config.h"
+#include "tests/config_test_util.h"
+#include "tests/fast_path_scope.h"
 #include "tests/test_util.h"
 
 using namespace sp;
 using namespace sp::test;
 
 namespace {
-
-struct FastPath {
-  bool before;
-  explicit FastPath(bool on) : before(cpu::fast_path()) { cpu::set_fast_path(on); }
-  ~FastPath() { cpu::set_fast_path(before); }
-};
 
 struct Step {
   Tensor logits, grad, buffers, eval_logits;
@@ -75,6 +72,7 @@ TEST(ModelsNhwc, ResNet18MatchesNchw) {
     }
     FastPath fast(true);
     expect_close(run(width, batch, ActivationLayout::nhwc, DType::f32), ref, 2e-4, name + ", f32 fast nhwc");
+    expect_close(run(width, batch, ActivationLayout::nchw, DType::f32), ref, 2e-4, name + ", f32 fast nchw");
   }
 }
 
@@ -115,4 +113,19 @@ TEST(ModelsNhwc, LayerTraceAndGroupNorm) {
   EXPECT_EQ(parse_activation_layout("nhwc"), ActivationLayout::nhwc);
   EXPECT_STREQ(activation_layout_name(parse_activation_layout("auto")), "auto");
   expect_error_mentioning([] { parse_activation_layout("chw"); }, "'chw'");
+}
+
+TEST(ModelsNhwc, ConfigKey) {
+  const std::string head = R"({"dataset": {"name": "shapes10", "train": 300, "test": 50},
+    "recipe": {"epochs": 1, "batch_size": 32, "optimizer": {"name": "sgd", "lr": 0.05}}, "audit": {"num_audit": 20},
+    "model": {"name": ")";
+  RunConfig c = parse_config_text(head + R"(resnet18", "width": 8, "layout": "nhwc"}})");
+  EXPECT_EQ(c.model.layout, ActivationLayout::nhwc);
+  EXPECT_EQ(c.resolved["model"]["layout"], "nhwc");
+  // Absent: auto, and the resolved configuration stays as it was before the key existed.
+  c = parse_config_text(head + R"(resnet18", "width": 8}})");
+  EXPECT_EQ(c.model.layout, ActivationLayout::automatic);
+  EXPECT_FALSE(c.resolved["model"].contains("layout"));
+  expect_has(config_problems(head + R"(resnet18", "width": 8, "layout": "chw"}})"), "layout");
+  expect_has(config_problems(head + R"(wrn16_4", "width": 8, "layout": "nhwc"}})"), "group norm");
 }

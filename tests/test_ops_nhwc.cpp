@@ -11,6 +11,7 @@
 #include "nn/ops_conv.h"
 #include "nn/ops_norm.h"
 #include "nn/ops_shape.h"
+#include "tests/fast_path_scope.h"
 #include "tests/test_util.h"
 
 using namespace sp;
@@ -21,12 +22,6 @@ SP_GRAD_TESTED(permute);
 SP_GRAD2_TESTED(permute);
 
 namespace {
-
-struct FastPath {
-  bool before;
-  explicit FastPath(bool on) : before(cpu::fast_path()) { cpu::set_fast_path(on); }
-  ~FastPath() { cpu::set_fast_path(before); }
-};
 
 Tensor nhwc(const Tensor& nchw) { return nchw.permute({0, 2, 3, 1}).contiguous(); }
 Tensor nchw(const Tensor& nhwc) { return nhwc.permute({0, 3, 1, 2}).contiguous(); }

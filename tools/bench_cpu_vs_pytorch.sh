@@ -6,12 +6,14 @@
 # table into docs/benchmarks.md with the machine it ran on.
 #
 #   tools/bench_cpu_vs_pytorch.sh [--build DIR] [--widths 8,16,64] [--batches 32,128] [--threads 1,2]
-#                                 [--steps N] [--python PYTHON] [--layouts auto|nchw|nhwc[,...]]
+#                                 [--steps N] [--python PYTHON] [--layouts auto|nchw|nhwc[,...]] [--clock wall|cpu]
 # --layouts runs synpriv in each listed activation layout (sp_train --bench-layout; default: auto, the model's
-# own rule), one column and one ratio each, so layouts compare within one run.
+# own rule), one column and one ratio each, so layouts compare within one run. --clock cpu rates images per
+# second of process CPU time instead of wall time: for one thread on a machine others load (the wall clock
+# then counts their time too); meaningless for more threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=build widths=8,16,64 batches=32,128 threads=1,2 steps=5 python=${SP_BENCH_PYTHON:-python3} layouts=auto
+build=build widths=8,16,64 batches=32,128 threads=1,2 steps=5 python=${SP_BENCH_PYTHON:-python3} layouts=auto clock=wall
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -21,7 +23,8 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
     --layouts) layouts=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --clock) clock=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "bench_cpu_vs_pytorch.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -48,8 +51,10 @@ for t in "${T[@]}"; do
         "$sp_train" --bench --device cpu --bench-width "$w" --bench-batch "$batches" --bench-steps "$steps" \
         --bench-layout "$sl" >"$tmp/sp"
       grep '^cpu kernels:' "$tmp/sp" | sed 's/, batch split over .*)/)/; s/, [0-9]* threads*$//' >>"$tmp/kernels"
-      awk -v w="$w" -v t="$t" -v l="sp_$sl" '$1 == "train" {print w, t, "train", $2, l, $4}
-                                            $1 == "query" {print w, t, "query", $4, l, $6}' "$tmp/sp" >>"$rows"
+      # img/s, or (--clock cpu) images per CPU second from "cpu ms/batch".
+      awk -v w="$w" -v t="$t" -v l="sp_$sl" -v cpu=$([ "$clock" = cpu ] && echo 1 || echo 0) '
+        $1 == "train" {print w, t, "train", $2, l, cpu ? 1e3 * $2 / $6 : $4}
+        $1 == "query" {print w, t, "query", $4, l, cpu ? 1e3 * $4 / $8 : $6}' "$tmp/sp" >>"$rows"
     done
     if [ $have_torch = 1 ]; then
       for pl in nchw cl; do
@@ -57,13 +62,14 @@ for t in "${T[@]}"; do
         flag=; [ $pl = cl ] && flag=--channels-last
         OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t "$python" tools/bench_pytorch_resnet.py --width "$w" \
           --batches "$batches" --threads "$t" --steps "$steps" $flag >"$tmp/pt"
-        awk -v w="$w" -v t="$t" -v l="$pl" '{print w, t, $1, $2, l, $3}' "$tmp/pt" >>"$rows"
+        awk -v w="$w" -v t="$t" -v l="$pl" -v cpu=$([ "$clock" = cpu ] && echo 1 || echo 0) \
+          '{print w, t, $1, $2, l, cpu ? $4 : $3}' "$tmp/pt" >>"$rows"
       done
     fi
   done
 done
 echo
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(sort -u "$tmp/kernels" | head -1)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(sort -u "$tmp/kernels" | head -1); rates per $clock second"
 [ $have_torch = 1 ] && echo "PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
 echo
 awk -v torch=$have_torch -v layouts="$layouts" '

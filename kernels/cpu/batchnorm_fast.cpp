@@ -4,6 +4,7 @@
 #include "kernels/cpu/batchnorm_fast.h"
 
 #include "kernels/cpu/batchnorm_last.h"
+#include "kernels/cpu/norm_ptrs.h"
 #include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
@@ -18,14 +19,8 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
   if (d.HW == 1)  // channels innermost (channels-last activations): one value per row here
     return batch_norm_last_fwd_f32(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var, training,
                                    momentum, eps);
-  const float* xp = x.data<float>();
-  float* yp = y.data<float>();
-  float* mean = save_mean.data<float>();
-  float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  const float* b = data_or_null<float>(bias);
-  float* rm = data_or_null<float>(running_mean);
-  float* rv = data_or_null<float>(running_var);
+  const auto [xp, w, b, yp, mean, invstd, rm, rv] =
+      norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var);
   const double M = double(d.N * d.HW);
   parallel_for(d.C, [&](int64_t c) {
     auto row = [&](int64_t n) { return (n * d.C + c) * d.HW; };
@@ -65,14 +60,8 @@ void batch_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
   if (d.HW == 1)
     return batch_norm_last_bwd_f32(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x,
                                    beta_w, beta_b);
-  const float* xp = x.data<float>();
-  const float* gy = dy.data<float>();
-  const float* mean = save_mean.data<float>();
-  const float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  float* gx = data_or_null<float>(dx);
-  float* gw = data_or_null<float>(dweight);
-  float* gb = data_or_null<float>(dbias);
+  const auto [xp, gy, mean, invstd, w, gx, gw, gb] =
+      norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
   const double M = double(d.N * d.HW);
   const float bx = float(beta_x);
   parallel_for(d.C, [&](int64_t c) {

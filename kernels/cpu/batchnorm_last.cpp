@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/norm_ptrs.h"
 #include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
@@ -18,6 +19,11 @@ constexpr int64_t kRowsPerBlock = 64;
 
 int64_t blocks_of(int64_t rows) { return (rows + kRowsPerBlock - 1) / kRowsPerBlock; }
 
+// Rows per thread-pool task: whole blocks, about 16k values (a block of a 16-channel layer is 1k values, and
+// a task per block spent more in hand-offs than in work at two threads). Tasks only group blocks, so sums do
+// not change with it.
+int64_t blocks_per_task(int64_t C) { return std::max<int64_t>(1, (int64_t(1) << 14) / (kRowsPerBlock * C)); }
+
 // Per-channel sums of f(row, c) over all rows: each block sums its rows in float (the inner loop over
 // channels vectorises), the blocks' sums are added in double in block order. `terms` sums are taken at once
 // (f writes into acc[k * C + c]); out gets terms * C doubles.
@@ -25,20 +31,22 @@ template <int terms, class F>
 void channel_sums(int64_t rows, int64_t C, F&& f, std::vector<double>& out) {
   const int64_t blocks = blocks_of(rows);
   std::vector<float> part(size_t(blocks * terms * C), 0.f);
-  parallel_for(blocks, [&](int64_t b) {
-    float* acc = part.data() + b * terms * C;
-    const int64_t r1 = std::min(rows, (b + 1) * kRowsPerBlock);
-    for (int64_t r = b * kRowsPerBlock; r < r1; ++r) f(r, acc);
+  parallel_ranges(blocks, blocks_per_task(C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* acc = part.data() + b * terms * C;
+      const int64_t r1 = std::min(rows, (b + 1) * kRowsPerBlock);
+      for (int64_t r = b * kRowsPerBlock; r < r1; ++r) f(r, acc);
+    }
   });
   out.assign(size_t(terms * C), 0.0);
   for (int64_t b = 0; b < blocks; ++b)
     for (int64_t k = 0; k < terms * C; ++k) out[size_t(k)] += double(part[size_t(b * terms * C + k)]);
 }
 
-// f(row) over all rows, blocks in parallel.
+// f(row) over all rows, in parallel tasks of whole blocks.
 template <class F>
-void each_row(int64_t rows, F&& f) {
-  parallel_ranges(rows, kRowsPerBlock, [&](int64_t r0, int64_t r1) {
+void each_row(int64_t rows, int64_t C, F&& f) {
+  parallel_ranges(rows, kRowsPerBlock * blocks_per_task(C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) f(r);
   });
 }
@@ -51,14 +59,8 @@ void batch_norm_last_fwd_f32(const Tensor& y, const Tensor& save_mean, const Ten
   const NormDims d = norm_dims("batch_norm", x);
   SP_CHECK(d.HW == 1, "batch_norm (channels innermost): input ", x.str(), " must be [M, C]");
   const int64_t M = d.N, C = d.C;
-  const float* xp = x.data<float>();
-  float* yp = y.data<float>();
-  float* mean = save_mean.data<float>();
-  float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  const float* b = data_or_null<float>(bias);
-  float* rm = data_or_null<float>(running_mean);
-  float* rv = data_or_null<float>(running_var);
+  const auto [xp, w, b, yp, mean, invstd, rm, rv] =
+      norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var);
   if (training) {
     std::vector<double> s, ss;
     channel_sums<1>(M, C, [&](int64_t r, float* acc) {
@@ -94,7 +96,7 @@ void batch_norm_last_fwd_f32(const Tensor& y, const Tensor& save_mean, const Ten
     scale[size_t(c)] = invstd[c] * (w ? w[c] : 1.f);
     shift[size_t(c)] = (b ? b[c] : 0.f) - mean[c] * scale[size_t(c)];
   }
-  each_row(M, [&](int64_t r) {
+  each_row(M, C, [&](int64_t r) {
     const float* row = xp + r * C;
     float* out = yp + r * C;
     for (int64_t c = 0; c < C; ++c) out[c] = row[c] * scale[size_t(c)] + shift[size_t(c)];
@@ -107,14 +109,8 @@ void batch_norm_last_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tens
   const NormDims d = norm_dims("batch_norm backward", x);
   SP_CHECK(d.HW == 1, "batch_norm backward (channels innermost): input ", x.str(), " must be [M, C]");
   const int64_t M = d.N, C = d.C;
-  const float* xp = x.data<float>();
-  const float* gy = dy.data<float>();
-  const float* mean = save_mean.data<float>();
-  const float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  float* gx = data_or_null<float>(dx);
-  float* gw = data_or_null<float>(dweight);
-  float* gb = data_or_null<float>(dbias);
+  const auto [xp, gy, mean, invstd, w, gx, gw, gb] =
+      norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
   // sums[c] = sum of dy, sums[C + c] = sum of dy * (x - mean), over the channel.
   std::vector<double> sums(size_t(2 * C), 0.0);
   if (training || gw || gb)
@@ -140,7 +136,7 @@ void batch_norm_last_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tens
     bb[size_t(c)] = training ? float(-is * is * is * wc * sums[size_t(C + c)] / double(M)) : 0.f;
   }
   const float bx = float(beta_x);
-  each_row(M, [&](int64_t r) {
+  each_row(M, C, [&](int64_t r) {
     const float *g = gy + r * C, *row = xp + r * C;
     float* o = gx + r * C;
     if (bx == 0.f) {
