@@ -1,8 +1,9 @@
-// Pooling kernels over contiguous NCHW or NHWC tensors (Pool2dGeom::layout; global_avg_pool's argument): max_pool2d (forward records the argmax per output as a
-// flat index into its input plane; backward routes each gradient to it, first maximum on ties),
-// avg_pool2d (count_include_pad=True: every window divides by kh*kw, see pool_math.h) and
-// global_avg_pool ([N, C, H, W] -> [N, C]). Backward kernels follow the GradSink rule
-// dx = result + beta * dx. Tested in tests/test_ops_pool.cpp and tests/gpu/test_ops_pool_gpu.cpp.
+// Pooling kernels over contiguous NCHW or NHWC tensors (Pool2dGeom::layout; global_avg_pool's argument):
+// max_pool2d (forward records the argmax per output as a flat index into its input plane; backward routes
+// each gradient to it, first maximum on ties), avg_pool2d (count_include_pad=True: every window divides by
+// kh*kw, see pool_math.h) and global_avg_pool ([N, C, H, W] or [N, H, W, C] -> [N, C]). Backward kernels
+// follow the GradSink rule dx = result + beta * dx. Tested in tests/test_ops_pool.cpp, tests/test_ops_nhwc.cpp
+// and tests/gpu/test_ops_pool_gpu.cpp.
 #pragma once
 #include "kernels/pool_math.h"
 #include "kernels/registry.h"

@@ -254,8 +254,8 @@ Var avg_pool2d_grad(Tape& t, Var gy, const Pool2dGeom& g) {
         Tape& t = c.tape();
         Var u = c.grad_out();
         // avg_pool2d on the geometry's own window (the adjoint of the adjoint).
-        c.add(0, avg_pool2d(t, u,
-                            {.kernel = {g.kh, g.kw}, .stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}, .layout = g.layout}));
+        const Pool2dOptions o{.kernel = {g.kh, g.kw}, .stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}, .layout = g.layout};
+        c.add(0, avg_pool2d(t, u, o));
       });
 }
 

@@ -51,7 +51,8 @@ struct ConvOut {
   Tensor y, dx, dw;
 };
 ConvOut run_conv(const ConvCase& k, Layout l, DType dt, double beta) {
-  const Tensor x = randn({k.n, k.c, k.h, k.w}, DType::f64, 1), w = randn({k.o, k.c / k.p.groups, k.k, k.k}, DType::f64, 2);
+  const Tensor x = randn({k.n, k.c, k.h, k.w}, DType::f64, 1);
+  const Tensor w = randn({k.o, k.c / k.p.groups, k.k, k.k}, DType::f64, 2);
   Conv2dParams p = k.p;
   p.layout = l;
   auto in_layout = [&](const Tensor& t) { return (l == Layout::nhwc ? nhwc(t) : t).to(dt); };
@@ -216,7 +217,8 @@ std::pair<Tensor, Tensor> run_pool(Layout l, int kind, const Pool2dOptions& o) {
 }  // namespace
 
 TEST(OpsNhwc, PoolsMatchNchwTwin) {
-  const Pool2dOptions windows[] = {{.kernel = 2}, {.kernel = 3, .stride = 2, .padding = 1}, {.kernel = {3, 2}, .stride = 1}};
+  const Pool2dOptions windows[] = {
+      {.kernel = 2}, {.kernel = 3, .stride = 2, .padding = 1}, {.kernel = {3, 2}, .stride = 1}};
   for (int kind : {0, 1, 2})
     for (const Pool2dOptions& o : windows) {
       SCOPED_TRACE(kind == 0 ? "max" : kind == 1 ? "avg" : "global");

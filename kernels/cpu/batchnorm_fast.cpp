@@ -16,11 +16,10 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
                         const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps) {
   NormDims d = norm_dims("batch_norm", x);
-  if (d.HW == 1)  // channels innermost (channels-last activations): one value per row here
-    return batch_norm_last_fwd_f32(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var, training,
-                                   momentum, eps);
-  const auto [xp, w, b, yp, mean, invstd, rm, rv] =
-      norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var);
+  const NormFwdPtrs p = norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var);
+  // Channels innermost (channels-last activations): one value per row here.
+  if (d.HW == 1) return batch_norm_last_fwd(p, d.N, d.C, training, momentum, eps);
+  const auto [xp, w, b, yp, mean, invstd, rm, rv] = p;
   const double M = double(d.N * d.HW);
   parallel_for(d.C, [&](int64_t c) {
     auto row = [&](int64_t n) { return (n * d.C + c) * d.HW; };
@@ -57,11 +56,9 @@ void batch_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
                         const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
                         bool training, double beta_x, double beta_w, double beta_b) {
   NormDims d = norm_dims("batch_norm backward", x);
-  if (d.HW == 1)
-    return batch_norm_last_bwd_f32(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight, training, beta_x,
-                                   beta_w, beta_b);
-  const auto [xp, gy, mean, invstd, w, gx, gw, gb] =
-      norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
+  const NormBwdPtrs p = norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
+  if (d.HW == 1) return batch_norm_last_bwd(p, d.N, d.C, training, beta_x, beta_w, beta_b);
+  const auto [xp, gy, mean, invstd, w, gx, gw, gb] = p;
   const double M = double(d.N * d.HW);
   const float bx = float(beta_x);
   parallel_for(d.C, [&](int64_t c) {

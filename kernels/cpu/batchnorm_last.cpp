@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/cpu/norm_ptrs.h"
 #include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
@@ -53,14 +52,8 @@ void each_row(int64_t rows, int64_t C, F&& f) {
 
 }  // namespace
 
-void batch_norm_last_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
-                             const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                             const Tensor& running_var, bool training, double momentum, double eps) {
-  const NormDims d = norm_dims("batch_norm", x);
-  SP_CHECK(d.HW == 1, "batch_norm (channels innermost): input ", x.str(), " must be [M, C]");
-  const int64_t M = d.N, C = d.C;
-  const auto [xp, w, b, yp, mean, invstd, rm, rv] =
-      norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var);
+void batch_norm_last_fwd(const NormFwdPtrs& p, int64_t M, int64_t C, bool training, double momentum, double eps) {
+  const auto [xp, w, b, yp, mean, invstd, rm, rv] = p;
   if (training) {
     std::vector<double> s, ss;
     channel_sums<1>(M, C, [&](int64_t r, float* acc) {
@@ -103,14 +96,9 @@ void batch_norm_last_fwd_f32(const Tensor& y, const Tensor& save_mean, const Ten
   });
 }
 
-void batch_norm_last_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-                             const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd,
-                             const Tensor& weight, bool training, double beta_x, double beta_w, double beta_b) {
-  const NormDims d = norm_dims("batch_norm backward", x);
-  SP_CHECK(d.HW == 1, "batch_norm backward (channels innermost): input ", x.str(), " must be [M, C]");
-  const int64_t M = d.N, C = d.C;
-  const auto [xp, gy, mean, invstd, w, gx, gw, gb] =
-      norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
+void batch_norm_last_bwd(const NormBwdPtrs& p, int64_t M, int64_t C, bool training, double beta_x, double beta_w,
+                         double beta_b) {
+  const auto [xp, gy, mean, invstd, w, gx, gw, gb] = p;
   // sums[c] = sum of dy, sums[C + c] = sum of dy * (x - mean), over the channel.
   std::vector<double> sums(size_t(2 * C), 0.0);
   if (training || gw || gb)

@@ -148,7 +148,8 @@ std::string describe(const Conv2dGeom& g) {
 const Prims& prims(const Conv2dGeom& g, Pass p) {
   using Key = std::array<int64_t, 16>;
   thread_local std::map<Key, Prims> cache;
-  Key key{g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, int64_t(p), int64_t(g.layout)};
+  Key key{g.n,  g.c,  g.h,  g.w,      g.o,        g.kh,           g.kw, g.sh,
+          g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, int64_t(p), int64_t(g.layout)};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   // Primitives size their per-thread buffers for the OpenMP thread count at creation, so it must be the one

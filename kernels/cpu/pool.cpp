@@ -72,7 +72,8 @@ void avg_fwd_cpu(Stream&, const Tensor& y, const Tensor& x, const Pool2dGeom& g)
       for (int64_t p = p0; p < p1; ++p)
         for (int64_t oh = 0; oh < g.oh; ++oh)
           for (int64_t ow = 0; ow < g.ow; ++ow)
-            yp[g.plane(p, g.oh, g.ow) + (oh * g.ow + ow) * g.step()] = avg_pool_window(xp + g.plane(p, g.h, g.w), g, oh, ow);
+            yp[g.plane(p, g.oh, g.ow) + (oh * g.ow + ow) * g.step()] =
+                avg_pool_window(xp + g.plane(p, g.h, g.w), g, oh, ow);
     });
   });
 }

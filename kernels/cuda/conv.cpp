@@ -1,6 +1,7 @@
 // CUDA conv2d through cuDNN (see kernels/conv.h): each pass looks up its cached plan (descriptors and
 // algorithm, kernels/cuda/cudnn_util.h), takes the stream's workspace and runs with alpha 1 and the
-// GradSink beta. Channels-last geometries run cuDNN's NHWC descriptors on the activations as they are. Compared with the CPU im2col reference in tests/gpu/test_ops_conv_gpu.cpp.
+// GradSink beta. Channels-last geometries run cuDNN's NHWC descriptors on the activations as they are.
+// Compared with the CPU im2col reference in tests/gpu/test_ops_conv_gpu.cpp and tests/gpu/test_ops_nhwc_gpu.cpp.
 #include "kernels/axpby.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/cudnn_util.h"

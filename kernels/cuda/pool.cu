@@ -2,8 +2,8 @@
 // element backward (gathering from the covering windows, so no atomics), using the same pool_math.h
 // functions as the CPU. Global average pooling uses one warp per plane (NCHW) or one thread per (image,
 // channel) with neighbouring threads on neighbouring channels (NHWC: C innermost, so reads coalesce); the
-// other NHWC kernels likewise give consecutive threads consecutive channels (Pool2dGeom::position). Compared with the CPU in
-// tests/gpu/test_ops_pool_gpu.cpp.
+// other NHWC kernels likewise give consecutive threads consecutive channels (Pool2dGeom::position). Compared
+// with the CPU in tests/gpu/test_ops_pool_gpu.cpp and tests/gpu/test_ops_nhwc_gpu.cpp.
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/reduce_util.cuh"
 #include "kernels/dispatch.h"

@@ -51,7 +51,8 @@ TEST(OpsNhwcGpu, BatchNormMatchesCpu) {
       const Tensor rm = randn({C}, DType::f32, 4), rv = rand_uniform({C}, DType::f32, 5, 0.5, 2.0);
       // Each backend updates its own copy of the running statistics; the updated copies must agree.
       const Tensor rm_cpu = rm.clone(), rv_cpu = rv.clone();
-      const Tensor rm_gpu = rm.to(gpu_stream().device(), gpu_stream()), rv_gpu = rv.to(gpu_stream().device(), gpu_stream());
+      Stream& gs = gpu_stream();
+      const Tensor rm_gpu = rm.to(gs.device(), gs), rv_gpu = rv.to(gs.device(), gs);
       const OpFn f = [&](Tape& t, const std::vector<Var>& v) {
         const bool gpu = t.value(v[0]).device().is_cuda();
         return batch_norm(t, v[0], v[1], v[2], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, training, 0.1, 1e-5,
@@ -75,8 +76,8 @@ TEST(OpsNhwcGpu, PoolsMatchCpu) {
       compare_backends({x}, {true}, [o](Tape& t, const std::vector<Var>& v) { return avg_pool2d(t, v[0], o); }, 1e-5,
                        1e-6);
     }
-    compare_backends({x}, {true}, [](Tape& t, const std::vector<Var>& v) { return global_avg_pool(t, v[0], Layout::nhwc); },
-                     1e-5, 1e-6);
+    const OpFn global = [](Tape& t, const std::vector<Var>& v) { return global_avg_pool(t, v[0], Layout::nhwc); };
+    compare_backends({x}, {true}, global, 1e-5, 1e-6);
   }
 }
 
