@@ -11,8 +11,8 @@ constinit Kernel<Conv2dBwdDataFn> k_conv2d_bwd_data("conv2d_bwd_data");
 constinit Kernel<Conv2dBwdFilterFn> k_conv2d_bwd_filter("conv2d_bwd_filter");
 
 Conv2dGeom conv2d_geometry(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  SP_CHECK(x.dim() == 4 && w.dim() == 4, "conv2d: input ", x.shape(), " must be NCHW and weight ", w.shape(),
-           " [O, C/groups, kh, kw]");
+  SP_CHECK(x.dim() == 4 && w.dim() == 4, "conv2d: input ", x.shape(), " must be 4-D ", p.layout, " and weight ",
+           w.shape(), " [O, C/groups, kh, kw]");
   SP_CHECK(x.dtype() == w.dtype() && (x.dtype() == DType::f32 || x.dtype() == DType::f64),
            "conv2d: input ", x.str(), " and weight ", w.str(), " need one dtype, F32 or F64");
   SP_CHECK(x.device() == w.device(), "conv2d: input ", x.str(), " and weight ", w.str(), " on different devices");
@@ -22,14 +22,17 @@ Conv2dGeom conv2d_geometry(const Tensor& x, const Tensor& w, const Conv2dParams&
            " must be positive and padding ", p.padding, " non-negative (input ", x.shape(), ", weight ", w.shape(),
            ")");
   Conv2dGeom g;
-  g.n = x.size(0), g.c = x.size(1), g.h = x.size(2), g.w = x.size(3);
+  const bool last = p.layout == Layout::nhwc;
+  g.layout = p.layout;
+  g.n = x.size(0), g.c = x.size(last ? 3 : 1), g.h = x.size(last ? 1 : 2), g.w = x.size(last ? 2 : 3);
   g.o = w.size(0), g.kh = w.size(2), g.kw = w.size(3);
   g.sh = p.stride.h, g.sw = p.stride.w, g.ph = p.padding.h, g.pw = p.padding.w;
   g.dh = p.dilation.h, g.dw = p.dilation.w, g.groups = p.groups;
   SP_CHECK(g.c % g.groups == 0 && g.o % g.groups == 0, "conv2d: groups ", g.groups, " must divide the ", g.c,
            " input channels of ", x.shape(), " and the ", g.o, " filters of ", w.shape());
   SP_CHECK(w.size(1) == g.c / g.groups, "conv2d: weight ", w.shape(), " expects ", w.size(1) * g.groups,
-           " input channels (", w.size(1), " per group x ", g.groups, " groups) but input ", x.shape(), " has ", g.c);
+           " input channels (", w.size(1), " per group x ", g.groups, " groups) but ", p.layout, " input ", x.shape(),
+           " has ", g.c);
   SP_CHECK(g.kh >= 1 && g.kw >= 1, "conv2d: empty kernel in weight ", w.shape());
   int64_t ekh = g.dh * (g.kh - 1) + 1, ekw = g.dw * (g.kw - 1) + 1;
   SP_CHECK(g.h + 2 * g.ph >= ekh && g.w + 2 * g.pw >= ekw, "conv2d: kernel ", Hw(ekh, ekw),

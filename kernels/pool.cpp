@@ -19,20 +19,22 @@ void check_float(const char* op, const Tensor& t) {
   SP_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::f64, op, ": dtype must be F32 or F64, got ", t.str());
 }
 
-Shape in_shape(const Pool2dGeom& g) { return {g.n, g.c, g.h, g.w}; }
-Shape out_shape(const Pool2dGeom& g) { return {g.n, g.c, g.oh, g.ow}; }
+Shape in_shape(const Pool2dGeom& g) { return pool_in_shape(g); }
+Shape out_shape(const Pool2dGeom& g) { return pool_out_shape(g); }
 
 }  // namespace
 
-Pool2dGeom pool2d_geometry(const char* op, const Tensor& x, Hw kernel, Hw stride, Hw padding) {
-  SP_CHECK(x.dim() == 4, op, ": input must be 4-D NCHW, got ", x.shape());
+Pool2dGeom pool2d_geometry(const char* op, const Tensor& x, Hw kernel, Hw stride, Hw padding, Layout layout) {
+  SP_CHECK(x.dim() == 4, op, ": input must be 4-D ", layout, ", got ", x.shape());
   check_float(op, x);
   SP_CHECK(kernel.h >= 1 && kernel.w >= 1 && stride.h >= 1 && stride.w >= 1, op, ": kernel ", kernel,
            " and stride ", stride, " must be positive (input ", x.shape(), ")");
   SP_CHECK(padding.h >= 0 && padding.w >= 0 && 2 * padding.h <= kernel.h && 2 * padding.w <= kernel.w, op,
            ": padding ", padding, " must be between 0 and half the kernel ", kernel, " (input ", x.shape(), ")");
   Pool2dGeom g;
-  g.n = x.size(0), g.c = x.size(1), g.h = x.size(2), g.w = x.size(3);
+  const bool last = layout == Layout::nhwc;
+  g.layout = layout;
+  g.n = x.size(0), g.c = x.size(last ? 3 : 1), g.h = x.size(last ? 1 : 2), g.w = x.size(last ? 2 : 3);
   g.kh = kernel.h, g.kw = kernel.w, g.sh = stride.h, g.sw = stride.w, g.ph = padding.h, g.pw = padding.w;
   SP_CHECK(g.h + 2 * g.ph >= g.kh && g.w + 2 * g.pw >= g.kw, op, ": kernel ", kernel,
            " is larger than the padded input ", x.shape(), " with padding ", padding);
@@ -84,23 +86,25 @@ void avg_pool2d_backward(Stream& s, const Tensor& dx, const Tensor& gy, const Po
   k_avg_pool2d_bwd(dx.device(), s, dx, gy, g, beta);
 }
 
-void global_avg_pool_forward(Stream& s, const Tensor& y, const Tensor& x) {
-  SP_CHECK(x.dim() == 4, "global_avg_pool: input must be 4-D NCHW, got ", x.shape());
+void global_avg_pool_forward(Stream& s, const Tensor& y, const Tensor& x, Layout layout) {
+  SP_CHECK(x.dim() == 4, "global_avg_pool: input must be 4-D ", layout, ", got ", x.shape());
   check_float("global_avg_pool", x);
+  const int ca = channel_axis(layout);
   check_operand(s, "global_avg_pool", "input", x, x.shape(), x.dtype(), x.device());
-  check_operand(s, "global_avg_pool", "output", y, {x.size(0), x.size(1)}, x.dtype(), x.device());
-  SP_CHECK(x.size(2) * x.size(3) > 0 || y.numel() == 0, "global_avg_pool: empty planes in ", x.shape());
+  check_operand(s, "global_avg_pool", "output", y, {x.size(0), x.size(ca)}, x.dtype(), x.device());
+  SP_CHECK(x.numel() > 0 || y.numel() == 0, "global_avg_pool: empty planes in ", layout, " input ", x.shape());
   if (y.numel() == 0) return;
-  k_global_avg_pool_fwd(x.device(), s, y, x);
+  k_global_avg_pool_fwd(x.device(), s, y, x, layout);
 }
 
-void global_avg_pool_backward(Stream& s, const Tensor& dx, const Tensor& gy, double beta) {
-  SP_CHECK(dx.dim() == 4, "global_avg_pool backward: input gradient must be 4-D, got ", dx.shape());
+void global_avg_pool_backward(Stream& s, const Tensor& dx, const Tensor& gy, double beta, Layout layout) {
+  SP_CHECK(dx.dim() == 4, "global_avg_pool backward: input gradient must be 4-D ", layout, ", got ", dx.shape());
   check_float("global_avg_pool backward", gy);
-  check_operand(s, "global_avg_pool backward", "gradient", gy, {dx.size(0), dx.size(1)}, dx.dtype(), dx.device());
+  const int ca = channel_axis(layout);
+  check_operand(s, "global_avg_pool backward", "gradient", gy, {dx.size(0), dx.size(ca)}, dx.dtype(), dx.device());
   check_operand(s, "global_avg_pool backward", "input gradient", dx, dx.shape(), gy.dtype(), gy.device());
   if (dx.numel() == 0) return;
-  k_global_avg_pool_bwd(dx.device(), s, dx, gy, beta);
+  k_global_avg_pool_bwd(dx.device(), s, dx, gy, beta, layout);
 }
 
 }  // namespace sp

@@ -3,11 +3,14 @@
 // (gathered from every window that covers it, so backward needs no atomics). Windows never extend past
 // the padded input (no ceil mode) and padding is at most half the kernel, so every window holds a real
 // element. Average pooling counts padded positions (PyTorch's count_include_pad=True): divisor kh*kw.
-// Tested through tests/test_ops_pool.cpp and tests/gpu/test_ops_pool_gpu.cpp.
+// A plane (one image's channel) is read with a step: 1 in NCHW, C in NHWC (channels last), where plane
+// n * C + c starts at element n * H * W * C + c. Argmax indices stay flat positions ih * w + iw in the plane.
+// Tested through tests/test_ops_pool.cpp, tests/test_ops_nhwc.cpp and tests/gpu/test_ops_pool_gpu.cpp.
 #pragma once
 #include <cstdint>
 
 #include "kernels/hd.h"
+#include "kernels/layout.h"
 
 namespace sp {
 
@@ -15,6 +18,24 @@ struct Pool2dGeom {
   int64_t n = 0, c = 0, h = 0, w = 0;  // input
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
   int64_t oh = 0, ow = 0;  // output
+  Layout layout = Layout::nchw;
+  SP_HD int64_t step() const { return layout == Layout::nhwc ? c : 1; }
+  // Offset of plane p = n * C + c in a tensor of this geometry's layout with planes of h x w.
+  SP_HD int64_t plane(int64_t p, int64_t ph, int64_t pw) const {
+    return layout == Layout::nhwc ? (p / c) * ph * pw * c + p % c : p * ph * pw;
+  }
+  // Element k of such a tensor as plane p and position (i, j).
+  SP_HD void position(int64_t k, int64_t ph, int64_t pw, int64_t* p, int64_t* i, int64_t* j) const {
+    if (layout == Layout::nhwc) {
+      int64_t ch = k % c, rest = k / c;
+      *j = rest % pw, rest /= pw, *i = rest % ph;
+      *p = rest / ph * c + ch;
+    } else {
+      *j = k % pw;
+      int64_t rest = k / pw;
+      *i = rest % ph, *p = rest / ph;
+    }
+  }
 };
 
 // Max over window (oh, ow) of one [h, w] plane; *arg gets the flat index (ih * w + iw) of the first
@@ -24,11 +45,12 @@ SP_HD T max_pool_window(const T* plane, const Pool2dGeom& g, int64_t oh, int64_t
   int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
   int64_t hb = h0 < 0 ? 0 : h0, he = h0 + g.kh < g.h ? h0 + g.kh : g.h;
   int64_t wb = w0 < 0 ? 0 : w0, we = w0 + g.kw < g.w ? w0 + g.kw : g.w;
-  T best = plane[hb * g.w + wb];
+  const int64_t st = g.step();
+  T best = plane[(hb * g.w + wb) * st];
   int64_t best_at = hb * g.w + wb;
   for (int64_t ih = hb; ih < he; ++ih)
     for (int64_t iw = wb; iw < we; ++iw) {
-      T v = plane[ih * g.w + iw];
+      T v = plane[(ih * g.w + iw) * st];
       if (v > best || (v != v && best == best)) {
         best = v;
         best_at = ih * g.w + iw;
@@ -44,9 +66,10 @@ SP_HD T avg_pool_window(const T* plane, const Pool2dGeom& g, int64_t oh, int64_t
   int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
   int64_t hb = h0 < 0 ? 0 : h0, he = h0 + g.kh < g.h ? h0 + g.kh : g.h;
   int64_t wb = w0 < 0 ? 0 : w0, we = w0 + g.kw < g.w ? w0 + g.kw : g.w;
+  const int64_t st = g.step();
   T sum = 0;
   for (int64_t ih = hb; ih < he; ++ih)
-    for (int64_t iw = wb; iw < we; ++iw) sum += plane[ih * g.w + iw];
+    for (int64_t iw = wb; iw < we; ++iw) sum += plane[(ih * g.w + iw) * st];
   return sum / T(g.kh * g.kw);
 }
 
@@ -66,10 +89,11 @@ SP_HD T max_pool_grad_at(const T* gy_plane, const int32_t* arg_plane, const Pool
   pool_windows_covering(ih, g.kh, g.sh, g.ph, g.oh, &ohl, &ohh);
   pool_windows_covering(iw, g.kw, g.sw, g.pw, g.ow, &owl, &owh);
   int32_t self = int32_t(ih * g.w + iw);
+  const int64_t st = g.step();
   T sum = 0;
   for (int64_t oh = ohl; oh <= ohh; ++oh)
     for (int64_t ow = owl; ow <= owh; ++ow)
-      if (arg_plane[oh * g.ow + ow] == self) sum += gy_plane[oh * g.ow + ow];
+      if (arg_plane[(oh * g.ow + ow) * st] == self) sum += gy_plane[(oh * g.ow + ow) * st];
   return sum;
 }
 
@@ -77,7 +101,8 @@ SP_HD T max_pool_grad_at(const T* gy_plane, const int32_t* arg_plane, const Pool
 // Output (oh, ow) of one plane read at its saved argmax: the adjoint of max_pool_grad_at (max_pool2d_gather).
 template <class T>
 SP_HD T max_pool_gather_at(const T* x_plane, const int32_t* arg_plane, const Pool2dGeom& g, int64_t oh, int64_t ow) {
-  return x_plane[arg_plane[oh * g.ow + ow]];
+  const int64_t st = g.step();
+  return x_plane[arg_plane[(oh * g.ow + ow) * st] * st];
 }
 
 template <class T>
@@ -85,9 +110,10 @@ SP_HD T avg_pool_grad_at(const T* gy_plane, const Pool2dGeom& g, int64_t ih, int
   int64_t ohl, ohh, owl, owh;
   pool_windows_covering(ih, g.kh, g.sh, g.ph, g.oh, &ohl, &ohh);
   pool_windows_covering(iw, g.kw, g.sw, g.pw, g.ow, &owl, &owh);
+  const int64_t st = g.step();
   T sum = 0;
   for (int64_t oh = ohl; oh <= ohh; ++oh)
-    for (int64_t ow = owl; ow <= owh; ++ow) sum += gy_plane[oh * g.ow + ow];
+    for (int64_t ow = owl; ow <= owh; ++ow) sum += gy_plane[(oh * g.ow + ow) * st];
   return sum / T(g.kh * g.kw);
 }
 

@@ -13,13 +13,24 @@
 
 namespace sp {
 
+// Where the convolutional classifiers keep their activations' channels (kernels/layout.h). automatic:
+// channels-last where it was measured faster (float32 on the CPU fast path; docs/benchmarks.md), NCHW
+// elsewhere (float64, SP_CPU_FAST=0, CUDA until measured there). Parameters keep PyTorch's layout either way,
+// so checkpoints do not depend on it.
+enum class ActivationLayout { automatic, nchw, nhwc };
+
 struct ModelConfig {
   std::string name = "resnet18";  // resnet18 | resnet18_gn | wrn16_4 | convnet3
   int64_t width = 64;             // base width (resnet18: 64; convnet3: 128; wrn16_4: 16 * k with k = 4)
   int64_t num_classes = 10;
   int64_t in_channels = 3;
   int64_t image_size = 32;
+  ActivationLayout layout = ActivationLayout::automatic;
 };
+
+// "auto", "nchw" or "nhwc" (config files, command lines) and back; throws naming the bad value.
+ActivationLayout parse_activation_layout(const std::string& s);
+const char* activation_layout_name(ActivationLayout l);
 
 // The penultimate features [N, F] (the input of the final linear classifier) and the logits [N, classes].
 struct ModelOutputs {

@@ -44,6 +44,12 @@ void check_shape(const char* op, const char* what, const Tensor& v, const Shape&
   SP_CHECK(v.shape() == want, op, ": ", what, " ", v.str(), " does not match the geometry's ", want);
 }
 
+// A contiguous conv output with its channels on axis 1, as the bias kernels take it: itself (NCHW) or
+// viewed as [N * OH * OW, O] (NHWC).
+Tensor channels_second(const Tensor& y, const Conv2dGeom& g) {
+  return g.layout == Layout::nhwc ? y.view({g.n * g.oh * g.ow, g.o}) : y;
+}
+
 }  // namespace
 
 Var conv2d(Tape& t, Var x, Var w, Var bias, const Conv2dParams& p) {
@@ -58,7 +64,7 @@ Var conv2d(Tape& t, Var x, Var w, Var bias, const Conv2dParams& p) {
   }
   Tensor y = Tensor::empty(g.y_shape(), xv.dtype(), s);
   conv2d_forward(s, y, xv, wv, g);
-  if (bv.defined()) channel_bias_add(s, y, bv, "conv2d");
+  if (bv.defined()) channel_bias_add(s, channels_second(y, g), bv, "conv2d");
 
   auto backward = [xv, wv, g, has_bias = bias.valid()](BackwardCtx& ctx) {
     Stream& s = ctx.stream();
@@ -73,14 +79,15 @@ Var conv2d(Tape& t, Var x, Var w, Var bias, const Conv2dParams& p) {
     }
     if (has_bias && ctx.needs(2)) {
       GradSink d = ctx.sink(2);
-      channel_bias_grad(s, d.t, gy, d.beta, "conv2d backward");
+      channel_bias_grad(s, d.t, channels_second(gy, g), d.beta, "conv2d backward");
     }
   };
   auto diff_backward = [g, has_bias = bias.valid()](DiffBackwardCtx& c) {
     Tape& t = c.tape();
     if (c.needs(0)) c.add(0, conv2d_input_grad(t, c.grad_out(), c.in(1), g));
     if (c.needs(1)) c.add(1, conv2d_weight_grad(t, c.grad_out(), c.in(0), g));
-    if (has_bias && c.needs(2)) c.add(2, sum(t, c.grad_out(), {0, 2, 3}));
+    if (has_bias && c.needs(2))
+      c.add(2, sum(t, c.grad_out(), g.layout == Layout::nhwc ? std::vector<int>{0, 1, 2} : std::vector<int>{0, 2, 3}));
   };
   if (bias.valid()) return t.record("conv2d", y, {x, w, bias}, backward, diff_backward);
   return t.record("conv2d", y, {x, w}, backward, diff_backward);
@@ -97,6 +104,7 @@ Var conv2d_geom(Tape& t, Var x, Var w, const Conv2dGeom& g) {
   p.padding = {g.ph, g.pw};
   p.dilation = {g.dh, g.dw};
   p.groups = g.groups;
+  p.layout = g.layout;
   return conv2d(t, x, w, Var{}, p);
 }
 }  // namespace
@@ -158,10 +166,8 @@ Pool2dGeom pool_geometry(const char* op, const Tensor& x, const Pool2dOptions& o
   Hw stride = o.stride;
   if (stride.h == 0) stride.h = o.kernel.h;
   if (stride.w == 0) stride.w = o.kernel.w;
-  return pool2d_geometry(op, x, o.kernel, stride, o.padding);
+  return pool2d_geometry(op, x, o.kernel, stride, o.padding, o.layout);
 }
-Shape pool_in_shape(const Pool2dGeom& g) { return {g.n, g.c, g.h, g.w}; }
-Shape pool_out_shape(const Pool2dGeom& g) { return {g.n, g.c, g.oh, g.ow}; }
 }  // namespace
 
 Var max_pool2d(Tape& t, Var x, const Pool2dOptions& o) {
@@ -248,28 +254,34 @@ Var avg_pool2d_grad(Tape& t, Var gy, const Pool2dGeom& g) {
         Tape& t = c.tape();
         Var u = c.grad_out();
         // avg_pool2d on the geometry's own window (the adjoint of the adjoint).
-        c.add(0, avg_pool2d(t, u, {.kernel = {g.kh, g.kw}, .stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}}));
+        const Pool2dOptions o{.kernel = {g.kh, g.kw}, .stride = {g.sh, g.sw}, .padding = {g.ph, g.pw}, .layout = g.layout};
+        c.add(0, avg_pool2d(t, u, o));
       });
 }
 
-Var global_avg_pool(Tape& t, Var x) {
+Var global_avg_pool(Tape& t, Var x, Layout layout) {
   Stream& s = t.stream();
   Tensor xv = t.value(x).contiguous(s);
-  SP_CHECK(xv.dim() == 4, "global_avg_pool: input must be 4-D NCHW, got ", xv.shape());
-  Tensor y = Tensor::empty({xv.size(0), xv.size(1)}, xv.dtype(), s);
-  global_avg_pool_forward(s, y, xv);
+  SP_CHECK(xv.dim() == 4, "global_avg_pool: input must be 4-D ", layout, ", got ", xv.shape());
+  const int ca = channel_axis(layout);
+  Tensor y = Tensor::empty({xv.size(0), xv.size(ca)}, xv.dtype(), s);
+  global_avg_pool_forward(s, y, xv, layout);
   const Shape in_shape = xv.shape();
   return t.record(
       "global_avg_pool", y, {x},
-      [](BackwardCtx& ctx) {
+      [layout](BackwardCtx& ctx) {
         if (!ctx.needs(0)) return;
         GradSink d = ctx.sink(0);
-        global_avg_pool_backward(ctx.stream(), d.t, ctx.grad_out().contiguous(ctx.stream()), d.beta);
+        global_avg_pool_backward(ctx.stream(), d.t, ctx.grad_out().contiguous(ctx.stream()), d.beta, layout);
       },
-      [in_shape](DiffBackwardCtx& c) {
+      [in_shape, layout](DiffBackwardCtx& c) {
         Tape& t = c.tape();
-        Var g = expand(t, t.reshape(c.grad_out(), {in_shape[0], in_shape[1], 1, 1}), in_shape);
-        c.add(0, scale(t, g, 1.0 / double(in_shape[2] * in_shape[3])));
+        // gy [N, C] as [N, C, 1, 1] or [N, 1, 1, C], broadcast over the plane.
+        const Shape keep = layout == Layout::nhwc ? Shape{in_shape[0], 1, 1, in_shape[3]}
+                                                  : Shape{in_shape[0], in_shape[1], 1, 1};
+        const int64_t hw = in_shape.numel() / std::max<int64_t>(1, in_shape[0] * in_shape[channel_axis(layout)]);
+        Var g = expand(t, t.reshape(c.grad_out(), keep), in_shape);
+        c.add(0, scale(t, g, 1.0 / double(hw)));
       });
 }
 

@@ -88,8 +88,10 @@ struct NormLayout {
     for (int d = 2; d < x.size(); ++d) S *= x[d];
     return S;
   }
-  static NormLayout batch(const Shape& x) {
-    const Shape nc{x[0], x[1], spatial(x)};
+  static NormLayout batch(const Shape& x, Layout l = Layout::nchw) {
+    // Channels last: [N, H, W, C] as [N * H * W, C, 1].
+    const Shape nc = l == Layout::nhwc ? Shape{x.numel() / std::max<int64_t>(1, x[3]), x[3], 1}
+                                       : Shape{x[0], x[1], spatial(x)};
     return {x, nc, nc, {0, 2}};
   }
   static NormLayout group(const Shape& x, int64_t groups) {
@@ -105,7 +107,7 @@ struct NormGeo {
   Shape stat, per_channel;
   int64_t count = 1;
   NormGeo(const Shape& x, const NormStats& st)
-      : layout(st.batch ? NormLayout::batch(x) : NormLayout::group(x, st.groups)) {
+      : layout(st.batch ? NormLayout::batch(x, st.layout) : NormLayout::group(x, st.groups)) {
     stat = layout.grouped;
     for (int a : layout.axes) {
       count *= stat[a];
@@ -115,12 +117,19 @@ struct NormGeo {
   }
 };
 
+// A contiguous activation as the batch-norm kernels take it: itself, or (channels last) [N * H * W, C].
+Tensor kernel_view(const Tensor& t, Layout l) {
+  if (l != Layout::nhwc || !t.defined()) return t;
+  return t.view({t.numel() / std::max<int64_t>(1, t.size(3)), t.size(3)});
+}
+
 // r P(z w) per statistics group (w per channel, or none): the fused kernels' input gradient, written as
 // out = result + beta * out.
 void r_project(Stream& s, const Tensor& out, const Tensor& z, const Tensor& x, const NormStats& st, const Tensor& w,
                double beta) {
   if (st.batch)
-    batch_norm_backward(s, out, Tensor(), Tensor(), z, x, st.mean, st.invstd, w, true, beta, 0, 0);
+    batch_norm_backward(s, kernel_view(out, st.layout), Tensor(), Tensor(), kernel_view(z, st.layout),
+                        kernel_view(x, st.layout), st.mean, st.invstd, w, true, beta, 0, 0);
   else
     group_norm_backward(s, out, Tensor(), Tensor(), z, x, st.mean, st.invstd, w, st.groups, beta, 0, 0);
 }
@@ -212,25 +221,29 @@ Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double e
 }  // namespace
 
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
-               bool training, double momentum, double eps) {
+               bool training, double momentum, double eps, Layout activations) {
   Stream& s = t.stream();
   Tensor xv = t.value(x).contiguous(s), wv = value_or_none(t, weight), bv = value_or_none(t, bias);
-  const int64_t C = channels_of("batch_norm", xv);
+  const Layout l = activations;
+  SP_CHECK(l == Layout::nchw || xv.dim() == 4, "batch_norm: channels-last input ", xv.str(), " must be [N, H, W, C]");
+  const int64_t C = l == Layout::nhwc ? xv.size(3) : channels_of("batch_norm", xv);
   Tensor y = Tensor::empty(xv.shape(), xv.dtype(), s);
   Tensor mean = Tensor::empty({C}, xv.dtype(), s), invstd = Tensor::empty({C}, xv.dtype(), s);
-  batch_norm_forward(s, y, mean, invstd, xv, wv, bv, running_mean, running_var, training, momentum, eps);
+  batch_norm_forward(s, kernel_view(y, l), mean, invstd, kernel_view(xv, l), wv, bv, running_mean, running_var,
+                     training, momentum, eps);
   NormInputs in(x, weight, bias);
-  const NormLayout layout = NormLayout::batch(xv.shape());
+  const NormLayout layout = NormLayout::batch(xv.shape(), l);
   return t.record(
       "batch_norm", y, in.vars,
-      [xv, wv, mean, invstd, training, iw = in.weight, ib = in.bias](BackwardCtx& c) {
+      [xv, wv, mean, invstd, training, l, iw = in.weight, ib = in.bias](BackwardCtx& c) {
         NormGrads g(c, iw, ib);
-        batch_norm_backward(c.stream(), g.dx, g.dw, g.db, c.grad_out().contiguous(c.stream()), xv, mean, invstd, wv,
+        batch_norm_backward(c.stream(), kernel_view(g.dx, l), g.dw, g.db,
+                            kernel_view(c.grad_out().contiguous(c.stream()), l), kernel_view(xv, l), mean, invstd, wv,
                             training, g.bx, g.bw, g.bb);
       },
-      [layout, mean, invstd, training, eps, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
+      [layout, mean, invstd, training, eps, l, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
         if (training)
-          normalise_diff_backward(c, NormStats{true, 1, mean, invstd, eps}, iw, ib);
+          normalise_diff_backward(c, NormStats{true, 1, mean, invstd, eps, l}, iw, ib);
         else
           batch_norm_eval_diff_backward(c, layout, mean, invstd, iw, ib);
       });
@@ -251,6 +264,8 @@ Var norm_input_grad(Tape& t, Var gy, Var x, Var w, const NormStats& st) {
   Tensor gv = t.value(gy).contiguous(s), xv = t.value(x).contiguous(s), wv = value_or_none(t, w);
   SP_CHECK(gv.shape() == xv.shape(), "norm_input_grad: gradient ", gv.str(), " and input ", xv.str(), " differ");
   channels_of("norm_input_grad", xv);
+  SP_CHECK(st.layout == Layout::nchw || xv.dim() == 4, "norm_input_grad: channels-last input ", xv.str(),
+           " must be [N, H, W, C]");
   const NormGeo g(xv.shape(), st);
   Tensor gx = Tensor::empty(xv.shape(), xv.dtype(), s);
   r_project(s, gx, gv, xv, st, wv, 0.0);
@@ -328,8 +343,11 @@ Var norm_weight_grad(Tape& t, Var gy, Var x, const NormStats& st) {
   Stream& s = t.stream();
   Tensor gv = t.value(gy).contiguous(s), xv = t.value(x).contiguous(s);
   SP_CHECK(gv.shape() == xv.shape(), "norm_weight_grad: gradient ", gv.str(), " and input ", xv.str(), " differ");
-  const int64_t C = channels_of("norm_weight_grad", xv);
+  channels_of("norm_weight_grad", xv);
+  SP_CHECK(st.layout == Layout::nchw || xv.dim() == 4, "norm_weight_grad: channels-last input ", xv.str(),
+           " must be [N, H, W, C]");
   const NormGeo g(xv.shape(), st);
+  const int64_t C = g.layout.channels[1];
   // sum over N, * of gy xhat, from xhat in the channel layout.
   Tensor xhat = xhat_of(s, xv, st, g);
   Tensor gw = Tensor::empty({C}, xv.dtype(), s);

@@ -8,15 +8,19 @@
 // second-order gradient checks, bad input), tests/test_ops_second_order.cpp (the gradient ops) and their GPU
 // twins.
 #pragma once
+#include "kernels/layout.h"
 #include "nn/tape.h"
 
 namespace sp::ag {
 
-// x: [N, C, *]; weight, bias, running_mean, running_var: [C]. training: batch statistics (biased variance)
-// and, when running stats are given, running <- (1 - momentum) running + momentum batch (unbiased variance
-// for running_var); eval: running statistics, which must be given.
+// x: [N, C, *] (layout nchw) or [N, H, W, C] (nhwc, channels last); weight, bias, running_mean, running_var:
+// [C]. training: batch statistics (biased variance) and, when running stats are given, running <- (1 -
+// momentum) running + momentum batch (unbiased variance for running_var); eval: running statistics, which
+// must be given. Channels last hands the kernels x viewed as [N * H * W, C] (the same statistics), which keep
+// the channels innermost (kernels/cpu/batchnorm_last.h, kernels/cuda/batchnorm.cu); the op itself and its
+// gradients stay on the 4-D tensor (no tape reshapes, whose gradients would be zero-filled and accumulated).
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
-               bool training, double momentum = 0.1, double eps = 1e-5);
+               bool training, double momentum = 0.1, double eps = 1e-5, Layout layout = Layout::nchw);
 
 // x: [N, C, *] with C divisible by groups; weight, bias: [C].
 Var group_norm(Tape& t, Var x, int64_t groups, Var weight = {}, Var bias = {}, double eps = 1e-5);
@@ -36,6 +40,7 @@ struct NormStats {
   int64_t groups = 1;    // group norm
   Tensor mean, invstd;   // as the forward saved them: [C] (batch) or [N, groups] (group)
   double eps = 1e-5;
+  Layout layout = Layout::nchw;  // batch norm: nhwc for channels-last [N, H, W, C] activations
 };
 Var norm_input_grad(Tape& t, Var gy, Var x, Var w, const NormStats& stats);
 Var norm_weight_grad(Tape& t, Var gy, Var x, const NormStats& stats);

@@ -1,4 +1,4 @@
-// concat, narrow and upsample autograd ops (see ops_shape.h).
+// concat, narrow, permute and upsample autograd ops (see ops_shape.h).
 #include "nn/ops_shape.h"
 
 #include "kernels/axpby.h"
@@ -10,6 +10,7 @@ namespace sp::ag {
 
 SP_REGISTER_OP(concat);
 SP_REGISTER_OP(narrow);
+SP_REGISTER_OP(permute);
 SP_REGISTER_OP(upsample_nearest);
 SP_REGISTER_OP(upsample_nearest_grad);
 
@@ -108,6 +109,33 @@ Var narrow(Tape& t, Var x, int axis, int64_t start, int64_t len) {
         if (start + len < in_shape[d]) zeros(in_shape[d] - start - len);
         c.add(0, pieces.size() == 1 ? pieces[0] : concat(t, pieces, d));
       });
+}
+
+Var permute(Tape& t, Var x, const Shape& order) {
+  Stream& s = t.stream();
+  const Tensor& xv = t.value(x);
+  SP_CHECK(order.size() == xv.dim(), "permute: order ", order, " does not name the ", xv.dim(), " axes of ", xv.str());
+  Shape inverse = order;
+  for (int i = 0; i < order.size(); ++i) {
+    SP_CHECK(order[i] >= 0 && order[i] < xv.dim(), "permute: order ", order, " is not a permutation of the axes of ",
+             xv.str());
+    inverse[int(order[i])] = i;
+  }
+  Tensor y = xv.permute(order).contiguous(s);  // Tensor::permute rejects repeated axes
+  return t.record(
+      "permute", y, {x},
+      [inverse](BackwardCtx& c) {
+        if (!c.needs(0)) return;
+        GradSink g = c.sink(0);
+        Stream& s = c.stream();
+        axpby(s, g.t, c.grad_out().permute(inverse).contiguous(s), 1.0, g.beta);
+      },
+      [inverse](DiffBackwardCtx& c) { c.add(0, permute(c.tape(), c.grad_out(), inverse)); });
+}
+
+Var to_layout(Tape& t, Var x, Layout to) {
+  SP_CHECK(t.value(x).dim() == 4, "to_layout: activation ", t.value(x).str(), " must be 4-D to become ", to);
+  return permute(t, x, to == Layout::nhwc ? Shape{0, 2, 3, 1} : Shape{0, 3, 1, 2});
 }
 
 Var upsample_nearest(Tape& t, Var x, int64_t sh, int64_t sw) {

@@ -58,6 +58,8 @@ void read_model(cfg::Fields f, RunConfig& c, cfg::Errors& errors, json& out) {
   f.require("name");
   c.model.name = f.string("name", "", model_names());
   c.model.width = f.integer("width", default_width(c.model.name), 1, 4096);
+  const bool layout_given = f.has("layout");
+  c.model.layout = parse_activation_layout(f.string("layout", "auto", {"auto", "nchw", "nhwc"}));
   c.model_classes_given = f.has("num_classes");
   c.model.num_classes = f.integer("num_classes", c.dataset_classes > 0 ? c.dataset_classes : 10, 2, 100000);
   if (c.model_classes_given && c.dataset_classes > 0 && c.model.num_classes != c.dataset_classes)
@@ -66,6 +68,7 @@ void read_model(cfg::Fields f, RunConfig& c, cfg::Errors& errors, json& out) {
   f.finish();
   out["name"] = c.model.name;
   out["width"] = c.model.width;
+  if (layout_given) out["layout"] = activation_layout_name(c.model.layout);  // absent: auto, as before the key
   if (c.model_classes_given || c.dataset_classes > 0) out["num_classes"] = c.model.num_classes;
   if (!c.model.name.empty()) {
     try {

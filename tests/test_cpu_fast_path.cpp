@@ -4,7 +4,7 @@
 // repeated calls that reuse cached primitives), batch norm forward and backward (training and eval, with and
 // without affine parameters and running statistics, accumulation), group norm forward and backward (instance
 // norm as one group per channel included), and a whole ResNet-18 forward/backward at widths 2, 8 and 16 with
-// the fast path on and off. Also: the switch itself and its description.
+// the fast path on (channels-last by the automatic layout rule) and off. Also: the switch itself and its description.
 #include <cmath>
 #include <limits>
 
@@ -14,19 +14,13 @@
 #include "kernels/cpu/fast_path.h"
 #include "nn/model.h"
 #include "nn/ops_loss.h"
+#include "tests/fast_path_scope.h"
 #include "tests/test_util.h"
 
 using namespace sp;
 using namespace sp::test;
 
 namespace {
-
-// Turns the fast path on for one scope and restores the previous setting.
-struct FastPath {
-  bool before;
-  explicit FastPath(bool on) : before(cpu::fast_path()) { cpu::set_fast_path(on); }
-  ~FastPath() { cpu::set_fast_path(before); }
-};
 
 struct ConvCase {
   const char* name;
@@ -194,9 +188,11 @@ TEST(CpuFastPath, GroupNormMatchesReference) {
   }
 }
 
-// Widths 2 and 8 take channels-last layouts, 16 blocked ones. The odd batch of 43 (chunks of 8 and a last one
-// of 3) is the shape whose strided 1x1 shortcut convolutions once corrupted the heap inside oneDNN (see act_tag
-// in kernels/cpu/dnnl_conv.cpp).
+// The f32 step runs channels-last (ModelConfig::layout's automatic rule on the fast path), every convolution
+// on nhwc memory but the strided 1x1 shortcuts, which stay blocked behind reorders; tests/test_models_nhwc.cpp
+// runs NCHW and NHWC explicitly. The odd batch of 43 (chunks of 8 and a last one of 3) is the shape whose
+// strided 1x1 shortcut convolutions once corrupted the heap inside oneDNN (see act_tag in
+// kernels/cpu/dnnl_conv.cpp).
 TEST(CpuFastPath, ResNet18StepMatchesReference) {
   for (auto [width, batch] : {std::pair<int64_t, int64_t>{2, 43}, {8, 6}, {16, 6}}) {
     ModelConfig cfg;

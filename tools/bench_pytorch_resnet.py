@@ -3,8 +3,9 @@
 max-pool, BasicBlocks of widths w, 2w, 4w, 8w, batch norm, 4x4 average pool, linear head) trained on resident
 random data with SGD (momentum 0.9, Nesterov, weight decay 5e-4), and its eval-mode inference on blocks of
 1008 images, as `sp_train --bench` measures. The training step here does less than sp_train's (no
-augmentation, no metrics), which favours PyTorch. Prints one line per row: "train B IMG_PER_S" for each
-batch size B and "query Q IMG_PER_S". Benchmark-only: PyTorch is an optional dependency of this script alone."""
+augmentation, no metrics), which favours PyTorch. Prints one line per row: "train B IMG_PER_S CPU_IMG_PER_S" for
+each batch size B and "query Q IMG_PER_S CPU_IMG_PER_S" (the second rate per second of process CPU time: with one
+thread on a loaded machine, what the load disturbs least). Benchmark-only: PyTorch is an optional dependency of this script alone."""
 import argparse
 import sys
 import time
@@ -77,19 +78,21 @@ def main():
             opt.step()
 
         step()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(a.steps):
             step()
-        print(f"train {batch} {batch * a.steps / (time.perf_counter() - t0):.1f}", flush=True)
+        n = batch * a.steps
+        print(f"train {batch} {n / (time.perf_counter() - t0):.1f} {n / (time.process_time() - c0):.1f}", flush=True)
 
     model.eval()
     q = torch.randn(a.query_batch, 3, 32, 32).to(memory_format=fmt)
     with torch.no_grad():
         model(q)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(a.steps):
             model(q)
-    print(f"query {a.query_batch} {a.query_batch * a.steps / (time.perf_counter() - t0):.1f}")
+    n = a.query_batch * a.steps
+    print(f"query {a.query_batch} {n / (time.perf_counter() - t0):.1f} {n / (time.process_time() - c0):.1f}")
 
 
 if __name__ == "__main__":

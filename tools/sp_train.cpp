@@ -5,6 +5,7 @@
 //   sp_train CONFIG --out DIR --slurm [--dry-run] [--partition P --gres gpu:1 ...]: the same as a SLURM job
 //            array, one task per shadow (paradigms/audit/slurm_submit.h; sp_audit --slurm adds the report job)
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
+//                    [--bench-layout auto|nchw|nhwc]
 //   sp_train [CONFIG] --bench-dpsgd [--bench-width W] [--bench-batch 256] [--bench-augmult K] [--bench-steps N]
 //     (a DP-SGD step of WRN-16-4, or CONFIG's group-norm model, against a non-private step: paradigms/dpsgd/dp_bench.h)
 // The configuration is validated completely (every problem listed) and the requested shadows checked
@@ -56,7 +57,8 @@ std::vector<int64_t> parse_batches(const std::string& list) {
 }
 
 int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,
-              int query_batch, const std::string& tf32, const std::string& cuda_graphs) {
+              int query_batch, const std::string& tf32, const std::string& cuda_graphs,
+              const std::string& layout) {
   BenchOptions o;
   Stream& s = pick_device(device);
   if (!config.empty()) {
@@ -70,6 +72,7 @@ int run_bench(const std::string& config, const std::string& device, int width, c
   }
   if (!cuda_graphs.empty()) o.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
   if (width > 0) o.model.width = width;
+  if (!layout.empty()) o.model.layout = parse_activation_layout(layout);
   if (!batches.empty()) o.batches = parse_batches(batches);
   if (query_batch > 0) o.eval_batch = query_batch;
   o.steps = steps > 0 ? steps : (s.is_cuda() ? 30 : 3);
@@ -118,7 +121,7 @@ int main(int argc, char** argv) {
   int bench_augmult = 0;
   double log_every = 30, checkpoint_every = 60;
   int bench_width = 0, bench_steps = 0, bench_query_batch = 0;
-  std::string bench_batch;
+  std::string bench_batch, bench_layout;
   app.add_option("CONFIG", config, "experiment configuration (JSON; see configs/)");
   app.add_option("--out", out, "experiment directory (created, or reopened to continue)");
   auto* one = app.add_option("--shadow", shadow, "train only shadow model K");
@@ -150,6 +153,9 @@ int main(int argc, char** argv) {
   app.add_option("--bench-query-batch", bench_query_batch,
                  "images per query forward for --bench (a multiple of 18; default: CONFIG's eval_batch, else 1008)")
       ->check(CLI::Range(18, 1 << 20));
+  app.add_option("--bench-layout", bench_layout,
+                 "activation layout for --bench: auto, nchw or nhwc (default: CONFIG's model.layout, else auto)")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}));
   app.add_flag("--bench-dpsgd", bench_dpsgd, "time a DP-SGD step against a non-private step of the same model and exit");
   app.add_option("--bench-augmult", bench_augmult, "augmentation multiplicity K for --bench-dpsgd (default 1)")
       ->check(CLI::Range(1, 1024));
@@ -165,7 +171,8 @@ int main(int argc, char** argv) {
   try {
     if (bench_dpsgd) return run_bench_dpsgd(config, device, bench_width, bench_batch, bench_steps, bench_augmult, tf32);
     if (bench)
-      return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32, cuda_graphs);
+      return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32, cuda_graphs,
+                       bench_layout);
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
     RunConfig cfg = load_config(config);

@@ -3,6 +3,8 @@
 // step on one core (perf); here each channel is a few streaming passes.
 #include "kernels/cpu/batchnorm_fast.h"
 
+#include "kernels/cpu/batchnorm_last.h"
+#include "kernels/cpu/norm_ptrs.h"
 #include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
@@ -14,14 +16,10 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
                         const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                         const Tensor& running_var, bool training, double momentum, double eps) {
   NormDims d = norm_dims("batch_norm", x);
-  const float* xp = x.data<float>();
-  float* yp = y.data<float>();
-  float* mean = save_mean.data<float>();
-  float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  const float* b = data_or_null<float>(bias);
-  float* rm = data_or_null<float>(running_mean);
-  float* rv = data_or_null<float>(running_var);
+  const NormFwdPtrs p = norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var);
+  // Channels innermost (channels-last activations): one value per row here.
+  if (d.HW == 1) return batch_norm_last_fwd(p, d.N, d.C, training, momentum, eps);
+  const auto [xp, w, b, yp, mean, invstd, rm, rv] = p;
   const double M = double(d.N * d.HW);
   parallel_for(d.C, [&](int64_t c) {
     auto row = [&](int64_t n) { return (n * d.C + c) * d.HW; };
@@ -58,14 +56,9 @@ void batch_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
                         const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
                         bool training, double beta_x, double beta_w, double beta_b) {
   NormDims d = norm_dims("batch_norm backward", x);
-  const float* xp = x.data<float>();
-  const float* gy = dy.data<float>();
-  const float* mean = save_mean.data<float>();
-  const float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  float* gx = data_or_null<float>(dx);
-  float* gw = data_or_null<float>(dweight);
-  float* gb = data_or_null<float>(dbias);
+  const NormBwdPtrs p = norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
+  if (d.HW == 1) return batch_norm_last_bwd(p, d.N, d.C, training, beta_x, beta_w, beta_b);
+  const auto [xp, gy, mean, invstd, w, gx, gw, gb] = p;
   const double M = double(d.N * d.HW);
   const float bx = float(beta_x);
   parallel_for(d.C, [&](int64_t c) {

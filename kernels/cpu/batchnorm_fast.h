@@ -2,7 +2,8 @@
 // thread pool, statistics by two passes (mean, then centred squares) summed in eight float lanes per image
 // row and in double across rows, and loops the compiler vectorises. Same semantics and signatures as the
 // reference kernels of kernels/cpu/batchnorm.cpp, which stay in use for float64; checked against them in
-// tests/test_cpu_fast_path.cpp.
+// tests/test_cpu_fast_path.cpp. [M, C] inputs (channels innermost, as channels-last batch norm passes them)
+// go to batchnorm_last.h.
 #pragma once
 #include "kernels/tensor.h"
 

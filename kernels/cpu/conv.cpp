@@ -5,6 +5,7 @@
 // pair per task on all cores.
 // Scratch memory is kept per thread and reused across calls. These loops are the reference for float64 (and
 // for float32 without the fast path); float32 goes to oneDNN when cpu::fast_path() is on (dnnl_conv.h).
+// Channels-last calls on the reference path run these NCHW loops on permuted copies.
 #include <cstdlib>
 #include <cstring>
 
@@ -224,14 +225,54 @@ void conv_bwd_filter(const T* gy, const T* x, T* dw, const Conv2dGeom& g, T beta
 // True when this float32 call goes to oneDNN.
 bool use_fast(DType dt) { return SP_HAVE_DNNL && dt == DType::f32 && cpu::fast_path(); }
 
-void conv_fwd_cpu(Stream&, const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeom& g) {
+// The reference loops read NCHW, so a channels-last call runs them on NCHW copies of its activations (an
+// output with beta != 0 is copied in too) and copies the result back: the reference is for checking, and
+// the fast path reads NHWC itself.
+Tensor nchw_copy(const Tensor& nhwc) { return nhwc.permute({0, 3, 1, 2}).contiguous(); }
+void store_nhwc(const Tensor& nhwc, const Tensor& nchw) { nhwc.copy_(nchw.permute({0, 2, 3, 1})); }
+Conv2dGeom nchw_geom(const Conv2dGeom& g) {
+  Conv2dGeom r = g;
+  r.layout = Layout::nchw;
+  return r;
+}
+
+void conv_fwd_cpu(Stream& s, const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeom& g);
+void conv_bwd_data_cpu(Stream& s, const Tensor& dx, const Tensor& gy, const Tensor& w, const Conv2dGeom& g,
+                       double beta);
+void conv_bwd_filter_cpu(Stream& s, const Tensor& dw, const Tensor& gy, const Tensor& x, const Conv2dGeom& g,
+                         double beta);
+
+enum class Pass { fwd, bwd_data, bwd_filter };
+
+// A channels-last call on the reference path, through NCHW copies: a and b are the pass's two inputs in
+// kernel order (x, w / gy, w / gy, x).
+bool ran_as_nchw(Stream& s, const Conv2dGeom& g, DType dt, const Tensor& out, const Tensor& a, const Tensor& b,
+                 Pass pass, double beta) {
+  if (g.layout != Layout::nhwc || use_fast(dt)) return false;
+  const Conv2dGeom n = nchw_geom(g);
+  if (pass == Pass::bwd_filter) {
+    conv_bwd_filter_cpu(s, out, nchw_copy(a), nchw_copy(b), n, beta);
+    return true;
+  }
+  Tensor o = pass == Pass::fwd ? Tensor::empty(n.y_shape(), dt) : nchw_copy(out);
+  if (pass == Pass::fwd)
+    conv_fwd_cpu(s, o, nchw_copy(a), b, n);
+  else
+    conv_bwd_data_cpu(s, o, nchw_copy(a), b, n, beta);
+  store_nhwc(out, o);
+  return true;
+}
+
+void conv_fwd_cpu(Stream& s, const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeom& g) {
+  if (ran_as_nchw(s, g, x.dtype(), y, x, w, Pass::fwd, 0.0)) return;
 #if SP_HAVE_DNNL
   if (use_fast(x.dtype())) return cpu::dnnl_conv_fwd(x.data<float>(), w.data<float>(), y.data<float>(), g);
 #endif
   SP_DISPATCH_FLOAT(x.dtype(), "conv2d", { conv_fwd(x.data<scalar_t>(), w.data<scalar_t>(), y.data<scalar_t>(), g); });
 }
-void conv_bwd_data_cpu(Stream&, const Tensor& dx, const Tensor& gy, const Tensor& w, const Conv2dGeom& g,
+void conv_bwd_data_cpu(Stream& s, const Tensor& dx, const Tensor& gy, const Tensor& w, const Conv2dGeom& g,
                        double beta) {
+  if (ran_as_nchw(s, g, gy.dtype(), dx, gy, w, Pass::bwd_data, beta)) return;
 #if SP_HAVE_DNNL
   if (use_fast(gy.dtype()))
     return cpu::dnnl_conv_bwd_data(gy.data<float>(), w.data<float>(), dx.data<float>(), g, float(beta));
@@ -240,8 +281,9 @@ void conv_bwd_data_cpu(Stream&, const Tensor& dx, const Tensor& gy, const Tensor
     conv_bwd_data(gy.data<scalar_t>(), w.data<scalar_t>(), dx.data<scalar_t>(), g, scalar_t(beta));
   });
 }
-void conv_bwd_filter_cpu(Stream&, const Tensor& dw, const Tensor& gy, const Tensor& x, const Conv2dGeom& g,
+void conv_bwd_filter_cpu(Stream& s, const Tensor& dw, const Tensor& gy, const Tensor& x, const Conv2dGeom& g,
                          double beta) {
+  if (ran_as_nchw(s, g, gy.dtype(), dw, gy, x, Pass::bwd_filter, beta)) return;
 #if SP_HAVE_DNNL
   if (use_fast(gy.dtype()))
     return cpu::dnnl_conv_bwd_filter(gy.data<float>(), x.data<float>(), dw.data<float>(), g, float(beta));

@@ -1,6 +1,10 @@
-// CPU copy (strided, converting) and fill kernels. Tested in tests/test_tensor.cpp.
+// CPU copy (strided, converting) and fill kernels. Tested in tests/test_tensor.cpp (and permuted copies in
+// tests/test_ops_nhwc.cpp).
 #include "kernels/copy.h"
 
+#include <type_traits>
+
+#include "kernels/cpu/strided_runs.h"
 #include "kernels/dispatch.h"
 #include "kernels/elem.h"
 
@@ -15,6 +19,17 @@ void copy_typed(const Tensor& dst, const Tensor& src) {
   if (dst.is_contiguous() && src.is_contiguous()) {
     for (int64_t i = 0; i < n; ++i) d[i] = from_double<D>(to_double(s[i]));
     return;
+  }
+  if constexpr (std::is_same_v<D, S>) {
+    // A strided view made contiguous (a permuted activation: ResNet-18's channels-last entry spent 1.6% of a
+    // training step here with one index computation per element): runs along the innermost dim.
+    if (dst.is_contiguous()) {
+      cpu::for_each_run(make_strided_iter<1>(dst.shape(), {src.strides()}), n,
+                        [&](int64_t i, int64_t len, const int64_t* off, const int64_t* step) {
+                          for (int64_t t = 0; t < len; ++t) d[i + t] = s[off[0] + t * step[0]];
+                        });
+      return;
+    }
   }
   Indexer di(dst.shape(), dst.strides()), si(src.shape(), src.strides());
   for (int64_t i = 0; i < n; ++i) d[di.offset(i)] = from_double<D>(to_double(s[si.offset(i)]));

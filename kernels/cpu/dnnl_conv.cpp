@@ -2,7 +2,8 @@
 // layouts; on plain NCHW it falls back to an im2col GEMM whose filter gradient ran 5x slower than our own
 // (measured with DNNL_VERBOSE on width-8 ResNet-18, batch 128). So every primitive is created with the
 // activation layout of act_tag() and the filter layout left to oneDNN, and each operand whose layout is not
-// the project's plain one passes through a reorder into (or out of) a per-thread buffer. Primitives and
+// the caller's (NCHW or NHWC activations, OIHW filters) passes through a reorder into (or out of) a
+// per-thread buffer; channels-last callers' activations need none (but for strided 1x1 convolutions). Primitives and
 // reorders are built once per geometry and pass and kept per thread: building a primitive descriptor costs
 // tens of microseconds even when oneDNN's own cache already holds the primitive.
 // Threads: the batch is cut into chunks of images whose size depends on the batch size alone, chunks run in
@@ -41,14 +42,24 @@ memory::desc md(const memory::dims& d, tag t) { return memory::desc(d, memory::d
 // which pad 8-channel layers to twice their size (and their reorders with them); channels-last (nhwc) keeps
 // those exact. Measured on width-8 and width-16 ResNet-18, batch 128, one thread (docs/benchmarks.md): width
 // 8 trained 12% faster with nhwc, width 16 5% faster with "any". A 3-channel image input goes either way.
+// Channels-last calls (Conv2dGeom::layout nhwc) take nhwc wherever it is safe, so their activations pass
+// through no reorder at all. Blocked layouts behind nhwc <-> blocked reorders for the layers with 16k
+// channels, as NCHW calls take them, were slower: width-16 ResNet-18, batch 128, one thread, process CPU time
+// per step on a loaded box, 435 ms training and 1.49 s per 1,008-image query block against 388-402 ms and
+// 1.39-1.40 s all nhwc (NCHW calls: 413-428 ms and 1.44-1.55 s).
 tag act_tag(const Conv2dGeom& g) {
   // oneDNN 2.6.3's strided 1x1 convolutions on channels-last (ResNet's projection shortcuts) corrupted the
   // heap: glibc aborted 4 of 4 concurrent tiny sp_train runs ("double free or corruption"), and none with
-  // these convolutions left blocked. tests/test_cpu_fast_path.cpp runs such shapes many times over.
+  // these convolutions left blocked. tests/test_cpu_fast_path.cpp runs such shapes many times over. On
+  // channels-last calls too these convolutions stay blocked, behind reorders from and to nhwc (the same
+  // primitive as for NCHW calls; the shortcuts are a small share of the step).
   if (g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1)) return tag::any;
+  if (g.layout == Layout::nhwc) return tag::nhwc;
   bool blocks = (g.c % 16 == 0 || g.c <= 4) && g.o % 16 == 0;
   return blocks ? tag::any : tag::nhwc;
 }
+// The layout of the caller's activations.
+tag plain_tag(const Conv2dGeom& g) { return g.layout == Layout::nhwc ? tag::nhwc : tag::nchw; }
 
 // One operand of a primitive: the project's plain layout and, when oneDNN chose another, that layout and the
 // reorder that fills it (inputs) or empties it (outputs).
@@ -100,7 +111,7 @@ Prims build(const Conv2dGeom& g, Pass p) {
   Prims made;
   auto fpd = fwd_pd(g);
   Window k(g);
-  memory::desc x = md(x_dims(g), tag::nchw), w = md(w_dims(g), w_tag(g)), y = md(y_dims(g), tag::nchw);
+  memory::desc x = md(x_dims(g), plain_tag(g)), w = md(w_dims(g), w_tag(g)), y = md(y_dims(g), plain_tag(g));
   if (p == Pass::fwd) {
     made.prim = dnnl::convolution_forward(fpd);
     made.ops = {{DNNL_ARG_SRC, x, fpd.src_desc(), false},
@@ -129,15 +140,16 @@ Prims build(const Conv2dGeom& g, Pass p) {
 }
 
 std::string describe(const Conv2dGeom& g) {
-  return "input [" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " + std::to_string(g.h) + ", " +
-         std::to_string(g.w) + "], " + std::to_string(g.o) + " filters " + std::to_string(g.kh) + "x" +
-         std::to_string(g.kw);
+  return std::string(layout_name(g.layout)) + " input [" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " +
+         std::to_string(g.h) + ", " + std::to_string(g.w) + "], " + std::to_string(g.o) + " filters " +
+         std::to_string(g.kh) + "x" + std::to_string(g.kw);
 }
 
 const Prims& prims(const Conv2dGeom& g, Pass p) {
-  using Key = std::array<int64_t, 15>;
+  using Key = std::array<int64_t, 16>;
   thread_local std::map<Key, Prims> cache;
-  Key key{g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, int64_t(p)};
+  Key key{g.n,  g.c,  g.h,  g.w,      g.o,        g.kh,           g.kw, g.sh,
+          g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, int64_t(p), int64_t(g.layout)};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   // Primitives size their per-thread buffers for the OpenMP thread count at creation, so it must be the one

@@ -1,6 +1,7 @@
-// float32 conv2d on oneDNN (forward, backward data, backward filter) over the project's plain NCHW / OIHW
-// tensors: the CPU fast path that kernels/cpu/conv.cpp routes float32 to when the build has oneDNN and
-// cpu::fast_path() is on. Checked against the float64 reference in tests/test_cpu_fast_path.cpp.
+// float32 conv2d on oneDNN (forward, backward data, backward filter) over the project's plain NCHW or NHWC
+// activations (Conv2dGeom::layout) and OIHW filters: the CPU fast path that kernels/cpu/conv.cpp routes
+// float32 to when the build has oneDNN and cpu::fast_path() is on. Checked against the float64 reference in
+// tests/test_cpu_fast_path.cpp and, channels-last, tests/test_ops_nhwc.cpp.
 #pragma once
 #include "kernels/conv.h"
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/norm_ptrs.h"
 #include "kernels/cpu/norm_rows.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/norm_math.h"
@@ -19,12 +20,7 @@ void group_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
                         const Tensor& weight, const Tensor& bias, int64_t G, double eps) {
   NormDims d = norm_dims("group_norm", x);
   const int64_t Cg = d.C / G, L = Cg * d.HW;
-  const float* xp = x.data<float>();
-  float* yp = y.data<float>();
-  float* mean = save_mean.data<float>();
-  float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  const float* b = data_or_null<float>(bias);
+  const auto [xp, w, b, yp, mean, invstd, rm, rv] = norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias);
   parallel_ranges(d.N * G, blocks_of(L), [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {  // s = n * G + g: the group's values are contiguous
       const float* xs = xp + s * L;
@@ -48,14 +44,8 @@ void group_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
                         int64_t G, double beta_x, double beta_w, double beta_b) {
   NormDims d = norm_dims("group_norm backward", x);
   const int64_t Cg = d.C / G, L = Cg * d.HW;
-  const float* xp = x.data<float>();
-  const float* gy = dy.data<float>();
-  const float* mean = save_mean.data<float>();
-  const float* invstd = save_invstd.data<float>();
-  const float* w = data_or_null<float>(weight);
-  float* gx = data_or_null<float>(dx);
-  float* gw = data_or_null<float>(dweight);
-  float* gb = data_or_null<float>(dbias);
+  const auto [xp, gy, mean, invstd, w, gx, gw, gb] =
+      norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
   // Per plane p = n * C + c: sum of dy and of dy * xhat.
   std::vector<double> sdy(size_t(d.N * d.C)), sdyxh(size_t(d.N * d.C));
   parallel_ranges(d.N * d.C, blocks_of(d.HW), [&](int64_t p0, int64_t p1) {

@@ -3,7 +3,10 @@
 // each block folds a contiguous slice of the channel's N*HW values (Welford for the statistics, plain
 // sums for the backward), then one thread per channel merges the slices in a fixed order. Splitting keeps
 // the GPU full when C is small (C = 64 at ResNet-18's first stage is only 64 blocks otherwise). The
-// elementwise passes use IndexDiv for the channel of each element.
+// elementwise passes use IndexDiv for the channel of each element. Channels innermost ([M, C]: channels-last
+// batch norm's view of [N, H, W, C], see nn/ops_norm.h) take other partial kernels, whose blocks are 32
+// neighbouring channels by 8 rows, so a warp reads 32 consecutive values of one row; the finalising kernels
+// and the elementwise passes are shared.
 #include <algorithm>
 
 #include "kernels/batchnorm.h"
@@ -53,6 +56,43 @@ __global__ void partial_stats_kernel(const T* __restrict__ x, ChannelSlices g, T
   }
 }
 
+// Channels innermost (HW == 1): block (cb, s) covers rows [s*chunk, min(M, (s+1)*chunk)) of channels
+// cb*kLanes + [0, kLanes); thread (tx, ty) folds every kRows-th row of channel cb*kLanes + tx from ty, and the
+// kRows partials of a channel are merged in a fixed order through shared memory.
+constexpr int kLanes = 32, kRows = 8;
+struct RowSlices {
+  int64_t C, M, chunk;
+  int splits;
+  explicit RowSlices(const NormDims& d)
+      : C(d.C), M(d.N), splits(int(std::clamp<int64_t>(d.N / (int64_t(kRows) * 64), 1, 64))) {
+    chunk = (M + splits - 1) / splits;
+  }
+  dim3 grid() const { return dim3(unsigned((C + kLanes - 1) / kLanes), unsigned(splits)); }
+  static dim3 block() { return dim3(kLanes, kRows); }
+};
+
+template <class T>
+__global__ void partial_stats_last_kernel(const T* __restrict__ x, RowSlices g, T* __restrict__ part) {
+  __shared__ T sh[3][kRows][kLanes];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t c = blockIdx.x * int64_t(kLanes) + tx, s = blockIdx.y, j0 = s * g.chunk;
+  const int64_t j1 = j0 + g.chunk < g.M ? j0 + g.chunk : g.M;
+  Welford<T> w;
+  if (c < g.C)
+    for (int64_t j = j0 + ty; j < j1; j += kRows) w.push(x[j * g.C + c]);
+  sh[0][ty][tx] = w.n;
+  sh[1][ty][tx] = w.mean;
+  sh[2][ty][tx] = w.m2;
+  __syncthreads();
+  if (ty != 0 || c >= g.C) return;
+  Welford<T> all;
+  for (int r = 0; r < kRows; ++r) all.merge(sh[0][r][tx], sh[1][r][tx], sh[2][r][tx]);
+  const int64_t k = c * g.splits + s, cs = g.C * g.splits;
+  part[k] = all.n;
+  part[cs + k] = all.mean;
+  part[2 * cs + k] = all.m2;
+}
+
 template <class T>
 __global__ void finalize_stats_kernel(const T* __restrict__ part, int64_t C, int splits, T* __restrict__ mean,
                                       T* __restrict__ invstd, T* running_mean, T* running_var, T momentum, T eps) {
@@ -99,11 +139,16 @@ void fwd_cuda(Stream& st, const Tensor& y, const Tensor& save_mean, const Tensor
   SP_DISPATCH_FLOAT(x.dtype(), "batch_norm", {
     using T = scalar_t;
     if (training) {
-      ChannelSlices g(d);
-      Tensor part = Tensor::empty({3, d.C * g.splits}, x.dtype(), st);
-      partial_stats_kernel<T><<<g.grid(), kBlock, 0, cs>>>(x.data<T>(), g, part.data<T>());
+      const ChannelSlices g(d);
+      const RowSlices r(d);
+      const int splits = d.HW == 1 ? r.splits : g.splits;
+      Tensor part = Tensor::empty({3, d.C * splits}, x.dtype(), st);
+      if (d.HW == 1)
+        partial_stats_last_kernel<T><<<r.grid(), RowSlices::block(), 0, cs>>>(x.data<T>(), r, part.data<T>());
+      else
+        partial_stats_kernel<T><<<g.grid(), kBlock, 0, cs>>>(x.data<T>(), g, part.data<T>());
       SP_CUDA_LAUNCH_CHECK();
-      finalize_stats_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(part.data<T>(), d.C, g.splits, save_mean.data<T>(),
+      finalize_stats_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(part.data<T>(), d.C, splits, save_mean.data<T>(),
                                                                 save_invstd.data<T>(), data_or_null<T>(running_mean),
                                                                 data_or_null<T>(running_var), T(momentum), T(eps));
       SP_CUDA_LAUNCH_CHECK();
@@ -140,6 +185,38 @@ __global__ void partial_grad_sums_kernel(const T* __restrict__ dy, const T* __re
     part[k] = sdy;
     part[g.C * g.splits + k] = sdyxh;
   }
+}
+
+// Channels innermost: the sums of partial_grad_sums_kernel over RowSlices (see partial_stats_last_kernel).
+template <class T>
+__global__ void partial_grad_sums_last_kernel(const T* __restrict__ dy, const T* __restrict__ x,
+                                              const T* __restrict__ mean, const T* __restrict__ invstd, RowSlices g,
+                                              T* __restrict__ part) {
+  __shared__ T sh[2][kRows][kLanes];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int64_t c = blockIdx.x * int64_t(kLanes) + tx, s = blockIdx.y, j0 = s * g.chunk;
+  const int64_t j1 = j0 + g.chunk < g.M ? j0 + g.chunk : g.M;
+  T sdy = 0, sdyxh = 0;
+  if (c < g.C) {
+    const T m = mean[c], inv = invstd[c];
+    for (int64_t j = j0 + ty; j < j1; j += kRows) {
+      const T gy = dy[j * g.C + c];
+      sdy += gy;
+      sdyxh += gy * ((x[j * g.C + c] - m) * inv);
+    }
+  }
+  sh[0][ty][tx] = sdy;
+  sh[1][ty][tx] = sdyxh;
+  __syncthreads();
+  if (ty != 0 || c >= g.C) return;
+  T a = 0, b = 0;
+  for (int r = 0; r < kRows; ++r) {
+    a += sh[0][r][tx];
+    b += sh[1][r][tx];
+  }
+  const int64_t k = c * g.splits + s;
+  part[k] = a;
+  part[g.C * g.splits + k] = b;
 }
 
 // sums[c] = sum dy, sums[C + c] = sum dy * xhat; also the weight and bias gradients.
@@ -184,13 +261,19 @@ void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dweight, const Tensor&
     using T = scalar_t;
     Tensor sums;
     if (training || dweight.defined() || dbias.defined()) {
-      ChannelSlices g(d);
-      Tensor part = Tensor::empty({2, d.C * g.splits}, x.dtype(), st);
+      const ChannelSlices g(d);
+      const RowSlices r(d);
+      const int splits = d.HW == 1 ? r.splits : g.splits;
+      Tensor part = Tensor::empty({2, d.C * splits}, x.dtype(), st);
       sums = Tensor::empty({2, d.C}, x.dtype(), st);
-      partial_grad_sums_kernel<T><<<g.grid(), kBlock, 0, cs>>>(dy.data<T>(), x.data<T>(), save_mean.data<T>(),
-                                                               save_invstd.data<T>(), g, part.data<T>());
+      if (d.HW == 1)
+        partial_grad_sums_last_kernel<T><<<r.grid(), RowSlices::block(), 0, cs>>>(
+            dy.data<T>(), x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), r, part.data<T>());
+      else
+        partial_grad_sums_kernel<T><<<g.grid(), kBlock, 0, cs>>>(dy.data<T>(), x.data<T>(), save_mean.data<T>(),
+                                                                 save_invstd.data<T>(), g, part.data<T>());
       SP_CUDA_LAUNCH_CHECK();
-      finalize_grad_sums_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(part.data<T>(), d.C, g.splits, sums.data<T>(),
+      finalize_grad_sums_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(part.data<T>(), d.C, splits, sums.data<T>(),
                                                                     data_or_null<T>(dweight), data_or_null<T>(dbias),
                                                                     T(beta_w), T(beta_b));
       SP_CUDA_LAUNCH_CHECK();

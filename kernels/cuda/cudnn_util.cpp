@@ -160,10 +160,12 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dGeom& g, DType dt, bool tf32) {
   SP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
   SP_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
   SP_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
-  SP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, t, int(g.n), int(g.c), int(g.h), int(g.w)));
-  SP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, t, int(g.n), int(g.o), int(g.oh), int(g.ow)));
-  SP_CUDNN_CHECK(
-      cudnnSetFilter4dDescriptor(p->w, t, CUDNN_TENSOR_NCHW, int(g.o), int(g.c / g.groups), int(g.kh), int(g.kw)));
+  // Channels-last plans take channels-last filters too ([O, kh, kw, C/groups], which kernels/cuda/conv.cpp
+  // permutes the parameters into): cuDNN's NHWC kernels want both operands so.
+  const cudnnTensorFormat_t f = g.layout == Layout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  SP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, f, t, int(g.n), int(g.c), int(g.h), int(g.w)));
+  SP_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, f, t, int(g.n), int(g.o), int(g.oh), int(g.ow)));
+  SP_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, t, f, int(g.o), int(g.c / g.groups), int(g.kh), int(g.kw)));
   cudnnMathType_t math = dt == DType::f32 ? (tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH) : CUDNN_DEFAULT_MATH;
   for (auto& cd : p->conv) {
     SP_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&cd));
@@ -201,9 +203,9 @@ cudnnDataType_t data_type(DType dt) {
 
 const ConvPlan& conv_plan(Stream& s, const Conv2dGeom& g, DType dt, ConvPass pass, const ConvInputs& in) {
   bool tf32 = dt == DType::f32 && s.allow_tf32;
-  using Key = std::array<int64_t, 20>;
+  using Key = std::array<int64_t, 21>;
   Key key{g.n,  g.c,  g.h,  g.w,      g.o,         g.kh,         g.kw,           g.sh, g.sw, g.ph,
-          g.pw, g.dh, g.dw, g.groups, int64_t(dt), int64_t(tf32), s.device().index, g.oh, g.ow,
+          g.pw, g.dh, g.dw, g.groups, int64_t(dt), int64_t(tf32), s.device().index, g.oh, g.ow, int64_t(g.layout),
           int64_t(s.deterministic)};
   static std::mutex mu;
   // Never destroyed: at process exit cuDNN may already be torn down, and destroying descriptors then

@@ -1,11 +1,13 @@
 // cuDNN plumbing for conv2d: a ConvPlan holds the tensor, filter and convolution descriptors of one
 // geometry and, per pass (forward, backward data, backward filter), the chosen algorithm and its workspace
-// size. Plans live in a process-wide cache keyed by geometry, dtype, TF32 setting, determinism and device, so a
-// training step builds no descriptors and searches no algorithms after its first iteration. Algorithms come
-// from a timed search, cudnnFind*Ex, run once per key and pass on the caller's inputs with the output and the
-// workspace taken from the caching pool (no cudaMalloc of cuDNN's own, and the caller's output, which a
-// backward pass may accumulate into, is never written); or from cuDNN's heuristic ranking (cudnnGet*_v7)
-// when SP_CUDNN_HEURISTIC=1, when the search fails, and when the stream asks for determinism
+// size. A channels-last geometry (Conv2dGeom::layout nhwc) gets CUDNN_TENSOR_NHWC descriptors for the
+// activations and for the filters, which its callers pass as [O, kh, kw, C/groups]. Plans live in a
+// process-wide cache keyed by geometry, layout, dtype, TF32 setting, determinism and device, so a training step
+// builds no descriptors and searches no algorithms after its first iteration. Algorithms come from a timed
+// search, cudnnFind*Ex, run once per key and pass on the caller's inputs with the output and the workspace
+// taken from the caching pool (no cudaMalloc of cuDNN's own, and the caller's output, which a backward pass
+// may accumulate into, is never written); or from cuDNN's heuristic ranking (cudnnGet*_v7) when
+// SP_CUDNN_HEURISTIC=1, when the search fails, and when the stream asks for determinism
 // (Stream::deterministic): then only algorithms cuDNN reports as deterministic are taken, and since the
 // ranking does not depend on timing, every process picks the same ones. f32 without TF32 is restricted to
 // FMA-math algorithms. Exercised by tests/gpu/test_ops_conv_gpu.cpp.

@@ -1,7 +1,9 @@
 // CUDA pooling kernels (see kernels/pool.h): one thread per output element forward, one thread per input
 // element backward (gathering from the covering windows, so no atomics), using the same pool_math.h
-// functions as the CPU. Global average pooling uses one warp per plane. Compared with the CPU in
-// tests/gpu/test_ops_pool_gpu.cpp.
+// functions as the CPU. Global average pooling uses one warp per plane (NCHW) or one thread per (image,
+// channel) with neighbouring threads on neighbouring channels (NHWC: C innermost, so reads coalesce); the
+// other NHWC kernels likewise give consecutive threads consecutive channels (Pool2dGeom::position). Compared
+// with the CPU in tests/gpu/test_ops_pool_gpu.cpp and tests/gpu/test_ops_nhwc_gpu.cpp.
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/reduce_util.cuh"
 #include "kernels/dispatch.h"
@@ -16,16 +18,18 @@ namespace {
 template <class T>
 __global__ void max_fwd_kernel(T* y, int32_t* arg, const T* x, Pool2dGeom g, int64_t n) {
   SP_GRID_STRIDE(o, n) {
-    int64_t ow = o % g.ow, rest = o / g.ow, oh = rest % g.oh, p = rest / g.oh;
-    y[o] = max_pool_window(x + p * g.h * g.w, g, oh, ow, arg + o);
+    int64_t p, oh, ow;
+    g.position(o, g.oh, g.ow, &p, &oh, &ow);
+    y[o] = max_pool_window(x + g.plane(p, g.h, g.w), g, oh, ow, arg + o);
   }
 }
 
 template <class T>
 __global__ void max_bwd_kernel(T* dx, const T* gy, const int32_t* arg, Pool2dGeom g, T beta, int64_t n) {
   SP_GRID_STRIDE(i, n) {
-    int64_t iw = i % g.w, rest = i / g.w, ih = rest % g.h, p = rest / g.h;
-    int64_t off = p * g.oh * g.ow;
+    int64_t p, ih, iw;
+    g.position(i, g.h, g.w, &p, &ih, &iw);
+    int64_t off = g.plane(p, g.oh, g.ow);
     sink_write(dx + i, max_pool_grad_at(gy + off, arg + off, g, ih, iw), beta);
   }
 }
@@ -33,24 +37,27 @@ __global__ void max_bwd_kernel(T* dx, const T* gy, const int32_t* arg, Pool2dGeo
 template <class T>
 __global__ void max_gather_kernel(T* y, const T* x, const int32_t* arg, Pool2dGeom g, int64_t n) {
   SP_GRID_STRIDE(o, n) {
-    int64_t ow = o % g.ow, rest = o / g.ow, oh = rest % g.oh, p = rest / g.oh;
-    y[o] = max_pool_gather_at(x + p * g.h * g.w, arg + p * g.oh * g.ow, g, oh, ow);
+    int64_t p, oh, ow;
+    g.position(o, g.oh, g.ow, &p, &oh, &ow);
+    y[o] = max_pool_gather_at(x + g.plane(p, g.h, g.w), arg + g.plane(p, g.oh, g.ow), g, oh, ow);
   }
 }
 
 template <class T>
 __global__ void avg_fwd_kernel(T* y, const T* x, Pool2dGeom g, int64_t n) {
   SP_GRID_STRIDE(o, n) {
-    int64_t ow = o % g.ow, rest = o / g.ow, oh = rest % g.oh, p = rest / g.oh;
-    y[o] = avg_pool_window(x + p * g.h * g.w, g, oh, ow);
+    int64_t p, oh, ow;
+    g.position(o, g.oh, g.ow, &p, &oh, &ow);
+    y[o] = avg_pool_window(x + g.plane(p, g.h, g.w), g, oh, ow);
   }
 }
 
 template <class T>
 __global__ void avg_bwd_kernel(T* dx, const T* gy, Pool2dGeom g, T beta, int64_t n) {
   SP_GRID_STRIDE(i, n) {
-    int64_t iw = i % g.w, rest = i / g.w, ih = rest % g.h, p = rest / g.h;
-    sink_write(dx + i, avg_pool_grad_at(gy + p * g.oh * g.ow, g, ih, iw), beta);
+    int64_t p, ih, iw;
+    g.position(i, g.h, g.w, &p, &ih, &iw);
+    sink_write(dx + i, avg_pool_grad_at(gy + g.plane(p, g.oh, g.ow), g, ih, iw), beta);
   }
 }
 
@@ -67,9 +74,24 @@ __global__ void gap_fwd_kernel(T* y, const T* x, int64_t planes, int64_t hw) {
   }
 }
 
+// Channels last: thread (n, c) walks its plane, hw values c apart; neighbouring threads read neighbours.
 template <class T>
-__global__ void gap_bwd_kernel(T* dx, const T* gy, int64_t hw, T beta, int64_t n) {
-  SP_GRID_STRIDE(i, n) { sink_write(dx + i, gy[i / hw] / T(hw), beta); }
+__global__ void gap_fwd_nhwc_kernel(T* y, const T* x, int64_t c, int64_t hw, int64_t planes) {
+  SP_GRID_STRIDE(p, planes) {
+    const T* plane = x + (p / c) * hw * c + p % c;
+    T sum = 0;
+    for (int64_t i = 0; i < hw; ++i) sum += plane[i * c];
+    y[p] = sum / T(hw);
+  }
+}
+
+// Element i's plane: i / hw (NCHW), or image i / (hw c) and channel i % c (NHWC, c > 0).
+template <class T>
+__global__ void gap_bwd_kernel(T* dx, const T* gy, int64_t hw, int64_t c_last, T beta, int64_t n) {
+  SP_GRID_STRIDE(i, n) {
+    const int64_t p = c_last ? i / (hw * c_last) * c_last + i % c_last : i / hw;
+    sink_write(dx + i, gy[p] / T(hw), beta);
+  }
 }
 
 void max_fwd_cuda(Stream& s, const Tensor& y, const Tensor& arg, const Tensor& x, const Pool2dGeom& g) {
@@ -118,20 +140,24 @@ void avg_bwd_cuda(Stream& s, const Tensor& dx, const Tensor& gy, const Pool2dGeo
   SP_CUDA_LAUNCH_CHECK();
 }
 
-void gap_fwd_cuda(Stream& s, const Tensor& y, const Tensor& x) {
-  int64_t planes = x.size(0) * x.size(1), hw = x.size(2) * x.size(3);
+void gap_fwd_cuda(Stream& s, const Tensor& y, const Tensor& x, Layout layout) {
+  const int64_t planes = y.numel(), hw = x.numel() / planes, c = x.size(channel_axis(layout));
   SP_DISPATCH_FLOAT(x.dtype(), "global_avg_pool", {
-    gap_fwd_kernel<scalar_t><<<grid_1d(planes * 32), kBlock, 0, cuda_stream(s)>>>(y.data<scalar_t>(),
-                                                                                  x.data<scalar_t>(), planes, hw);
+    if (layout == Layout::nhwc)
+      gap_fwd_nhwc_kernel<scalar_t><<<grid_1d(planes), kBlock, 0, cuda_stream(s)>>>(
+          y.data<scalar_t>(), x.data<scalar_t>(), c, hw, planes);
+    else
+      gap_fwd_kernel<scalar_t><<<grid_1d(planes * 32), kBlock, 0, cuda_stream(s)>>>(y.data<scalar_t>(),
+                                                                                    x.data<scalar_t>(), planes, hw);
   });
   SP_CUDA_LAUNCH_CHECK();
 }
 
-void gap_bwd_cuda(Stream& s, const Tensor& dx, const Tensor& gy, double beta) {
-  int64_t n = dx.numel(), hw = dx.size(2) * dx.size(3);
+void gap_bwd_cuda(Stream& s, const Tensor& dx, const Tensor& gy, double beta, Layout layout) {
+  const int64_t n = dx.numel(), hw = n / gy.numel(), c_last = layout == Layout::nhwc ? dx.size(3) : 0;
   SP_DISPATCH_FLOAT(gy.dtype(), "global_avg_pool backward", {
     gap_bwd_kernel<scalar_t><<<grid_1d(n), kBlock, 0, cuda_stream(s)>>>(dx.data<scalar_t>(), gy.data<scalar_t>(), hw,
-                                                                        scalar_t(beta), n);
+                                                                        c_last, scalar_t(beta), n);
   });
   SP_CUDA_LAUNCH_CHECK();
 }

@@ -16,6 +16,7 @@ class ConvNet3 final : public ModelBase {
  public:
   explicit ConvNet3(const ModelConfig& cfg) : ModelBase(cfg) {
     check_config(cfg, 8);
+    check_nchw_only(cfg);
     const int64_t w = cfg.width;
     int64_t in = cfg.in_channels, size = cfg.image_size;
     for (int d = 0; d < 3; ++d) {

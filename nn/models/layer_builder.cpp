@@ -138,10 +138,12 @@ TracedLayer traced(TracedLayer::Kind kind, Var x, Var y, const Slot& weight, con
 
 }  // namespace
 
-Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x) const {
+Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x, Layout layout) const {
   Var w = t.view(theta, l.weight.offset, l.weight.shape);
   Var b = l.bias.valid() ? t.view(theta, l.bias.offset, l.bias.shape) : Var{};
-  Var y = ag::conv2d(t, x, w, b, l.p);
+  Conv2dParams p = l.p;
+  p.layout = layout;
+  Var y = ag::conv2d(t, x, w, b, p);
   if (LayerTrace* tr = LayerTrace::active()) {
     TracedLayer tl = traced(TracedLayer::Kind::conv, x, y, l.weight, l.bias);
     tl.conv = l.p;
@@ -150,16 +152,18 @@ Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x) const {
   return y;
 }
 
-Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training) const {
+Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
+                       Layout layout) const {
   Var w = t.view(theta, l.weight.offset, l.weight.shape);
   Var b = t.view(theta, l.bias.offset, l.bias.shape);
   Var y;
   if (!l.batch) {
+    SP_CHECK(layout == Layout::nchw, owner_, ": group norm takes NCHW activations, not ", layout);
     y = ag::group_norm(t, x, l.groups, w, b, l.eps);
   } else {
     const int64_t c = l.running_mean.shape.numel();
     y = ag::batch_norm(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
-                   buffers.narrow(0, l.running_var.offset, c), training);
+                       buffers.narrow(0, l.running_var.offset, c), training, 0.1, 1e-5, layout);
   }
   if (LayerTrace* tr = LayerTrace::active()) {
     TracedLayer tl = traced(l.batch ? TracedLayer::Kind::batch_norm : TracedLayer::Kind::group_norm, x, y,

@@ -73,9 +73,11 @@ class LayerBuilder {
   // parameter draws from its own stream keyed by its name, so adding a layer leaves the others unchanged).
   void init(Stream& s, const Tensor& theta, const Tensor& buffers, uint64_t seed) const;
 
-  // Application (forward). `buffers` is the flat running-statistics vector (batch norm only).
-  Var conv(Tape& t, Var theta, const ConvLayer& l, Var x) const;
-  Var norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training) const;
+  // Application (forward). `buffers` is the flat running-statistics vector (batch norm only). `layout` is the
+  // activations' (kernels/layout.h); group norm takes NCHW only.
+  Var conv(Tape& t, Var theta, const ConvLayer& l, Var x, Layout layout = Layout::nchw) const;
+  Var norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
+           Layout layout = Layout::nchw) const;
   Var linear(Tape& t, Var theta, const LinearLayer& l, Var x) const;
 
   // Checks theta (and, with batch norm, the buffers) against the layouts; errors name the owner.

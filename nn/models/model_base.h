@@ -28,6 +28,10 @@ class ModelBase : public Model {
 
   // Validates forward's arguments against the configuration; errors name the model and the shapes.
   void check_forward(Tape& t, Var theta, const Tensor& buffers, Var x) const;
+  // The layout this forward keeps its activations in (ModelConfig::layout resolved for theta's dtype and
+  // device). Under a LayerTrace, whose readers take NCHW activations, automatic resolves to NCHW and an
+  // explicit nhwc is an error.
+  Layout activation_layout(Tape& t, Var theta) const;
 
   ModelConfig cfg_;
   LayerBuilder layers_;  // the constructor declares the layers here; forward applies them
@@ -35,6 +39,8 @@ class ModelBase : public Model {
 
 // Validates the fields every model shares (width, classes, channels, image size), naming the model.
 void check_config(const ModelConfig& cfg, int64_t min_image_size);
+// For models that run NCHW only (group norm takes NCHW): an explicit nhwc layout is an error naming the model.
+void check_nchw_only(const ModelConfig& cfg);
 
 // The concrete models (one file each).
 std::unique_ptr<Model> make_resnet18(const ModelConfig& cfg, bool group_norm);

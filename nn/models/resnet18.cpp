@@ -3,7 +3,9 @@
 // pooling and a linear classifier; 11,173,962 parameters at w = 64 for 10 classes. `resnet18` normalises with
 // batch norm; `resnet18_gn` swaps each BN for GroupNorm(gcd(32, C), C) under the same names (what Opacus's
 // ModuleValidator.fix does), for DP-SGD. For 32x32 inputs the pooling is the 4x4 average pool of the
-// reference; other sizes pool globally. Tested against PyTorch in tests/test_models_golden.cpp.
+// reference; other sizes pool globally. Activations are NCHW or channels-last (ModelConfig::layout; the
+// input batch is permuted once at the entry). Tested against PyTorch in tests/test_models_golden.cpp,
+// channels-last against NCHW in tests/test_models_nhwc.cpp.
 #include <numeric>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "nn/models/model_base.h"
 #include "nn/ops_conv.h"
 #include "nn/ops_elementwise.h"
+#include "nn/ops_shape.h"
 
 namespace sp::models {
 namespace {
@@ -19,6 +22,7 @@ class ResNet18 final : public ModelBase {
  public:
   ResNet18(const ModelConfig& cfg, bool group_norm) : ModelBase(cfg), group_norm_(group_norm) {
     check_config(cfg, 8);
+    if (group_norm) check_nchw_only(cfg);
     const int64_t w = cfg.width;
     stem_ = layers_.add_conv("conv1", cfg.in_channels, w, 3, 1, 1, false);
     stem_norm_ = add_norm("bn1", w);
@@ -47,9 +51,12 @@ class ResNet18 final : public ModelBase {
 
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
+    // Group norm takes NCHW (nn/models/layer_builder.h), so resnet18_gn stays there.
+    const Layout l = group_norm_ ? Layout::nchw : activation_layout(t, theta);
     auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in) {
-      return layers_.norm(t, theta, buffers, n, layers_.conv(t, theta, c, in), training);
+      return layers_.norm(t, theta, buffers, n, layers_.conv(t, theta, c, in, l), training, l);
     };
+    if (l == Layout::nhwc) x = ag::to_layout(t, x, Layout::nhwc);  // the one permutation of the step
     Var h = ag::relu(t, conv_norm(stem_, stem_norm_, x));
     for (const Block& b : blocks_) {
       Var o = ag::relu(t, conv_norm(b.conv1, b.bn1, h));
@@ -57,7 +64,7 @@ class ResNet18 final : public ModelBase {
       Var shortcut = b.projection ? conv_norm(b.shortcut_conv, b.shortcut_norm, h) : h;
       h = ag::relu(t, ag::add(t, o, shortcut));
     }
-    Var f = ag::global_avg_pool(t, h);
+    Var f = ag::global_avg_pool(t, h, l);
     return {f, layers_.linear(t, theta, classifier_, f)};
   }
 

@@ -25,6 +25,7 @@ class Wrn16_4 final : public ModelBase {
  public:
   explicit Wrn16_4(const ModelConfig& cfg) : ModelBase(cfg) {
     check_config(cfg, 8);
+    check_nchw_only(cfg);
     SP_CHECK(cfg.width % 4 == 0, cfg.name, ": width ", cfg.width, " must be a multiple of 4 (16k with k = 4)");
     const int64_t w = cfg.width;
     stem_ = layers_.add_conv("conv1", cfg.in_channels, w / 4, 3, 1, 1, false);

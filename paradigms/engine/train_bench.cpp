@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 
 #include "kernels/counter_rng.h"
 #include "kernels/cpu/fast_path.h"
+#include "kernels/cuda_api.h"
+#include "kernels/registry.h"
 #include "paradigms/engine/progress.h"
 #include "paradigms/engine/shadow_train.h"
 
@@ -53,6 +56,17 @@ TrainRecipe bench_recipe(int64_t batch) {
   return r;
 }
 
+// CPU seconds of every thread of this process so far.
+double process_cpu_seconds() {
+  timespec ts{};
+  SP_CHECK(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0, "bench: clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+WorkCounts work_counts(const Stream& s) {
+  return {kernel_dispatches(backend_of(s.device())), s.is_cuda() ? cuda_api::kernel_launches() : 0};
+}
+
 }  // namespace
 
 DeviceData bench_synthetic_data(int64_t n, const ModelConfig& mc, Stream& s) { return synthetic_data(n, mc, s); }
@@ -74,10 +88,14 @@ std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
     tr.set_execution(opt.execution);
     if (opt.warmup_steps > 0) tr.train_epoch(first(all, b * opt.warmup_steps), 0);
     s.synchronize();
+    const WorkCounts k0 = work_counts(s);
     auto t0 = Clock::now();
+    const double c0 = process_cpu_seconds();
     tr.train_epoch(first(all, b * opt.steps), 1);  // ends by reading the metrics: synchronised
     s.synchronize();
-    BenchRow row{"train", b, b * opt.steps, std::chrono::duration<double>(Clock::now() - t0).count()};
+    BenchRow row{"train", b, b * opt.steps, std::chrono::duration<double>(Clock::now() - t0).count(),
+                 process_cpu_seconds() - c0};
+    row.work = work_counts(s) - k0;
     rows.push_back(row);
   }
 
@@ -88,11 +106,14 @@ std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
   std::vector<int64_t> warm(ids.begin(), ids.begin() + per_query);
   for (int w = 0; w < std::max(opt.warmup_steps, 1); ++w) for_query_blocks(tr, s, all, warm, opt.eval_batch, data::QueryViews::all, none);
   s.synchronize();
+  const WorkCounts k0 = work_counts(s);
   auto t0 = Clock::now();
+  const double c0 = process_cpu_seconds();
   for_query_blocks(tr, s, all, ids, opt.eval_batch, data::QueryViews::all, none);
   s.synchronize();
   rows.push_back({"query (18 views)", per_query * views, int64_t(ids.size()) * views,
-                  std::chrono::duration<double>(Clock::now() - t0).count()});
+                  std::chrono::duration<double>(Clock::now() - t0).count(), process_cpu_seconds() - c0});
+  rows.back().work = work_counts(s) - k0;
   return rows;
 }
 
@@ -101,20 +122,27 @@ std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchR
   char buf[256];
   std::string out;
   const bool graphs = s.is_cuda() && opt.execution.cuda_graphs != CudaGraphMode::off;
-  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s%s\n",
+  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s, layout %s%s\n",
                 opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
                 s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "",
-                graphs ? ", training steps as CUDA graphs" : "");
+                activation_layout_name(opt.model.layout), graphs ? ", training steps as CUDA graphs" : "");
   out += buf;
   if (!s.is_cuda()) out += "cpu kernels: " + cpu::describe_cpu_kernels() + "\n";
-  std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s\n", "phase", "batch", "images", "img/s", "ms/batch");
+  std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s %14s %14s%s\n", "phase", "batch", "images", "img/s",
+                "ms/batch", "cpu ms/batch", "kernels/batch", s.is_cuda() ? " launches/batch" : "");
   out += buf;
   for (const BenchRow& r : rows) {
     double steps = double(r.images) / double(r.batch);
-    std::snprintf(buf, sizeof buf, "%-18s %8lld %10lld %12.1f %12.2f\n", r.phase.c_str(), (long long)r.batch,
-                  (long long)r.images, r.images_per_s(), 1e3 * r.seconds / steps);
+    char launches[32] = "";
+    if (s.is_cuda()) std::snprintf(launches, sizeof launches, " %14.1f", double(r.work.launches) / steps);
+    std::snprintf(buf, sizeof buf, "%-18s %8lld %10lld %12.1f %12.2f %14.2f %14.1f%s\n", r.phase.c_str(),
+                  (long long)r.batch, (long long)r.images, r.images_per_s(), 1e3 * r.seconds / steps,
+                  1e3 * r.cpu_seconds / steps, double(r.work.dispatches) / steps, launches);
     out += buf;
   }
+  // What the counts are: one kernel per op pass dispatched through the registry (kernels/registry.h; a
+  // replayed CUDA graph dispatches none), and the kernels of ours those dispatches launched on the GPU
+  // (cuBLAS/cuDNN routines are dispatches, not launches).
   return out;
 }
 

@@ -24,11 +24,21 @@ struct BenchOptions {
   TrainExecution execution;
 };
 
+// Kernels dispatched through the registry on the bench's backend and, on a GPU, kernels of ours launched.
+struct WorkCounts {
+  uint64_t dispatches = 0, launches = 0;
+  WorkCounts operator-(const WorkCounts& o) const { return {dispatches - o.dispatches, launches - o.launches}; }
+};
+
 struct BenchRow {
   std::string phase;  // "train" or "query (18 views)"
   int64_t batch = 0;  // images per step
   int64_t images = 0; // images timed
   double seconds = 0;
+  // Process CPU time over the same span: on a loaded machine the one-thread comparison that the load disturbs
+  // least (wall time counts the time other processes held the core).
+  double cpu_seconds = 0;
+  WorkCounts work;    // over the timed steps
   double images_per_s() const { return seconds > 0 ? double(images) / seconds : 0; }
 };
 
