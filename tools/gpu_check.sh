@@ -114,7 +114,7 @@ for tool in memcheck racecheck synccheck; do
   if [ -z "$sanitizer" ]; then
     record "sanitizer $tool" skipped 0 "compute-sanitizer not found"
   else
-    step "sanitizer $tool" 150 "$out/sanitizer_$tool.log" "$sanitizer" --tool "$tool" --error-exitcode 99 \
+    step "sanitizer $tool" 90 "$out/sanitizer_$tool.log" "$sanitizer" --tool "$tool" --error-exitcode 99 \
       --print-limit 20 "$tests" --gtest_filter="$filter" &&
       true || tail -25 "$out/sanitizer_$tool.log"
   fi
