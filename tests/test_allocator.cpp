@@ -152,10 +152,14 @@ TEST(CachingPool, BlockWaitsForEveryStreamThatUsedIt) {
   void* a = freed_after_use_on(p, {&kS2, &kS3});
   EXPECT_EQ(ev.pending.size(), 2u);
   ev.finish(&kS2);
-  EXPECT_NE(p.allocate(1000, &kS1), a) << "stream 3 may still use it";
+  void* other = p.allocate(1000, &kS1);
+  EXPECT_NE(other, a) << "stream 3 may still use it";
   ev.finish(&kS3);
-  EXPECT_EQ(p.allocate(1000, &kS1), a);
+  void* again = p.allocate(1000, &kS1);
+  EXPECT_EQ(again, a);
   EXPECT_EQ(p.stats().bytes_awaiting, 0u);
+  p.deallocate(other);
+  p.deallocate(again);
 }
 
 TEST(CachingPool, DestructionAndOutOfMemoryWaitForPendingEvents) {
@@ -244,7 +248,9 @@ TEST(CachingPool, BlocksOfALiveGraphPoolLeaveItWhenFreedAfterItsRelease) {
   EXPECT_EQ(p.stats().bytes_graph_pools, 5120u) << "still in use";
   p.deallocate(out);
   EXPECT_EQ(p.stats().bytes_graph_pools, 0u);
-  EXPECT_EQ(p.allocate(5000, &kS1), out);
+  void* again = p.allocate(5000, &kS1);
+  EXPECT_EQ(again, out);
+  p.deallocate(again);
 }
 
 TEST(CachingPool, OutOfMemoryDuringCaptureFailsClearly) {
