@@ -19,7 +19,8 @@ void batch_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
   const NormFwdPtrs p = norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias, running_mean, running_var);
   // Channels innermost (channels-last activations): one value per row here.
   if (d.HW == 1) return batch_norm_last_fwd(p, d.N, d.C, training, momentum, eps);
-  const auto [xp, w, b, yp, mean, invstd, rm, rv] = p;
+  const float *xp = p.x, *w = p.w, *b = p.b;
+  float *yp = p.y, *mean = p.mean, *invstd = p.invstd, *rm = p.rm, *rv = p.rv;
   const double M = double(d.N * d.HW);
   parallel_for(d.C, [&](int64_t c) {
     auto row = [&](int64_t n) { return (n * d.C + c) * d.HW; };
@@ -58,7 +59,8 @@ void batch_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
   NormDims d = norm_dims("batch_norm backward", x);
   const NormBwdPtrs p = norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
   if (d.HW == 1) return batch_norm_last_bwd(p, d.N, d.C, training, beta_x, beta_w, beta_b);
-  const auto [xp, gy, mean, invstd, w, gx, gw, gb] = p;
+  const float *xp = p.x, *gy = p.dy, *mean = p.mean, *invstd = p.invstd, *w = p.w;
+  float *gx = p.dx, *gw = p.dw, *gb = p.db;
   const double M = double(d.N * d.HW);
   const float bx = float(beta_x);
   parallel_for(d.C, [&](int64_t c) {

@@ -53,7 +53,8 @@ void each_row(int64_t rows, int64_t C, F&& f) {
 }  // namespace
 
 void batch_norm_last_fwd(const NormFwdPtrs& p, int64_t M, int64_t C, bool training, double momentum, double eps) {
-  const auto [xp, w, b, yp, mean, invstd, rm, rv] = p;
+  const float *xp = p.x, *w = p.w, *b = p.b;
+  float *yp = p.y, *mean = p.mean, *invstd = p.invstd, *rm = p.rm, *rv = p.rv;
   if (training) {
     std::vector<double> s, ss;
     channel_sums<1>(M, C, [&](int64_t r, float* acc) {
@@ -98,7 +99,8 @@ void batch_norm_last_fwd(const NormFwdPtrs& p, int64_t M, int64_t C, bool traini
 
 void batch_norm_last_bwd(const NormBwdPtrs& p, int64_t M, int64_t C, bool training, double beta_x, double beta_w,
                          double beta_b) {
-  const auto [xp, gy, mean, invstd, w, gx, gw, gb] = p;
+  const float *xp = p.x, *gy = p.dy, *mean = p.mean, *invstd = p.invstd, *w = p.w;
+  float *gx = p.dx, *gw = p.dw, *gb = p.db;
   // sums[c] = sum of dy, sums[C + c] = sum of dy * (x - mean), over the channel.
   std::vector<double> sums(size_t(2 * C), 0.0);
   if (training || gw || gb)

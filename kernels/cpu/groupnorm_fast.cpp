@@ -20,7 +20,9 @@ void group_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
                         const Tensor& weight, const Tensor& bias, int64_t G, double eps) {
   NormDims d = norm_dims("group_norm", x);
   const int64_t Cg = d.C / G, L = Cg * d.HW;
-  const auto [xp, w, b, yp, mean, invstd, rm, rv] = norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias);
+  const NormFwdPtrs fp = norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias);
+  const float *xp = fp.x, *w = fp.w, *b = fp.b;
+  float *yp = fp.y, *mean = fp.mean, *invstd = fp.invstd;  // group norm keeps no running statistics
   parallel_ranges(d.N * G, blocks_of(L), [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {  // s = n * G + g: the group's values are contiguous
       const float* xs = xp + s * L;
@@ -44,8 +46,9 @@ void group_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& d
                         int64_t G, double beta_x, double beta_w, double beta_b) {
   NormDims d = norm_dims("group_norm backward", x);
   const int64_t Cg = d.C / G, L = Cg * d.HW;
-  const auto [xp, gy, mean, invstd, w, gx, gw, gb] =
-      norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
+  const NormBwdPtrs bp = norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
+  const float *xp = bp.x, *gy = bp.dy, *mean = bp.mean, *invstd = bp.invstd, *w = bp.w;
+  float *gx = bp.dx, *gw = bp.dw, *gb = bp.db;
   // Per plane p = n * C + c: sum of dy and of dy * xhat.
   std::vector<double> sdy(size_t(d.N * d.C)), sdyxh(size_t(d.N * d.C));
   parallel_ranges(d.N * d.C, blocks_of(d.HW), [&](int64_t p0, int64_t p1) {

@@ -1,6 +1,7 @@
 // The float pointers of a normalisation kernel's tensors (nullptr for an undefined optional one), unpacked
 // once for the float32 fast paths of batch norm (kernels/cpu/batchnorm_fast.cpp, batchnorm_last.cpp) and
-// group norm (groupnorm_fast.cpp), which bind them with structured bindings. Tested through
+// group norm (groupnorm_fast.cpp), which copy them into named locals (not structured bindings: the lambdas
+// capture them, which clang before 16 refuses for bindings, and the fuzz build uses Debian's clang 14). Tested through
 // tests/test_cpu_fast_path.cpp.
 #pragma once
 #include "kernels/norm_math.h"
