@@ -66,4 +66,16 @@ inline void check_arg_like(const char* op, const char* what, const Tensor& t, co
   check_contiguous(op, what, t);
 }
 
+// Do two tensors' memory ranges (contiguous, or undefined: no) overlap?
+inline bool memory_overlaps(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.numel() == 0 || b.numel() == 0) return false;
+  const char *pa = static_cast<const char*>(a.raw_data()), *pb = static_cast<const char*>(b.raw_data());
+  return pa < pb + b.nbytes() && pb < pa + a.nbytes();
+}
+
+// Two outputs a kernel writes element by element must not share memory.
+inline void check_disjoint(const char* op, const char* what_a, const Tensor& a, const char* what_b, const Tensor& b) {
+  SP_CHECK(!memory_overlaps(a, b), op, ": ", what_a, " and ", what_b, " share memory; pass separate buffers");
+}
+
 }  // namespace sp

@@ -28,6 +28,20 @@ SP_HD T norm_backward_dx(T dy, T xhat, T w, T invstd, T mean_dxhat, T mean_dxhat
   return invstd * (w * dy - mean_dxhat - xhat * mean_dxhat_xhat);
 }
 
+// Batch norm's fused epilogue (kernels/batchnorm.h): the activation applied to v, the normalised value plus
+// the residual when there is one; ReLU exactly as act_forward<Act::relu> (NaN and -0 pass through).
+template <class T>
+SP_HD T norm_epilogue(T v, bool relu) {
+  return relu && v < T(0) ? T(0) : v;
+}
+
+// The gradient that reaches the normalisation (and the residual) through the epilogue: dy where the forward's
+// output y is positive (ReLU's derivative, 0 at 0, as act_backward<Act::relu>; y > 0 exactly where its input was).
+template <class T>
+SP_HD T norm_epilogue_grad(T dy, T y, bool relu) {
+  return !relu || y > T(0) ? dy : T(0);
+}
+
 // PyTorch's running-statistic update (running_var receives the unbiased batch variance).
 template <class T>
 SP_HD T running_update(T running, T batch, T momentum) {

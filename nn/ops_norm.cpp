@@ -12,6 +12,7 @@
 
 #include <vector>
 
+#include "kernels/arg_check.h"
 #include "kernels/axpby.h"
 #include "kernels/batchnorm.h"
 #include "kernels/elementwise.h"
@@ -25,6 +26,7 @@
 namespace sp::ag {
 
 SP_REGISTER_OP(batch_norm);
+SP_REGISTER_OP(batch_norm_act);
 SP_REGISTER_OP(group_norm);
 SP_REGISTER_OP(instance_norm);
 SP_REGISTER_OP(norm_input_grad);
@@ -127,10 +129,17 @@ Tensor kernel_view(const Tensor& t, Layout l) {
 // out = result + beta * out.
 void r_project(Stream& s, const Tensor& out, const Tensor& z, const Tensor& x, const NormStats& st, const Tensor& w,
                double beta) {
-  if (st.batch)
-    batch_norm_backward(s, kernel_view(out, st.layout), Tensor(), Tensor(), kernel_view(z, st.layout),
-                        kernel_view(x, st.layout), st.mean, st.invstd, w, true, beta, 0, 0);
-  else
+  if (st.batch) {
+    BatchNormBwdArgs a;
+    a.dx = kernel_view(out, st.layout);
+    a.dy = kernel_view(z, st.layout);
+    a.x = kernel_view(x, st.layout);
+    a.save_mean = st.mean;
+    a.save_invstd = st.invstd;
+    a.weight = w;
+    a.beta_x = beta;
+    batch_norm_backward(s, a);
+  } else
     group_norm_backward(s, out, Tensor(), Tensor(), z, x, st.mean, st.invstd, w, st.groups, beta, 0, 0);
 }
 
@@ -169,21 +178,22 @@ XhatVars xhat_vars(Tape& t, Var x, const NormGeo& g, double eps) {
 
 // The differentiable backward of training-mode normalisation (batch statistics, biased variance): the
 // fused gradient ops, whose own backwards differentiate the statistics analytically.
-void normalise_diff_backward(DiffBackwardCtx& c, const NormStats& st, int iw, int ib) {
+// gy: the gradient at the normalisation's output (the node's own, or what passed its fused epilogue).
+void normalise_diff_backward(DiffBackwardCtx& c, Var gy, const NormStats& st, int iw, int ib) {
   Tape& t = c.tape();
   const NormGeo g(t.value(c.in(0)).shape(), st);
-  if (ib >= 0 && c.needs(ib)) c.add(ib, sum(t, reshaped(t, c.grad_out(), g.layout.channels), {0, 2}));
-  if (iw >= 0 && c.needs(iw)) c.add(iw, norm_weight_grad(t, c.grad_out(), c.in(0), st));
-  if (c.needs(0)) c.add(0, norm_input_grad(t, c.grad_out(), c.in(0), iw >= 0 ? c.in(iw) : Var{}, st));
+  if (ib >= 0 && c.needs(ib)) c.add(ib, sum(t, reshaped(t, gy, g.layout.channels), {0, 2}));
+  if (iw >= 0 && c.needs(iw)) c.add(iw, norm_weight_grad(t, gy, c.in(0), st));
+  if (c.needs(0)) c.add(0, norm_input_grad(t, gy, c.in(0), iw >= 0 ? c.in(iw) : Var{}, st));
 }
 
 // Eval-mode batch norm, y = (x - mean) (invstd w) + b with the statistics the forward saved (the running
 // ones, which a later training step may overwrite in place) as constants.
-void batch_norm_eval_diff_backward(DiffBackwardCtx& c, const NormLayout& l, const Tensor& saved_mean,
+void batch_norm_eval_diff_backward(DiffBackwardCtx& c, Var grad, const NormLayout& l, const Tensor& saved_mean,
                                    const Tensor& saved_invstd, int iw, int ib) {
   Tape& t = c.tape();
   const Shape per_channel{1, l.channels[1], 1};
-  Var gy = reshaped(t, c.grad_out(), l.channels);
+  Var gy = reshaped(t, grad, l.channels);
   Var k = t.leaf(saved_invstd.view(per_channel));
   if (ib >= 0 && c.needs(ib)) c.add(ib, sum(t, gy, {0, 2}));
   if (iw >= 0 && c.needs(iw)) {
@@ -214,39 +224,113 @@ Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double e
                             groups, g.bx, g.bw, g.bb);
       },
       [st = NormStats{false, groups, mean, invstd, eps}, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
-        normalise_diff_backward(c, st, iw, ib);
+        normalise_diff_backward(c, c.grad_out(), st, iw, ib);
+      });
+}
+
+}  // namespace
+
+namespace {
+
+// The gradient past a fused ReLU as a tape value: gy where the output is positive (the mask is a constant,
+// as relu's own differentiable backward has it).
+Var through_relu(Tape& t, Var gy, Var y) {
+  const Tensor& yv = t.value(y);
+  Tensor ones = Tensor::full(yv.shape(), 1.0, yv.dtype(), t.stream());
+  Tensor mask = Tensor::empty(yv.shape(), yv.dtype(), t.stream());
+  activation_backward(t.stream(), mask, ones, yv, Act::relu, 0.0, 0.0);
+  return mul(t, gy, t.leaf(mask));
+}
+
+Var batch_norm_op(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
+                  bool training, const NormEpilogue& epi, double momentum, double eps, Layout l, const char* op) {
+  Stream& s = t.stream();
+  Tensor xv = t.value(x).contiguous(s), wv = value_or_none(t, weight), bv = value_or_none(t, bias);
+  Tensor rv = value_or_none(t, epi.residual);
+  SP_CHECK(l == Layout::nchw || xv.dim() == 4, op, ": channels-last input ", xv.str(), " must be [N, H, W, C]");
+  SP_CHECK(!rv.defined() || rv.shape() == xv.shape(), op, ": residual ", rv.str(), " must have the input's shape ",
+           xv.str());
+  const int64_t C = l == Layout::nhwc ? xv.size(3) : channels_of(op, xv);
+  Tensor y = Tensor::empty(xv.shape(), xv.dtype(), s);
+  Tensor mean = Tensor::empty({C}, xv.dtype(), s), invstd = Tensor::empty({C}, xv.dtype(), s);
+  BatchNormFwdArgs a;
+  a.y = kernel_view(y, l);
+  a.save_mean = mean;
+  a.save_invstd = invstd;
+  a.x = kernel_view(xv, l);
+  a.weight = wv;
+  a.bias = bv;
+  a.running_mean = running_mean;
+  a.running_var = running_var;
+  a.residual = kernel_view(rv, l);
+  a.relu = epi.relu;
+  a.training = training;
+  a.momentum = momentum;
+  a.eps = eps;
+  batch_norm_forward(s, a);
+  NormInputs in(x, weight, bias);
+  int ir = -1;
+  if (epi.residual.valid()) {
+    ir = int(in.vars.size());
+    in.vars.push_back(epi.residual);
+  }
+  const NormLayout layout = NormLayout::batch(xv.shape(), l);
+  const bool relu = epi.relu;
+  return t.record(
+      op, y, in.vars,
+      [xv, wv, mean, invstd, training, l, relu, iw = in.weight, ib = in.bias, ir](BackwardCtx& c) {
+        Stream& s = c.stream();
+        NormGrads g(c, iw, ib);
+        BatchNormBwdArgs b;
+        b.dx = kernel_view(g.dx, l);
+        b.dweight = g.dw;
+        b.dbias = g.db;
+        b.beta_x = g.bx;
+        b.beta_w = g.bw;
+        b.beta_b = g.bb;
+        GradSink r{Tensor(), 0.f};
+        if (ir >= 0 && c.needs(ir)) r = c.sink(ir);
+        // Two views of one buffer may be x and the residual: the residual's gradient then goes through a
+        // buffer of its own and is added afterwards.
+        const bool apart = memory_overlaps(r.t, g.dx);
+        if (r.t.defined()) {
+          b.dresidual = kernel_view(apart ? Tensor::empty(r.t.shape(), r.t.dtype(), s) : r.t, l);
+          b.beta_r = apart ? 0.0 : r.beta;
+        }
+        b.dy = kernel_view(c.grad_out().contiguous(s), l);
+        b.x = kernel_view(xv, l);
+        b.save_mean = mean;
+        b.save_invstd = invstd;
+        b.weight = wv;
+        b.y = relu ? kernel_view(c.out(), l) : Tensor();
+        b.relu = relu;
+        b.training = training;
+        batch_norm_backward(s, b);
+        if (apart) axpby(s, r.t, b.dresidual.view(r.t.shape()), 1.0, r.beta);
+      },
+      [layout, mean, invstd, training, eps, l, relu, iw = in.weight, ib = in.bias, ir](DiffBackwardCtx& c) {
+        Tape& t = c.tape();
+        Var gy = relu ? through_relu(t, c.grad_out(), c.out()) : c.grad_out();
+        if (ir >= 0 && c.needs(ir)) c.add(ir, gy);
+        if (training)
+          normalise_diff_backward(c, gy, NormStats{true, 1, mean, invstd, eps, l}, iw, ib);
+        else
+          batch_norm_eval_diff_backward(c, gy, layout, mean, invstd, iw, ib);
       });
 }
 
 }  // namespace
 
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
-               bool training, double momentum, double eps, Layout activations) {
-  Stream& s = t.stream();
-  Tensor xv = t.value(x).contiguous(s), wv = value_or_none(t, weight), bv = value_or_none(t, bias);
-  const Layout l = activations;
-  SP_CHECK(l == Layout::nchw || xv.dim() == 4, "batch_norm: channels-last input ", xv.str(), " must be [N, H, W, C]");
-  const int64_t C = l == Layout::nhwc ? xv.size(3) : channels_of("batch_norm", xv);
-  Tensor y = Tensor::empty(xv.shape(), xv.dtype(), s);
-  Tensor mean = Tensor::empty({C}, xv.dtype(), s), invstd = Tensor::empty({C}, xv.dtype(), s);
-  batch_norm_forward(s, kernel_view(y, l), mean, invstd, kernel_view(xv, l), wv, bv, running_mean, running_var,
-                     training, momentum, eps);
-  NormInputs in(x, weight, bias);
-  const NormLayout layout = NormLayout::batch(xv.shape(), l);
-  return t.record(
-      "batch_norm", y, in.vars,
-      [xv, wv, mean, invstd, training, l, iw = in.weight, ib = in.bias](BackwardCtx& c) {
-        NormGrads g(c, iw, ib);
-        batch_norm_backward(c.stream(), kernel_view(g.dx, l), g.dw, g.db,
-                            kernel_view(c.grad_out().contiguous(c.stream()), l), kernel_view(xv, l), mean, invstd, wv,
-                            training, g.bx, g.bw, g.bb);
-      },
-      [layout, mean, invstd, training, eps, l, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
-        if (training)
-          normalise_diff_backward(c, NormStats{true, 1, mean, invstd, eps, l}, iw, ib);
-        else
-          batch_norm_eval_diff_backward(c, layout, mean, invstd, iw, ib);
-      });
+               bool training, double momentum, double eps, Layout layout) {
+  return batch_norm_op(t, x, weight, bias, running_mean, running_var, training, NormEpilogue{}, momentum, eps, layout,
+                       "batch_norm");
+}
+
+Var batch_norm_act(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
+                   bool training, const NormEpilogue& epilogue, double momentum, double eps, Layout layout) {
+  return batch_norm_op(t, x, weight, bias, running_mean, running_var, training, epilogue, momentum, eps, layout,
+                       "batch_norm_act");
 }
 
 Var group_norm(Tape& t, Var x, int64_t groups, Var weight, Var bias, double eps) {

@@ -5,8 +5,8 @@
 // gradient ops below, whose backwards differentiate the batch statistics' dependence on x analytically;
 // in eval mode the running statistics the forward used are constants. Kernels: kernels/batchnorm.h, kernels/groupnorm.h.
 // Tested in tests/test_ops_norm.cpp (values against naive f64 formulas, running-stat updates, first- and
-// second-order gradient checks, bad input), tests/test_ops_second_order.cpp (the gradient ops) and their GPU
-// twins.
+// second-order gradient checks, bad input), tests/test_ops_norm_act.cpp (the fused epilogue against the
+// composition), tests/test_ops_second_order.cpp (the gradient ops) and their GPU twins.
 #pragma once
 #include "kernels/layout.h"
 #include "nn/tape.h"
@@ -21,6 +21,20 @@ namespace sp::ag {
 // gradients stay on the 4-D tensor (no tape reshapes, whose gradients would be zero-filled and accumulated).
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
                bool training, double momentum = 0.1, double eps = 1e-5, Layout layout = Layout::nchw);
+
+// The epilogue batch_norm_act fuses into batch norm: y = relu(batch_norm(x) + residual), each part optional.
+struct NormEpilogue {
+  Var residual;       // like x (and in x's layout); Var{}: none
+  bool relu = false;
+};
+
+// batch_norm followed by its epilogue as one op, as a residual network applies them (nn/models/resnet18.cpp):
+// the fused kernels of kernels/batchnorm.h make it one pass over the activations forward and two backward,
+// and the tape keeps one tensor instead of three. Values and gradients (every order) are those of the
+// unfused composition; on the CPU float32 fast path they are bit-identical to it.
+Var batch_norm_act(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
+                   bool training, const NormEpilogue& epilogue, double momentum = 0.1, double eps = 1e-5,
+                   Layout layout = Layout::nchw);
 
 // x: [N, C, *] with C divisible by groups; weight, bias: [C].
 Var group_norm(Tape& t, Var x, int64_t groups, Var weight = {}, Var bias = {}, double eps = 1e-5);

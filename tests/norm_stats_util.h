@@ -16,9 +16,15 @@ inline ag::NormStats norm_stats_for(Stream& s, const Tensor& x, bool batch, int6
   st.groups = groups;
   st.mean = Tensor::empty(batch ? Shape{x.size(1)} : Shape{x.size(0), groups}, x.dtype(), s);
   st.invstd = Tensor::empty(st.mean.shape(), x.dtype(), s);
-  if (batch)
-    batch_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, st.eps);
-  else
+  if (batch) {
+    BatchNormFwdArgs a;
+    a.y = y;
+    a.save_mean = st.mean;
+    a.save_invstd = st.invstd;
+    a.x = x;
+    a.eps = st.eps;
+    batch_norm_forward(s, a);
+  } else
     group_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), groups, st.eps);
   return st;
 }

@@ -2,7 +2,7 @@
 // backward data and backward filter (on oneDNN in builds that have it: every geometry of the conv table,
 // channel counts that take both activation layouts of kernels/cpu/dnnl_conv.cpp, beta accumulation, and
 // repeated calls that reuse cached primitives), batch norm forward and backward (training and eval, with and
-// without affine parameters and running statistics, accumulation), group norm forward and backward (instance
+// without affine parameters and running statistics, with the fused residual and ReLU epilogue, accumulation), group norm forward and backward (instance
 // norm as one group per channel included), and a whole ResNet-18 forward/backward at widths 2, 8 and 16 with
 // the fast path on (channels-last by the automatic layout rule) and off. Also: the switch itself and its description.
 #include <cmath>
@@ -112,6 +112,7 @@ TEST(CpuFastPath, BatchNormMatchesReference) {
     const char* name;
     Shape x;
     bool affine, running, training;
+    bool residual = false, relu = false;  // the fused epilogue (kernels/batchnorm.h)
   };
   const BnCase cases[] = {
       {"training, affine, running stats", {6, 5, 7, 9}, true, true, true},
@@ -119,13 +120,18 @@ TEST(CpuFastPath, BatchNormMatchesReference) {
       {"eval", {4, 3, 6, 6}, true, true, false},
       {"[N, C] features", {17, 12}, true, true, true},
       {"rows shorter than the float lanes", {9, 2, 1, 3}, true, true, true},
+      {"training with residual and ReLU", {6, 5, 7, 9}, true, true, true, true, true},
+      {"training with ReLU only", {3, 4, 5, 5}, false, false, true, false, true},
+      {"eval with residual only", {4, 3, 6, 6}, true, true, false, true, false},
+      {"[N, C] with residual and ReLU", {70, 12}, true, true, true, true, true},
+      {"[N, C] wider than a channel chunk, ReLU", {9, 300}, true, false, true, false, true},
   };
   for (const BnCase& k : cases) {
     const int64_t C = k.x[1];
     // Inputs far from zero mean: the variance must not come from E[x^2] - E[x]^2.
     auto inputs = [&](DType dt) {
       struct In {
-        Tensor x, w, b, rm, rv, dy;
+        Tensor x, w, b, rm, rv, dy, res;
       } in;
       in.x = randn(k.x, dt, 11, 2.0, 50.0);
       in.w = k.affine ? randn({C}, dt, 12, 0.5, 1.0) : Tensor();
@@ -133,21 +139,49 @@ TEST(CpuFastPath, BatchNormMatchesReference) {
       in.rm = k.running ? randn({C}, dt, 14, 0.1, 49.0) : Tensor();
       in.rv = k.running ? rand_uniform({C}, dt, 15, 2.0, 6.0) : Tensor();
       in.dy = randn(k.x, dt, 16);
+      in.res = k.residual ? randn(k.x, dt, 20) : Tensor();
       return in;
     };
-    std::vector<std::string> parts = {"y", "mean", "invstd", "running mean", "running var", "dx", "dw", "db"};
+    std::vector<std::string> parts = {"y",  "mean", "invstd", "running mean", "running var",
+                                      "dx", "dw",   "db",     "dresidual"};
     for (size_t part = 0; part < parts.size(); ++part) {
       if (!k.running && (part == 3 || part == 4)) continue;
       if (!k.affine && (part == 6 || part == 7)) continue;
+      if (!k.residual && part == 8) continue;
       expect_matches_reference(parts[part].c_str(), k.name, 2e-5, [&](DType dt) {
         auto in = inputs(dt);
-        Tensor y = Tensor::empty(k.x, dt), mean = Tensor::empty({C}, dt), invstd = Tensor::empty({C}, dt);
-        batch_norm_forward(Stream::cpu(), y, mean, invstd, in.x, in.w, in.b, in.rm, in.rv, k.training, 0.1, 1e-5);
-        // Accumulating backward: beta 1 on dx, 0.5 on the parameter gradients.
-        Tensor dx = randn(k.x, dt, 17), dw = k.affine ? randn({C}, dt, 18) : Tensor(),
-               db = k.affine ? randn({C}, dt, 19) : Tensor();
-        batch_norm_backward(Stream::cpu(), dx, dw, db, in.dy, in.x, mean, invstd, in.w, k.training, 1.0, 0.5, 0.5);
-        const Tensor* out[] = {&y, &mean, &invstd, &in.rm, &in.rv, &dx, &dw, &db};
+        BatchNormFwdArgs f;
+        f.y = Tensor::empty(k.x, dt);
+        f.save_mean = Tensor::empty({C}, dt);
+        f.save_invstd = Tensor::empty({C}, dt);
+        f.x = in.x;
+        f.weight = in.w;
+        f.bias = in.b;
+        f.running_mean = in.rm;
+        f.running_var = in.rv;
+        f.residual = in.res;
+        f.relu = k.relu;
+        f.training = k.training;
+        batch_norm_forward(Stream::cpu(), f);
+        // Accumulating backward: beta 1 on dx, 0.5 on the parameter and residual gradients.
+        BatchNormBwdArgs b;
+        b.dx = randn(k.x, dt, 17);
+        b.dweight = k.affine ? randn({C}, dt, 18) : Tensor();
+        b.dbias = k.affine ? randn({C}, dt, 19) : Tensor();
+        b.dresidual = k.residual ? randn(k.x, dt, 21) : Tensor();
+        b.dy = in.dy;
+        b.x = in.x;
+        b.save_mean = f.save_mean;
+        b.save_invstd = f.save_invstd;
+        b.weight = in.w;
+        b.y = f.y;
+        b.relu = k.relu;
+        b.training = k.training;
+        b.beta_x = 1.0;
+        b.beta_w = b.beta_b = b.beta_r = 0.5;
+        batch_norm_backward(Stream::cpu(), b);
+        const Tensor* out[] = {&f.y, &f.save_mean, &f.save_invstd, &in.rm, &in.rv, &b.dx, &b.dweight, &b.dbias,
+                               &b.dresidual};
         return *out[part];
       });
     }

@@ -2,10 +2,12 @@
 // forward at small widths, in f64 on the reference kernels (equal to rounding) and in f32 on the fast path
 // (oneDNN nhwc, channels-innermost batch norm; and NCHW, which the fast path still serves) against the f64
 // NCHW reference; the automatic rule (nhwc for f32 on the fast path, nchw for f64 and SP_CPU_FAST=0, nchw
-// under a layer trace); group-norm models refusing nhwc; the config key.
+// under a layer trace); group-norm models refusing nhwc; the config key; batch norm's fused epilogue against
+// the unfused composition (bit-identical on the fast path).
 #include "kernels/cpu/fast_path.h"
 #include "nn/layer_trace.h"
 #include "nn/model.h"
+#include "nn/models/layer_builder.h"
 #include "nn/ops_loss.h"
 #include "paradigms/config.h"
 #include "tests/config_test_util.h"
@@ -74,6 +76,39 @@ TEST(ModelsNhwc, ResNet18MatchesNchw) {
     FastPath fast(true);
     expect_close(run(width, batch, ActivationLayout::nhwc, DType::f32), ref, 2e-4, name + ", f32 fast nhwc");
     expect_close(run(width, batch, ActivationLayout::nchw, DType::f32), ref, 2e-4, name + ", f32 fast nchw");
+  }
+}
+
+// Batch norm with its fused epilogue (LayerBuilder::norm_act) against the unfused composition, in both
+// layouts: bit-identical on the float32 fast path (the same float operations in the same order, forward and
+// backward, through every block kind: stem, plain and projection shortcuts), and equal to rounding in f64.
+TEST(ModelsNhwc, FusedNormEpilogueMatchesTheComposition) {
+  struct Fusion {
+    bool before = models::fuse_norm_epilogue();
+    explicit Fusion(bool on) { models::set_fuse_norm_epilogue(on); }
+    ~Fusion() { models::set_fuse_norm_epilogue(before); }
+  };
+  for (ActivationLayout layout : {ActivationLayout::nchw, ActivationLayout::nhwc}) {
+    const std::string name = activation_layout_name(layout);
+    for (bool fast : {true, false}) {
+      FastPath path(fast);
+      const DType dt = fast ? DType::f32 : DType::f64;
+      Step fused, composed;
+      {
+        Fusion on(true);
+        fused = run(4, 5, layout, dt);
+      }
+      {
+        Fusion off(false);
+        composed = run(4, 5, layout, dt);
+      }
+      if (fast) {
+        EXPECT_TRUE(bitwise_equal(fused, composed)) << name;
+        EXPECT_TRUE(all_close(fused.buffers, composed.buffers, 0, 0)) << name;
+      } else {
+        expect_close(fused, composed, 1e-12, name + ", f64");
+      }
+    }
   }
 }
 

@@ -109,7 +109,7 @@ tests=build-gpu/bin/sp_gpu_tests
 
 log "2. compute-sanitizer on the norm, loss, reduce, DP-SGD and model tests"
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
-filter='OpsNormGpu.*:OpsLossGpu.*:OpsReduceGpu.*:DpsgdGpu.*:ModelsGpu.*'
+filter='OpsNormGpu.*:OpsNormActGpu.*:OpsLossGpu.*:OpsReduceGpu.*:DpsgdGpu.*:ModelsGpu.*'
 for tool in memcheck racecheck synccheck; do
   if [ -z "$sanitizer" ]; then
     record "sanitizer $tool" skipped 0 "compute-sanitizer not found"

@@ -16,6 +16,9 @@ namespace {
 // still a few kilobytes of work per task.
 constexpr int64_t kRowsPerBlock = 64;
 
+// Channels per step of the backward's last pass (a stack buffer holds their masked gradient).
+constexpr int64_t kChannelChunk = 256;
+
 int64_t blocks_of(int64_t rows) { return (rows + kRowsPerBlock - 1) / kRowsPerBlock; }
 
 // Rows per thread-pool task: whole blocks, about 16k values (a block of a 16-channel layer is 1k values, and
@@ -50,9 +53,20 @@ void each_row(int64_t rows, int64_t C, F&& f) {
   });
 }
 
+// o = a g + b (x - mean) + k (+ beta o) over n channels of a row, with per-channel coefficients.
+void input_grad_last(float* o, const float* g, const float* x, const float* mean, const float* a, const float* b,
+                     const float* k, int64_t n, float beta) {
+  if (beta == 0.f) {
+    for (int64_t c = 0; c < n; ++c) o[c] = a[c] * g[c] + b[c] * (x[c] - mean[c]) + k[c];
+  } else {
+    for (int64_t c = 0; c < n; ++c) o[c] = a[c] * g[c] + b[c] * (x[c] - mean[c]) + k[c] + beta * o[c];
+  }
+}
+
 }  // namespace
 
-void batch_norm_last_fwd(const NormFwdPtrs& p, int64_t M, int64_t C, bool training, double momentum, double eps) {
+void batch_norm_last_fwd(const NormFwdPtrs& p, const BnEpiloguePtrs& e, int64_t M, int64_t C, bool training,
+                         double momentum, double eps) {
   const float *xp = p.x, *w = p.w, *b = p.b;
   float *yp = p.y, *mean = p.mean, *invstd = p.invstd, *rm = p.rm, *rv = p.rv;
   if (training) {
@@ -90,33 +104,60 @@ void batch_norm_last_fwd(const NormFwdPtrs& p, int64_t M, int64_t C, bool traini
     scale[size_t(c)] = invstd[c] * (w ? w[c] : 1.f);
     shift[size_t(c)] = (b ? b[c] : 0.f) - mean[c] * scale[size_t(c)];
   }
+  const float* res = e.residual;
+  const bool relu = e.relu;
   each_row(M, C, [&](int64_t r) {
     const float* row = xp + r * C;
     float* out = yp + r * C;
-    for (int64_t c = 0; c < C; ++c) out[c] = row[c] * scale[size_t(c)] + shift[size_t(c)];
+    // One loop per epilogue, so each vectorises (the same float operations as batch norm, add, ReLU apart).
+    if (!res && !relu) {
+      for (int64_t c = 0; c < C; ++c) out[c] = row[c] * scale[size_t(c)] + shift[size_t(c)];
+    } else if (!res) {
+      for (int64_t c = 0; c < C; ++c) out[c] = norm_epilogue(row[c] * scale[size_t(c)] + shift[size_t(c)], true);
+    } else {
+      const float* rr = res + r * C;
+      if (relu) {
+        for (int64_t c = 0; c < C; ++c)
+          out[c] = norm_epilogue(row[c] * scale[size_t(c)] + shift[size_t(c)] + rr[c], true);
+      } else {
+        for (int64_t c = 0; c < C; ++c) out[c] = row[c] * scale[size_t(c)] + shift[size_t(c)] + rr[c];
+      }
+    }
   });
 }
 
-void batch_norm_last_bwd(const NormBwdPtrs& p, int64_t M, int64_t C, bool training, double beta_x, double beta_w,
-                         double beta_b) {
+void batch_norm_last_bwd(const NormBwdPtrs& p, const BnEpiloguePtrs& e, int64_t M, int64_t C, bool training,
+                         double beta_x, double beta_w, double beta_b) {
   const float *xp = p.x, *gy = p.dy, *mean = p.mean, *invstd = p.invstd, *w = p.w;
   float *gx = p.dx, *gw = p.dw, *gb = p.db;
-  // sums[c] = sum of dy, sums[C + c] = sum of dy * (x - mean), over the channel.
+  const float* yp = e.y;
+  float* gr = e.dresidual;
+  const bool relu = e.relu;
+  // sums[c] = sum of g, sums[C + c] = sum of g * (x - mean), over the channel (g: dy past the epilogue).
   std::vector<double> sums(size_t(2 * C), 0.0);
-  if (training || gw || gb)
+  if ((training && gx) || gw || gb)
     channel_sums<2>(M, C, [&](int64_t r, float* acc) {
       const float *g = gy + r * C, *row = xp + r * C;
-      for (int64_t c = 0; c < C; ++c) {
-        acc[c] += g[c];
-        acc[C + c] += g[c] * (row[c] - mean[c]);
+      if (relu) {
+        const float* yr = yp + r * C;
+        for (int64_t c = 0; c < C; ++c) {
+          const float gm = norm_epilogue_grad(g[c], yr[c], true);
+          acc[c] += gm;
+          acc[C + c] += gm * (row[c] - mean[c]);
+        }
+      } else {
+        for (int64_t c = 0; c < C; ++c) {
+          acc[c] += g[c];
+          acc[C + c] += g[c] * (row[c] - mean[c]);
+        }
       }
     }, sums);
   for (int64_t c = 0; c < C; ++c) {
     if (gw) stat::store_grad(gw[c], float(sums[size_t(C + c)] * double(invstd[c])), float(beta_w));
     if (gb) stat::store_grad(gb[c], float(sums[size_t(c)]), float(beta_b));
   }
-  if (!gx) return;
-  // dx = a dy + b (x - mean) + k per channel, as batchnorm_fast.cpp.
+  if (!gx && !gr) return;
+  // dx = a g + b (x - mean) + k per channel, as batchnorm_fast.cpp.
   const size_t nc = static_cast<size_t>(C);
   std::vector<float> a(nc), bb(nc), k(nc);
   for (int64_t c = 0; c < C; ++c) {
@@ -125,15 +166,21 @@ void batch_norm_last_bwd(const NormBwdPtrs& p, int64_t M, int64_t C, bool traini
     k[size_t(c)] = training ? float(-is * wc * sums[size_t(c)] / double(M)) : 0.f;
     bb[size_t(c)] = training ? float(-is * is * is * wc * sums[size_t(C + c)] / double(M)) : 0.f;
   }
-  const float bx = float(beta_x);
+  const float bx = float(beta_x), br = e.beta_r;
   each_row(M, C, [&](int64_t r) {
     const float *g = gy + r * C, *row = xp + r * C;
-    float* o = gx + r * C;
-    if (bx == 0.f) {
-      for (int64_t c = 0; c < C; ++c) o[c] = a[size_t(c)] * g[c] + bb[size_t(c)] * (row[c] - mean[c]) + k[size_t(c)];
-    } else {
-      for (int64_t c = 0; c < C; ++c)
-        o[c] = a[size_t(c)] * g[c] + bb[size_t(c)] * (row[c] - mean[c]) + k[size_t(c)] + bx * o[c];
+    float masked[kChannelChunk];  // the row's masked gradient, kChannelChunk channels at a time
+    for (int64_t c0 = 0; c0 < C; c0 += kChannelChunk) {
+      const int64_t n = std::min<int64_t>(kChannelChunk, C - c0);
+      const float* gc = g + c0;
+      if (relu) {
+        relu_mask_row(masked, gc, yp + r * C + c0, n);
+        gc = masked;
+      }
+      if (gr) store_grad_row(gr + r * C + c0, gc, n, br);
+      if (gx)
+        input_grad_last(gx + r * C + c0, gc, row + c0, mean + c0, a.data() + c0, bb.data() + c0, k.data() + c0, n,
+                        bx);
     }
   });
 }

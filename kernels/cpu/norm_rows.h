@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/norm_math.h"
+
 namespace sp::cpu {
 
 // Sum of f(i) for i in [0, n).
@@ -34,6 +36,34 @@ inline double centred_variance(double ss, double count, double m, float mf) {
 // o = scale x + shift over a row of n values.
 inline void affine_row(float* o, const float* x, int64_t n, float scale, float shift) {
   for (int64_t i = 0; i < n; ++i) o[i] = x[i] * scale + shift;
+}
+
+// o = epilogue(scale x + shift [+ r]) over a row (r may be nullptr): one loop per case, so each vectorises
+// and plain batch norm is affine_row's loop.
+inline void affine_epilogue_row(float* o, const float* x, const float* r, int64_t n, float scale, float shift,
+                                bool relu) {
+  if (!r && !relu) return affine_row(o, x, n, scale, shift);
+  if (!r) {
+    for (int64_t i = 0; i < n; ++i) o[i] = norm_epilogue(x[i] * scale + shift, true);
+  } else if (!relu) {
+    for (int64_t i = 0; i < n; ++i) o[i] = x[i] * scale + shift + r[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i] = norm_epilogue(x[i] * scale + shift + r[i], true);
+  }
+}
+
+// g = dy where y > 0, else 0 (the gradient through the epilogue's ReLU).
+inline void relu_mask_row(float* g, const float* dy, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) g[i] = norm_epilogue_grad(dy[i], y[i], true);
+}
+
+// o = g + beta o (beta 0: o may hold anything).
+inline void store_grad_row(float* o, const float* g, int64_t n, float beta) {
+  if (beta == 0.f) {
+    std::copy(g, g + n, o);
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i] = g[i] + beta * o[i];
+  }
 }
 
 // o = a dy + b (x - mean) + k (+ beta o): a normalisation's input gradient with its per-row coefficients.

@@ -6,7 +6,9 @@
 // elementwise passes use IndexDiv for the channel of each element. Channels innermost ([M, C]: channels-last
 // batch norm's view of [N, H, W, C], see nn/ops_norm.h) take other partial kernels, whose blocks are 32
 // neighbouring channels by 8 rows, so a warp reads 32 consecutive values of one row; the finalising kernels
-// and the elementwise passes are shared.
+// and the elementwise passes are shared. The fused epilogue (residual, ReLU: kernels/batchnorm.h) rides in
+// the elementwise pass forward; backward, the partial sums and the input-gradient pass mask dy by the saved
+// output, and the latter also writes the residual's gradient.
 #include <algorithm>
 
 #include "kernels/batchnorm.h"
@@ -124,16 +126,20 @@ __global__ void eval_stats_kernel(const T* __restrict__ running_mean, const T* _
 template <class T>
 __global__ void apply_kernel(T* __restrict__ y, const T* __restrict__ x, const T* __restrict__ mean,
                              const T* __restrict__ invstd, const T* __restrict__ w, const T* __restrict__ b,
-                             ChannelOf channel, int64_t total) {
+                             const T* __restrict__ residual, bool relu, ChannelOf channel, int64_t total) {
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = channel(k);
-    y[k] = norm_affine(x[k], mean[c], invstd[c], w ? w[c] : T(1), b ? b[c] : T(0));
+    T v = norm_affine(x[k], mean[c], invstd[c], w ? w[c] : T(1), b ? b[c] : T(0));
+    if (residual) v += residual[k];
+    y[k] = norm_epilogue(v, relu);
   }
 }
 
-void fwd_cuda(Stream& st, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
-              const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-              bool training, double momentum, double eps) {
+void fwd_cuda(Stream& st, const BatchNormFwdArgs& a) {
+  const Tensor &y = a.y, &save_mean = a.save_mean, &save_invstd = a.save_invstd, &x = a.x, &weight = a.weight,
+               &bias = a.bias, &running_mean = a.running_mean, &running_var = a.running_var;
+  const bool training = a.training;
+  const double momentum = a.momentum, eps = a.eps;
   const NormDims d = norm_dims("batch_norm", x);
   cudaStream_t cs = cuda_stream(st);
   SP_DISPATCH_FLOAT(x.dtype(), "batch_norm", {
@@ -159,15 +165,18 @@ void fwd_cuda(Stream& st, const Tensor& y, const Tensor& save_mean, const Tensor
     }
     apply_kernel<T><<<grid_1d(d.numel()), kBlock, 0, cs>>>(y.data<T>(), x.data<T>(), save_mean.data<T>(),
                                                            save_invstd.data<T>(), data_or_null<T>(weight),
-                                                           data_or_null<T>(bias), ChannelOf(d), d.numel());
+                                                           data_or_null<T>(bias), data_or_null<T>(a.residual),
+                                                           a.relu, ChannelOf(d), d.numel());
     SP_CUDA_LAUNCH_CHECK();
   });
 }
 
-// Per-slice sums of dy and dy * xhat.
+// Per-slice sums of g and g * xhat, g = dy past the epilogue (y: the forward's output when it had a ReLU,
+// else nullptr).
 template <class T>
-__global__ void partial_grad_sums_kernel(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ mean,
-                                         const T* __restrict__ invstd, ChannelSlices g, T* __restrict__ part) {
+__global__ void partial_grad_sums_kernel(const T* __restrict__ dy, const T* __restrict__ y, const T* __restrict__ x,
+                                         const T* __restrict__ mean, const T* __restrict__ invstd, ChannelSlices g,
+                                         T* __restrict__ part) {
   const int64_t c = blockIdx.x, s = blockIdx.y, j0 = s * g.chunk;
   const int64_t j1 = j0 + g.chunk < g.M ? j0 + g.chunk : g.M;
   const T m = mean[c], inv = invstd[c];
@@ -175,7 +184,7 @@ __global__ void partial_grad_sums_kernel(const T* __restrict__ dy, const T* __re
   for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
     int64_t n = g.by_hw.div(j);
     int64_t k = (n * g.C + c) * g.HW + (j - n * g.HW);
-    T gy = dy[k];
+    T gy = y ? norm_epilogue_grad(dy[k], y[k], true) : dy[k];
     sdy += gy;
     sdyxh += gy * ((x[k] - m) * inv);
   }
@@ -189,9 +198,9 @@ __global__ void partial_grad_sums_kernel(const T* __restrict__ dy, const T* __re
 
 // Channels innermost: the sums of partial_grad_sums_kernel over RowSlices (see partial_stats_last_kernel).
 template <class T>
-__global__ void partial_grad_sums_last_kernel(const T* __restrict__ dy, const T* __restrict__ x,
-                                              const T* __restrict__ mean, const T* __restrict__ invstd, RowSlices g,
-                                              T* __restrict__ part) {
+__global__ void partial_grad_sums_last_kernel(const T* __restrict__ dy, const T* __restrict__ y,
+                                              const T* __restrict__ x, const T* __restrict__ mean,
+                                              const T* __restrict__ invstd, RowSlices g, T* __restrict__ part) {
   __shared__ T sh[2][kRows][kLanes];
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int64_t c = blockIdx.x * int64_t(kLanes) + tx, s = blockIdx.y, j0 = s * g.chunk;
@@ -200,7 +209,7 @@ __global__ void partial_grad_sums_last_kernel(const T* __restrict__ dy, const T*
   if (c < g.C) {
     const T m = mean[c], inv = invstd[c];
     for (int64_t j = j0 + ty; j < j1; j += kRows) {
-      const T gy = dy[j * g.C + c];
+      const T gy = y ? norm_epilogue_grad(dy[j * g.C + c], y[j * g.C + c], true) : dy[j * g.C + c];
       sdy += gy;
       sdyxh += gy * ((x[j * g.C + c] - m) * inv);
     }
@@ -237,30 +246,42 @@ __global__ void finalize_grad_sums_kernel(const T* __restrict__ part, int64_t C,
   }
 }
 
-// sums == nullptr: eval mode (statistics are constants).
+// The input and residual gradients (either may be nullptr); sums == nullptr: eval mode (statistics are
+// constants); y: as partial_grad_sums_kernel.
 template <class T>
-__global__ void dx_kernel(T* __restrict__ dx, const T* __restrict__ dy, const T* __restrict__ x,
-                          const T* __restrict__ mean, const T* __restrict__ invstd, const T* __restrict__ w,
-                          const T* __restrict__ sums, T inv_m, ChannelOf channel, int64_t total, T beta) {
+struct DxArgs {
+  T* dx;
+  T* dres;
+  const T *dy, *y, *x, *mean, *invstd, *w, *sums;
+  T inv_m, beta_x, beta_r;
+};
+
+template <class T>
+__global__ void dx_kernel(DxArgs<T> a, ChannelOf channel, int64_t total) {
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
+    const T g = a.y ? norm_epilogue_grad(a.dy[k], a.y[k], true) : a.dy[k];
+    if (a.dres) stat::store_grad(a.dres[k], g, a.beta_r);
+    if (!a.dx) continue;
     const int64_t c = channel(k);
-    const T wc = w ? w[c] : T(1), inv = invstd[c];
-    const T xhat = (x[k] - mean[c]) * inv;
-    const T mean_dxhat = sums ? wc * sums[c] * inv_m : T(0);
-    const T mean_dxhat_xhat = sums ? wc * sums[channel.C + c] * inv_m : T(0);
-    stat::store_grad(dx[k], norm_backward_dx(dy[k], xhat, wc, inv, mean_dxhat, mean_dxhat_xhat), beta);
+    const T wc = a.w ? a.w[c] : T(1), inv = a.invstd[c];
+    const T xhat = (a.x[k] - a.mean[c]) * inv;
+    const T mean_dxhat = a.sums ? wc * a.sums[c] * a.inv_m : T(0);
+    const T mean_dxhat_xhat = a.sums ? wc * a.sums[channel.C + c] * a.inv_m : T(0);
+    stat::store_grad(a.dx[k], norm_backward_dx(g, xhat, wc, inv, mean_dxhat, mean_dxhat_xhat), a.beta_x);
   }
 }
 
-void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-              const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight, bool training,
-              double beta_x, double beta_w, double beta_b) {
+void bwd_cuda(Stream& st, const BatchNormBwdArgs& a) {
+  const Tensor &dx = a.dx, &dweight = a.dweight, &dbias = a.dbias, &dy = a.dy, &x = a.x, &save_mean = a.save_mean,
+               &save_invstd = a.save_invstd, &weight = a.weight;
+  const bool training = a.training;
   const NormDims d = norm_dims("batch_norm backward", x);
   cudaStream_t cs = cuda_stream(st);
   SP_DISPATCH_FLOAT(x.dtype(), "batch_norm backward", {
     using T = scalar_t;
+    const T* masked_by = a.relu ? a.y.data<T>() : nullptr;
     Tensor sums;
-    if (training || dweight.defined() || dbias.defined()) {
+    if ((training && dx.defined()) || dweight.defined() || dbias.defined()) {
       const ChannelSlices g(d);
       const RowSlices r(d);
       const int splits = d.HW == 1 ? r.splits : g.splits;
@@ -268,20 +289,32 @@ void bwd_cuda(Stream& st, const Tensor& dx, const Tensor& dweight, const Tensor&
       sums = Tensor::empty({2, d.C}, x.dtype(), st);
       if (d.HW == 1)
         partial_grad_sums_last_kernel<T><<<r.grid(), RowSlices::block(), 0, cs>>>(
-            dy.data<T>(), x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), r, part.data<T>());
+            dy.data<T>(), masked_by, x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), r, part.data<T>());
       else
-        partial_grad_sums_kernel<T><<<g.grid(), kBlock, 0, cs>>>(dy.data<T>(), x.data<T>(), save_mean.data<T>(),
-                                                                 save_invstd.data<T>(), g, part.data<T>());
+        partial_grad_sums_kernel<T><<<g.grid(), kBlock, 0, cs>>>(dy.data<T>(), masked_by, x.data<T>(),
+                                                                 save_mean.data<T>(), save_invstd.data<T>(), g,
+                                                                 part.data<T>());
       SP_CUDA_LAUNCH_CHECK();
       finalize_grad_sums_kernel<T><<<grid_1d(d.C), kBlock, 0, cs>>>(part.data<T>(), d.C, splits, sums.data<T>(),
                                                                     data_or_null<T>(dweight), data_or_null<T>(dbias),
-                                                                    T(beta_w), T(beta_b));
+                                                                    T(a.beta_w), T(a.beta_b));
       SP_CUDA_LAUNCH_CHECK();
     }
-    if (dx.defined()) {
-      dx_kernel<T><<<grid_1d(d.numel()), kBlock, 0, cs>>>(
-          dx.data<T>(), dy.data<T>(), x.data<T>(), save_mean.data<T>(), save_invstd.data<T>(), data_or_null<T>(weight),
-          training ? sums.data<T>() : nullptr, T(1.0 / double(d.N * d.HW)), ChannelOf(d), d.numel(), T(beta_x));
+    if (dx.defined() || a.dresidual.defined()) {
+      DxArgs<T> k;
+      k.dx = data_or_null<T>(dx);
+      k.dres = data_or_null<T>(a.dresidual);
+      k.dy = dy.data<T>();
+      k.y = masked_by;
+      k.x = x.data<T>();
+      k.mean = save_mean.data<T>();
+      k.invstd = save_invstd.data<T>();
+      k.w = data_or_null<T>(weight);
+      k.sums = training && dx.defined() ? sums.data<T>() : nullptr;
+      k.inv_m = T(1.0 / double(d.N * d.HW));
+      k.beta_x = T(a.beta_x);
+      k.beta_r = T(a.beta_r);
+      dx_kernel<T><<<grid_1d(d.numel()), kBlock, 0, cs>>>(k, ChannelOf(d), d.numel());
       SP_CUDA_LAUNCH_CHECK();
     }
   });

@@ -3,11 +3,14 @@
 #include "nn/models/layer_builder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
+#include "kernels/env_flag.h"
 #include "nn/init.h"
 #include "nn/layer_trace.h"
 #include "nn/ops_conv.h"
+#include "nn/ops_elementwise.h"
 #include "nn/ops_matmul.h"
 #include "nn/ops_norm.h"
 
@@ -172,6 +175,36 @@ Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLaye
     tr->add(tl);
   }
   return y;
+}
+
+namespace {
+
+std::atomic<int>& fused_norm_setting() {  // -1: not yet read from the environment
+  static std::atomic<int> v{-1};
+  return v;
+}
+
+}  // namespace
+
+bool fuse_norm_epilogue() {
+  std::atomic<int>& v = fused_norm_setting();
+  if (v.load() < 0) v.store(env_switch("SP_FUSED_NORM", true) ? 1 : 0);
+  return v.load() == 1;
+}
+
+void set_fuse_norm_epilogue(bool on) { fused_norm_setting().store(on ? 1 : 0); }
+
+Var LayerBuilder::norm_act(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
+                           Layout layout, const ag::NormEpilogue& epilogue) const {
+  if (!l.batch || LayerTrace::active() || !fuse_norm_epilogue()) {
+    Var y = norm(t, theta, buffers, l, x, training, layout);
+    if (epilogue.residual.valid()) y = ag::add(t, y, epilogue.residual);
+    return epilogue.relu ? ag::relu(t, y) : y;
+  }
+  const int64_t c = l.running_mean.shape.numel();
+  return ag::batch_norm_act(t, x, t.view(theta, l.weight.offset, l.weight.shape),
+                            t.view(theta, l.bias.offset, l.bias.shape), buffers.narrow(0, l.running_mean.offset, c),
+                            buffers.narrow(0, l.running_var.offset, c), training, epilogue, 0.1, 1e-5, layout);
 }
 
 Var LayerBuilder::linear(Tape& t, Var theta, const LinearLayer& l, Var x) const {

@@ -4,12 +4,14 @@
 // (and BN running statistics) to two ParamLayouts, remember how PyTorch initialises each, and return a small
 // layer record of resolved offsets; forward applies a record with conv / norm / linear, taking views of theta
 // (Tape::view: no copies, no name lookups). Tested in tests/test_layer_builder.cpp and through every model's
-// tests (tests/test_models.cpp, tests/test_models_golden.cpp).
+// tests (tests/test_models.cpp, tests/test_models_golden.cpp; the fused norm_act in
+// tests/test_models_nhwc.cpp against the unfused forward).
 #pragma once
 #include <string>
 #include <vector>
 
 #include "kernels/conv.h"
+#include "nn/ops_norm.h"
 #include "nn/params.h"
 #include "nn/tape.h"
 
@@ -49,6 +51,12 @@ struct WeightInit {
   static WeightInit fan_avg(double scale) { return {Kind::fan_avg, scale}; }
 };
 
+// Whether norm_act fuses batch norm with its epilogue: SP_FUSED_NORM (an on/off switch, kernels/env_flag.h;
+// on by default) read once per process, or what the last set_fuse_norm_epilogue gave. Off is the unfused
+// composition, for comparisons (tests/test_models_nhwc.cpp, the benchmarks).
+bool fuse_norm_epilogue();
+void set_fuse_norm_epilogue(bool on);
+
 class LayerBuilder {
  public:
   // `owner` names the network in error messages.
@@ -79,6 +87,12 @@ class LayerBuilder {
   Var norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
            Layout layout = Layout::nchw) const;
   Var linear(Tape& t, Var theta, const LinearLayer& l, Var x) const;
+  // A norm layer followed by a residual network's epilogue, relu(norm(x) + residual) (each part optional,
+  // ag::NormEpilogue): batch norm fuses the three into one op (ag::batch_norm_act: one pass forward, no
+  // intermediate tensors); group norm, and any forward under a LayerTrace (which records each norm layer's own
+  // output), apply them as separate ops.
+  Var norm_act(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training, Layout layout,
+               const ag::NormEpilogue& epilogue) const;
 
   // Checks theta (and, with batch norm, the buffers) against the layouts; errors name the owner.
   void check_theta_and_buffers(Tape& t, Var theta, const Tensor& buffers) const;

@@ -4,8 +4,9 @@
 // batch norm; `resnet18_gn` swaps each BN for GroupNorm(gcd(32, C), C) under the same names (what Opacus's
 // ModuleValidator.fix does), for DP-SGD. For 32x32 inputs the pooling is the 4x4 average pool of the
 // reference; other sizes pool globally. Activations are NCHW or channels-last (ModelConfig::layout; the
-// input batch is permuted once at the entry). Tested against PyTorch in tests/test_models_golden.cpp,
-// channels-last against NCHW in tests/test_models_nhwc.cpp.
+// input batch is permuted once at the entry); batch norm, the residual add and ReLU run as one fused op
+// (LayerBuilder::norm_act). Tested against PyTorch in tests/test_models_golden.cpp, channels-last against
+// NCHW and fused against unfused in tests/test_models_nhwc.cpp.
 #include <numeric>
 #include <string>
 #include <vector>
@@ -53,16 +54,16 @@ class ResNet18 final : public ModelBase {
     check_forward(t, theta, buffers, x);
     // Group norm takes NCHW (nn/models/layer_builder.h), so resnet18_gn stays there.
     const Layout l = group_norm_ ? Layout::nchw : activation_layout(t, theta);
-    auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in) {
-      return layers_.norm(t, theta, buffers, n, layers_.conv(t, theta, c, in, l), training, l);
+    // conv, then norm with the epilogue (residual add, ReLU) fused into it where it can be (LayerBuilder::norm_act).
+    auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in, ag::NormEpilogue e) {
+      return layers_.norm_act(t, theta, buffers, n, layers_.conv(t, theta, c, in, l), training, l, e);
     };
     if (l == Layout::nhwc) x = ag::to_layout(t, x, Layout::nhwc);  // the one permutation of the step
-    Var h = ag::relu(t, conv_norm(stem_, stem_norm_, x));
+    Var h = conv_norm(stem_, stem_norm_, x, {Var{}, true});
     for (const Block& b : blocks_) {
-      Var o = ag::relu(t, conv_norm(b.conv1, b.bn1, h));
-      o = conv_norm(b.conv2, b.bn2, o);
-      Var shortcut = b.projection ? conv_norm(b.shortcut_conv, b.shortcut_norm, h) : h;
-      h = ag::relu(t, ag::add(t, o, shortcut));
+      Var o = conv_norm(b.conv1, b.bn1, h, {Var{}, true});
+      Var shortcut = b.projection ? conv_norm(b.shortcut_conv, b.shortcut_norm, h, {}) : h;
+      h = conv_norm(b.conv2, b.bn2, o, {shortcut, true});
     }
     Var f = ag::global_avg_pool(t, h, l);
     return {f, layers_.linear(t, theta, classifier_, f)};
