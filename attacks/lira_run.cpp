@@ -89,6 +89,31 @@ void check_config(const LiraConfig& c) {
   SP_CHECK(c.attack.ddof == 0 || c.attack.ddof == 1, "sp_lira: ddof must be 0 or 1");
 }
 
+// add_bootstrap for each set of attacks that score the same pairs: shared (paired) replicates need equal
+// pair sets, and an attack may leave pairs unscored (NaN) that the others score, e.g. RMIA without enough
+// reference models (all its pairs, with two shadow models), so each such set gets replicates of its own.
+void bootstrap_by_scored_pairs(std::span<Metrics* const> metrics, std::span<const BootstrapTarget> targets,
+                               std::span<const uint8_t> labels, int64_t M, const MetricsOptions& opt) {
+  std::vector<std::vector<int64_t>> pairs;  // each target's scored pairs, sorted
+  for (const BootstrapTarget& t : targets) {
+    pairs.emplace_back(t.order.begin(), t.order.end());
+    std::sort(pairs.back().begin(), pairs.back().end());
+  }
+  std::vector<uint8_t> taken(targets.size(), 0);
+  for (size_t k = 0; k < targets.size(); ++k) {
+    if (taken[k]) continue;
+    std::vector<Metrics*> ms;
+    std::vector<BootstrapTarget> ts;
+    for (size_t j = k; j < targets.size(); ++j)
+      if (!taken[j] && pairs[j] == pairs[k]) {
+        taken[j] = 1;
+        ms.push_back(metrics[j]);
+        ts.push_back(targets[j]);
+      }
+    add_bootstrap(ms, ts, labels, M, opt);
+  }
+}
+
 }  // namespace
 
 std::vector<AttackResult> evaluate_attacks(std::span<const AttackScores> scores, std::span<const uint8_t> labels,
@@ -157,7 +182,7 @@ std::vector<AttackResult> evaluate_attacks(std::span<const AttackScores> scores,
     ms.push_back(&out[k].overall);
     targets.push_back({scores[k].scores, orders[k]});
   }
-  add_bootstrap(ms, targets, labels, M, mo);
+  bootstrap_by_scored_pairs(ms, targets, labels, M, mo);
   for (size_t g = 0; g < group_slot.size(); ++g) {
     ms.clear();
     targets.clear();
@@ -165,7 +190,7 @@ std::vector<AttackResult> evaluate_attacks(std::span<const AttackScores> scores,
       ms.push_back(&out[k].groups[g].second);
       targets.push_back({scores[k].scores, group_orders[k][g]});
     }
-    add_bootstrap(ms, targets, labels, M, mo);
+    bootstrap_by_scored_pairs(ms, targets, labels, M, mo);
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "attacks/bootstrap.h"
 #include "attacks/lira_metrics.h"
+#include "attacks/lira_run.h"
 #include "attacks/roc.h"
 #include "kernels/error.h"
 
@@ -264,4 +265,42 @@ TEST(LiraMetrics, EvaluateCollectsEverything) {
   add_bootstrap(std::span<Metrics* const>(&up, 1), std::span<const BootstrapTarget>(&ut, 1), y, 4, o);
   EXPECT_TRUE(std::isnan(u.auc));
   EXPECT_FALSE(u.bootstrap.has_value());
+}
+
+// Attacks that leave different pairs unscored (NaN: RMIA without enough reference models scores none) are
+// bootstrapped apart: evaluate_attacks used to refuse the whole set, so sp_audit of a two-model experiment
+// with population queries reported no attack at all. Attacks that score the same pairs still share replicates.
+TEST(LiraMetrics, AttacksScoringDifferentPairsGetTheirOwnBootstrap) {
+  const int64_t S = 4, M = 60;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> n01;
+  std::vector<uint8_t> labels(size_t(S * M));
+  std::vector<double> a(labels.size());
+  for (size_t p = 0; p < labels.size(); ++p) {
+    labels[p] = uint8_t((p * 7 + p / 3) % 2);
+    a[p] = n01(rng) + 1.5 * labels[p];
+  }
+  std::vector<double> twice(a), none(a.size(), std::nan("")), half(a);
+  for (double& v : twice) v *= 2;  // the same order as a
+  for (size_t p = 0; p < half.size(); p += 2) half[p] = std::nan("");
+  lira::LiraConfig cfg;
+  cfg.bootstrap = 200;
+  const std::vector<AttackScores> all = {{Attack::online, a},
+                                         {Attack::rmia_online, none},
+                                         {Attack::offline, half},
+                                         {Attack::global_threshold, twice}};
+  std::vector<AttackResult> r;
+  ASSERT_NO_THROW(r = evaluate_attacks(all, labels, S, M, cfg, 1));
+  ASSERT_EQ(r.size(), 4u);
+  ASSERT_TRUE(r[0].overall.bootstrap && r[3].overall.bootstrap && r[2].overall.bootstrap);
+  EXPECT_FALSE(r[1].overall.bootstrap) << "no scored pairs, no interval";
+  EXPECT_GT(r[2].overall.bootstrap->replicates, 0);
+  // The first and last score the same pairs in the same order: paired replicates give equal intervals, and
+  // the same as when they are evaluated without the others.
+  EXPECT_EQ(r[0].overall.bootstrap->lo, r[3].overall.bootstrap->lo);
+  EXPECT_EQ(r[0].overall.bootstrap->hi, r[3].overall.bootstrap->hi);
+  const std::vector<AttackScores> pair = {all[0], all[3]};
+  std::vector<AttackResult> alone = evaluate_attacks(pair, labels, S, M, cfg, 1);
+  EXPECT_EQ(alone[0].overall.bootstrap->lo, r[0].overall.bootstrap->lo);
+  EXPECT_EQ(alone[0].overall.bootstrap->hi, r[0].overall.bootstrap->hi);
 }

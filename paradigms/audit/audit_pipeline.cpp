@@ -223,7 +223,7 @@ int run_audit(const AuditOptions& o) {
            cfg.num_shadows - 1, ")");
   SP_CHECK(o.gpus.empty() || o.cpu_workers <= 0, "--gpus and --workers exclude each other");
   SP_CHECK(o.models_per_gpu == 1 || !o.gpus.empty(), "--models-per-gpu needs --gpus (the GPUs to share)");
-  if (!o.gpus.empty()) worker_slots(o.gpus, o.models_per_gpu, 0, 1);  // refuses a GPU listed twice before any work
+  check_gpu_slots(o.gpus, o.models_per_gpu);
   check_run_dir(o.dir, cfg);
   say("sp_audit: " + o.config_path + " -> " + o.dir + "\n  " + setting_label(cfg.resolved) + ", " + cfg.dataset.str() +
       ", " + cfg.model.name + " width " + std::to_string(cfg.model.width) + ", " + std::to_string(cfg.num_shadows) +

@@ -38,10 +38,14 @@ std::string last_line(const std::string& path) { return tail_lines(path, 1); }
 
 }  // namespace
 
-std::vector<WorkerSlot> worker_slots(const std::vector<int>& gpus, int per_gpu, int cpu_workers, int cores) {
+void check_gpu_slots(const std::vector<int>& gpus, int per_gpu) {
   SP_CHECK(per_gpu >= 1, "--models-per-gpu must be at least 1 (got ", per_gpu, ")");
   for (size_t i = 0; i < gpus.size(); ++i)
     for (size_t j = 0; j < i; ++j) SP_CHECK(gpus[i] != gpus[j], "--gpus lists GPU ", gpus[i], " twice");
+}
+
+std::vector<WorkerSlot> worker_slots(const std::vector<int>& gpus, int per_gpu, int cpu_workers, int cores) {
+  check_gpu_slots(gpus, per_gpu);
   const int total = int(gpus.size()) * per_gpu + std::max(0, cpu_workers);
   const std::string share = std::to_string(std::max(1, cores / std::max(1, total)));
   std::vector<WorkerSlot> slots;

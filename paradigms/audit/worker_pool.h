@@ -31,8 +31,12 @@ struct WorkerJob {
 // The worker slots of a run: `per_gpu` slots on each listed GPU (several shadow models share a GPU that one
 // small model would leave mostly idle; each child sees only its GPU), then `cpu_workers` CPU workers. The
 // host's `cores` are shared equally among all slots (SP_CPU_THREADS, and OPENBLAS_NUM_THREADS for CPU
-// workers). Throws sp::Error when per_gpu < 1 or a GPU is listed twice.
+// workers). Throws sp::Error when check_gpu_slots does.
 std::vector<WorkerSlot> worker_slots(const std::vector<int>& gpus, int per_gpu, int cpu_workers, int cores);
+
+// Throws sp::Error naming the option when per_gpu < 1 or a GPU is listed twice: what sp_audit checks before
+// any work.
+void check_gpu_slots(const std::vector<int>& gpus, int per_gpu);
 
 // Runs `sp_train_path CONFIG --out DIR --shadow K <slot args>` for every shadow in `shadows`, keeping every
 // slot busy, until each is finished (by a worker or by another process) or failed. `on_event` receives a
