@@ -5,8 +5,9 @@
 #      synccheck), each tool once;
 #   3. every GPU test with -j 1 (concurrent tests on one GPU skew cuDNN's algorithm search); failures are rerun
 #      with SP_CUDA_DEBUG_SYNC=1, so a fault names the launch that caused it (kernels/env_flag.h);
-#   4. the benchmarks: sp_train --bench at batch 512 and 128 in fp32 and TF32, DP-SGD, GEMM/conv kernels,
-#      second order, distillation, trajectory matching, diffusion;
+#   4. the benchmarks: sp_train --bench at batch 512 and 128 in fp32 and TF32, then at 512 with batch norm
+#      unfused (SP_FUSED_NORM=0), channels last and CUDA graphs; DP-SGD, GEMM/conv kernels, second order,
+#      distillation, trajectory matching, diffusion;
 #   5. the built-in demo audit end to end on the GPU;
 #   6. the CPU tests (CI runs them too; here they check the device machine's build).
 # It ends with a table of every step: passed, failed, or skipped (and why). The whole run stays within
@@ -136,6 +137,14 @@ log "4. benchmarks"
 bin=build-gpu/bin
 step "sp_train --bench fp32" 100 "$out/bench_train_fp32.txt" $bin/sp_train --bench --device cuda --bench-batch 512,128 --tf32 off
 step "sp_train --bench TF32" 100 "$out/bench_train_tf32.txt" $bin/sp_train --bench --device cuda --bench-batch 512,128 --tf32 on
+# What each speed lever gives at batch 512, TF32 on: batch norm without its fused epilogue, channels last,
+# the step as a CUDA graph.
+SP_FUSED_NORM=0 step "sp_train --bench TF32, unfused BN" 60 "$out/bench_train_tf32_unfused.txt" \
+  $bin/sp_train --bench --device cuda --bench-batch 512 --tf32 on
+step "sp_train --bench TF32, NHWC" 60 "$out/bench_train_tf32_nhwc.txt" \
+  $bin/sp_train --bench --device cuda --bench-batch 512 --tf32 on --bench-layout nhwc
+step "sp_train --bench TF32, graphs" 60 "$out/bench_train_tf32_graphs.txt" \
+  $bin/sp_train --bench --device cuda --bench-batch 512 --tf32 on --cuda-graphs on
 step "DP-SGD bench" 100 "$out/bench_dpsgd.txt" $bin/sp_train --bench-dpsgd --device cuda --bench-batch 256
 step "kernel bench" 120 "$out/bench_kernels.txt" $bin/sp_bench_kernels --device cuda
 step "second-order bench" 100 "$out/bench_second_order.txt" $bin/sp_bench_second_order --device cuda --memory

@@ -10,6 +10,7 @@
 #include "kernels/cpu/fast_path.h"
 #include "kernels/cuda_api.h"
 #include "kernels/registry.h"
+#include "nn/models/layer_builder.h"
 #include "paradigms/engine/progress.h"
 #include "paradigms/engine/shadow_train.h"
 
@@ -122,10 +123,11 @@ std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchR
   char buf[256];
   std::string out;
   const bool graphs = s.is_cuda() && opt.execution.cuda_graphs != CudaGraphMode::off;
-  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s, layout %s%s\n",
+  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s, layout %s%s%s\n",
                 opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
                 s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "",
-                activation_layout_name(opt.model.layout), graphs ? ", training steps as CUDA graphs" : "");
+                activation_layout_name(opt.model.layout), graphs ? ", training steps as CUDA graphs" : "",
+                models::fuse_norm_epilogue() ? "" : ", batch norm unfused (SP_FUSED_NORM=0)");
   out += buf;
   if (!s.is_cuda()) out += "cpu kernels: " + cpu::describe_cpu_kernels() + "\n";
   std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s %14s %14s%s\n", "phase", "batch", "images", "img/s",
