@@ -28,6 +28,7 @@ namespace sp::ag {
 SP_REGISTER_OP(batch_norm);
 SP_REGISTER_OP(batch_norm_act);
 SP_REGISTER_OP(group_norm);
+SP_REGISTER_OP(group_norm_act);
 SP_REGISTER_OP(instance_norm);
 SP_REGISTER_OP(norm_input_grad);
 SP_REGISTER_OP(norm_weight_grad);
@@ -139,8 +140,18 @@ void r_project(Stream& s, const Tensor& out, const Tensor& z, const Tensor& x, c
     a.weight = w;
     a.beta_x = beta;
     batch_norm_backward(s, a);
-  } else
-    group_norm_backward(s, out, Tensor(), Tensor(), z, x, st.mean, st.invstd, w, st.groups, beta, 0, 0);
+  } else {
+    GroupNormBwdArgs a;
+    a.dx = out;
+    a.dy = z;
+    a.x = x;
+    a.save_mean = st.mean;
+    a.save_invstd = st.invstd;
+    a.weight = w;
+    a.groups = st.groups;
+    a.beta_x = beta;
+    group_norm_backward(s, a);
+  }
 }
 
 Tensor tensor_op(Stream& s, const Tensor& a, const Tensor& b, BinaryOp op, const Shape& shape, double alpha = 1.0) {
@@ -206,32 +217,6 @@ void batch_norm_eval_diff_backward(DiffBackwardCtx& c, Var grad, const NormLayou
   }
 }
 
-Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, double eps, const char* op) {
-  Stream& s = t.stream();
-  Tensor xv = t.value(x).contiguous(s), wv = value_or_none(t, weight), bv = value_or_none(t, bias);
-  channels_of(op, xv);
-  SP_CHECK(groups >= 1, op, ": groups ", groups, " must be >= 1");
-  Tensor y = Tensor::empty(xv.shape(), xv.dtype(), s);
-  Tensor mean = Tensor::empty({xv.size(0), groups}, xv.dtype(), s);
-  Tensor invstd = Tensor::empty({xv.size(0), groups}, xv.dtype(), s);
-  group_norm_forward(s, y, mean, invstd, xv, wv, bv, groups, eps);
-  NormInputs in(x, weight, bias);
-  return t.record(
-      op, y, in.vars,
-      [xv, wv, mean, invstd, groups, iw = in.weight, ib = in.bias](BackwardCtx& c) {
-        NormGrads g(c, iw, ib);
-        group_norm_backward(c.stream(), g.dx, g.dw, g.db, c.grad_out().contiguous(c.stream()), xv, mean, invstd, wv,
-                            groups, g.bx, g.bw, g.bb);
-      },
-      [st = NormStats{false, groups, mean, invstd, eps}, iw = in.weight, ib = in.bias](DiffBackwardCtx& c) {
-        normalise_diff_backward(c, c.grad_out(), st, iw, ib);
-      });
-}
-
-}  // namespace
-
-namespace {
-
 // The gradient past a fused ReLU as a tape value: gy where the output is positive (the mask is a constant,
 // as relu's own differentiable backward has it).
 Var through_relu(Tape& t, Var gy, Var y) {
@@ -240,6 +225,102 @@ Var through_relu(Tape& t, Var gy, Var y) {
   Tensor mask = Tensor::empty(yv.shape(), yv.dtype(), t.stream());
   activation_backward(t.stream(), mask, ones, yv, Act::relu, 0.0, 0.0);
   return mul(t, gy, t.leaf(mask));
+}
+
+// The tape inputs of a norm op with a fused epilogue: NormInputs, then the residual when there is one.
+struct EpilogueInputs : NormInputs {
+  int residual = -1;
+  EpilogueInputs(Var x, Var w, Var b, const NormEpilogue& e) : NormInputs(x, w, b) {
+    if (!e.residual.valid()) return;
+    residual = int(vars.size());
+    vars.push_back(e.residual);
+  }
+};
+
+// Where a first-order backward writes the residual's gradient: its sink or, when the sink shares memory with
+// the input gradient (x and the residual are views of one buffer, or one value), a buffer of its own that
+// finish() adds to the sink afterwards.
+struct ResidualGrad {
+  GradSink sink{Tensor(), 0.f};
+  Tensor out;
+  double beta = 0;
+  bool apart = false;
+  ResidualGrad(BackwardCtx& c, int ir, const Tensor& dx) {
+    if (ir < 0 || !c.needs(ir)) return;
+    sink = c.sink(ir);
+    apart = memory_overlaps(sink.t, dx);
+    out = apart ? Tensor::empty(sink.t.shape(), sink.t.dtype(), c.stream()) : sink.t;
+    beta = apart ? 0.0 : sink.beta;
+  }
+  void finish(Stream& s) const {
+    if (apart) axpby(s, sink.t, out, 1.0, sink.beta);
+  }
+};
+
+// The differentiable backward's view of an epilogue: adds the residual's gradient and returns the gradient at
+// the normalisation's output.
+Var through_epilogue(DiffBackwardCtx& c, bool relu, int ir) {
+  Var gy = relu ? through_relu(c.tape(), c.grad_out(), c.out()) : c.grad_out();
+  if (ir >= 0 && c.needs(ir)) c.add(ir, gy);
+  return gy;
+}
+
+Var group_norm_op(Tape& t, Var x, int64_t groups, Var weight, Var bias, const NormEpilogue& epi, double eps,
+                  const char* op) {
+  Stream& s = t.stream();
+  Tensor xv = t.value(x).contiguous(s), wv = value_or_none(t, weight), bv = value_or_none(t, bias);
+  Tensor rv = value_or_none(t, epi.residual);
+  channels_of(op, xv);
+  SP_CHECK(groups >= 1, op, ": groups ", groups, " must be >= 1");
+  SP_CHECK(!rv.defined() || rv.shape() == xv.shape(), op, ": residual ", rv.str(), " must have the input's shape ",
+           xv.str());
+  Tensor y = Tensor::empty(xv.shape(), xv.dtype(), s);
+  Tensor mean = Tensor::empty({xv.size(0), groups}, xv.dtype(), s);
+  Tensor invstd = Tensor::empty({xv.size(0), groups}, xv.dtype(), s);
+  GroupNormFwdArgs a;
+  a.y = y;
+  a.save_mean = mean;
+  a.save_invstd = invstd;
+  a.x = xv;
+  a.weight = wv;
+  a.bias = bv;
+  a.residual = rv;
+  a.relu = epi.relu;
+  a.groups = groups;
+  a.eps = eps;
+  group_norm_forward(s, a);
+  EpilogueInputs in(x, weight, bias, epi);
+  const bool relu = epi.relu;
+  return t.record(
+      op, y, in.vars,
+      [xv, wv, mean, invstd, groups, relu, iw = in.weight, ib = in.bias, ir = in.residual](BackwardCtx& c) {
+        Stream& s = c.stream();
+        NormGrads g(c, iw, ib);
+        ResidualGrad r(c, ir, g.dx);
+        GroupNormBwdArgs b;
+        b.dx = g.dx;
+        b.dweight = g.dw;
+        b.dbias = g.db;
+        b.dresidual = r.out;
+        b.dy = c.grad_out().contiguous(s);
+        b.x = xv;
+        b.save_mean = mean;
+        b.save_invstd = invstd;
+        b.weight = wv;
+        b.y = relu ? c.out() : Tensor();
+        b.relu = relu;
+        b.groups = groups;
+        b.beta_x = g.bx;
+        b.beta_w = g.bw;
+        b.beta_b = g.bb;
+        b.beta_r = r.beta;
+        group_norm_backward(s, b);
+        r.finish(s);
+      },
+      [st = NormStats{false, groups, mean, invstd, eps}, relu, iw = in.weight, ib = in.bias,
+       ir = in.residual](DiffBackwardCtx& c) {
+        normalise_diff_backward(c, through_epilogue(c, relu, ir), st, iw, ib);
+      });
 }
 
 Var batch_norm_op(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
@@ -268,35 +349,20 @@ Var batch_norm_op(Tape& t, Var x, Var weight, Var bias, const Tensor& running_me
   a.momentum = momentum;
   a.eps = eps;
   batch_norm_forward(s, a);
-  NormInputs in(x, weight, bias);
-  int ir = -1;
-  if (epi.residual.valid()) {
-    ir = int(in.vars.size());
-    in.vars.push_back(epi.residual);
-  }
+  EpilogueInputs in(x, weight, bias, epi);
   const NormLayout layout = NormLayout::batch(xv.shape(), l);
   const bool relu = epi.relu;
   return t.record(
       op, y, in.vars,
-      [xv, wv, mean, invstd, training, l, relu, iw = in.weight, ib = in.bias, ir](BackwardCtx& c) {
+      [xv, wv, mean, invstd, training, l, relu, iw = in.weight, ib = in.bias, ir = in.residual](BackwardCtx& c) {
         Stream& s = c.stream();
         NormGrads g(c, iw, ib);
+        ResidualGrad r(c, ir, g.dx);
         BatchNormBwdArgs b;
         b.dx = kernel_view(g.dx, l);
         b.dweight = g.dw;
         b.dbias = g.db;
-        b.beta_x = g.bx;
-        b.beta_w = g.bw;
-        b.beta_b = g.bb;
-        GradSink r{Tensor(), 0.f};
-        if (ir >= 0 && c.needs(ir)) r = c.sink(ir);
-        // Two views of one buffer may be x and the residual: the residual's gradient then goes through a
-        // buffer of its own and is added afterwards.
-        const bool apart = memory_overlaps(r.t, g.dx);
-        if (r.t.defined()) {
-          b.dresidual = kernel_view(apart ? Tensor::empty(r.t.shape(), r.t.dtype(), s) : r.t, l);
-          b.beta_r = apart ? 0.0 : r.beta;
-        }
+        b.dresidual = kernel_view(r.out, l);
         b.dy = kernel_view(c.grad_out().contiguous(s), l);
         b.x = kernel_view(xv, l);
         b.save_mean = mean;
@@ -305,13 +371,15 @@ Var batch_norm_op(Tape& t, Var x, Var weight, Var bias, const Tensor& running_me
         b.y = relu ? kernel_view(c.out(), l) : Tensor();
         b.relu = relu;
         b.training = training;
+        b.beta_x = g.bx;
+        b.beta_w = g.bw;
+        b.beta_b = g.bb;
+        b.beta_r = r.beta;
         batch_norm_backward(s, b);
-        if (apart) axpby(s, r.t, b.dresidual.view(r.t.shape()), 1.0, r.beta);
+        r.finish(s);
       },
-      [layout, mean, invstd, training, eps, l, relu, iw = in.weight, ib = in.bias, ir](DiffBackwardCtx& c) {
-        Tape& t = c.tape();
-        Var gy = relu ? through_relu(t, c.grad_out(), c.out()) : c.grad_out();
-        if (ir >= 0 && c.needs(ir)) c.add(ir, gy);
+      [layout, mean, invstd, training, eps, l, relu, iw = in.weight, ib = in.bias, ir = in.residual](DiffBackwardCtx& c) {
+        Var gy = through_epilogue(c, relu, ir);
         if (training)
           normalise_diff_backward(c, gy, NormStats{true, 1, mean, invstd, eps, l}, iw, ib);
         else
@@ -334,12 +402,16 @@ Var batch_norm_act(Tape& t, Var x, Var weight, Var bias, const Tensor& running_m
 }
 
 Var group_norm(Tape& t, Var x, int64_t groups, Var weight, Var bias, double eps) {
-  return group_norm_op(t, x, groups, weight, bias, eps, "group_norm");
+  return group_norm_op(t, x, groups, weight, bias, NormEpilogue{}, eps, "group_norm");
+}
+
+Var group_norm_act(Tape& t, Var x, int64_t groups, Var weight, Var bias, const NormEpilogue& epilogue, double eps) {
+  return group_norm_op(t, x, groups, weight, bias, epilogue, eps, "group_norm_act");
 }
 
 Var instance_norm(Tape& t, Var x, Var weight, Var bias, double eps) {
   const int64_t C = channels_of("instance_norm", t.value(x));
-  return group_norm_op(t, x, C, weight, bias, eps, "instance_norm");
+  return group_norm_op(t, x, C, weight, bias, NormEpilogue{}, eps, "instance_norm");
 }
 
 

@@ -39,6 +39,11 @@ Var batch_norm_act(Tape& t, Var x, Var weight, Var bias, const Tensor& running_m
 // x: [N, C, *] with C divisible by groups; weight, bias: [C].
 Var group_norm(Tape& t, Var x, int64_t groups, Var weight = {}, Var bias = {}, double eps = 1e-5);
 
+// group_norm followed by its epilogue as one op (as batch_norm_act): relu(group_norm(x) + residual), each
+// part optional; instance norm is groups = C. ConvNet-3 (nn/models/convnet3.cpp) applies it.
+Var group_norm_act(Tape& t, Var x, int64_t groups, Var weight, Var bias, const NormEpilogue& epilogue,
+                   double eps = 1e-5);
+
 // group_norm with groups = C (each sample's channel normalised over its spatial positions).
 Var instance_norm(Tape& t, Var x, Var weight = {}, Var bias = {}, double eps = 1e-5);
 

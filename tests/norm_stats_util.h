@@ -24,8 +24,16 @@ inline ag::NormStats norm_stats_for(Stream& s, const Tensor& x, bool batch, int6
     a.x = x;
     a.eps = st.eps;
     batch_norm_forward(s, a);
-  } else
-    group_norm_forward(s, y, st.mean, st.invstd, x, Tensor(), Tensor(), groups, st.eps);
+  } else {
+    GroupNormFwdArgs a;
+    a.y = y;
+    a.save_mean = st.mean;
+    a.save_invstd = st.invstd;
+    a.x = x;
+    a.groups = groups;
+    a.eps = st.eps;
+    group_norm_forward(s, a);
+  }
   return st;
 }
 

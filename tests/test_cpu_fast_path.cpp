@@ -194,28 +194,55 @@ TEST(CpuFastPath, GroupNormMatchesReference) {
     Shape x;
     int64_t groups;
     bool affine;
+    bool residual = false, relu = false;  // the fused epilogue (kernels/groupnorm.h)
   };
   const GnCase cases[] = {
       {"4 groups of 2 channels, affine", {3, 8, 5, 7}, 4, true},
       {"one group, no affine", {2, 6, 4, 4}, 1, false},
       {"instance norm (a group per channel)", {2, 5, 3, 9}, 5, true},
       {"planes shorter than the float lanes", {4, 6, 1, 3}, 2, true},
+      {"instance norm with ReLU", {2, 5, 3, 9}, 5, true, false, true},
+      {"groups with residual and ReLU", {3, 8, 5, 7}, 4, true, true, true},
+      {"one group with residual, no affine", {2, 6, 4, 4}, 1, false, true, false},
   };
   for (const GnCase& k : cases) {
     const int64_t C = k.x[1];
     const Shape stats{k.x[0], k.groups};
-    std::vector<std::string> parts = {"y", "mean", "invstd", "dx", "dw", "db"};
+    std::vector<std::string> parts = {"y", "mean", "invstd", "dx", "dw", "db", "dresidual"};
     for (size_t part = 0; part < parts.size(); ++part) {
-      if (!k.affine && part >= 4) continue;
+      if (!k.affine && (part == 4 || part == 5)) continue;
+      if (!k.residual && part == 6) continue;
       expect_matches_reference(parts[part].c_str(), k.name, 2e-5, [&](DType dt) {
-        Tensor x = randn(k.x, dt, 31, 3.0, -40.0), dy = randn(k.x, dt, 32);
-        Tensor w = k.affine ? randn({C}, dt, 33, 0.5, 1.0) : Tensor(), b = k.affine ? randn({C}, dt, 34) : Tensor();
-        Tensor y = Tensor::empty(k.x, dt), mean = Tensor::empty(stats, dt), invstd = Tensor::empty(stats, dt);
-        group_norm_forward(Stream::cpu(), y, mean, invstd, x, w, b, k.groups, 1e-5);
-        Tensor dx = randn(k.x, dt, 35), dw = k.affine ? randn({C}, dt, 36) : Tensor(),
-               db = k.affine ? randn({C}, dt, 37) : Tensor();
-        group_norm_backward(Stream::cpu(), dx, dw, db, dy, x, mean, invstd, w, k.groups, 0.5, 1.0, 0.0);
-        const Tensor* out[] = {&y, &mean, &invstd, &dx, &dw, &db};
+        GroupNormFwdArgs f;
+        f.x = randn(k.x, dt, 31, 3.0, -40.0);
+        f.weight = k.affine ? randn({C}, dt, 33, 0.5, 1.0) : Tensor();
+        f.bias = k.affine ? randn({C}, dt, 34) : Tensor();
+        f.residual = k.residual ? randn(k.x, dt, 38) : Tensor();
+        f.relu = k.relu;
+        f.groups = k.groups;
+        f.y = Tensor::empty(k.x, dt);
+        f.save_mean = Tensor::empty(stats, dt);
+        f.save_invstd = Tensor::empty(stats, dt);
+        group_norm_forward(Stream::cpu(), f);
+        // Accumulating backward: beta 0.5 on dx, 1 on dw, 0 on db, 0.5 on the residual's gradient.
+        GroupNormBwdArgs b;
+        b.dx = randn(k.x, dt, 35);
+        b.dweight = k.affine ? randn({C}, dt, 36) : Tensor();
+        b.dbias = k.affine ? randn({C}, dt, 37) : Tensor();
+        b.dresidual = k.residual ? randn(k.x, dt, 39) : Tensor();
+        b.dy = randn(k.x, dt, 32);
+        b.x = f.x;
+        b.save_mean = f.save_mean;
+        b.save_invstd = f.save_invstd;
+        b.weight = f.weight;
+        b.y = f.y;
+        b.relu = k.relu;
+        b.groups = k.groups;
+        b.beta_x = 0.5;
+        b.beta_w = 1.0;
+        b.beta_r = 0.5;
+        group_norm_backward(Stream::cpu(), b);
+        const Tensor* out[] = {&f.y, &f.save_mean, &f.save_invstd, &b.dx, &b.dweight, &b.dbias, &b.dresidual};
         return *out[part];
       });
     }

@@ -2,8 +2,8 @@
 // forward at small widths, in f64 on the reference kernels (equal to rounding) and in f32 on the fast path
 // (oneDNN nhwc, channels-innermost batch norm; and NCHW, which the fast path still serves) against the f64
 // NCHW reference; the automatic rule (nhwc for f32 on the fast path, nchw for f64 and SP_CPU_FAST=0, nchw
-// under a layer trace); group-norm models refusing nhwc; the config key; batch norm's fused epilogue against
-// the unfused composition (bit-identical on the fast path).
+// under a layer trace); group-norm models refusing nhwc; the config key; the norms' fused epilogue against
+// the unfused composition (bit-identical on the fast path), in ResNet-18, resnet18_gn, WRN-16-4 and ConvNet-3.
 #include "kernels/cpu/fast_path.h"
 #include "nn/layer_trace.h"
 #include "nn/model.h"
@@ -24,8 +24,9 @@ struct Step {
 };
 
 // One training step's logits, parameter gradient and updated running statistics, then eval logits.
-Step run(int64_t width, int64_t batch, ActivationLayout layout, DType dt) {
+Step run(int64_t width, int64_t batch, ActivationLayout layout, DType dt, const std::string& name = "resnet18") {
   ModelConfig cfg;
+  cfg.name = name;
   cfg.width = width;
   cfg.layout = layout;
   auto model = make_model(cfg);
@@ -79,28 +80,39 @@ TEST(ModelsNhwc, ResNet18MatchesNchw) {
   }
 }
 
-// Batch norm with its fused epilogue (LayerBuilder::norm_act) against the unfused composition, in both
-// layouts: bit-identical on the float32 fast path (the same float operations in the same order, forward and
-// backward, through every block kind: stem, plain and projection shortcuts), and equal to rounding in f64.
+// Norms with their fused epilogue (LayerBuilder::norm_act) against the unfused composition: ResNet-18 in both
+// layouts (batch norm; every block kind: stem, plain and projection shortcuts) and the group-norm models
+// (resnet18_gn, WRN-16-4, ConvNet-3's instance norm); bit-identical on the float32 fast path (the same float
+// operations in the same order, forward and backward), equal to rounding in f64.
 TEST(ModelsNhwc, FusedNormEpilogueMatchesTheComposition) {
   struct Fusion {
     bool before = models::fuse_norm_epilogue();
     explicit Fusion(bool on) { models::set_fuse_norm_epilogue(on); }
     ~Fusion() { models::set_fuse_norm_epilogue(before); }
   };
-  for (ActivationLayout layout : {ActivationLayout::nchw, ActivationLayout::nhwc}) {
-    const std::string name = activation_layout_name(layout);
+  struct Net {
+    const char* name;
+    int64_t width;
+    ActivationLayout layout;
+  };
+  const Net nets[] = {{"resnet18", 4, ActivationLayout::nchw},
+                      {"resnet18", 4, ActivationLayout::nhwc},
+                      {"resnet18_gn", 4, ActivationLayout::nchw},
+                      {"wrn16_4", 8, ActivationLayout::nchw},
+                      {"convnet3", 8, ActivationLayout::nchw}};
+  for (const Net& n : nets) {
+    const std::string name = std::string(n.name) + " " + activation_layout_name(n.layout);
     for (bool fast : {true, false}) {
       FastPath path(fast);
       const DType dt = fast ? DType::f32 : DType::f64;
       Step fused, composed;
       {
         Fusion on(true);
-        fused = run(4, 5, layout, dt);
+        fused = run(n.width, 5, n.layout, dt, n.name);
       }
       {
         Fusion off(false);
-        composed = run(4, 5, layout, dt);
+        composed = run(n.width, 5, n.layout, dt, n.name);
       }
       if (fast) {
         EXPECT_TRUE(bitwise_equal(fused, composed)) << name;

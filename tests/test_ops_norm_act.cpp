@@ -1,7 +1,8 @@
-// batch_norm_act, batch norm with its fused epilogue (residual add, ReLU): against the unfused composition
-// batch_norm -> add -> relu on the same tape, in f64 (values and first-order gradients of every input, to
+// batch_norm_act and group_norm_act, normalisation with its fused epilogue (residual add, ReLU): against the
+// unfused composition norm -> add -> relu on the same tape, in f64 (values and first-order gradients of every input, to
 // roundoff) and on the float32 fast path (bit-identical: the fused kernels do the same float operations in
-// the same order), NCHW and channels last, training and eval, each epilogue part alone and together;
+// the same order), batch norm NCHW and channels last, training and eval, group and instance norm, each
+// epilogue part alone and together;
 // finite-difference checks of the first and second order; a residual that is x itself or overlaps it
 // through views of one root; bad input.
 #include <cstring>
@@ -19,6 +20,8 @@ using namespace sp::test;
 
 SP_GRAD_TESTED(batch_norm_act);
 SP_GRAD2_TESTED(batch_norm_act);
+SP_GRAD_TESTED(group_norm_act);
+SP_GRAD2_TESTED(group_norm_act);
 
 namespace {
 
@@ -26,6 +29,7 @@ struct Case {
   const char* name;
   bool residual, relu, training;
   Layout layout;
+  int64_t groups = 0;  // > 0: group norm with this many groups (training is then moot)
 };
 
 const Case kCases[] = {
@@ -36,6 +40,9 @@ const Case kCases[] = {
     {"residual + relu, eval", true, true, false, Layout::nchw},
     {"residual + relu, training, channels last", true, true, true, Layout::nhwc},
     {"relu only, eval, channels last", false, true, false, Layout::nhwc},
+    {"group norm, residual + relu", true, true, true, Layout::nchw, 3},
+    {"instance norm, relu only", false, true, true, Layout::nchw, 6},
+    {"group norm, residual only", true, false, true, Layout::nchw, 2},
 };
 
 struct Outputs {
@@ -60,9 +67,11 @@ Outputs run(const Case& k, bool fused, DType dt) {
     NormEpilogue e;
     e.residual = k.residual ? rv : Var{};
     e.relu = k.relu;
-    y = batch_norm_act(t, xv, wv, bv, o.rm, o.rv, k.training, e, 0.1, 1e-5, k.layout);
+    y = k.groups > 0 ? group_norm_act(t, xv, k.groups, wv, bv, e)
+                     : batch_norm_act(t, xv, wv, bv, o.rm, o.rv, k.training, e, 0.1, 1e-5, k.layout);
   } else {
-    y = batch_norm(t, xv, wv, bv, o.rm, o.rv, k.training, 0.1, 1e-5, k.layout);
+    y = k.groups > 0 ? group_norm(t, xv, k.groups, wv, bv)
+                     : batch_norm(t, xv, wv, bv, o.rm, o.rv, k.training, 0.1, 1e-5, k.layout);
     if (k.residual) y = add(t, y, rv);
     if (k.relu) y = relu(t, y);
   }
@@ -154,6 +163,22 @@ TEST(OpsNormAct, SecondOrderMatchesFiniteDifferences) {
   check_second_order({x, w, b, r}, {true, true, false, true}, [](Tape& t, const std::vector<Var>& v) {
     Var y = batch_norm_act(t, v[0], v[1], v[2], Tensor(), Tensor(), true, NormEpilogue{v[3], true});
     return mse_loss(t, y, v[0]);
+  });
+}
+
+TEST(OpsNormAct, GroupNormGradientsMatchFiniteDifferences) {
+  Tensor x = randn({3, 4, 2, 3}, DType::f64, 60, 1.5, 0.5), w = randn({4}, DType::f64, 61, 0.5, 1.0),
+         b = randn({4}, DType::f64, 62, 0.5), r = randn({3, 4, 2, 3}, DType::f64, 63);
+  for (int64_t G : {1, 2, 4}) {
+    check_gradients({x, w, b, r}, {true, true, true, true}, [G](Tape& t, const std::vector<Var>& v) {
+      return group_norm_act(t, v[0], G, v[1], v[2], NormEpilogue{v[3], true});
+    });
+    check_second_order({x, w, b, r}, {true, true, true, true}, [G](Tape& t, const std::vector<Var>& v) {
+      return group_norm_act(t, v[0], G, v[1], v[2], NormEpilogue{v[3], true});
+    });
+  }
+  check_gradients({x}, {true}, [](Tape& t, const std::vector<Var>& v) {  // relu(instance_norm(x) + x)
+    return group_norm_act(t, v[0], 4, {}, {}, NormEpilogue{v[0], true});
   });
 }
 

@@ -1,4 +1,5 @@
-// float32 group normalisation, the CPU fast path (see groupnorm_fast.h).
+// float32 group normalisation, the CPU fast path (see groupnorm_fast.h). The fused epilogue does the float
+// operations of group norm, add and ReLU as separate ops, in the same order, so fusing does not change a bit.
 #include "kernels/cpu/groupnorm_fast.h"
 
 #include <algorithm>
@@ -16,13 +17,14 @@ namespace {
 int64_t blocks_of(int64_t values) { return std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, values)); }
 }  // namespace
 
-void group_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& x,
-                        const Tensor& weight, const Tensor& bias, int64_t G, double eps) {
-  NormDims d = norm_dims("group_norm", x);
-  const int64_t Cg = d.C / G, L = Cg * d.HW;
-  const NormFwdPtrs fp = norm_fwd_ptrs(y, save_mean, save_invstd, x, weight, bias);
-  const float *xp = fp.x, *w = fp.w, *b = fp.b;
+void group_norm_fwd_f32(const GroupNormFwdArgs& a) {
+  NormDims d = norm_dims("group_norm", a.x);
+  const int64_t G = a.groups, Cg = d.C / G, L = Cg * d.HW;
+  const NormFwdPtrs fp = norm_fwd_ptrs(a.y, a.save_mean, a.save_invstd, a.x, a.weight, a.bias);
+  const float *xp = fp.x, *w = fp.w, *b = fp.b, *res = data_or_null<float>(a.residual);
   float *yp = fp.y, *mean = fp.mean, *invstd = fp.invstd;  // group norm keeps no running statistics
+  const bool relu = a.relu;
+  const double eps = a.eps;
   parallel_ranges(d.N * G, blocks_of(L), [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {  // s = n * G + g: the group's values are contiguous
       const float* xs = xp + s * L;
@@ -33,59 +35,72 @@ void group_norm_fwd_f32(const Tensor& y, const Tensor& save_mean, const Tensor& 
       mean[s] = mf;
       invstd[s] = float(norm_invstd<double>(var, eps));
       for (int64_t j = 0; j < Cg; ++j) {
-        const int64_t c = (s % G) * Cg + j;
+        const int64_t c = (s % G) * Cg + j, off = s * L + j * d.HW;
         const float scale = invstd[s] * (w ? w[c] : 1.f), shift = (b ? b[c] : 0.f) - mf * scale;
-        affine_row(yp + s * L + j * d.HW, xs + j * d.HW, d.HW, scale, shift);
+        affine_epilogue_row(yp + off, xp + off, res ? res + off : nullptr, d.HW, scale, shift, relu);
       }
     }
   });
 }
 
-void group_norm_bwd_f32(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-                        const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& weight,
-                        int64_t G, double beta_x, double beta_w, double beta_b) {
-  NormDims d = norm_dims("group_norm backward", x);
-  const int64_t Cg = d.C / G, L = Cg * d.HW;
-  const NormBwdPtrs bp = norm_bwd_ptrs(dx, dweight, dbias, dy, x, save_mean, save_invstd, weight);
+void group_norm_bwd_f32(const GroupNormBwdArgs& a) {
+  NormDims d = norm_dims("group_norm backward", a.x);
+  const int64_t G = a.groups, Cg = d.C / G, L = Cg * d.HW;
+  const NormBwdPtrs bp = norm_bwd_ptrs(a.dx, a.dweight, a.dbias, a.dy, a.x, a.save_mean, a.save_invstd, a.weight);
   const float *xp = bp.x, *gy = bp.dy, *mean = bp.mean, *invstd = bp.invstd, *w = bp.w;
-  float *gx = bp.dx, *gw = bp.dw, *gb = bp.db;
-  // Per plane p = n * C + c: sum of dy and of dy * xhat.
+  const float* yp = a.relu ? a.y.data<float>() : nullptr;
+  float *gx = bp.dx, *gw = bp.dw, *gb = bp.db, *gr = data_or_null<float>(a.dresidual);
+  const bool relu = a.relu;
+  // Per plane p = n * C + c: sum of g and of g * xhat (g: dy past the epilogue).
   std::vector<double> sdy(size_t(d.N * d.C)), sdyxh(size_t(d.N * d.C));
   parallel_ranges(d.N * d.C, blocks_of(d.HW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t s = p / Cg;
       const float *g = gy + p * d.HW, *r = xp + p * d.HW, m = mean[s];
-      sdy[size_t(p)] = lane_sum(d.HW, [&](int64_t i) { return g[i]; });
-      sdyxh[size_t(p)] = double(invstd[s]) * lane_sum(d.HW, [&](int64_t i) { return g[i] * (r[i] - m); });
+      if (relu) {
+        const float* yr = yp + p * d.HW;
+        sdy[size_t(p)] = lane_sum(d.HW, [&](int64_t i) { return norm_epilogue_grad(g[i], yr[i], true); });
+        sdyxh[size_t(p)] = double(invstd[s]) *
+                           lane_sum(d.HW, [&](int64_t i) { return norm_epilogue_grad(g[i], yr[i], true) * (r[i] - m); });
+      } else {
+        sdy[size_t(p)] = lane_sum(d.HW, [&](int64_t i) { return g[i]; });
+        sdyxh[size_t(p)] = double(invstd[s]) * lane_sum(d.HW, [&](int64_t i) { return g[i] * (r[i] - m); });
+      }
     }
   });
   for (int64_t c = 0; c < d.C; ++c) {
-    double a = 0, b = 0;
+    double sa = 0, sb = 0;
     for (int64_t n = 0; n < d.N; ++n) {
-      a += sdy[size_t(n * d.C + c)];
-      b += sdyxh[size_t(n * d.C + c)];
+      sa += sdy[size_t(n * d.C + c)];
+      sb += sdyxh[size_t(n * d.C + c)];
     }
-    if (gw) stat::store_grad(gw[c], float(b), float(beta_w));
-    if (gb) stat::store_grad(gb[c], float(a), float(beta_b));
+    if (gw) stat::store_grad(gw[c], float(sb), float(a.beta_w));
+    if (gb) stat::store_grad(gb[c], float(sa), float(a.beta_b));
   }
-  if (!gx) return;
-  const float bx = float(beta_x);
+  if (!gx && !gr) return;
+  const float bx = float(a.beta_x), br = float(a.beta_r);
   parallel_ranges(d.N * G, blocks_of(L), [&](int64_t s0, int64_t s1) {
+    std::vector<float> masked(relu ? size_t(d.HW) : 0);
     for (int64_t s = s0; s < s1; ++s) {
       const int64_t n = s / G, c0 = (s % G) * Cg;
-      double a = 0, b = 0;
+      double sa = 0, sb = 0;
       for (int64_t c = c0; c < c0 + Cg; ++c) {
         const double wc = w ? double(w[c]) : 1.0;
-        a += wc * sdy[size_t(n * d.C + c)];
-        b += wc * sdyxh[size_t(n * d.C + c)];
+        sa += wc * sdy[size_t(n * d.C + c)];
+        sb += wc * sdyxh[size_t(n * d.C + c)];
       }
-      // dx = invstd (w dy - mean(w dy) - xhat mean(w dy xhat)) = (invstd w) dy + kb (x - mean) + k.
+      // dx = invstd (w g - mean(w g) - xhat mean(w g xhat)) = (invstd w) g + kb (x - mean) + k.
       const double is = invstd[s];
-      const float k = float(-is * a / double(L)), kb = float(-is * is * b / double(L)), m = mean[s];
+      const float k = float(-is * sa / double(L)), kb = float(-is * is * sb / double(L)), m = mean[s];
       for (int64_t j = 0; j < Cg; ++j) {
         const int64_t c = c0 + j, off = s * L + j * d.HW;
-        const float ka = float(is * (w ? double(w[c]) : 1.0));
-        input_grad_row(gx + off, gy + off, xp + off, d.HW, ka, kb, m, k, bx);
+        const float* g = gy + off;
+        if (relu) {
+          relu_mask_row(masked.data(), g, yp + off, d.HW);
+          g = masked.data();
+        }
+        if (gr) store_grad_row(gr + off, g, d.HW, br);
+        if (gx) input_grad_row(gx + off, g, xp + off, d.HW, float(is * (w ? double(w[c]) : 1.0)), kb, m, k, bx);
       }
     }
   });

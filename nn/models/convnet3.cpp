@@ -2,7 +2,8 @@
 // GroupNorm with one group per channel) -> ReLU -> 2x2 average pool], flatten, linear. Parameter names are
 // the nn.Sequential indices of the reference (features.{0,4,8} convs, features.{1,5,9} norms, classifier):
 // 320,010 parameters at the default width 128 and 24,714 at width 32 for 32x32 RGB inputs and 10 classes.
-// Tested against PyTorch in tests/test_models_golden.cpp.
+// Instance norm and ReLU run as one fused op (LayerBuilder::norm_act). Tested against PyTorch in
+// tests/test_models_golden.cpp, fused against unfused in tests/test_models_nhwc.cpp.
 #include <string>
 
 #include "nn/models/model_base.h"
@@ -33,7 +34,8 @@ class ConvNet3 final : public ModelBase {
     check_forward(t, theta, buffers, x);
     Var h = x;
     for (int d = 0; d < 3; ++d) {
-      h = ag::relu(t, layers_.norm(t, theta, buffers, norms_[d], layers_.conv(t, theta, convs_[d], h), training));
+      h = layers_.norm_act(t, theta, buffers, norms_[d], layers_.conv(t, theta, convs_[d], h), training, Layout::nchw,
+                           {Var{}, true});
       h = ag::avg_pool2d(t, h, {.kernel = 2});
     }
     h = t.reshape(h, {t.value(h).size(0), features_});

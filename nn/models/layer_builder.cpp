@@ -196,14 +196,18 @@ void set_fuse_norm_epilogue(bool on) { fused_norm_setting().store(on ? 1 : 0); }
 
 Var LayerBuilder::norm_act(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
                            Layout layout, const ag::NormEpilogue& epilogue) const {
-  if (!l.batch || LayerTrace::active() || !fuse_norm_epilogue()) {
+  if (LayerTrace::active() || !fuse_norm_epilogue()) {
     Var y = norm(t, theta, buffers, l, x, training, layout);
     if (epilogue.residual.valid()) y = ag::add(t, y, epilogue.residual);
     return epilogue.relu ? ag::relu(t, y) : y;
   }
+  Var w = t.view(theta, l.weight.offset, l.weight.shape), b = t.view(theta, l.bias.offset, l.bias.shape);
+  if (!l.batch) {
+    SP_CHECK(layout == Layout::nchw, owner_, ": group norm takes NCHW activations, not ", layout);
+    return ag::group_norm_act(t, x, l.groups, w, b, epilogue, l.eps);
+  }
   const int64_t c = l.running_mean.shape.numel();
-  return ag::batch_norm_act(t, x, t.view(theta, l.weight.offset, l.weight.shape),
-                            t.view(theta, l.bias.offset, l.bias.shape), buffers.narrow(0, l.running_mean.offset, c),
+  return ag::batch_norm_act(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
                             buffers.narrow(0, l.running_var.offset, c), training, epilogue, 0.1, 1e-5, layout);
 }
 

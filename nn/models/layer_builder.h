@@ -51,7 +51,7 @@ struct WeightInit {
   static WeightInit fan_avg(double scale) { return {Kind::fan_avg, scale}; }
 };
 
-// Whether norm_act fuses batch norm with its epilogue: SP_FUSED_NORM (an on/off switch, kernels/env_flag.h;
+// Whether norm_act fuses the norm with its epilogue: SP_FUSED_NORM (an on/off switch, kernels/env_flag.h;
 // on by default) read once per process, or what the last set_fuse_norm_epilogue gave. Off is the unfused
 // composition, for comparisons (tests/test_models_nhwc.cpp, the benchmarks).
 bool fuse_norm_epilogue();
@@ -88,9 +88,9 @@ class LayerBuilder {
            Layout layout = Layout::nchw) const;
   Var linear(Tape& t, Var theta, const LinearLayer& l, Var x) const;
   // A norm layer followed by a residual network's epilogue, relu(norm(x) + residual) (each part optional,
-  // ag::NormEpilogue): batch norm fuses the three into one op (ag::batch_norm_act: one pass forward, no
-  // intermediate tensors); group norm, and any forward under a LayerTrace (which records each norm layer's own
-  // output), apply them as separate ops.
+  // ag::NormEpilogue), fused into one op (ag::batch_norm_act, ag::group_norm_act: one pass forward, no
+  // intermediate tensors); a forward under a LayerTrace (which records each norm layer's own output) applies
+  // them as separate ops.
   Var norm_act(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training, Layout layout,
                const ag::NormEpilogue& epilogue) const;
 

@@ -9,7 +9,9 @@
 // with every norm GroupNorm(gcd(16, C), C) (16 groups at the standard widths, as De et al.) and no dropout
 // or weight standardisation. The config width w is 16k: the default w = 64 is the standard WRN-16-4 (stem 16,
 // widths 64/128/256), 2,748,890 parameters for 10 classes; smaller w scales every layer (w must be a
-// multiple of 4). Tested in tests/test_models.cpp (layout, parameter count, gradients).
+// multiple of 4). Each norm and the ReLU after it run as one fused op (LayerBuilder::norm_act). Tested in
+// tests/test_models.cpp (layout, parameter count, gradients), fused against unfused in
+// tests/test_models_nhwc.cpp.
 #include <numeric>
 #include <string>
 #include <vector>
@@ -52,14 +54,18 @@ class Wrn16_4 final : public ModelBase {
 
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
+    // norm then ReLU as one op (LayerBuilder::norm_act).
+    auto norm_relu = [&](const NormLayer& n, Var in) {
+      return layers_.norm_act(t, theta, buffers, n, in, training, Layout::nchw, {Var{}, true});
+    };
     Var h = layers_.conv(t, theta, stem_, x);
     for (const Block& b : blocks_) {
-      Var a = ag::relu(t, layers_.norm(t, theta, buffers, b.bn1, h, training));
-      Var o = ag::relu(t, layers_.norm(t, theta, buffers, b.bn2, layers_.conv(t, theta, b.conv1, a), training));
+      Var a = norm_relu(b.bn1, h);
+      Var o = norm_relu(b.bn2, layers_.conv(t, theta, b.conv1, a));
       o = layers_.conv(t, theta, b.conv2, o);
       h = ag::add(t, o, b.projection ? layers_.conv(t, theta, b.shortcut, a) : h);
     }
-    h = ag::relu(t, layers_.norm(t, theta, buffers, final_norm_, h, training));
+    h = norm_relu(final_norm_, h);
     Var f = ag::global_avg_pool(t, h);
     return {f, layers_.linear(t, theta, classifier_, f)};
   }

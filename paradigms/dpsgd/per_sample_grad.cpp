@@ -118,7 +118,14 @@ void PerSampleGrads::compute(Stream& s, const Tensor& theta, const Tensor& buffe
         const int64_t n = xv.size(0);
         Tensor xhat = Tensor::empty(xv.shape(), xv.dtype(), s);
         Tensor mean = Tensor::empty({n, l.groups}, xv.dtype(), s), invstd = Tensor::empty({n, l.groups}, xv.dtype(), s);
-        group_norm_forward(s, xhat, mean, invstd, xv, Tensor(), Tensor(), l.groups, l.eps);
+        GroupNormFwdArgs a;
+        a.y = xhat;
+        a.save_mean = mean;
+        a.save_invstd = invstd;
+        a.x = xv;
+        a.groups = l.groups;
+        a.eps = l.eps;
+        group_norm_forward(s, a);
         Tensor prod = Tensor::empty(xv.shape(), xv.dtype(), s);
         binary(s, prod, xhat, dy, BinaryOp::mul);
         gw = per_example_channel_sums(s, prod, copies);

@@ -1,7 +1,8 @@
-// batch_norm_act (batch norm with the fused residual add and ReLU, kernels/batchnorm.h): CUDA against the
-// CPU in f32, forward and the gradients of x, weight, bias and residual, on shapes that take the split
-// channel reductions ([N, C, H, W]) and the channels-innermost ones (channels last), training and eval, each
-// epilogue part; and the double backward. Shapes stay small where a ReLU is on: an output within roundoff of
+// batch_norm_act and group_norm_act (normalisation with the fused residual add and ReLU, kernels/batchnorm.h,
+// kernels/groupnorm.h): CUDA against the CPU in f32, forward and the gradients of x, weight, bias and
+// residual, on shapes that take batch norm's split channel reductions ([N, C, H, W]) and channels-innermost
+// ones (channels last), training and eval, group norm's warp- and block-per-segment reductions, each epilogue
+// part; and the double backward. Shapes stay small where a ReLU is on: an output within roundoff of
 // 0 may fall on either side of the kink on the two devices, and a larger shape would make that likely.
 #include "nn/ops_norm.h"
 #include "tests/gpu/gpu_test_util.h"
@@ -12,6 +13,8 @@ using namespace sp::test;
 
 SP_BACKEND_TESTED(batch_norm_act);
 SP_BACKEND2_TESTED(batch_norm_act);
+SP_BACKEND_TESTED(group_norm_act);
+SP_BACKEND2_TESTED(group_norm_act);
 
 namespace {
 
@@ -63,4 +66,33 @@ TEST(OpsNormActGpu, DoubleBackwardMatchesCpu) {
                                 NormEpilogue{v[3], true});
         },
         1e-3, 1e-4);
+}
+
+TEST(OpsNormActGpu, GroupNormMatchesCpu) {
+  SP_REQUIRE_GPU();
+  struct GnCase {
+    Shape shape;
+    int64_t groups;
+    bool relu, residual;
+  };
+  const GnCase cases[] = {{{4, 6, 5, 3}, 3, true, true},
+                          {{2, 8, 9, 9}, 8, true, false},
+                          {{2, 4, 40, 40}, 1, false, true}};  // one segment of 6400 values: a block each
+  for (const GnCase& k : cases) {
+    const int64_t C = k.shape[1];
+    std::vector<Tensor> in = {randn(k.shape, DType::f32, 21, 2.0, 1.0), randn({C}, DType::f32, 22, 0.5, 1.0),
+                              randn({C}, DType::f32, 23), randn(k.shape, DType::f32, 24)};
+    compare_backends(
+        in, {true, true, true, true},
+        [&](Tape& t, const std::vector<Var>& v) {
+          return group_norm_act(t, v[0], k.groups, v[1], v[2], NormEpilogue{k.residual ? v[3] : Var{}, k.relu});
+        },
+        1e-4, 1e-3);
+  }
+  std::vector<Tensor> in = {randn({4, 6, 5, 3}, DType::f32, 31, 2.0, 1.0), randn({6}, DType::f32, 32),
+                            randn({6}, DType::f32, 33), randn({4, 6, 5, 3}, DType::f32, 34)};
+  compare_double_backward(
+      in, {true, true, true, true},
+      [](Tape& t, const std::vector<Var>& v) { return group_norm_act(t, v[0], 3, v[1], v[2], NormEpilogue{v[3], true}); },
+      1e-3, 1e-4);
 }
