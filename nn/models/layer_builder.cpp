@@ -10,6 +10,7 @@
 #include "nn/ops_conv.h"
 #include "nn/ops_matmul.h"
 #include "nn/ops_norm.h"
+#include "nn/ops_precision.h"
 
 namespace sp::models {
 
@@ -138,9 +139,13 @@ TracedLayer traced(TracedLayer::Kind kind, Var x, Var y, const Slot& weight, con
 
 }  // namespace
 
+Var LayerBuilder::store(Tape& t, Var x) const { return bf16_ ? ag::round_bf16(t, x) : x; }
+
+// Under bf16 a trace records each layer's output before its rounding: per-sample gradients are then taken
+// against what the layer computed, and the rounding's gradient (itself a rounding) stays on the tape above it.
 Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x, Layout layout) const {
-  Var w = t.view(theta, l.weight.offset, l.weight.shape);
-  Var b = l.bias.valid() ? t.view(theta, l.bias.offset, l.bias.shape) : Var{};
+  Var w = param(t, theta, l.weight);
+  Var b = l.bias.valid() ? param(t, theta, l.bias) : Var{};
   Conv2dParams p = l.p;
   p.layout = layout;
   Var y = ag::conv2d(t, x, w, b, p);
@@ -149,7 +154,7 @@ Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x, Layout lay
     tl.conv = l.p;
     tr->add(tl);
   }
-  return y;
+  return store(t, y);
 }
 
 Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
@@ -171,14 +176,14 @@ Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLaye
     tl.groups = l.groups;
     tr->add(tl);
   }
-  return y;
+  return store(t, y);
 }
 
 Var LayerBuilder::linear(Tape& t, Var theta, const LinearLayer& l, Var x) const {
-  Var y = ag::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
+  Var y = ag::linear(t, x, param(t, theta, l.weight), param(t, theta, l.bias));
   if (LayerTrace* tr = LayerTrace::active())
     tr->add(traced(TracedLayer::Kind::linear, x, y, l.weight, l.bias));
-  return y;
+  return store(t, y);
 }
 
 }  // namespace sp::models

@@ -56,15 +56,16 @@ class ResNet18 final : public ModelBase {
     auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in) {
       return layers_.norm(t, theta, buffers, n, layers_.conv(t, theta, c, in, l), training, l);
     };
+    x = layers_.store(t, x);  // bf16: the batch as stored (layer_builder.h)
     if (l == Layout::nhwc) x = ag::to_layout(t, x, Layout::nhwc);  // the one permutation of the step
     Var h = ag::relu(t, conv_norm(stem_, stem_norm_, x));
     for (const Block& b : blocks_) {
       Var o = ag::relu(t, conv_norm(b.conv1, b.bn1, h));
       o = conv_norm(b.conv2, b.bn2, o);
       Var shortcut = b.projection ? conv_norm(b.shortcut_conv, b.shortcut_norm, h) : h;
-      h = ag::relu(t, ag::add(t, o, shortcut));
+      h = ag::relu(t, layers_.store(t, ag::add(t, o, shortcut)));
     }
-    Var f = ag::global_avg_pool(t, h, l);
+    Var f = layers_.store(t, ag::global_avg_pool(t, h, l));
     return {f, layers_.linear(t, theta, classifier_, f)};
   }
 

@@ -52,15 +52,15 @@ class Wrn16_4 final : public ModelBase {
 
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
-    Var h = layers_.conv(t, theta, stem_, x);
+    Var h = layers_.conv(t, theta, stem_, layers_.store(t, x));  // bf16: the batch as stored (layer_builder.h)
     for (const Block& b : blocks_) {
       Var a = ag::relu(t, layers_.norm(t, theta, buffers, b.bn1, h, training));
       Var o = ag::relu(t, layers_.norm(t, theta, buffers, b.bn2, layers_.conv(t, theta, b.conv1, a), training));
       o = layers_.conv(t, theta, b.conv2, o);
-      h = ag::add(t, o, b.projection ? layers_.conv(t, theta, b.shortcut, a) : h);
+      h = layers_.store(t, ag::add(t, o, b.projection ? layers_.conv(t, theta, b.shortcut, a) : h));
     }
     h = ag::relu(t, layers_.norm(t, theta, buffers, final_norm_, h, training));
-    Var f = ag::global_avg_pool(t, h);
+    Var f = layers_.store(t, ag::global_avg_pool(t, h));
     return {f, layers_.linear(t, theta, classifier_, f)};
   }
 
