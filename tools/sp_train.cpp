@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
       slurm.first = range.first;
       slurm.last = range.last;
       if (device != "auto") slurm.train_args = {"--device", device};
-      if (!precision_given.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--precision", precision_given});
+      slurm.precision = precision_given;  // in the jobs' configuration, which makes the directory
       if (!cuda_graphs.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--cuda-graphs", cuda_graphs});
       if (query_all) slurm.train_args.push_back("--query-all");
       return audit::run_slurm_submit(slurm);

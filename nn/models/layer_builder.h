@@ -5,11 +5,12 @@
 // layer record of resolved offsets; forward applies a record with conv / norm / linear, taking views of theta
 // (Tape::view: no copies, no name lookups). A builder made for precision bf16 (nn/precision.h) also rounds,
 // with ag::round_bf16, what a bf16 step stores: in conv / linear the bf16 copies of the weight and bias they
-// read (theta stays the float32 master the optimiser updates) and their outputs, in norm its output (its
-// affine parameters and statistics stay float32, as cuDNN's batch norm takes them for bf16 data); a model
-// calls store() for its other stored tensors (the input batch, residual sums, pools). relu, reshapes and
-// layout permutations of a bf16 value are bf16 values, so need no rounding. A fused layer (e.g. norm + add
-// + ReLU) rounds once, at its single output, as the fused kernel writes one bf16 tensor. Tested in
+// read (made from theta at each forward, as a fused optimiser's bf16 copy holds it after each step; theta stays
+// the float32 master the optimiser updates) and their outputs, in norm its output (its affine parameters and
+// statistics stay float32, as cuDNN's batch norm takes them for bf16 data); a model calls store() for its
+// other stored tensors (the input batch, residual sums, pools). relu, reshapes and layout permutations of a
+// bf16 value are bf16 values, so need no rounding. A fused layer (e.g. norm + add + ReLU) rounds once, at its
+// single output, as the fused kernel writes one bf16 tensor. Tested in
 // tests/test_layer_builder.cpp and through every model's tests (tests/test_models.cpp,
 // tests/test_models_golden.cpp; bf16 in tests/test_models_bf16.cpp).
 #pragma once
