@@ -26,6 +26,10 @@ struct ModelConfig {
   int64_t in_channels = 3;
   int64_t image_size = 32;
   ActivationLayout layout = ActivationLayout::automatic;
+  // Precision bf16 (nn/precision.h): the forward rounds to bfloat16 wherever a bf16 step stores a tensor, and
+  // so does the backward with those tensors' gradients (nn/models/layer_builder.h); theta stays the float32
+  // (or float64) master. A run's configuration sets it from device.precision.
+  bool bf16 = false;
 };
 
 // "auto", "nchw" or "nhwc" (config files, command lines) and back; throws naming the bad value.

@@ -180,7 +180,27 @@ void read_recipe(cfg::Fields f, RunConfig& c, json& out) {
   f.finish();
 }
 
+// device.precision, or the older device.tf32 (true: tf32, false: fp32), which configurations written before
+// precision existed give (as do the config.json files of their experiment directories).
+void read_precision(cfg::Fields& dev, RunConfig& c) {
+  const bool tf32_given = dev.has("tf32");
+  const bool tf32 = dev.boolean("tf32", true);
+  const std::string name = dev.string("precision", "auto", precision_names());
+  if (tf32_given && dev.has("precision"))
+    dev.error("precision", "device.precision and device.tf32 are both given; device.tf32 is the older spelling "
+                           "of device.precision (true: tf32, false: fp32): keep one");
+  set_precision(c, tf32_given ? (tf32 ? Precision::tf32 : Precision::fp32) : parse_precision(name));
+}
+
 }  // namespace
+
+void set_precision(RunConfig& c, Precision p) {
+  c.precision = p;
+  c.model.bf16 = p == Precision::bf16;  // automatic is never bf16 (nn/precision.h)
+  if (c.resolved.is_object()) c.resolved["device"]["precision"] = precision_name(p);
+}
+
+Precision RunConfig::resolved_precision(const Stream& s) const { return resolve_precision(precision, s); }
 
 const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {"resnet18", "resnet18_gn", "wrn16_4", "convnet3"};
@@ -190,6 +210,8 @@ const std::vector<std::string>& model_names() {
 json RunConfig::identity() const {
   json j = resolved;
   j.erase("device");
+  // bf16 changes what the models learn, fp32 and tf32 only how float32 products are summed (paradigms/config.h).
+  if (precision == Precision::bf16) j["device"] = {{"precision", precision_name(precision)}};
   if (j.contains("dataset")) j["dataset"].erase("path");  // the data's fingerprint identifies it instead
   return j;
 }
@@ -257,7 +279,7 @@ RunConfig parse_config(const json& j, const std::string& source) {
   if (paradigm) paradigm->read_config(root, c, errors, out);
 
   cfg::Fields dev = root.object("device");
-  c.tf32 = dev.boolean("tf32", true);
+  read_precision(dev, c);
   c.deterministic = dev.boolean("deterministic", false);
   c.eval_batch = dev.integer("eval_batch", 1024, 1, 1 << 20);
   std::string graphs = dev.string("cuda_graphs", "off", {"auto", "on", "off"});
@@ -265,7 +287,7 @@ RunConfig parse_config(const json& j, const std::string& source) {
   c.execution.graph_warmup_steps = int(dev.integer("graph_warmup_steps", 3, 0, 1000));
   c.execution.progress_sync_s = dev.number("progress_sync_s", 2.0, 0, 3600);
   dev.finish();
-  out["device"] = {{"tf32", c.tf32},
+  out["device"] = {{"precision", precision_name(c.precision)},
                    {"deterministic", c.deterministic},
                    {"eval_batch", c.eval_batch},
                    {"cuda_graphs", graphs},

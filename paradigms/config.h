@@ -33,7 +33,9 @@
 //                                                 // image and its flip, or the clean image alone. Default: what
 //                                                 // the recipe trains on: crop_pad > 0: all; flip alone: flips;
 //                                                 // neither: clean (whatever the paradigm trains on).
-//     "device": {"tf32": true, "eval_batch": 1024,      // how to run, not what: not part of the identity
+//     "device": {"precision": "auto",                    // fp32 | tf32 | bf16 | auto (below); the one key of
+//                                                         // "device" in the identity, and only as bf16
+//                "eval_batch": 1024,                      // how to run, not what: not part of the identity
 //                "deterministic": false,                  // GPU: deterministic cuDNN algorithms, chosen the same
 //                                                         // way in every process (kernels/device.h)
 //                "cuda_graphs": "off" | "on" | "auto",   // the training step as a CUDA graph after
@@ -41,6 +43,18 @@
 //                                                         // auto: on for a GPU; on: an error on the CPU
 //                "progress_sync_s": 2}                    // progress reads device metrics at most this often
 //   }
+//
+// device.precision: fp32 (float32 throughout), tf32 (TF32 tensor-core math for the GPU's convolutions and
+// matrix products; the CPU computes as fp32), bf16 (the emulated bf16 mixed precision: a model rounds what a
+// bf16 step stores to bfloat16, nn/models/layer_builder.h), auto (tf32 on a GPU, fp32 on the CPU). auto is not
+// bf16 on any device yet: bf16 is no storage dtype on the GPU, where the emulation only adds rounding passes;
+// when it becomes one, auto may pick it on GPUs that have bf16, and must then be resolved for the device before
+// the identity is taken. The older "tf32": true | false (configurations and experiment directories written
+// before precision existed) reads as tf32 | fp32; giving both keys is an error naming both. Experiment
+// identity: fp32 and tf32 runs share a directory, as TF32 on and off always have (a CPU and a GPU run of one
+// experiment differ in summation order anyway), but bf16 changes what every model learns, so a bf16 run's
+// identity holds "device": {"precision": "bf16"} and never matches an fp32 or tf32 run's; an identity without
+// bf16 is the one written before precision existed, so older directories stay valid.
 //
 // Parsing is strict: unknown keys, wrong types and out-of-range values are errors naming the key path, and
 // every problem of a file is reported at once before any work starts. The paradigm validates its own section
@@ -57,6 +71,7 @@
 #include "data/audit.h"
 #include "data/sources.h"
 #include "nn/model.h"
+#include "nn/precision.h"
 #include "paradigms/engine/train_loop.h"
 
 namespace sp {
@@ -89,7 +104,7 @@ struct RunConfig {
   int64_t population = 1000;      // population queries: the first min(population, test size) test images
   data::QueryViews query_views = data::QueryViews::all;  // resolved (given, or the recipe's default)
   bool query_views_given = false;  // written in the configuration rather than defaulted
-  bool tf32 = true;
+  Precision precision = Precision::automatic;  // device.precision (or device.tf32) as given; see above
   bool deterministic = false;
   int64_t eval_batch = 1024;      // images per inference batch (query views: eval_batch / A samples)
   TrainExecution execution;       // device.cuda_graphs, graph_warmup_steps, progress_sync_s
@@ -113,7 +128,13 @@ struct RunConfig {
   }
   // The training recipe for a training set of n samples (warm-up, milestones and step sizes in steps).
   TrainRecipe recipe_for(int64_t n) const;
+  // The precision this configuration runs at on s's device (auto resolved; nn/precision.h).
+  Precision resolved_precision(const Stream& s) const;
 };
+
+// Sets the precision (a command line's --precision / --tf32 over device.precision) with what depends on it:
+// model.bf16 and, once parsed, the resolved configuration (and with it, for bf16, the identity).
+void set_precision(RunConfig& c, Precision p);
 
 // The model names a configuration may give (nn/model.h: make_model).
 const std::vector<std::string>& model_names();

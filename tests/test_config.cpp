@@ -61,7 +61,7 @@ TEST(Config, ShippedBaselineIsThePaperSetting) {
   EXPECT_TRUE(c.recipe.augment);
   EXPECT_EQ(c.recipe.augment_cfg.pad, 4);
   EXPECT_TRUE(c.recipe.augment_cfg.flip);
-  EXPECT_TRUE(c.tf32);
+  EXPECT_EQ(c.precision, Precision::automatic);
   // 49,750 images at batch 256: 195 steps per epoch; warm-up 1 epoch, x0.2 at epochs 60/120/160.
   TrainRecipe r = c.recipe_for(49750);
   EXPECT_EQ(r.schedule.warmup_steps, 195);
@@ -101,7 +101,8 @@ TEST(Config, DefaultsAreFilledInAndResolved) {
   EXPECT_EQ(c.recipe.augment_cfg.pad_mode, PadMode::zero);
   EXPECT_EQ(c.resolved["recipe"]["optimizer"]["momentum"], 0.0);
   EXPECT_EQ(c.resolved["recipe"]["schedule"]["kind"], "constant");
-  EXPECT_EQ(c.resolved["device"]["tf32"], true);
+  EXPECT_EQ(c.resolved["device"]["precision"], "auto");
+  EXPECT_FALSE(c.resolved["device"].contains("tf32"));
   EXPECT_FALSE(c.deterministic);
   EXPECT_EQ(c.resolved["device"]["deterministic"], false);
   EXPECT_EQ(c.resolved["device"]["cuda_graphs"], "off");

@@ -4,7 +4,8 @@
 // shadow, the report job running sp_audit --no-train), sbatch --parsable output parsing, output capture of a
 // child process, and run_slurm_submit with stand-in sbatch programs: the submitted commands and dependency,
 // jobs.json, finished shadows left out of the array, --dry-run submitting nothing, sbatch failing or missing,
-// a second submission refused while squeue still lists the first one's jobs.
+// a second submission refused while squeue still lists the first one's jobs; sp_train --precision carried
+// into the jobs' configuration (and so into the directory's identity).
 // sp_audit --slurm --dry-run writes both scripts with the options given; --no-train with it is refused.
 // The real cluster test is tests/slurm/slurm_e2e.sh.
 #include <sys/stat.h>
@@ -228,6 +229,29 @@ TEST(Slurm, RunCaptureSeparatesOutputs) {
   r = run_capture({"/nonexistent/program"});
   EXPECT_FALSE(r.started);
   EXPECT_FALSE(r.start_error.empty());
+}
+
+TEST(Slurm, PrecisionGoesIntoTheJobsConfiguration) {
+  TempDir t;
+  fs::create_directories(t / "bin");
+  write_executable(t / "bin/sp_train", "#!/bin/sh\n");
+  write_executable(t / "squeue", "#!/bin/sh\n");
+  sp::test::write_text(t / "cfg.json", tiny_config().dump(2));
+  SlurmCliOptions o;
+  o.config = t / "cfg.json";
+  o.out = t / "exp";
+  o.squeue = t / "squeue";
+  o.bin_dir = t / "bin";
+  o.report_job = false;
+  o.dry_run = true;
+  o.precision = "bf16";  // sp_train --slurm --precision bf16
+  Captured log;
+  ASSERT_EQ(run_slurm_submit(o, log.f), 0);
+  // bf16 is another experiment: the directory is made as one, and the tasks read it from the jobs' copy.
+  RunConfig job = load_config(o.out + "/slurm/config.json");
+  EXPECT_EQ(job.precision, Precision::bf16);
+  EXPECT_EQ(load_config(o.out + "/config.json").identity(), job.identity());
+  EXPECT_NE(job.identity(), load_config(o.config).identity());
 }
 
 TEST(Slurm, SubmitWithAStandInSbatch) {

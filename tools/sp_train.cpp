@@ -1,7 +1,8 @@
 // sp_train: trains the shadow models of an experiment under its paradigm (paradigms/paradigm.h: the undefended
 // baseline, "dpsgd", "coreset", ...) and queries them.
 //   sp_train CONFIG --out DIR [--shadow K | --shadows A-B] [--device auto|cpu|cuda] [--query-all]
-//            [--data PATH] [--tf32 on|off] [--cuda-graphs auto|on|off] [--checkpoint-every S] [--log-every S]
+//            [--data PATH] [--precision auto|fp32|tf32|bf16] [--cuda-graphs auto|on|off] [--checkpoint-every S]
+//            [--log-every S]   (--tf32 on|off, the older spelling of --precision tf32|fp32, is still taken)
 //   sp_train CONFIG --out DIR --slurm [--dry-run] [--partition P --gres gpu:1 ...]: the same as a SLURM job
 //            array, one task per shadow (paradigms/audit/slurm_submit.h; sp_audit --slurm adds the report job)
 //   sp_train [CONFIG] --bench [--bench-width W] [--bench-batch 512,128] [--bench-query-batch 1008] [--bench-steps N]
@@ -56,20 +57,27 @@ std::vector<int64_t> parse_batches(const std::string& list) {
   return std::vector<int64_t>(b.begin(), b.end());
 }
 
+// --precision, or --tf32 on|off as tf32|fp32; empty when neither is given (CLI11 refuses both).
+std::string precision_option(const std::string& precision, const std::string& tf32) {
+  if (!precision.empty()) return precision;
+  return tf32.empty() ? "" : tf32 == "on" ? "tf32" : "fp32";
+}
+
 int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,
-              int query_batch, const std::string& tf32, const std::string& cuda_graphs,
+              int query_batch, const std::string& precision, const std::string& cuda_graphs,
               const std::string& layout) {
   BenchOptions o;
   Stream& s = pick_device(device);
   if (!config.empty()) {
     RunConfig c = load_config(config);
     o.model = c.model;
+    o.precision = c.precision;
     o.batches = {c.recipe.batch_size};
     o.eval_batch = c.eval_batch;
     o.execution = c.execution;
-    s.allow_tf32 = c.tf32;
     s.deterministic = c.deterministic;
   }
+  if (!precision.empty()) o.precision = parse_precision(precision);
   if (!cuda_graphs.empty()) o.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
   if (width > 0) o.model.width = width;
   if (!layout.empty()) o.model.layout = parse_activation_layout(layout);
@@ -77,7 +85,6 @@ int run_bench(const std::string& config, const std::string& device, int width, c
   if (query_batch > 0) o.eval_batch = query_batch;
   o.steps = steps > 0 ? steps : (s.is_cuda() ? 30 : 3);
   o.warmup_steps = s.is_cuda() ? 5 : 1;
-  if (!tf32.empty()) s.allow_tf32 = tf32 == "on";
   std::printf("sp_train --bench: %d timed steps per row after %d warm-up steps...\n", o.steps, o.warmup_steps);
   std::fflush(stdout);
   std::vector<BenchRow> rows = run_train_bench(o, s);
@@ -86,25 +93,29 @@ int run_bench(const std::string& config, const std::string& device, int width, c
 }
 
 int run_bench_dpsgd(const std::string& config, const std::string& device, int width, const std::string& batches,
-                    int steps, int augmult, const std::string& tf32) {
+                    int steps, int augmult, const std::string& precision) {
   dpsgd::DpBenchOptions o;
   Stream& s = pick_device(device);
+  Precision p = Precision::automatic;
   if (!config.empty()) {
     RunConfig c = load_config(config);
     o.model = c.model;
+    p = c.precision;
     if (const dpsgd::DpsgdSettings* d = c.settings_if<dpsgd::DpsgdSettings>()) {
       o.augmult = d->augmult;
       o.batch = d->physical_batch;
     }
-    s.allow_tf32 = c.tf32;
     s.deterministic = c.deterministic;
   }
+  if (!precision.empty()) p = parse_precision(precision);
+  p = resolve_precision(p, s);
+  apply_precision(s, p);
+  o.model.bf16 = p == Precision::bf16;
   if (width > 0) o.model.width = width;
   if (!batches.empty()) o.batch = parse_batches(batches).front();
   if (augmult > 0) o.augmult = augmult;
   o.steps = steps > 0 ? steps : (s.is_cuda() ? 20 : 3);
   o.warmup_steps = s.is_cuda() ? 5 : 1;
-  if (!tf32.empty()) s.allow_tf32 = tf32 == "on";
   std::printf("%s", dpsgd::format_dpsgd_bench(o, dpsgd::run_dpsgd_bench(o, s), s).c_str());
   return 0;
 }
@@ -116,7 +127,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Train the shadow models of a membership-inference experiment under its paradigm and query them.\n"
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
-  std::string config, out, shadow, shadows, device = "auto", data_path, tf32, cuda_graphs;
+  std::string config, out, shadow, shadows, device = "auto", data_path, precision, tf32, cuda_graphs;
   bool query_all = false, bench = false, bench_dpsgd = false, no_wait = false;
   int bench_augmult = 0;
   double log_every = 30, checkpoint_every = 60;
@@ -131,8 +142,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--query-all", query_all, "also write logits_all.npy: query logits of the whole training set");
   app.add_option("--data", data_path, "dataset path, overriding dataset.path of CONFIG");
-  app.add_option("--tf32", tf32, "on/off: TF32 tensor cores for f32 on the GPU (overrides device.tf32)")
-      ->check(CLI::IsMember({"on", "off"}));
+  auto* precision_opt =
+      app.add_option("--precision", precision,
+                     "auto/fp32/tf32/bf16: numeric precision (overrides device.precision; bf16 is the emulated bf16 "
+                     "mixed precision, another experiment than fp32/tf32)")
+          ->check(CLI::IsMember(precision_names()));
+  app.add_option("--tf32", tf32, "on/off: the older spelling of --precision tf32/fp32")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->excludes(precision_opt);
   app.add_option("--cuda-graphs", cuda_graphs,
                  "auto/on/off: capture the training step as a CUDA graph (overrides device.cuda_graphs)")
       ->check(CLI::IsMember({"auto", "on", "off"}));
@@ -169,18 +186,17 @@ int main(int argc, char** argv) {
   // A file-size limit (or a full quota) must end as an error message, not as a SIGXFSZ kill.
   std::signal(SIGXFSZ, SIG_IGN);
   try {
-    if (bench_dpsgd) return run_bench_dpsgd(config, device, bench_width, bench_batch, bench_steps, bench_augmult, tf32);
+    const std::string precision_given = precision_option(precision, tf32);
+    if (bench_dpsgd)
+      return run_bench_dpsgd(config, device, bench_width, bench_batch, bench_steps, bench_augmult, precision_given);
     if (bench)
-      return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, tf32, cuda_graphs,
-                       bench_layout);
+      return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, precision_given,
+                       cuda_graphs, bench_layout);
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
     RunConfig cfg = load_config(config);
     if (!data_path.empty()) override_dataset_path(cfg, data_path);
-    if (!tf32.empty()) {
-      cfg.tf32 = tf32 == "on";
-      cfg.resolved["device"]["tf32"] = cfg.tf32;
-    }
+    if (!precision_given.empty()) set_precision(cfg, parse_precision(precision_given));
     if (!cuda_graphs.empty()) {
       cfg.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
       cfg.resolved["device"]["cuda_graphs"] = cuda_graphs;
@@ -193,22 +209,23 @@ int main(int argc, char** argv) {
       slurm.first = range.first;
       slurm.last = range.last;
       if (device != "auto") slurm.train_args = {"--device", device};
-      if (!tf32.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--tf32", tf32});
+      slurm.precision = precision_given;  // in the jobs' configuration, which makes the directory
       if (!cuda_graphs.empty()) slurm.train_args.insert(slurm.train_args.end(), {"--cuda-graphs", cuda_graphs});
       if (query_all) slurm.train_args.push_back("--query-all");
       return audit::run_slurm_submit(slurm);
     }
     check_run_dir(out, cfg);
     Stream& s = pick_device(device);
-    s.allow_tf32 = cfg.tf32;
+    const Precision used = cfg.resolved_precision(s);
+    apply_precision(s, used);
     s.deterministic = cfg.deterministic;
 
     std::printf("sp_train: %s -> %s\n  %s, %s width %lld, %d shadow models (training %d-%d), %d epochs, batch %lld, "
-                "query views %s, device %s%s\n",
+                "query views %s, device %s%s, precision %s\n",
                 config.c_str(), out.c_str(), cfg.dataset.str().c_str(), cfg.model.name.c_str(),
                 (long long)cfg.model.width, cfg.num_shadows, range.first, range.last, cfg.recipe.epochs,
                 (long long)cfg.recipe.batch_size, data::query_views_name(cfg.query_views).c_str(), s.device().str().c_str(),
-                s.is_cuda() ? (cfg.tf32 ? " (TF32 on)" : " (TF32 off)") : "");
+                s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "", precision_name(used));
     std::fflush(stdout);
     ExperimentRun run = open_experiment_run(cfg, out, s);
     paradigm_of(cfg).check_experiment(run);

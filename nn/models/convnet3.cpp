@@ -32,11 +32,11 @@ class ConvNet3 final : public ModelBase {
 
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override {
     check_forward(t, theta, buffers, x);
-    Var h = x;
+    Var h = layers_.store(t, x);  // bf16: the batch as stored (layer_builder.h)
     for (int d = 0; d < 3; ++d) {
       h = layers_.norm_act(t, theta, buffers, norms_[d], layers_.conv(t, theta, convs_[d], h), training, Layout::nchw,
                            {Var{}, true});
-      h = ag::avg_pool2d(t, h, {.kernel = 2});
+      h = layers_.store(t, ag::avg_pool2d(t, h, {.kernel = 2}));
     }
     h = t.reshape(h, {t.value(h).size(0), features_});
     return {h, layers_.linear(t, theta, classifier_, h)};

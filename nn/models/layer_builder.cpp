@@ -13,6 +13,7 @@
 #include "nn/ops_elementwise.h"
 #include "nn/ops_matmul.h"
 #include "nn/ops_norm.h"
+#include "nn/ops_precision.h"
 
 namespace sp::models {
 
@@ -141,9 +142,13 @@ TracedLayer traced(TracedLayer::Kind kind, Var x, Var y, const Slot& weight, con
 
 }  // namespace
 
+Var LayerBuilder::store(Tape& t, Var x) const { return bf16_ ? ag::round_bf16(t, x) : x; }
+
+// Under bf16 a trace records each layer's output before its rounding: per-sample gradients are then taken
+// against what the layer computed, and the rounding's gradient (itself a rounding) stays on the tape above it.
 Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x, Layout layout) const {
-  Var w = t.view(theta, l.weight.offset, l.weight.shape);
-  Var b = l.bias.valid() ? t.view(theta, l.bias.offset, l.bias.shape) : Var{};
+  Var w = param(t, theta, l.weight);
+  Var b = l.bias.valid() ? param(t, theta, l.bias) : Var{};
   Conv2dParams p = l.p;
   p.layout = layout;
   Var y = ag::conv2d(t, x, w, b, p);
@@ -152,7 +157,7 @@ Var LayerBuilder::conv(Tape& t, Var theta, const ConvLayer& l, Var x, Layout lay
     tl.conv = l.p;
     tr->add(tl);
   }
-  return y;
+  return store(t, y);
 }
 
 Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
@@ -174,7 +179,7 @@ Var LayerBuilder::norm(Tape& t, Var theta, const Tensor& buffers, const NormLaye
     tl.groups = l.groups;
     tr->add(tl);
   }
-  return y;
+  return store(t, y);
 }
 
 namespace {
@@ -196,26 +201,28 @@ void set_fuse_norm_epilogue(bool on) { fused_norm_setting().store(on ? 1 : 0); }
 
 Var LayerBuilder::norm_act(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training,
                            Layout layout, const ag::NormEpilogue& epilogue) const {
+  // Under bf16 the separate ops store (round) the norm's output and the sum, the fused op only its output.
   if (LayerTrace::active() || !fuse_norm_epilogue()) {
     Var y = norm(t, theta, buffers, l, x, training, layout);
-    if (epilogue.residual.valid()) y = ag::add(t, y, epilogue.residual);
+    if (epilogue.residual.valid()) y = store(t, ag::add(t, y, epilogue.residual));
     return epilogue.relu ? ag::relu(t, y) : y;
   }
   Var w = t.view(theta, l.weight.offset, l.weight.shape), b = t.view(theta, l.bias.offset, l.bias.shape);
   if (!l.batch) {
     SP_CHECK(layout == Layout::nchw, owner_, ": group norm takes NCHW activations, not ", layout);
-    return ag::group_norm_act(t, x, l.groups, w, b, epilogue, l.eps);
+    return store(t, ag::group_norm_act(t, x, l.groups, w, b, epilogue, l.eps));
   }
   const int64_t c = l.running_mean.shape.numel();
-  return ag::batch_norm_act(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
-                            buffers.narrow(0, l.running_var.offset, c), training, epilogue, 0.1, 1e-5, layout);
+  return store(t, ag::batch_norm_act(t, x, w, b, buffers.narrow(0, l.running_mean.offset, c),
+                                     buffers.narrow(0, l.running_var.offset, c), training, epilogue, 0.1, 1e-5,
+                                     layout));
 }
 
 Var LayerBuilder::linear(Tape& t, Var theta, const LinearLayer& l, Var x) const {
-  Var y = ag::linear(t, x, t.view(theta, l.weight.offset, l.weight.shape), t.view(theta, l.bias.offset, l.bias.shape));
+  Var y = ag::linear(t, x, param(t, theta, l.weight), param(t, theta, l.bias));
   if (LayerTrace* tr = LayerTrace::active())
     tr->add(traced(TracedLayer::Kind::linear, x, y, l.weight, l.bias));
-  return y;
+  return store(t, y);
 }
 
 }  // namespace sp::models

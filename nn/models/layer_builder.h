@@ -3,9 +3,17 @@
 // layers with add_conv / add_batch_norm / add_group_norm / add_linear, which append PyTorch-named parameters
 // (and BN running statistics) to two ParamLayouts, remember how PyTorch initialises each, and return a small
 // layer record of resolved offsets; forward applies a record with conv / norm / linear, taking views of theta
-// (Tape::view: no copies, no name lookups). Tested in tests/test_layer_builder.cpp and through every model's
-// tests (tests/test_models.cpp, tests/test_models_golden.cpp; the fused norm_act in
-// tests/test_models_nhwc.cpp against the unfused forward).
+// (Tape::view: no copies, no name lookups). A builder made for precision bf16 (nn/precision.h) also rounds,
+// with ag::round_bf16, what a bf16 step stores: in conv / linear the bf16 copies of the weight and bias they
+// read (made from theta at each forward, as a fused optimiser's bf16 copy holds it after each step; theta stays
+// the float32 master the optimiser updates) and their outputs, in norm its output (its affine parameters and
+// statistics stay float32, as cuDNN's batch norm takes them for bf16 data); a model calls store() for its
+// other stored tensors (the input batch, residual sums, pools). relu, reshapes and layout permutations of a
+// bf16 value are bf16 values, so need no rounding. A fused layer (e.g. norm + add + ReLU) rounds once, at its
+// single output, as the fused kernel writes one bf16 tensor. Tested in
+// tests/test_layer_builder.cpp and through every model's tests (tests/test_models.cpp,
+// tests/test_models_golden.cpp; bf16 in tests/test_models_bf16.cpp; the fused norm_act against the unfused
+// forward in tests/test_models_nhwc.cpp).
 #pragma once
 #include <string>
 #include <vector>
@@ -59,8 +67,8 @@ void set_fuse_norm_epilogue(bool on);
 
 class LayerBuilder {
  public:
-  // `owner` names the network in error messages.
-  explicit LayerBuilder(std::string owner) : owner_(std::move(owner)) {}
+  // `owner` names the network in error messages; `bf16`: the layers round what a bf16 step stores (above).
+  explicit LayerBuilder(std::string owner, bool bf16 = false) : owner_(std::move(owner)), bf16_(bf16) {}
 
   // Declaration. Weights follow PyTorch's defaults: conv and linear weights and biases U(+-1/sqrt(fan_in))
   // (kaiming-uniform with a = sqrt(5)), norm weight 1 and bias 0, running mean 0 and running var 1. Conv and
@@ -93,6 +101,10 @@ class LayerBuilder {
   // them as separate ops.
   Var norm_act(Tape& t, Var theta, const Tensor& buffers, const NormLayer& l, Var x, bool training, Layout layout,
                const ag::NormEpilogue& epilogue) const;
+  // x as a step of this builder's precision stores it: rounded to bf16 (straight-through gradient, itself
+  // rounded: nn/ops_precision.h) under bf16, x itself otherwise.
+  Var store(Tape& t, Var x) const;
+  bool bf16() const { return bf16_; }
 
   // Checks theta (and, with batch norm, the buffers) against the layouts; errors name the owner.
   void check_theta_and_buffers(Tape& t, Var theta, const Tensor& buffers) const;
@@ -106,7 +118,11 @@ class LayerBuilder {
   void init_flat(Stream& s, const Tensor& flat, const ParamLayout& layout, const std::vector<InitRule>& rules,
                  uint64_t seed, const char* what) const;
 
+  // A view of a parameter as the layer reads it: the bf16 copy under bf16.
+  Var param(Tape& t, Var theta, const Slot& slot) const { return store(t, t.view(theta, slot.offset, slot.shape)); }
+
   std::string owner_;
+  bool bf16_ = false;
   ParamLayout params_, buffers_;
   std::vector<InitRule> param_init_, buffer_init_;
 };

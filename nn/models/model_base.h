@@ -24,7 +24,7 @@ class ModelBase : public Model {
   ModelOutputs forward_features(Tape& t, Var theta, const Tensor& buffers, Var x, bool training) const override = 0;
 
  protected:
-  explicit ModelBase(const ModelConfig& cfg) : cfg_(cfg), layers_(cfg.name) {}
+  explicit ModelBase(const ModelConfig& cfg) : cfg_(cfg), layers_(cfg.name, cfg.bf16) {}
 
   // Validates forward's arguments against the configuration; errors name the model and the shapes.
   void check_forward(Tape& t, Var theta, const Tensor& buffers, Var x) const;
@@ -34,7 +34,7 @@ class ModelBase : public Model {
   Layout activation_layout(Tape& t, Var theta) const;
 
   ModelConfig cfg_;
-  LayerBuilder layers_;  // the constructor declares the layers here; forward applies them
+  LayerBuilder layers_;  // the constructor declares the layers here; forward applies them (and store()s, under bf16)
 };
 
 // Validates the fields every model shares (width, classes, channels, image size), naming the model.

@@ -58,6 +58,7 @@ class ResNet18 final : public ModelBase {
     auto conv_norm = [&](const ConvLayer& c, const NormLayer& n, Var in, ag::NormEpilogue e) {
       return layers_.norm_act(t, theta, buffers, n, layers_.conv(t, theta, c, in, l), training, l, e);
     };
+    x = layers_.store(t, x);  // bf16: the batch as stored (layer_builder.h)
     if (l == Layout::nhwc) x = ag::to_layout(t, x, Layout::nhwc);  // the one permutation of the step
     Var h = conv_norm(stem_, stem_norm_, x, {Var{}, true});
     for (const Block& b : blocks_) {
@@ -65,7 +66,7 @@ class ResNet18 final : public ModelBase {
       Var shortcut = b.projection ? conv_norm(b.shortcut_conv, b.shortcut_norm, h, {}) : h;
       h = conv_norm(b.conv2, b.bn2, o, {shortcut, true});
     }
-    Var f = ag::global_avg_pool(t, h, l);
+    Var f = layers_.store(t, ag::global_avg_pool(t, h, l));
     return {f, layers_.linear(t, theta, classifier_, f)};
   }
 

@@ -58,15 +58,15 @@ class Wrn16_4 final : public ModelBase {
     auto norm_relu = [&](const NormLayer& n, Var in) {
       return layers_.norm_act(t, theta, buffers, n, in, training, Layout::nchw, {Var{}, true});
     };
-    Var h = layers_.conv(t, theta, stem_, x);
+    Var h = layers_.conv(t, theta, stem_, layers_.store(t, x));  // bf16: the batch as stored (layer_builder.h)
     for (const Block& b : blocks_) {
       Var a = norm_relu(b.bn1, h);
       Var o = norm_relu(b.bn2, layers_.conv(t, theta, b.conv1, a));
       o = layers_.conv(t, theta, b.conv2, o);
-      h = ag::add(t, o, b.projection ? layers_.conv(t, theta, b.shortcut, a) : h);
+      h = layers_.store(t, ag::add(t, o, b.projection ? layers_.conv(t, theta, b.shortcut, a) : h));
     }
     h = norm_relu(final_norm_, h);
-    Var f = ag::global_avg_pool(t, h);
+    Var f = layers_.store(t, ag::global_avg_pool(t, h));
     return {f, layers_.linear(t, theta, classifier_, f)};
   }
 

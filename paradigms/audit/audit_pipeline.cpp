@@ -76,7 +76,7 @@ nlohmann::json read_json(const std::string& path) {
 // Training in this process, one shadow after the other; a failing shadow is recorded and the rest go on.
 void train_in_process(const RunConfig& cfg, const AuditOptions& o, const std::vector<int>& todo) {
   Stream& s = pick_device(o.device);
-  s.allow_tf32 = cfg.tf32;
+  apply_precision(s, cfg.resolved_precision(s));
   s.deterministic = cfg.deterministic;
   ExperimentRun run = open_experiment_run(cfg, o.dir, s);
   paradigm_of(cfg).check_experiment(run);

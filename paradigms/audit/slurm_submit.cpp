@@ -121,6 +121,7 @@ int run_slurm_submit(const SlurmCliOptions& o, std::FILE* log) {
   validate_slurm_options(opt);
   RunConfig cfg = load_config(o.config);
   if (!o.data_path.empty()) override_dataset_path(cfg, o.data_path);
+  if (!o.precision.empty()) set_precision(cfg, parse_precision(o.precision));
   int first = o.first, last = o.last < o.first ? cfg.num_shadows - 1 : o.last;
   SP_CHECK(first >= 0 && last < cfg.num_shadows, "--slurm: shadows ", first, "-", last,
            " out of range: the configuration has num_shadows = ", cfg.num_shadows);

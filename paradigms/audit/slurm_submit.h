@@ -27,6 +27,8 @@ struct SlurmCliOptions {
   bool dry_run = false;          // --dry-run
   std::string config, out;       // CONFIG, --out DIR
   std::string data_path;         // --data: overrides CONFIG's dataset path (the jobs' copy carries it)
+  std::string precision;         // sp_train --precision (or --tf32): overrides device.precision (the jobs' copy
+                                 // carries it: bf16 is another experiment, the directory must be made as one)
   int first = 0, last = -1;      // shadows to train, inclusive; last < first: all of CONFIG's
   bool range_given = false;      // --shadows was given: the report job covers the same range
   SlurmOptions slurm;

@@ -289,6 +289,7 @@ ShadowResult train_shadow(ExperimentRun& run, int k, Stream& s, const ShadowPrep
       {"parameters", model->params().numel()},
       {"device", s.device().str()},
       {"tf32", s.is_cuda() && s.allow_tf32},
+      {"precision", precision_name(cfg.resolved_precision(s))},
       {"deterministic", s.is_cuda() && s.deterministic},
       {"train_size", n},
       {"num_audit", M},

@@ -75,7 +75,11 @@ DeviceData bench_synthetic_data(int64_t n, const ModelConfig& mc, Stream& s) { r
 std::vector<BenchRow> run_train_bench(const BenchOptions& opt, Stream& s) {
   SP_CHECK(!opt.batches.empty() && opt.steps >= 1 && opt.warmup_steps >= 0, "bench: needs batch sizes, steps >= 1");
   for (int64_t b : opt.batches) SP_CHECK(b >= 1, "bench: batch size ", b, " must be >= 1");
-  std::unique_ptr<Model> model = make_model(opt.model);
+  const Precision precision = resolve_precision(opt.precision, s);
+  apply_precision(s, precision);
+  ModelConfig mc = opt.model;
+  mc.bf16 = precision == Precision::bf16;
+  std::unique_ptr<Model> model = make_model(mc);
   int64_t max_batch = *std::max_element(opt.batches.begin(), opt.batches.end());
   // The full 18-view query pass: the most a query costs per sample (a selection computes fewer views).
   const int64_t views = data::kNumQueryViews;
@@ -123,11 +127,13 @@ std::string format_bench_table(const BenchOptions& opt, const std::vector<BenchR
   char buf[256];
   std::string out;
   const bool graphs = s.is_cuda() && opt.execution.cuda_graphs != CudaGraphMode::off;
-  std::snprintf(buf, sizeof buf, "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s, layout %s%s%s\n",
+  std::snprintf(buf, sizeof buf,
+                "sp_train bench: %s width %lld (%lld parameters), device %s, f32%s, precision %s, layout %s%s%s\n",
                 opt.model.name.c_str(), (long long)opt.model.width, (long long)model->params().numel(),
                 s.device().str().c_str(), s.is_cuda() ? (s.allow_tf32 ? " (TF32 on)" : " (TF32 off)") : "",
-                activation_layout_name(opt.model.layout), graphs ? ", training steps as CUDA graphs" : "",
-                models::fuse_norm_epilogue() ? "" : ", batch norm unfused (SP_FUSED_NORM=0)");
+                precision_name(resolve_precision(opt.precision, s)), activation_layout_name(opt.model.layout),
+                graphs ? ", training steps as CUDA graphs" : "",
+                models::fuse_norm_epilogue() ? "" : ", norms unfused (SP_FUSED_NORM=0)");
   out += buf;
   if (!s.is_cuda()) out += "cpu kernels: " + cpu::describe_cpu_kernels() + "\n";
   std::snprintf(buf, sizeof buf, "%-18s %8s %10s %12s %12s %14s %14s%s\n", "phase", "batch", "images", "img/s",

@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "nn/model.h"
+#include "nn/precision.h"
 #include "paradigms/engine/train_loop.h"
 
 namespace sp {
 
 struct BenchOptions {
   ModelConfig model;                      // default: ResNet-18 width 64, 10 classes
+  Precision precision = Precision::automatic;  // resolved for the stream, which it sets (nn/precision.h)
   std::vector<int64_t> batches = {512, 128};
   int steps = 20;                         // timed steps (query blocks) per row
   int warmup_steps = 3;
