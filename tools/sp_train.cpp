@@ -63,13 +63,17 @@ std::string precision_option(const std::string& precision, const std::string& tf
   return tf32.empty() ? "" : tf32 == "on" ? "tf32" : "fp32";
 }
 
-int run_bench(const std::string& config, const std::string& device, int width, const std::string& batches, int steps,
-              int query_batch, const std::string& precision, const std::string& cuda_graphs,
-              const std::string& layout) {
+// The command line's --bench / --bench-dpsgd settings (empty or 0: CONFIG's, else the default).
+struct BenchArgs {
+  std::string config, device, batches, precision, cuda_graphs, layout;
+  int width = 0, steps = 0, query_batch = 0, augmult = 0;
+};
+
+int run_bench(const BenchArgs& a) {
   BenchOptions o;
-  Stream& s = pick_device(device);
-  if (!config.empty()) {
-    RunConfig c = load_config(config);
+  Stream& s = pick_device(a.device);
+  if (!a.config.empty()) {
+    RunConfig c = load_config(a.config);
     o.model = c.model;
     o.precision = c.precision;
     o.batches = {c.recipe.batch_size};
@@ -77,13 +81,13 @@ int run_bench(const std::string& config, const std::string& device, int width, c
     o.execution = c.execution;
     s.deterministic = c.deterministic;
   }
-  if (!precision.empty()) o.precision = parse_precision(precision);
-  if (!cuda_graphs.empty()) o.execution.cuda_graphs = cuda_graph_mode_from_name(cuda_graphs);
-  if (width > 0) o.model.width = width;
-  if (!layout.empty()) o.model.layout = parse_activation_layout(layout);
-  if (!batches.empty()) o.batches = parse_batches(batches);
-  if (query_batch > 0) o.eval_batch = query_batch;
-  o.steps = steps > 0 ? steps : (s.is_cuda() ? 30 : 3);
+  if (!a.precision.empty()) o.precision = parse_precision(a.precision);
+  if (!a.cuda_graphs.empty()) o.execution.cuda_graphs = cuda_graph_mode_from_name(a.cuda_graphs);
+  if (a.width > 0) o.model.width = a.width;
+  if (!a.layout.empty()) o.model.layout = parse_activation_layout(a.layout);
+  if (!a.batches.empty()) o.batches = parse_batches(a.batches);
+  if (a.query_batch > 0) o.eval_batch = a.query_batch;
+  o.steps = a.steps > 0 ? a.steps : (s.is_cuda() ? 30 : 3);
   o.warmup_steps = s.is_cuda() ? 5 : 1;
   std::printf("sp_train --bench: %d timed steps per row after %d warm-up steps...\n", o.steps, o.warmup_steps);
   std::fflush(stdout);
@@ -92,13 +96,12 @@ int run_bench(const std::string& config, const std::string& device, int width, c
   return 0;
 }
 
-int run_bench_dpsgd(const std::string& config, const std::string& device, int width, const std::string& batches,
-                    int steps, int augmult, const std::string& precision) {
+int run_bench_dpsgd(const BenchArgs& a) {
   dpsgd::DpBenchOptions o;
-  Stream& s = pick_device(device);
+  Stream& s = pick_device(a.device);
   Precision p = Precision::automatic;
-  if (!config.empty()) {
-    RunConfig c = load_config(config);
+  if (!a.config.empty()) {
+    RunConfig c = load_config(a.config);
     o.model = c.model;
     p = c.precision;
     if (const dpsgd::DpsgdSettings* d = c.settings_if<dpsgd::DpsgdSettings>()) {
@@ -107,14 +110,14 @@ int run_bench_dpsgd(const std::string& config, const std::string& device, int wi
     }
     s.deterministic = c.deterministic;
   }
-  if (!precision.empty()) p = parse_precision(precision);
+  if (!a.precision.empty()) p = parse_precision(a.precision);
   p = resolve_precision(p, s);
   apply_precision(s, p);
   o.model.bf16 = p == Precision::bf16;
-  if (width > 0) o.model.width = width;
-  if (!batches.empty()) o.batch = parse_batches(batches).front();
-  if (augmult > 0) o.augmult = augmult;
-  o.steps = steps > 0 ? steps : (s.is_cuda() ? 20 : 3);
+  if (a.width > 0) o.model.width = a.width;
+  if (!a.batches.empty()) o.batch = parse_batches(a.batches).front();
+  if (a.augmult > 0) o.augmult = a.augmult;
+  o.steps = a.steps > 0 ? a.steps : (s.is_cuda() ? 20 : 3);
   o.warmup_steps = s.is_cuda() ? 5 : 1;
   std::printf("%s", dpsgd::format_dpsgd_bench(o, dpsgd::run_dpsgd_bench(o, s), s).c_str());
   return 0;
@@ -129,10 +132,8 @@ int main(int argc, char** argv) {
       "Writes DIR/shadow/<k>/{model.safetensors, logits.npy, scores.npy, metrics.json}; resumable."};
   std::string config, out, shadow, shadows, device = "auto", data_path, precision, tf32, cuda_graphs;
   bool query_all = false, bench = false, bench_dpsgd = false, no_wait = false;
-  int bench_augmult = 0;
   double log_every = 30, checkpoint_every = 60;
-  int bench_width = 0, bench_steps = 0, bench_query_batch = 0;
-  std::string bench_batch, bench_layout;
+  BenchArgs ba;
   app.add_option("CONFIG", config, "experiment configuration (JSON; see configs/)");
   app.add_option("--out", out, "experiment directory (created, or reopened to continue)");
   auto* one = app.add_option("--shadow", shadow, "train only shadow model K");
@@ -164,19 +165,19 @@ int main(int argc, char** argv) {
                "skip shadow models another process is training (exit status 2 when any was skipped) instead of "
                "waiting for them after the others");
   app.add_flag("--bench", bench, "measure training and query throughput on synthetic data and exit");
-  app.add_option("--bench-width", bench_width, "model width for --bench (default: CONFIG's, else 64)")
+  app.add_option("--bench-width", ba.width, "model width for --bench (default: CONFIG's, else 64)")
       ->check(CLI::Range(1, 4096));
-  app.add_option("--bench-batch", bench_batch, "comma-separated batch sizes for --bench (default: CONFIG's, else 512,128)");
-  app.add_option("--bench-query-batch", bench_query_batch,
+  app.add_option("--bench-batch", ba.batches, "comma-separated batch sizes for --bench (default: CONFIG's, else 512,128)");
+  app.add_option("--bench-query-batch", ba.query_batch,
                  "images per query forward for --bench (a multiple of 18; default: CONFIG's eval_batch, else 1008)")
       ->check(CLI::Range(18, 1 << 20));
-  app.add_option("--bench-layout", bench_layout,
+  app.add_option("--bench-layout", ba.layout,
                  "activation layout for --bench: auto, nchw or nhwc (default: CONFIG's model.layout, else auto)")
       ->check(CLI::IsMember({"auto", "nchw", "nhwc"}));
   app.add_flag("--bench-dpsgd", bench_dpsgd, "time a DP-SGD step against a non-private step of the same model and exit");
-  app.add_option("--bench-augmult", bench_augmult, "augmentation multiplicity K for --bench-dpsgd (default 1)")
+  app.add_option("--bench-augmult", ba.augmult, "augmentation multiplicity K for --bench-dpsgd (default 1)")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--bench-steps", bench_steps, "timed steps per row (default 30 on a GPU, 3 on the CPU)")
+  app.add_option("--bench-steps", ba.steps, "timed steps per row (default 30 on a GPU, 3 on the CPU)")
       ->check(CLI::Range(1, 100000));
   audit::SlurmCliOptions slurm;
   slurm.report_job = false;
@@ -187,11 +188,13 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   try {
     const std::string precision_given = precision_option(precision, tf32);
-    if (bench_dpsgd)
-      return run_bench_dpsgd(config, device, bench_width, bench_batch, bench_steps, bench_augmult, precision_given);
-    if (bench)
-      return run_bench(config, device, bench_width, bench_batch, bench_steps, bench_query_batch, precision_given,
-                       cuda_graphs, bench_layout);
+    if (bench || bench_dpsgd) {
+      ba.config = config;
+      ba.device = device;
+      ba.precision = precision_given;
+      ba.cuda_graphs = cuda_graphs;
+      return bench_dpsgd ? run_bench_dpsgd(ba) : run_bench(ba);
+    }
     SP_CHECK(!config.empty(), "missing CONFIG (an experiment configuration, e.g. configs/small_cpu.json)");
     SP_CHECK(!out.empty(), "missing --out DIR (the experiment directory)");
     RunConfig cfg = load_config(config);
