@@ -2,8 +2,10 @@
 // saved output (sigmoid, tanh, exp, rsqrt, sqrt) or input (the rest); binary: d(a+b) = g, d(a-b) = (g, -g),
 // d(ab) = (g b, g a), d(a/b) = (g / b, -g y / b) with y = a / b; a contribution computed at the output's
 // shape is summed onto a broadcast input's shape, and written straight into the gradient when no broadcast
-// happened. Differentiable backward: the same formulas as tape ops (the derivative of sigmoid is y - y^2,
-// of tanh 1 - y^2, of silu s + x (s - s^2), of exp y, of rsqrt -y^3 / 2, of sqrt 1 / (2 y); relu's mask is a constant).
+// happened; an input of add (or the first of sub) whose gradient is still empty adopts g's buffer uncopied.
+// Differentiable backward: the same formulas as tape ops (the derivative of sigmoid is y - y^2, of tanh
+// 1 - y^2, of silu s + x (s - s^2), of exp y, of rsqrt -y^3 / 2, of sqrt 1 / (2 y); relu's mask is a
+// constant).
 #include "nn/ops_elementwise.h"
 
 #include "kernels/axpby.h"
@@ -101,8 +103,11 @@ void binary_backward(BackwardCtx& c, BinaryOp op) {
   switch (op) {
     case BinaryOp::add:
     case BinaryOp::sub:
-      if (c.needs(0)) accumulate(s, c.sink(0), gy, 1.0);
-      if (c.needs(1)) accumulate(s, c.sink(1), gy, op == BinaryOp::sub ? -1.0 : 1.0);
+      // An input with no gradient yet takes gy itself rather than a copy (the tape copies on a later
+      // accumulation while the buffer is shared: BackwardCtx::adopt).
+      if (c.needs(0) && !c.adopt(0, gy)) accumulate(s, c.sink(0), gy, 1.0);
+      if (c.needs(1) && (op == BinaryOp::sub || !c.adopt(1, gy)))
+        accumulate(s, c.sink(1), gy, op == BinaryOp::sub ? -1.0 : 1.0);
       return;
     case BinaryOp::mul:
       if (c.needs(0)) accumulate(s, c.sink(0), gy, b, BinaryOp::mul, 1.0, full);

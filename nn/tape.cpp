@@ -1,5 +1,7 @@
-// Reverse-mode sweeps over the tape (see tape.h): grad() with gradient buffers, grad_graph() with recorded
-// Vars. Tested in tests/test_tape.cpp and tests/test_tape_second_order.cpp.
+// Reverse-mode sweeps over the tape (see tape.h): grad() with gradient buffers (a root's buffer uninitialised,
+// its written ranges tracked so only unwritten gaps are zero-filled; adopted buffers copied on write while
+// shared), grad_graph() with recorded Vars. Tested in tests/test_tape.cpp, tests/test_tape_grad_buffers.cpp
+// and tests/test_tape_second_order.cpp.
 #include "nn/tape.h"
 
 #include <algorithm>
@@ -30,6 +32,7 @@ bool BackwardCtx::needs(int i) const {
   return tape_.req_[v] && tape_.reach_[v];
 }
 GradSink BackwardCtx::sink(int i) const { return tape_.sink_for(tape_.nodes_[node_].inputs.at(i)); }
+bool BackwardCtx::adopt(int i, const Tensor& g) const { return tape_.adopt(tape_.nodes_[node_].inputs.at(i), g); }
 
 Var DiffBackwardCtx::out() const { return tape_.make_var(output_); }
 Var DiffBackwardCtx::in(int i) const { return tape_.make_var(inputs_.at(size_t(i))); }
@@ -169,29 +172,116 @@ std::vector<uint8_t> Tape::reachable(std::span<const Var> wrt) const {
   return reach;
 }
 
+// Records that [b, e) of root's gradient now holds a gradient.
+void Tape::mark_written(int32_t root, int64_t b, int64_t e) {
+  const int64_t n = values_[root].numel();
+  if (state_[root] == kFull || state_[root] == kAdopted) return;
+  if (b <= 0 && e >= n) {
+    state_[root] = kFull;
+  } else {
+    cover_[root].insert(b, e);
+    state_[root] = cover_[root].covers(0, n) ? kFull : kPartial;
+  }
+  if (state_[root] == kFull) cover_[root].clear();
+}
+
+// Zero-fills the parts of [b, e) of a partly written root's gradient that nothing has written, so the range
+// can be read, or accumulated into with beta 1: 0 + x is what the zero-filled buffer used to give.
+void Tape::fill_gaps(int32_t root, int64_t b, int64_t e) {
+  if (state_[root] != kPartial) return;
+  Tensor flat = grads_[root].flatten();
+  cover_[root].for_each_gap(b, e, [&](int64_t gb, int64_t ge) {
+    flat.slice(0, gb, ge).zero_(stream_);
+    zero_filled_ += ge - gb;
+  });
+  mark_written(root, b, e);
+}
+
+// Before accumulating into an adopted buffer: copy it if another gradient (or the caller's seed) still holds
+// its storage. Once owned it stays owned: only this value's producer can hand the buffer on, and it runs
+// after every contribution to this value.
+void Tape::own(int32_t v) {
+  if (state_[v] != kAdopted) return;
+  if (grads_[v].storage().use_count() > 1) grads_[v] = grads_[v].clone(stream_);
+  state_[v] = kFull;
+}
+
 GradSink Tape::sink_for(int32_t v) {
   const Alias& a = alias_[v];
-  if (a.base >= 0) {
-    Tensor& g = grads_[a.base];
-    if (!g.defined()) {
-      g = Tensor::zeros(values_[a.base].shape(), values_[a.base].dtype(), stream_);
-      written_[a.base] = true;
-    }
-    return {g.flatten().slice(0, a.offset, a.offset + values_[v].numel()).view(values_[v].shape()), 1.0f};
+  const int32_t root = a.base >= 0 ? a.base : v;
+  const int64_t b = a.base >= 0 ? a.offset : 0, e = b + values_[v].numel();
+  Tensor& g = grads_[root];
+  float beta = 1.0f;
+  if (state_[root] == kNone) {
+    g = Tensor::empty(values_[root].shape(), values_[root].dtype(), stream_);
+    beta = 0.0f;
+  } else if (state_[root] == kPartial && !cover_[root].overlaps(b, e)) {
+    beta = 0.0f;  // this range's first contribution
+  } else {
+    fill_gaps(root, b, e);
+    own(root);
   }
-  Tensor& g = grads_[v];
-  if (!g.defined()) g = Tensor::empty(values_[v].shape(), values_[v].dtype(), stream_);
-  float beta = written_[v] ? 1.0f : 0.0f;
-  written_[v] = true;
-  return {g, beta};
+  mark_written(root, b, e);
+  if (a.base < 0) return {g, beta};
+  return {g.flatten().slice(0, b, e).view(values_[v].shape()), beta};
+}
+
+// Two inputs of one node that alias overlapping ranges of one root (two views, or a view and the root): a
+// backward may fetch both sinks before writing either (a fused loss backward writes both in one pass), so
+// the first may not overwrite (beta 0) what the second accumulates onto. Zero-fill both ranges first so
+// every such sink accumulates (beta 1), as when the whole flat gradient was zero-filled. Two inputs that
+// are one plain value keep beta 0 then 1, as they always had.
+void Tape::zero_overlapping_sinks(const Node& node) {
+  const std::vector<int32_t>& in = node.inputs;
+  auto range = [&](int32_t v) {
+    const int64_t b = alias_[v].base >= 0 ? alias_[v].offset : 0;
+    return std::pair{b, b + values_[v].numel()};
+  };
+  for (size_t i = 0; i < in.size(); ++i)
+    for (size_t j = i + 1; j < in.size(); ++j) {
+      const int32_t u = in[i], v = in[j], root = root_of(u);
+      if ((alias_[u].base < 0 && alias_[v].base < 0) || root != root_of(v)) continue;
+      if (!(req_[u] && reach_[u] && req_[v] && reach_[v])) continue;
+      const auto [ub, ue] = range(u);
+      const auto [vb, ve] = range(v);
+      if (!(ub < ve && vb < ue)) continue;
+      if (state_[root] == kNone) {
+        grads_[root] = Tensor::empty(values_[root].shape(), values_[root].dtype(), stream_);
+        state_[root] = kPartial;  // nothing written yet: all of [ub, ue) and [vb, ve) is a gap
+      }
+      fill_gaps(root, ub, ue);
+      fill_gaps(root, vb, ve);
+    }
+}
+
+bool Tape::adopt(int32_t v, const Tensor& g) {
+  const Tensor& want = values_[v];
+  if (alias_[v].base >= 0 || state_[v] != kNone || !g.defined() || g.shape() != want.shape() ||
+      g.dtype() != want.dtype() || g.device() != want.device() || !g.is_contiguous())
+    return false;
+  grads_[v] = g;
+  state_[v] = kAdopted;
+  return true;
+}
+
+// v's gradient to be read (v written at least in part): the unwritten parts of its range zero-filled first.
+Tensor Tape::read_grad(int32_t v) {
+  const Alias& a = alias_[v];
+  const int32_t root = a.base >= 0 ? a.base : v;
+  const int64_t b = a.base >= 0 ? a.offset : 0, e = b + values_[v].numel();
+  fill_gaps(root, b, e);
+  if (a.base < 0) return grads_[v];
+  return grads_[root].flatten().slice(0, b, e).view(values_[v].shape());
 }
 
 std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor* seed) {
   const Tensor& L = value(loss);
   for (Var w : wrt) check_wrt(w, "Tape::grad");
   grads_.assign(values_.size(), Tensor());
-  written_.assign(values_.size(), 0);
+  state_.assign(values_.size(), kNone);
+  cover_.assign(values_.size(), GradCover());
   reach_ = reachable(wrt);
+  zero_filled_ = 0;
   if (seed) {
     check_same_shape("Tape::grad seed", *seed, L);
     grads_[loss.id] = seed->contiguous(stream_);
@@ -199,12 +289,11 @@ std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor*
     SP_CHECK(L.numel() == 1, "Tape::grad: loss ", L.str(), " is not a scalar; pass a seed gradient");
     grads_[loss.id] = Tensor::full(L.shape(), 1.0, L.dtype(), stream_);
   }
-  written_[loss.id] = true;
-  int root = alias_[loss.id].base;
-  if (root >= 0) {  // loss is itself a view: start from its root's buffer
-    grads_[root] = Tensor::zeros(values_[root].shape(), values_[root].dtype(), stream_);
-    written_[root] = true;
-    sink_for(loss.id).t.copy_(grads_[loss.id], stream_);
+  // Never adopted, so never written into: the seed may be the caller's tensor.
+  state_[loss.id] = kFull;
+  if (alias_[loss.id].base >= 0) {  // loss is itself a view: the seed is its range's first contribution
+    GradSink s = sink_for(loss.id);
+    s.t.copy_(grads_[loss.id], stream_);
   }
   std::vector<uint8_t> keep(values_.size(), 0);
   for (Var w : wrt) {
@@ -217,28 +306,36 @@ std::vector<Tensor> Tape::grad(Var loss, std::span<const Var> wrt, const Tensor*
     Node& node = nodes_[n];
     int32_t o = node.output;
     int32_t src = root_of(o);
-    if (!written_[src] || !reach_[o]) continue;  // nothing flows into this node, or nothing flows on
+    if (state_[src] == kNone || !reach_[o]) continue;  // nothing flows into this node, or nothing flows on
     BackwardCtx ctx(*this, n);
-    if (alias_[o].base >= 0 && !grads_[o].defined()) grads_[o] = sink_for(o).t;  // view of the root buffer
+    // The backward reads grad_out(): zero-fill what no view of this root wrote.
+    if (alias_[o].base < 0)
+      fill_gaps(o, 0, values_[o].numel());
+    else if (!grads_[o].defined())
+      grads_[o] = read_grad(o);  // view of the root buffer
+    if (node.inputs.size() > 1) zero_overlapping_sinks(node);
     node.fn(ctx);
     if (!keep[o]) grads_[o] = Tensor();  // free as soon as consumed
   }
 
+  // An adopted buffer goes out only when nothing but this gradient (and views of it) holds its storage: drop
+  // the buffers not returned (the loss's too, unless it is a wrt), then copy one still shared with another
+  // returned gradient or with the caller's seed.
+  std::vector<uint8_t> returned(values_.size(), 0);
+  for (Var w : wrt) returned[root_of(w.id)] = 1;
+  for (size_t v = 0; v < grads_.size(); ++v)
+    if (!returned[v]) grads_[v] = Tensor();
+  for (Var w : wrt) own(root_of(w.id));
   std::vector<Tensor> out;
   for (Var w : wrt) {
-    const Alias& a = alias_[w.id];
-    int32_t src = root_of(w.id);
-    if (!written_[src]) {
+    if (state_[root_of(w.id)] == kNone)
       out.push_back(Tensor::zeros(values_[w.id].shape(), values_[w.id].dtype(), stream_));
-    } else if (a.base >= 0) {
-      out.push_back(grads_[a.base].flatten().slice(0, a.offset, a.offset + values_[w.id].numel()).view(
-          values_[w.id].shape()));
-    } else {
-      out.push_back(grads_[w.id]);
-    }
+    else
+      out.push_back(read_grad(w.id));
   }
   grads_.clear();
-  written_.clear();
+  state_.clear();
+  cover_.clear();
   reach_.clear();
   return out;
 }

@@ -10,10 +10,16 @@
 // Both sweeps visit only nodes on a path from a requested `wrt` to the loss.
 // A view of a flat parameter vector (Tape::view) aliases its gradient into the flat gradient, so
 // grad(loss, {theta}) is one contiguous vector with no gather; grad_graph() assembles the same flat
-// gradient from the views' gradients with one concat. Every Var remembers its tape (and the tape's
+// gradient from the views' gradients with one concat. grad() allocates the flat gradient uninitialised and
+// tracks which ranges views have written (nn/grad_cover.h): a view's first contribution overwrites
+// (beta 0), and only ranges nothing wrote are zero-filled, just before they are read or accumulated into
+// (or before a backward whose inputs alias overlapping ranges of one root, whose sinks then all accumulate).
+// A first-order backward may hand an input its own gradient buffer (BackwardCtx::adopt: add and sub pass the
+// incoming gradient on instead of copying it); the tape copies such a buffer before accumulating into it
+// while another gradient or the caller still holds it. Every Var remembers its tape (and the tape's
 // generation, bumped by clear()), so a Var from another tape or from before clear() is refused by name.
-// Tested in tests/test_tape.cpp, tests/test_tape_second_order.cpp and by every op's first- and
-// second-order gradient checks.
+// Tested in tests/test_tape.cpp, tests/test_tape_grad_buffers.cpp, tests/test_tape_second_order.cpp and by
+// every op's first- and second-order gradient checks.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -23,6 +29,7 @@
 #include <vector>
 
 #include "kernels/tensor.h"
+#include "nn/grad_cover.h"
 
 namespace sp {
 
@@ -34,7 +41,8 @@ struct Var {
 
 class Tape;
 
-// Where a backward writes an input's gradient: t = result + beta * t.
+// Where a backward writes an input's gradient: t = result + beta * t (beta 0: t is uninitialised). A
+// backward may fetch all its sinks before writing any.
 struct GradSink {
   Tensor t;
   float beta;
@@ -50,6 +58,11 @@ class BackwardCtx {
   const Tensor& in(int i) const;   // value of input i
   bool needs(int i) const;         // does input i need a gradient?
   GradSink sink(int i) const;      // where to write input i's gradient
+  // Makes g (not copied) input i's gradient when i has none yet, is not a view, and g is contiguous with
+  // i's shape, dtype and device; returns false otherwise, and the caller writes sink(i) as usual. g may then
+  // share its storage with grad_out() or with another input's gradient: the tape copies it before anything
+  // accumulates into it while someone else holds it, and before grad() returns it shared.
+  bool adopt(int i, const Tensor& g) const;
 
  private:
   Tape& tape_;
@@ -113,6 +126,9 @@ class Tape {
   size_t bytes_held() const;
   // The name of the op that produced v ("leaf" or "view" otherwise).
   const char* producer(Var v) const;
+  // Elements of gradient buffers the last grad() zero-filled because no contribution reached them before
+  // they were read or accumulated into (for tests: a flat gradient every view writes needs none).
+  int64_t grad_zero_filled() const { return zero_filled_; }
 
   // d loss / d wrt for each wrt (a zero tensor where loss does not depend on it). loss must be a scalar
   // unless `seed` (the gradient of some scalar w.r.t. loss, same shape) is given. The tape stays intact,
@@ -150,7 +166,16 @@ class Tape {
     int32_t base = -1;
     int64_t offset = 0;
   };
+  // What grad() knows of a gradient buffer: nothing written (unallocated), some ranges written (only a
+  // root, through views: cover_), all written, or all written and adopted, so its storage may be shared.
+  enum GradState : uint8_t { kNone, kPartial, kFull, kAdopted };
   GradSink sink_for(int32_t v);
+  bool adopt(int32_t v, const Tensor& g);
+  void zero_overlapping_sinks(const Node& node);
+  void mark_written(int32_t root, int64_t b, int64_t e);
+  void fill_gaps(int32_t root, int64_t b, int64_t e);
+  void own(int32_t v);
+  Tensor read_grad(int32_t v);
   Var add_value(const Tensor& t, bool req);
   Var make_var(int32_t id) const { return Var{id, tag_}; }
   void check_var(Var v, const char* who) const;
@@ -173,10 +198,13 @@ class Tape {
   std::vector<Alias> alias_;
   std::vector<int32_t> producer_;  // node index of each value's op, -1 for leaves and views
   std::vector<Node> nodes_;
-  // During grad(): gradient buffer, "written" flag, and "on a path to a wrt" flag per value.
+  // During grad(): gradient buffer, its GradState, the written ranges of a partly written root, and the
+  // "on a path to a wrt" flag per value.
   std::vector<Tensor> grads_;
-  std::vector<uint8_t> written_;
+  std::vector<uint8_t> state_;
+  std::vector<GradCover> cover_;
   std::vector<uint8_t> reach_;
+  int64_t zero_filled_ = 0;
 };
 
 // Turns recording off for a scope.
