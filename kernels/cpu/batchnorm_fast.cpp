@@ -79,17 +79,17 @@ void batch_norm_bwd_f32(const BatchNormBwdArgs& a) {
     auto row = [&](int64_t n) { return (n * d.C + c) * d.HW; };
     const float mc = mean[c], is = invstd[c], wc = w ? w[c] : 1.f;
     double sdy = 0, sdyxc = 0;  // sums of g and of g * (x - mean) over the channel (g: dy past the epilogue)
+    // A row's masked gradient is made in a loop of its own (masking inside the lane sums does not vectorise).
+    std::vector<float> masked(relu ? size_t(d.HW) : 0);
     if ((training && gx) || gw || gb)
       for (int64_t n = 0; n < d.N; ++n) {
         const float *g = gy + row(n), *r = xp + row(n);
         if (relu) {
-          const float* yr = yp + row(n);
-          sdy += lane_sum(d.HW, [&](int64_t i) { return norm_epilogue_grad(g[i], yr[i], true); });
-          sdyxc += lane_sum(d.HW, [&](int64_t i) { return norm_epilogue_grad(g[i], yr[i], true) * (r[i] - mc); });
-        } else {
-          sdy += lane_sum(d.HW, [&](int64_t i) { return g[i]; });
-          sdyxc += lane_sum(d.HW, [&](int64_t i) { return g[i] * (r[i] - mc); });
+          relu_mask_row(masked.data(), g, yp + row(n), d.HW);
+          g = masked.data();
         }
+        sdy += lane_sum(d.HW, [&](int64_t i) { return g[i]; });
+        sdyxc += lane_sum(d.HW, [&](int64_t i) { return g[i] * (r[i] - mc); });
       }
     const double sdyxh = sdyxc * double(is);
     if (gw) stat::store_grad(gw[c], float(sdyxh), beta_w);
@@ -99,7 +99,6 @@ void batch_norm_bwd_f32(const BatchNormBwdArgs& a) {
     const float ka = is * wc;
     const float k = training ? float(-double(is) * double(wc) * sdy / M) : 0.f;
     const float kb = training ? float(-double(is) * double(is) * double(is) * double(wc) * sdyxc / M) : 0.f;
-    std::vector<float> masked(relu ? size_t(d.HW) : 0);
     for (int64_t n = 0; n < d.N; ++n) {
       const float* g = gy + row(n);
       if (relu) {
