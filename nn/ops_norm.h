@@ -22,7 +22,8 @@ namespace sp::ag {
 Var batch_norm(Tape& t, Var x, Var weight, Var bias, const Tensor& running_mean, const Tensor& running_var,
                bool training, double momentum = 0.1, double eps = 1e-5, Layout layout = Layout::nchw);
 
-// The epilogue batch_norm_act fuses into batch norm: y = relu(batch_norm(x) + residual), each part optional.
+// The epilogue batch_norm_act and group_norm_act fuse into the norm: y = relu(norm(x) + residual), each part
+// optional.
 struct NormEpilogue {
   Var residual;       // like x (and in x's layout); Var{}: none
   bool relu = false;
