@@ -32,17 +32,21 @@ SP_REGISTER_OP(div);
 
 namespace {
 
+// The derivative of relu or leaky_relu at `saved` as a constant (piecewise constant: a mask).
+Var piecewise_mask(Tape& t, Var saved, Act act, double slope) {
+  const Tensor& sv = t.value(saved);
+  Tensor ones = Tensor::full(sv.shape(), 1.0, sv.dtype(), t.stream());
+  Tensor mask = Tensor::empty(sv.shape(), sv.dtype(), t.stream());
+  activation_backward(t.stream(), mask, ones, sv, act, slope, 0.0);
+  return t.leaf(mask);
+}
+
 // d act / dx as tape values, for the differentiable backward.
 Var act_derivative(Tape& t, Var x, Var y, Act act, double slope) {
   switch (act) {
     case Act::relu:
-    case Act::leaky_relu: {  // piecewise constant: a mask
-      const Tensor& xv = t.value(x);
-      Tensor ones = Tensor::full(xv.shape(), 1.0, xv.dtype(), t.stream());
-      Tensor mask = Tensor::empty(xv.shape(), xv.dtype(), t.stream());
-      activation_backward(t.stream(), mask, ones, xv, act, slope, 0.0);
-      return t.leaf(mask);
-    }
+    case Act::leaky_relu:
+      return piecewise_mask(t, x, act, slope);
     case Act::silu: {
       Var s = sigmoid(t, x);
       return add(t, s, mul(t, x, sub(t, s, mul(t, s, s))));
@@ -164,6 +168,7 @@ Var binary_op(Tape& t, Var a, Var b, BinaryOp op) {
 }  // namespace
 
 Var relu(Tape& t, Var x) { return activation_op(t, x, Act::relu, 0.0); }
+Var relu_mask(Tape& t, Var saved) { return piecewise_mask(t, saved, Act::relu, 0.0); }
 Var leaky_relu(Tape& t, Var x, double negative_slope) {
   return activation_op(t, x, Act::leaky_relu, negative_slope);
 }

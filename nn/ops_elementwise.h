@@ -23,6 +23,11 @@ Var sub(Tape& t, Var a, Var b);
 Var mul(Tape& t, Var a, Var b);
 Var div(Tape& t, Var a, Var b);
 
+// relu's derivative as a constant on the tape: 1 where `saved` is positive, else 0. `saved` is relu's input or
+// its output (positive exactly where the input is), so fused ops that keep only the output use it too
+// (nn/ops_norm.cpp's epilogue).
+Var relu_mask(Tape& t, Var saved);
+
 // A constant on the tape (no gradient): a scalar of x's dtype, for expressions like 1 - y.
 Var constant_like(Tape& t, Var x, double value);
 

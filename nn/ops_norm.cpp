@@ -217,16 +217,6 @@ void batch_norm_eval_diff_backward(DiffBackwardCtx& c, Var grad, const NormLayou
   }
 }
 
-// The gradient past a fused ReLU as a tape value: gy where the output is positive (the mask is a constant,
-// as relu's own differentiable backward has it).
-Var through_relu(Tape& t, Var gy, Var y) {
-  const Tensor& yv = t.value(y);
-  Tensor ones = Tensor::full(yv.shape(), 1.0, yv.dtype(), t.stream());
-  Tensor mask = Tensor::empty(yv.shape(), yv.dtype(), t.stream());
-  activation_backward(t.stream(), mask, ones, yv, Act::relu, 0.0, 0.0);
-  return mul(t, gy, t.leaf(mask));
-}
-
 // The tape inputs of a norm op with a fused epilogue: NormInputs, then the residual when there is one.
 struct EpilogueInputs : NormInputs {
   int residual = -1;
@@ -260,7 +250,8 @@ struct ResidualGrad {
 // The differentiable backward's view of an epilogue: adds the residual's gradient and returns the gradient at
 // the normalisation's output.
 Var through_epilogue(DiffBackwardCtx& c, bool relu, int ir) {
-  Var gy = relu ? through_relu(c.tape(), c.grad_out(), c.out()) : c.grad_out();
+  Tape& t = c.tape();
+  Var gy = relu ? mul(t, c.grad_out(), relu_mask(t, c.out())) : c.grad_out();  // the mask is a constant, as relu's
   if (ir >= 0 && c.needs(ir)) c.add(ir, gy);
   return gy;
 }
